@@ -1,0 +1,332 @@
+// migration-stats Wasm core: QEMU's Stat64 operations and migration rate limiter over shared memory.
+//
+// Every counter lives at a fixed byte offset of the imported shared memory; nothing here allocates,
+// there is no start function and no data segment, so instantiating this module in another thread
+// never touches the counters. All state is in memory except `lane`, which is per instance on purpose:
+// each instance (one per thread that attaches) owns one lane of the add-only counters.
+//
+// Memory layout (byte offsets, little-endian, one 64 KiB page):
+//
+//    0 ┌──────────────────────────────────────────────────────────────┐
+//      │ header: magic u32 @0, version u32 @4, lane count u32 @8,      │
+//      │ lane stride u32 @12, lanes ever claimed u32 @16,              │
+//      │ lane ownership bitmap u64 @24                                 │
+//   64 ├──────────────────────────────────────────────────────────────┤
+//      │ base slot of counter 0 (u64) │ 56 bytes padding               │  one 64-byte line
+//  128 │ base slot of counter 1 ...                                   │  per counter,
+//      │ ...                                                          │  15 counters
+// 1024 ├──────────────────────────────────────────────────────────────┤
+//      │ lane 0: 15 × u64 (counter i at +8·i), 8 bytes padding         │  128 bytes = two lines
+// 1152 │ lane 1 ...                                                   │  per lane,
+//      │ ...                                                          │  64 lanes
+// 9216 └──────────────────────────────────────────────────────────────┘
+//
+// Value of a gauge (set-written counter) = its base slot.
+// Value of an add-only counter = base slot + Σ lane slots (mod 2^64). A thread adds into its own
+// lane, so concurrent adders never write the same cache line; set/min/max move the base slot.
+
+/** Magic number in the first word of the header: "MIGS" read as little-endian bytes. */
+export const MAGIC: u32 = 0x5347494d;
+/** Version of the memory layout above; attach refuses any other. */
+export const LAYOUT_VERSION: u32 = 1;
+/** Number of lanes for add-only counters. */
+export const LANE_COUNT: u32 = 64;
+/** Bytes between two lanes: 15 counters × 8 bytes, padded to two cache lines. */
+export const LANE_STRIDE: u32 = 128;
+/** Number of counters (fields of QEMU's MigrationAtomicStats). */
+export const COUNTER_COUNT: u32 = 15;
+/** Byte offset of counter 0's base slot. */
+export const BASE_OFFSET: u32 = 64;
+/** Bytes between two base slots: one cache line each. */
+export const BASE_STRIDE: u32 = 64;
+/** Byte offset of lane 0. */
+export const LANES_OFFSET: u32 = 1024;
+/** First byte past the layout. */
+export const LAYOUT_BYTES: u32 = 9216;
+
+const HDR_MAGIC: usize = 0;
+const HDR_VERSION: usize = 4;
+const HDR_LANE_COUNT: usize = 8;
+const HDR_LANE_STRIDE: usize = 12;
+const HDR_LANES_EVER: usize = 16;
+const HDR_LANE_BITMAP: usize = 24;
+
+/** Counters as QEMU orders them; the rate limiter needs these. */
+const QEMU_FILE_TRANSFERRED: u32 = 10;
+const RATE_LIMIT_START: u32 = 11;
+const RATE_LIMIT_MAX: u32 = 12;
+const MULTIFD_BYTES: u32 = 5;
+const RDMA_BYTES: u32 = 13;
+
+/** XFER_LIMIT_RATIO: rate-limit windows per second (1000 ms / BUFFER_DELAY). */
+const XFER_LIMIT_RATIO: u64 = 10;
+
+/** Largest integer a JS number holds exactly (2^53 − 1). */
+const MAX_SAFE: u64 = 9007199254740991;
+
+/** This instance's lane, or −1 when it has none (adds then go to the base slot). */
+let lane: i32 = -1;
+
+// ─── header ───────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Writes the header into a blank memory. Returns 1 if it wrote it, 0 if the same header was
+ * already there, −1 if the memory holds something else (the counters are then left alone).
+ */
+export function initHeader(): i32 {
+  const seen = atomic.cmpxchg<u32>(HDR_MAGIC, 0, MAGIC);
+  if (seen == 0) {
+    atomic.store<u32>(HDR_LANE_COUNT, LANE_COUNT);
+    atomic.store<u32>(HDR_LANE_STRIDE, LANE_STRIDE);
+    atomic.store<u32>(HDR_VERSION, LAYOUT_VERSION);
+    return 1;
+  }
+  return seen == MAGIC && atomic.load<u32>(HDR_VERSION) == LAYOUT_VERSION ? 0 : -1;
+}
+
+/** Reads the header's magic number. */
+export function headerMagic(): u32 {
+  return atomic.load<u32>(HDR_MAGIC);
+}
+
+/** Reads the header's layout version. */
+export function headerVersion(): u32 {
+  return atomic.load<u32>(HDR_VERSION);
+}
+
+// ─── lanes ────────────────────────────────────────────────────────────────────────────────────
+
+/** Claims the lowest free lane for this instance and returns it, or −1 when all are taken. */
+export function claimLane(): i32 {
+  if (lane >= 0) return lane;
+  let bits = atomic.load<u64>(HDR_LANE_BITMAP);
+  while (bits != 0xffffffffffffffff) {
+    const free = <i32>ctz<u64>(~bits);
+    const seen = atomic.cmpxchg<u64>(HDR_LANE_BITMAP, bits, bits | (<u64>1 << free));
+    // Another instance claimed or released a lane in between: look again at what it left.
+    if (seen != bits) { bits = seen; continue; }
+    lane = free;
+    let ever = atomic.load<u32>(HDR_LANES_EVER);
+    while (ever < <u32>free + 1) {
+      const prev = atomic.cmpxchg<u32>(HDR_LANES_EVER, ever, <u32>free + 1);
+      // Someone raised the high-water mark first: keep it if it is already high enough.
+      if (prev == ever) break;
+      ever = prev;
+    }
+    return lane;
+  }
+  return -1;
+}
+
+/** Gives this instance's lane back (its counts stay in it, still summed). Returns the lane or −1. */
+export function releaseLane(): i32 {
+  const had = lane;
+  if (had < 0) return -1;
+  lane = -1;
+  atomic.and<u64>(HDR_LANE_BITMAP, ~(<u64>1 << had));
+  return had;
+}
+
+/** This instance's lane, or −1. */
+export function currentLane(): i32 {
+  return lane;
+}
+
+/** Number of lanes that were ever claimed in this memory (lanes above it are all zero). */
+export function lanesEverClaimed(): u32 {
+  return atomic.load<u32>(HDR_LANES_EVER);
+}
+
+/** Bitmap of lanes owned right now (bit k = lane k). */
+export function laneBitmap(): u64 {
+  return atomic.load<u64>(HDR_LANE_BITMAP);
+}
+
+// ─── single slots (gauges, and any one u64 slot) ──────────────────────────────────────────────
+
+/** Atomically reads the u64 slot at `addr`. */
+export function load(addr: usize): u64 {
+  return atomic.load<u64>(addr);
+}
+
+/** Atomically reads the u64 slot at `addr` as a number, or −1 when it is above 2^53 − 1. */
+export function loadNum(addr: usize): f64 {
+  const v = atomic.load<u64>(addr);
+  return v > MAX_SAFE ? -1 : <f64>v;
+}
+
+/** Atomically stores `value` at `addr`. */
+export function store(addr: usize, value: u64): void {
+  atomic.store<u64>(addr, value);
+}
+
+/** Atomically stores `value` (a validated safe integer) at `addr`. */
+export function storeNum(addr: usize, value: f64): void {
+  atomic.store<u64>(addr, <u64>value);
+}
+
+/** Atomically adds `value` to the slot at `addr`, wrapping modulo 2^64. */
+export function add(addr: usize, value: u64): void {
+  atomic.add<u64>(addr, value);
+}
+
+/** Atomically adds `value` (a validated safe integer) to the slot at `addr`, wrapping modulo 2^64. */
+export function addNum(addr: usize, value: f64): void {
+  atomic.add<u64>(addr, <u64>value);
+}
+
+/** Lowers the slot at `addr` to `value` if it is above it. */
+export function min(addr: usize, value: u64): void {
+  let cur = atomic.load<u64>(addr);
+  while (cur > value) {
+    const seen = atomic.cmpxchg<u64>(addr, cur, value);
+    // Another thread changed the slot after we read it: compare again with what it wrote.
+    if (seen == cur) break;
+    cur = seen;
+  }
+}
+
+/** `min` with a number argument. */
+export function minNum(addr: usize, value: f64): void {
+  min(addr, <u64>value);
+}
+
+/** Raises the slot at `addr` to `value` if it is below it. */
+export function max(addr: usize, value: u64): void {
+  let cur = atomic.load<u64>(addr);
+  while (cur < value) {
+    const seen = atomic.cmpxchg<u64>(addr, cur, value);
+    // Another thread changed the slot after we read it: compare again with what it wrote.
+    if (seen == cur) break;
+    cur = seen;
+  }
+}
+
+/** `max` with a number argument. */
+export function maxNum(addr: usize, value: f64): void {
+  max(addr, <u64>value);
+}
+
+// ─── laned (add-only) counters, by counter index ──────────────────────────────────────────────
+
+@inline function baseAddr(counter: u32): usize {
+  return BASE_OFFSET + counter * BASE_STRIDE;
+}
+
+@inline function lanesSum(counter: u32): u64 {
+  const ever = atomic.load<u32>(HDR_LANES_EVER);
+  let sum: u64 = 0;
+  let addr: usize = LANES_OFFSET + counter * 8;
+  for (let k: u32 = 0; k < ever; k++) {
+    sum += atomic.load<u64>(addr);
+    addr += LANE_STRIDE;
+  }
+  return sum;
+}
+
+/** Value of add-only counter `counter`: base slot plus every lane, modulo 2^64. */
+export function lanedGet(counter: u32): u64 {
+  return atomic.load<u64>(baseAddr(counter)) + lanesSum(counter);
+}
+
+/** `lanedGet` as a number, or −1 when the value is above 2^53 − 1. */
+export function lanedGetNum(counter: u32): f64 {
+  const v = lanedGet(counter);
+  return v > MAX_SAFE ? -1 : <f64>v;
+}
+
+/** Sets add-only counter `counter` to `value` by moving its base slot against the lanes' sum. */
+export function lanedSet(counter: u32, value: u64): void {
+  atomic.store<u64>(baseAddr(counter), value - lanesSum(counter));
+}
+
+/** `lanedSet` with a number argument. */
+export function lanedSetNum(counter: u32, value: f64): void {
+  lanedSet(counter, <u64>value);
+}
+
+/** Lowers add-only counter `counter` to `value` if it is above it. */
+export function lanedMin(counter: u32, value: u64): void {
+  const addr = baseAddr(counter);
+  while (true) {
+    const base = atomic.load<u64>(addr);
+    const lanes = lanesSum(counter);
+    if (base + lanes <= value) return;
+    // The base slot moved (a set, min, max or unlaned add) since we read it: start over.
+    if (atomic.cmpxchg<u64>(addr, base, value - lanes) == base) return;
+  }
+}
+
+/** `lanedMin` with a number argument. */
+export function lanedMinNum(counter: u32, value: f64): void {
+  lanedMin(counter, <u64>value);
+}
+
+/** Raises add-only counter `counter` to `value` if it is below it. */
+export function lanedMax(counter: u32, value: u64): void {
+  const addr = baseAddr(counter);
+  while (true) {
+    const base = atomic.load<u64>(addr);
+    const lanes = lanesSum(counter);
+    if (base + lanes >= value) return;
+    // The base slot moved (a set, min, max or unlaned add) since we read it: start over.
+    if (atomic.cmpxchg<u64>(addr, base, value - lanes) == base) return;
+  }
+}
+
+/** `lanedMax` with a number argument. */
+export function lanedMaxNum(counter: u32, value: f64): void {
+  lanedMax(counter, <u64>value);
+}
+
+/**
+ * Adds the three per-packet figures of a multifd channel in one call: normal pages, zero pages
+ * and bytes on the wire, into this instance's lane (or the base slots when it has none).
+ */
+export function addPacket(normalPages: f64, zeroPages: f64, multifdBytes: f64): void {
+  if (lane >= 0) {
+    const at: usize = <usize>LANES_OFFSET + <usize>lane * <usize>LANE_STRIDE;
+    atomic.add<u64>(at + 6 * 8, <u64>normalPages);
+    atomic.add<u64>(at + 14 * 8, <u64>zeroPages);
+    atomic.add<u64>(at + 5 * 8, <u64>multifdBytes);
+  } else {
+    atomic.add<u64>(baseAddr(6), <u64>normalPages);
+    atomic.add<u64>(baseAddr(14), <u64>zeroPages);
+    atomic.add<u64>(baseAddr(5), <u64>multifdBytes);
+  }
+}
+
+// ─── rate limiter (migration-stats.c) ─────────────────────────────────────────────────────────
+
+/** migration_transferred_bytes(): qemu_file_transferred + multifd_bytes + rdma_bytes, mod 2^64. */
+export function transferredBytes(): u64 {
+  return lanedGet(QEMU_FILE_TRANSFERRED) + lanedGet(MULTIFD_BYTES) + lanedGet(RDMA_BYTES);
+}
+
+/** migration_rate_set(): stores the per-window budget limit / XFER_LIMIT_RATIO. */
+export function rateSet(bytesPerSecond: u64): void {
+  atomic.store<u64>(baseAddr(RATE_LIMIT_MAX), bytesPerSecond / XFER_LIMIT_RATIO);
+}
+
+/** `rateSet` with a number argument. */
+export function rateSetNum(bytesPerSecond: f64): void {
+  rateSet(<u64>bytesPerSecond);
+}
+
+/** migration_rate_get(): the budget per window, in bytes. */
+export function rateGet(): u64 {
+  return atomic.load<u64>(baseAddr(RATE_LIMIT_MAX));
+}
+
+/** migration_rate_reset(): starts a new window at the current transferred total. */
+export function rateReset(): void {
+  atomic.store<u64>(baseAddr(RATE_LIMIT_START), transferredBytes());
+}
+
+/** migration_rate_exceeded() without the stream-error check: 1 when the window's budget is spent. */
+export function rateExceeded(): i32 {
+  const budget = atomic.load<u64>(baseAddr(RATE_LIMIT_MAX));
+  if (budget == 0) return 0;
+  const used = transferredBytes() - atomic.load<u64>(baseAddr(RATE_LIMIT_START));
+  return used > budget ? 1 : 0;
+}

@@ -1,0 +1,81 @@
+/**
+ * Every error message of the library, in one place, and the checks that raise them.
+ * @packageDocumentation
+ */
+
+/** 2^64 − 1, the largest value of a counter. */
+export const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+/** Shows a received value in a message: its type is visible (`12n`, `"12"`, `12`, `null`). */
+export function describe(value: unknown): string {
+  switch (typeof value) {
+    case 'bigint':
+      return `${value}n`;
+    case 'string':
+      return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+    case 'number':
+      return Object.is(value, -0) ? '-0' : String(value);
+    case 'undefined':
+      return 'undefined';
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return `a function${value.name ? ` (${value.name})` : ''}`;
+    default:
+      if (value === null) return 'null';
+      return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
+  }
+}
+
+const ALLOWED = 'a bigint from 0n to 18446744073709551615n (2^64 − 1) or a non-negative safe-integer number';
+
+/**
+ * Builds the error for an argument that is not an unsigned 64-bit integer.
+ * @param where - the call, e.g. `zeroPages.add`
+ * @param name - the argument's name
+ * @param value - what was received
+ */
+export function u64ArgumentError(where: string, name: string, value: unknown): TypeError | RangeError {
+  const head = `${where}: ${name} must be ${ALLOWED}; received ${describe(value)}`;
+  if (typeof value === 'bigint') {
+    return new RangeError(`${head}, which is ${value < 0n ? 'negative' : 'above 2^64 − 1'}`);
+  }
+  if (typeof value !== 'number') return new TypeError(head);
+  if (Number.isNaN(value)) return new RangeError(`${head}, which is not a number`);
+  if (value < 0) return new RangeError(`${head}, which is negative`);
+  if (!Number.isFinite(value)) return new RangeError(`${head}, which is not finite`);
+  if (!Number.isInteger(value)) return new RangeError(`${head}, which is not an integer`);
+  return new RangeError(
+    `${head}, which is 2^53 or more and may already have been rounded: pass a bigint (e.g. ${BigInt(value)}n) for large values`,
+  );
+}
+
+/**
+ * Checks an unsigned 64-bit argument and returns it as a bigint (for the cold paths).
+ * @throws TypeError or RangeError naming the argument, the value and what is allowed
+ */
+export function toU64(where: string, name: string, value: unknown): bigint {
+  if (typeof value === 'bigint') {
+    if (value >= 0n && value <= U64_MAX) return value;
+  } else if (typeof value === 'number') {
+    if (value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value)) return BigInt(value);
+  }
+  throw u64ArgumentError(where, name, value);
+}
+
+/** The error of `getNumber()` when the value does not fit in a number exactly. */
+export function unsafeNumberError(where: string, value: bigint): RangeError {
+  return new RangeError(
+    `${where}: the value ${value} is above Number.MAX_SAFE_INTEGER (2^53 − 1) and cannot be returned as a number without rounding; use get(), which returns a bigint`,
+  );
+}
+
+/** The error of `attach()` for anything that is not a live handle. */
+export function handleError(problem: string): TypeError {
+  return new TypeError(`MigrationStats.attach: handle${problem}`);
+}
+
+/** The error for an unknown option value. */
+export function optionError(where: string, name: string, value: unknown, allowed: string): TypeError {
+  return new TypeError(`${where}: ${name} must be ${allowed}; received ${describe(value)}`);
+}

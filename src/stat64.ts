@@ -1,0 +1,160 @@
+/**
+ * One counter: QEMU's `Stat64` (get/set/add/min/max) on a slot of the shared memory.
+ * @packageDocumentation
+ */
+import type { Core } from './core.js';
+import { U64_MAX, u64ArgumentError, unsafeNumberError } from './errors.js';
+import { baseAddr, laneAddr, type CounterInfo, type CounterKind, type CounterName } from './layout.js';
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * An unsigned 64-bit counter in shared memory (QEMU's `Stat64`). Every operation is atomic;
+ * `add` wraps modulo 2^64, never saturates. Values go in as `bigint` or safe-integer `number` and
+ * come out as unsigned `bigint` ({@link Stat64.get}) or exact `number` ({@link Stat64.getNumber}).
+ *
+ * Add-only counters are laned: this thread adds into its own cache lines and {@link Stat64.get}
+ * sums every lane. Gauges (`set`-written: `dirtyBytesLastSync`, `dirtyPagesRate`,
+ * `rateLimitStart`, `rateLimitMax`) have one slot.
+ */
+export class Stat64 {
+  /** TS name, e.g. `zeroPages`. */
+  readonly name: CounterName;
+  /** QEMU's C field name, e.g. `zero_pages`. */
+  readonly cName: string;
+  /** Unit of the value, e.g. `pages`. */
+  readonly unit: string;
+  /** `add`: monotonic and laned; `set`: a gauge with one slot. */
+  readonly kind: CounterKind;
+  /** @internal */
+  readonly core: Core;
+  /** @internal counter index (0–14, QEMU's struct order) */
+  readonly index: number;
+  /** @internal byte offset of the base slot */
+  readonly baseAddr: number;
+  /** @internal byte offset where this thread's adds go: its lane's slot, or the base slot */
+  addAddr: number;
+  private readonly laned: boolean;
+  private readonly where: string;
+
+  /** @internal Counters are made by {@link MigrationStats}; user code never constructs one. */
+  constructor(core: Core, info: CounterInfo, lane: number) {
+    this.core = core;
+    this.name = info.name;
+    this.cName = info.cName;
+    this.unit = info.unit;
+    this.kind = info.kind;
+    this.index = info.index;
+    this.laned = info.kind === 'add';
+    this.baseAddr = baseAddr(info.index);
+    this.addAddr = this.baseAddr;
+    this.where = info.name;
+    this.useLane(lane);
+  }
+
+  /** @internal Points this thread's adds at lane `lane` (−1: the base slot). */
+  useLane(lane: number): void {
+    this.addAddr = this.laned && lane >= 0 ? laneAddr(lane, this.index) : this.baseAddr;
+  }
+
+  /**
+   * Reads the value (`stat64_get`): one atomic load per slot, never torn, always unsigned.
+   * @returns the value, from 0n to 2^64 − 1
+   * @example stats.zeroPages.get() //=> 1n
+   */
+  get(): bigint {
+    return this.laned ? this.core.lanedGet(this.index) : this.core.load(this.baseAddr);
+  }
+
+  /**
+   * Reads the value as a number, with no BigInt allocated.
+   * @returns the value, exact
+   * @throws RangeError when the value is above `Number.MAX_SAFE_INTEGER`: it is never rounded
+   */
+  getNumber(): number {
+    const n = this.laned ? this.core.lanedGetNum(this.index) : this.core.loadNum(this.baseAddr);
+    if (n >= 0) return n;
+    throw unsafeNumberError(`${this.where}.getNumber`, this.get());
+  }
+
+  /**
+   * Adds to the value (`stat64_add`), modulo 2^64, in one atomic read-modify-write.
+   * @param value - a bigint in [0, 2^64 − 1] or a non-negative safe-integer number
+   * @throws TypeError or RangeError for anything else; the counter is then unchanged
+   */
+  add(value: bigint | number): void {
+    if (typeof value === 'number') {
+      if (value >= 0 && value <= MAX_SAFE && Number.isInteger(value)) {
+        this.core.addNum(this.addAddr, value);
+        return;
+      }
+    } else if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) {
+      this.core.add(this.addAddr, value);
+      return;
+    }
+    throw u64ArgumentError(`${this.where}.add`, 'value', value);
+  }
+
+  /**
+   * Replaces the value (`stat64_set`). On a laned counter, adds that race with it count either
+   * before it (and are overwritten) or after it (and are kept), never half.
+   * @param value - a bigint in [0, 2^64 − 1] or a non-negative safe-integer number
+   * @throws TypeError or RangeError for anything else; the counter is then unchanged
+   */
+  set(value: bigint | number): void {
+    if (typeof value === 'number') {
+      if (value >= 0 && value <= MAX_SAFE && Number.isInteger(value)) {
+        if (this.laned) this.core.lanedSetNum(this.index, value);
+        else this.core.storeNum(this.baseAddr, value);
+        return;
+      }
+    } else if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) {
+      if (this.laned) this.core.lanedSet(this.index, value);
+      else this.core.store(this.baseAddr, value);
+      return;
+    }
+    throw u64ArgumentError(`${this.where}.set`, 'value', value);
+  }
+
+  /**
+   * Lowers the value to `value` if it is above it (`stat64_min`); equal leaves it unchanged.
+   * A compare-and-swap loop: concurrent `min`/`max`/`set` calls never lose each other.
+   * @param value - a bigint in [0, 2^64 − 1] or a non-negative safe-integer number
+   * @throws TypeError or RangeError for anything else; the counter is then unchanged
+   */
+  min(value: bigint | number): void {
+    if (typeof value === 'number') {
+      if (value >= 0 && value <= MAX_SAFE && Number.isInteger(value)) {
+        if (this.laned) this.core.lanedMinNum(this.index, value);
+        else this.core.minNum(this.baseAddr, value);
+        return;
+      }
+    } else if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) {
+      if (this.laned) this.core.lanedMin(this.index, value);
+      else this.core.min(this.baseAddr, value);
+      return;
+    }
+    throw u64ArgumentError(`${this.where}.min`, 'value', value);
+  }
+
+  /**
+   * Raises the value to `value` if it is below it (`stat64_max`).
+   * A compare-and-swap loop: concurrent `min`/`max`/`set` calls never lose each other.
+   * @param value - a bigint in [0, 2^64 − 1] or a non-negative safe-integer number
+   * @throws TypeError or RangeError for anything else; the counter is then unchanged
+   */
+  max(value: bigint | number): void {
+    if (typeof value === 'number') {
+      if (value >= 0 && value <= MAX_SAFE && Number.isInteger(value)) {
+        if (this.laned) this.core.lanedMaxNum(this.index, value);
+        else this.core.maxNum(this.baseAddr, value);
+        return;
+      }
+    } else if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) {
+      if (this.laned) this.core.lanedMax(this.index, value);
+      else this.core.max(this.baseAddr, value);
+      return;
+    }
+    throw u64ArgumentError(`${this.where}.max`, 'value', value);
+  }
+}
