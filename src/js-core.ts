@@ -19,6 +19,7 @@ import {
   LAYOUT_VERSION,
   MAGIC,
 } from './layout.js';
+import { forgetLane, releaseWhenCollected } from './lane-release.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const ALL_LANES = (1n << BigInt(LANE_COUNT)) - 1n;
@@ -186,6 +187,7 @@ export class JsCore implements Core {
         continue;
       }
       this.lane = free;
+      releaseWhenCollected(this, this.u64.buffer, free);
       let ever = Atomics.load(this.u32, HDR_LANES_EVER >> 2);
       while (ever < free + 1) {
         const prev = Atomics.compareExchange(this.u32, HDR_LANES_EVER >> 2, ever, free + 1);
@@ -201,6 +203,7 @@ export class JsCore implements Core {
     const had = this.lane;
     if (had < 0) return -1;
     this.lane = -1;
+    forgetLane(this);
     Atomics.and(this.u64, HDR_LANE_BITMAP >> 3, ALL_LANES ^ (1n << BigInt(had)));
     return had;
   }

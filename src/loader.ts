@@ -1,12 +1,15 @@
 /**
- * Compiles and instantiates the Wasm core through `@assemblyscript/loader`: the one place that does.
+ * Compiles and instantiates the Wasm core: the one place that does.
  *
  * The release `.wasm` is embedded as base64 in `wasm-binary.ts` (generated at build), so Node,
- * browsers and bundlers all get the bytes with no file loading and no configuration.
+ * browsers and bundlers all get the bytes with no file loading and no configuration. The module
+ * imports only `env.memory` and exchanges only numbers and bigints, so it is instantiated with the
+ * plain `WebAssembly` API: no glue is needed, and a new worker attaches in a fraction of a
+ * millisecond (a loader that probes for `Response` makes Node load its fetch stack first, ~16 ms).
  * @packageDocumentation
  */
-import { instantiate } from '@assemblyscript/loader';
 import type { Core } from './core.js';
+import { forgetLane, releaseWhenCollected } from './lane-release.js';
 import { WASM_BASE64 } from './wasm-binary.js';
 
 /** The exports of `assembly/index.ts`, typed once. i64 results arrive as signed bigints. */
@@ -69,10 +72,14 @@ export function compileCore(): Promise<WebAssembly.Module> {
  * has no start function and no data segment.
  */
 export async function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Core> {
-  const { instance } = await instantiate(module, { env: { memory } });
+  // `abort` is imported only by a debug build (the release build compiles it away).
+  const abort = (_message: number, _file: number, line: number, column: number): never => {
+    throw new Error(`migration-stats: the Wasm core aborted (assembly/index.ts:${line}:${column})`);
+  };
+  const instance = await WebAssembly.instantiate(module, { env: { memory, abort } });
   const x = instance.exports as unknown as WasmExports;
   const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
-  return {
+  const core: Core = {
     backend: 'wasm',
     add: x.add,
     addNum: x.addNum,
@@ -98,11 +105,20 @@ export async function instantiateCore(module: WebAssembly.Module, memory: WebAss
     rateGet: () => u64(x.rateGet()),
     rateReset: x.rateReset,
     rateExceeded: () => x.rateExceeded() !== 0,
-    claimLane: x.claimLane,
-    releaseLane: x.releaseLane,
+    claimLane: () => {
+      const had = x.currentLane();
+      const lane = x.claimLane();
+      if (lane >= 0 && had < 0) releaseWhenCollected(core, memory.buffer, lane);
+      return lane;
+    },
+    releaseLane: () => {
+      forgetLane(core);
+      return x.releaseLane();
+    },
     currentLane: x.currentLane,
     lanesEverClaimed: x.lanesEverClaimed,
     laneBitmap: () => u64(x.laneBitmap()),
     initHeader: x.initHeader,
   };
+  return core;
 }

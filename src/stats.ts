@@ -54,13 +54,21 @@ export interface MigrationStatsOptions {
 
 const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
 
-/** Gives a lane back when an instance is collected without {@link MigrationStats.close}. */
-const laneReleaser =
-  typeof FinalizationRegistry === 'function'
-    ? new FinalizationRegistry<Core>((core) => {
-        core.releaseLane();
-      })
-    : undefined;
+/** Whether `n` is a non-negative safe-integer number; uint32 values pass on the first, cheap test. */
+function isSafeCount(n: unknown): n is number {
+  return typeof n === 'number' && ((n >>> 0) === n || (n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n)));
+}
+
+/**
+ * The error of {@link MigrationStats.addMultifdPacket} for its first bad argument. Kept out of the
+ * method so that the method stays small enough for V8 to inline into the caller's loop.
+ */
+function packetArgumentError(normalPages: unknown, zeroPages: unknown, bytes: unknown): TypeError | RangeError {
+  const args: [string, unknown][] = [['normalPages', normalPages], ['zeroPages', zeroPages], ['bytes', bytes]];
+  const [name, value] = args.find(([, v]) => !isSafeCount(v))!;
+  const message = `addMultifdPacket: ${name} must be a non-negative safe-integer number; received ${describe(value)}`;
+  return typeof value === 'number' ? new RangeError(message) : new TypeError(message);
+}
 
 function readOptions(where: string, options: unknown): Required<MigrationStatsOptions> {
   if (options === undefined) return { backend: 'wasm', lane: true };
@@ -208,7 +216,6 @@ export class MigrationStats {
     this.rateLimitMax = counters[12]!;
     this.rdmaBytes = counters[13]!;
     this.zeroPages = counters[14]!;
-    if (lane >= 0) laneReleaser?.register(this, core, this);
   }
 
   /**
@@ -303,23 +310,11 @@ export class MigrationStats {
    *   is added
    */
   addMultifdPacket(normalPages: number, zeroPages: number, bytes: number): void {
-    if (
-      typeof normalPages === 'number' && normalPages >= 0 && normalPages <= Number.MAX_SAFE_INTEGER && Number.isInteger(normalPages) &&
-      typeof zeroPages === 'number' && zeroPages >= 0 && zeroPages <= Number.MAX_SAFE_INTEGER && Number.isInteger(zeroPages) &&
-      typeof bytes === 'number' && bytes >= 0 && bytes <= Number.MAX_SAFE_INTEGER && Number.isInteger(bytes)
-    ) {
+    if (isSafeCount(normalPages) && isSafeCount(zeroPages) && isSafeCount(bytes)) {
       this.core.addPacket(normalPages, zeroPages, bytes);
       return;
     }
-    const args: [string, unknown][] = [['normalPages', normalPages], ['zeroPages', zeroPages], ['bytes', bytes]];
-    for (const [name, value] of args) {
-      if (typeof value !== 'number') {
-        throw new TypeError(`addMultifdPacket: ${name} must be a non-negative safe-integer number; received ${describe(value)}`);
-      }
-      if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value))) {
-        throw new RangeError(`addMultifdPacket: ${name} must be a non-negative safe-integer number; received ${describe(value)}`);
-      }
-    }
+    throw packetArgumentError(normalPages, zeroPages, bytes);
   }
 
   /**
@@ -348,7 +343,6 @@ export class MigrationStats {
    */
   close(): void {
     if (this.core.releaseLane() >= 0) {
-      laneReleaser?.unregister(this);
       for (const counter of this.counters) counter.useLane(-1);
     }
   }
