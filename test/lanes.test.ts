@@ -1,0 +1,269 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { MigrationStats, type BackendName, type CounterName } from '../dist/index.js';
+import { HDR_LANE_BITMAP, LANE_COUNT, laneAddr } from '../dist/layout.js';
+import { BACKENDS, U64_MAX } from './helpers.js';
+
+interface AdderReport {
+  lanes: number[];
+  added: string;
+}
+
+/** Starts a fixture and resolves with its one message; rejects if it throws or exits without one. */
+function run<T>(fixture: string, workerData: unknown): { worker: Worker; result: Promise<T> } {
+  const worker = new Worker(new URL(`./fixtures/${fixture}`, import.meta.url), { workerData });
+  const result = new Promise<T>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`${fixture} exited with code ${code} before reporting`)));
+  });
+  return { worker, result };
+}
+
+/** Yields to the event loop (where worker errors arrive) until `done()` holds. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A start line: workers count themselves in at [0] and wait for [1] to become 1. */
+function startLine(): { sab: SharedArrayBuffer; release(count: number): Promise<void> } {
+  const sab = new SharedArrayBuffer(8);
+  const gate = new Int32Array(sab);
+  return {
+    sab,
+    async release(count) {
+      // Waits for the workers without blocking this thread's event loop (workers report errors here).
+      await until(() => Atomics.load(gate, 0) >= count);
+      Atomics.store(gate, 1, 1);
+      Atomics.notify(gate, 1);
+    },
+  };
+}
+
+/** The raw u64 at a byte offset of the shared memory. */
+function word(stats: MigrationStats, byteOffset: number): bigint {
+  return Atomics.load(new BigUint64Array(stats.handle.memory.buffer, byteOffset, 1), 0);
+}
+
+const lanesInUse = (stats: MigrationStats): number => {
+  let bits = word(stats, HDR_LANE_BITMAP);
+  let n = 0;
+  for (; bits; bits &= bits - 1n) n++;
+  return n;
+};
+
+describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) => {
+  it('gives every writer its own lane and loses no add when workers mixing backends share one counter', async () => {
+    const stats = await MigrationStats.create({ backend: creator, lane: false });
+    const line = startLine();
+    const backends: BackendName[][] = [['wasm'], ['js'], ['wasm', 'js'], ['js', 'wasm']];
+    const iterations = 100_000;
+    const runs = backends.map((b) =>
+      run<AdderReport>('lane-adder.mjs', { handle: stats.handle, backends: b, counter: 'zeroPages', iterations, startLine: line.sab }),
+    );
+    await line.release(runs.length);
+    const reports = await Promise.all(runs.map((r) => r.result));
+    const lanes = reports.flatMap((r) => r.lanes);
+    expect(lanes.every((lane) => lane >= 0)).toBe(true);
+    expect(new Set(lanes).size).toBe(lanes.length);
+    const expected = reports.reduce((sum, r) => sum + BigInt(r.added), 0n);
+    expect(expected).toBe(6n * BigInt(iterations / 2) * 3n);
+    expect(stats.zeroPages.get()).toBe(expected);
+    expect(stats.zeroPages.getNumber()).toBe(Number(expected));
+    // The adds went into the lanes; the base slot was never written.
+    expect(word(stats, 64 + 64 * 14)).toBe(0n);
+    // Every worker closed its instances: all lanes are free again.
+    expect(word(stats, HDR_LANE_BITMAP)).toBe(0n);
+  });
+
+  it('keeps totals exact while instances close and new ones claim the recycled lanes', async () => {
+    const stats = await MigrationStats.create({ backend: creator });
+    const line = startLine();
+    const steady = [['wasm'], ['js']].map((b) =>
+      run<AdderReport>('lane-adder.mjs', { handle: stats.handle, backends: b, counter: 'normalPages', iterations: 60_000, startLine: line.sab }),
+    );
+    await line.release(steady.length);
+    const cycles = 150;
+    const churners = [0, 1, 2].map(() =>
+      run<AdderReport>('lane-churner.mjs', { handle: stats.handle, cycles, perCycle: 200, counter: 'normalPages' }),
+    );
+    const reports = await Promise.all([...steady, ...churners].map((r) => r.result));
+    const expected = reports.reduce((sum, r) => sum + BigInt(r.added), 0n);
+    expect(stats.normalPages.get()).toBe(expected);
+    // Each churner ends every cycle with addMultifdPacket(1, 0, 0): one more normal page, and
+    // zeroPages and multifdBytes unchanged.
+    expect(stats.zeroPages.get()).toBe(0n);
+    expect(stats.multifdBytes.get()).toBe(0n);
+    // 450 claims, but never more than 6 instances at once (this one, 2 steady, 3 churners): claims
+    // take the lowest free lane, so only the first 6 lanes were ever used.
+    const churnLanes = reports.slice(steady.length).flatMap((r) => r.lanes);
+    expect(churnLanes).toHaveLength(3 * cycles);
+    expect(Math.max(...churnLanes)).toBeLessThan(6);
+    expect(churnLanes.every((lane) => lane >= 0)).toBe(true);
+    expect(stats.core.lanesEverClaimed()).toBeLessThanOrEqual(6);
+    // Only this instance still holds a lane.
+    expect(word(stats, HDR_LANE_BITMAP)).toBe(1n << BigInt(stats.lane));
+  });
+
+  it('stays exact with more instances than lanes: the rest add into the shared base slot', async () => {
+    const stats = await MigrationStats.create({ backend: creator });
+    const line = startLine();
+    const perWorker = 24;
+    const workers = 3;
+    const runs = Array.from({ length: workers }, (_, w) =>
+      run<AdderReport>('lane-adder.mjs', {
+        handle: stats.handle,
+        backends: Array.from({ length: perWorker }, (_, i) => ((i + w) & 1 ? 'js' : 'wasm')),
+        counter: 'precopyBytes',
+        iterations: 4_000,
+        startLine: line.sab,
+        keepOpen: true,
+      }),
+    );
+    await line.release(workers);
+    const reports = await Promise.all(runs.map((r) => r.result));
+    // One local add through this instance's lane too.
+    stats.precopyBytes.add(U64_MAX);
+    const lanes = reports.flatMap((r) => r.lanes);
+    expect(lanes).toHaveLength(workers * perWorker);
+    // 63 lanes were left after this instance's: 63 instances got one, the other 9 had none.
+    expect(lanes.filter((lane) => lane >= 0)).toHaveLength(LANE_COUNT - 1);
+    expect(lanes.filter((lane) => lane === -1)).toHaveLength(workers * perWorker - (LANE_COUNT - 1));
+    expect(lanesInUse(stats)).toBe(LANE_COUNT);
+    const expected = reports.reduce((sum, r) => sum + BigInt(r.added), 0n);
+    expect(expected).toBe(BigInt(workers * perWorker) * 2_000n * 3n);
+    // U64_MAX is −1 modulo 2^64.
+    expect(stats.precopyBytes.get()).toBe(expected - 1n);
+    // The workers exited without close(): their lanes stay claimed (documented), counts stay summed.
+    const late = await MigrationStats.attach(stats.handle, { backend: creator });
+    expect(late.lane).toBe(-1);
+    late.precopyBytes.add(1);
+    expect(stats.precopyBytes.get()).toBe(expected);
+  });
+
+  it.each(BACKENDS)('never reads a smaller value while writers run (reader on %s)', async (readerBackend) => {
+    const stats = await MigrationStats.create({ backend: creator });
+    const control = new SharedArrayBuffer(8);
+    const flags = new Int32Array(control);
+    const reader = run<{ reads: number; backwards: string | null; last: string; transferred: string }>('monotone-reader.mjs', {
+      handle: stats.handle,
+      backend: readerBackend,
+      counter: 'multifdBytes',
+      control,
+    });
+    // Writers start only once the reader is reading, and it stops only after they are all done.
+    await until(() => Atomics.load(flags, 0) === 1);
+    const writers = [
+      run<AdderReport>('lane-adder.mjs', { handle: stats.handle, backends: ['wasm', 'js'], counter: 'multifdBytes', iterations: 80_000 }),
+      run<AdderReport>('lane-churner.mjs', { handle: stats.handle, cycles: 100, perCycle: 500, counter: 'multifdBytes' }),
+      // No lane: adds into the base slot, which the reader also sums.
+      run<AdderReport>('lane-adder.mjs', { handle: stats.handle, backends: ['wasm', 'js'], lane: false, counter: 'multifdBytes', iterations: 40_000 }),
+    ];
+    const reports = await Promise.all(writers.map((w) => w.result));
+    Atomics.store(flags, 1, 1);
+    const seen = await reader.result;
+    expect(seen.backwards).toBeNull();
+    const expected = reports.reduce((sum, r) => sum + BigInt(r.added), 0n);
+    expect(BigInt(seen.last)).toBe(expected);
+    expect(stats.multifdBytes.get()).toBe(expected);
+    expect(BigInt(seen.transferred)).toBe(expected);
+    expect(seen.reads).toBeGreaterThanOrEqual(1);
+  });
+
+  describe('set, min, max and reset on a laned counter', () => {
+    /** A counter at 30 spread over lanes 0–2 (10 + 12 + 8; two of them closed) and a base slot at 0. */
+    async function spread(name: CounterName = 'zeroPages') {
+      const stats = await MigrationStats.create({ backend: creator });
+      const others = [await MigrationStats.attach(stats.handle, { backend: 'wasm' }), await MigrationStats.attach(stats.handle, { backend: 'js' })];
+      stats[name].add(10);
+      others[0]![name].add(12);
+      others[1]![name].add(8n);
+      for (const other of others) other.close();
+      return { stats };
+    }
+
+    it('set(x) makes get() return x and leaves every lane as it was', async () => {
+      const { stats } = await spread();
+      const lanesBefore = [0, 1, 2].map((lane) => word(stats, laneAddr(lane, 14)));
+      expect(lanesBefore).toEqual([10n, 12n, 8n]);
+      stats.zeroPages.set(5);
+      expect(stats.zeroPages.get()).toBe(5n);
+      expect([0, 1, 2].map((lane) => word(stats, laneAddr(lane, 14)))).toEqual(lanesBefore);
+      // The base slot holds 5 − 30 modulo 2^64.
+      expect(word(stats, 64 + 64 * 14)).toBe(U64_MAX - 24n);
+      stats.zeroPages.add(1);
+      const other = await MigrationStats.attach(stats.handle, { backend: creator });
+      other.zeroPages.add(2n);
+      expect(stats.zeroPages.get()).toBe(8n);
+      expect(other.zeroPages.getNumber()).toBe(8);
+    });
+
+    it('min and max compare with the sum of base and lanes, and adds continue from the result', async () => {
+      const { stats } = await spread();
+      const counter = stats.zeroPages;
+      counter.min(100);
+      expect(counter.get()).toBe(30n);
+      counter.max(10);
+      expect(counter.get()).toBe(30n);
+      counter.min(30n);
+      expect(counter.get()).toBe(30n);
+      counter.min(20);
+      expect(counter.get()).toBe(20n);
+      counter.max(45n);
+      expect(counter.get()).toBe(45n);
+      counter.add(1);
+      expect(counter.get()).toBe(46n);
+      counter.max(U64_MAX);
+      expect(counter.get()).toBe(U64_MAX);
+      counter.add(2);
+      expect(counter.get()).toBe(1n);
+      counter.min(0);
+      expect(counter.get()).toBe(0n);
+    });
+
+    it('reset() zeroes laned counters whatever their lanes hold, and later adds count from 0', async () => {
+      const { stats } = await spread('normalPages');
+      stats.zeroPages.add(3);
+      stats.dirtyPagesRate.set(7);
+      stats.reset();
+      expect(Object.values(stats.snapshot()).every((v) => v === 0n)).toBe(true);
+      const other = await MigrationStats.attach(stats.handle, { backend: creator === 'wasm' ? 'js' : 'wasm' });
+      other.addMultifdPacket(2, 3, 4096);
+      stats.normalPages.add(1);
+      expect(stats.normalPages.get()).toBe(3n);
+      expect(stats.zeroPages.get()).toBe(3n);
+      expect(stats.migrationTransferredBytes()).toBe(4096n);
+    });
+
+    it('set() racing with adds in other lanes keeps each add either before it (overwritten) or after it', async () => {
+      const stats = await MigrationStats.create({ backend: creator });
+      const line = startLine();
+      const iterations = 50_000;
+      const writer = run<AdderReport>('lane-adder.mjs', {
+        handle: stats.handle,
+        backends: ['wasm', 'js'],
+        counter: 'postcopyBytes',
+        iterations,
+        startLine: line.sab,
+      });
+      await line.release(1);
+      const start = 1n << 40n;
+      stats.postcopyBytes.set(start);
+      const { added } = await writer.result;
+      const end = stats.postcopyBytes.get();
+      // Whatever the interleaving, the result is the set value plus the adds that came after it.
+      expect(end >= start && end <= start + BigInt(added)).toBe(true);
+    });
+  });
+});
+
+describe.each(BACKENDS)('lane recycling by the garbage collector (%s backend)', (backend) => {
+  it('keeps the lane while a counter taken from the instance is reachable, and frees it afterwards', async () => {
+    const { result } = run<{ claimed: string; whileHeld: string; afterDrop: string; value: string }>('lane-gc.mjs', { backend });
+    const seen = await result;
+    expect(seen.claimed).toBe('1');
+    expect(seen.whileHeld).toBe('1');
+    expect(seen.value).toBe('5');
+    expect(seen.afterDrop).toBe('0');
+  });
+});
