@@ -1,9 +1,10 @@
 // migration-stats Wasm core: QEMU's Stat64 operations and migration rate limiter over shared memory.
 //
 // Every counter lives at a fixed byte offset of the imported shared memory; nothing here allocates,
-// there is no start function and no data segment, so instantiating this module in another thread
-// never touches the counters. All state is in memory except `lane`, which is per instance on purpose:
-// each instance (one per thread that attaches) owns one lane of the add-only counters.
+// there is no start function, no data segment and no mutable global, so instantiating this module
+// in another thread never touches the counters, and one instance can serve every `MigrationStats`
+// of a thread on that memory. Which lane an instance of `MigrationStats` owns is kept on the JS
+// side, which passes lane addresses in.
 //
 // Memory layout (byte offsets, little-endian, one 64 KiB page):
 //
@@ -64,9 +65,6 @@ const XFER_LIMIT_RATIO: u64 = 10;
 /** Largest integer a JS number holds exactly (2^53 − 1). */
 const MAX_SAFE: u64 = 9007199254740991;
 
-/** This instance's lane, or −1 when it has none (adds then go to the base slot). */
-let lane: i32 = -1;
-
 // ─── header ───────────────────────────────────────────────────────────────────────────────────
 
 /**
@@ -96,16 +94,14 @@ export function headerVersion(): u32 {
 
 // ─── lanes ────────────────────────────────────────────────────────────────────────────────────
 
-/** Claims the lowest free lane for this instance and returns it, or −1 when all are taken. */
+/** Claims the lowest free lane and returns it, or −1 when all are taken. */
 export function claimLane(): i32 {
-  if (lane >= 0) return lane;
   let bits = atomic.load<u64>(HDR_LANE_BITMAP);
   while (bits != 0xffffffffffffffff) {
     const free = <i32>ctz<u64>(~bits);
     const seen = atomic.cmpxchg<u64>(HDR_LANE_BITMAP, bits, bits | (<u64>1 << free));
-    // Another instance claimed or released a lane in between: look again at what it left.
+    // A lane was claimed or released in between: look again at what that left.
     if (seen != bits) { bits = seen; continue; }
-    lane = free;
     let ever = atomic.load<u32>(HDR_LANES_EVER);
     while (ever < <u32>free + 1) {
       const prev = atomic.cmpxchg<u32>(HDR_LANES_EVER, ever, <u32>free + 1);
@@ -113,23 +109,14 @@ export function claimLane(): i32 {
       if (prev == ever) break;
       ever = prev;
     }
-    return lane;
+    return free;
   }
   return -1;
 }
 
-/** Gives this instance's lane back (its counts stay in it, still summed). Returns the lane or −1. */
-export function releaseLane(): i32 {
-  const had = lane;
-  if (had < 0) return -1;
-  lane = -1;
-  atomic.and<u64>(HDR_LANE_BITMAP, ~(<u64>1 << had));
-  return had;
-}
-
-/** This instance's lane, or −1. */
-export function currentLane(): i32 {
-  return lane;
+/** Gives lane `lane` back (its counts stay in it, still summed). The caller owns that lane. */
+export function releaseLane(lane: i32): void {
+  atomic.and<u64>(HDR_LANE_BITMAP, ~(<u64>1 << <u64>lane));
 }
 
 /** Number of lanes that were ever claimed in this memory (lanes above it are all zero). */
@@ -281,19 +268,14 @@ export function lanedMaxNum(counter: u32, value: f64): void {
 
 /**
  * Adds the three per-packet figures of a multifd channel in one call: normal pages, zero pages
- * and bytes on the wire, into this instance's lane (or the base slots when it has none).
+ * and bytes on the wire. `at` and `stride` say where counter i is (`at + stride · i`): the
+ * caller's lane (`LANES_OFFSET + lane · LANE_STRIDE`, 8) or the base slots (`BASE_OFFSET`,
+ * `BASE_STRIDE`).
  */
-export function addPacket(normalPages: f64, zeroPages: f64, multifdBytes: f64): void {
-  if (lane >= 0) {
-    const at: usize = <usize>LANES_OFFSET + <usize>lane * <usize>LANE_STRIDE;
-    atomic.add<u64>(at + 6 * 8, <u64>normalPages);
-    atomic.add<u64>(at + 14 * 8, <u64>zeroPages);
-    atomic.add<u64>(at + 5 * 8, <u64>multifdBytes);
-  } else {
-    atomic.add<u64>(baseAddr(6), <u64>normalPages);
-    atomic.add<u64>(baseAddr(14), <u64>zeroPages);
-    atomic.add<u64>(baseAddr(5), <u64>multifdBytes);
-  }
+export function addPacket(at: usize, stride: usize, normalPages: f64, zeroPages: f64, multifdBytes: f64): void {
+  atomic.add<u64>(at + stride * 6, <u64>normalPages);
+  atomic.add<u64>(at + stride * 14, <u64>zeroPages);
+  atomic.add<u64>(at + stride * 5, <u64>multifdBytes);
 }
 
 // ─── rate limiter (migration-stats.c) ─────────────────────────────────────────────────────────

@@ -10,6 +10,7 @@
  */
 import type { Core } from './core.js';
 import { forgetLane, releaseWhenCollected } from './lane-release.js';
+import { BASE_OFFSET, BASE_STRIDE, laneAddr } from './layout.js';
 import { WASM_BASE64 } from './wasm-binary.js';
 
 /** The exports of `assembly/index.ts`, typed once. i64 results arrive as signed bigints. */
@@ -18,8 +19,7 @@ interface WasmExports {
   readonly MAGIC: WebAssembly.Global;
   initHeader(): number;
   claimLane(): number;
-  releaseLane(): number;
-  currentLane(): number;
+  releaseLane(lane: number): void;
   lanesEverClaimed(): number;
   laneBitmap(): bigint;
   load(addr: number): bigint;
@@ -40,7 +40,7 @@ interface WasmExports {
   lanedMinNum(counter: number, value: number): void;
   lanedMax(counter: number, value: bigint): void;
   lanedMaxNum(counter: number, value: number): void;
-  addPacket(normalPages: number, zeroPages: number, multifdBytes: number): void;
+  addPacket(at: number, stride: number, normalPages: number, zeroPages: number, multifdBytes: number): void;
   transferredBytes(): bigint;
   rateSet(bytesPerSecond: bigint): void;
   rateGet(): bigint;
@@ -68,17 +68,46 @@ export function compileCore(): Promise<WebAssembly.Module> {
 }
 
 /**
- * Instantiates the core on a shared memory. Instantiation writes nothing to the memory: the module
- * has no start function and no data segment.
+ * This thread's instance of each module on each memory. Every `MigrationStats` of a thread on the
+ * same memory calls the same export functions, so each call site in `Stat64` sees one target and
+ * V8 inlines the JS-to-Wasm call; with a second instance in the thread the call sites turn
+ * megamorphic and every `add` costs ~3× more (measured: 3.9 → 13 ns). The key is the `Memory`
+ * object: a handle received twice by `postMessage` brings two objects for the same memory, which
+ * then get two instances (correct, only slower).
+ */
+const instances = new WeakMap<WebAssembly.Module, WeakMap<WebAssembly.Memory, Promise<WasmExports>>>();
+
+function exportsFor(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WasmExports> {
+  let byMemory = instances.get(module);
+  if (!byMemory) instances.set(module, (byMemory = new WeakMap()));
+  let exports = byMemory.get(memory);
+  if (!exports) {
+    // `abort` is imported only by a debug build (the release build compiles it away).
+    const abort = (_message: number, _file: number, line: number, column: number): never => {
+      throw new Error(`migration-stats: the Wasm core aborted (assembly/index.ts:${line}:${column})`);
+    };
+    exports = WebAssembly.instantiate(module, { env: { memory, abort } }).then(
+      (instance) => instance.exports as unknown as WasmExports,
+    );
+    byMemory.set(memory, exports);
+    // A failed instantiation is not kept: the next attach reports its own error.
+    exports.catch(() => byMemory.delete(memory));
+  }
+  return exports;
+}
+
+/**
+ * Makes one `MigrationStats`' core on a shared memory: this thread's instance of the module on that
+ * memory, plus this core's lane. Instantiation writes nothing to the memory: the module has no
+ * start function and no data segment.
  */
 export async function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Core> {
-  // `abort` is imported only by a debug build (the release build compiles it away).
-  const abort = (_message: number, _file: number, line: number, column: number): never => {
-    throw new Error(`migration-stats: the Wasm core aborted (assembly/index.ts:${line}:${column})`);
-  };
-  const instance = await WebAssembly.instantiate(module, { env: { memory, abort } });
-  const x = instance.exports as unknown as WasmExports;
+  const x = await exportsFor(module, memory);
   const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+  let lane = -1;
+  // Where addPacket's counters are: counter i at packetAt + packetStride · i.
+  let packetAt = BASE_OFFSET;
+  let packetStride = BASE_STRIDE;
   const core: Core = {
     backend: 'wasm',
     add: x.add,
@@ -99,23 +128,33 @@ export async function instantiateCore(module: WebAssembly.Module, memory: WebAss
     lanedMinNum: x.lanedMinNum,
     lanedMax: x.lanedMax,
     lanedMaxNum: x.lanedMaxNum,
-    addPacket: x.addPacket,
+    addPacket: (normalPages, zeroPages, multifdBytes) => x.addPacket(packetAt, packetStride, normalPages, zeroPages, multifdBytes),
     transferredBytes: () => u64(x.transferredBytes()),
     rateSet: x.rateSet,
     rateGet: () => u64(x.rateGet()),
     rateReset: x.rateReset,
     rateExceeded: () => x.rateExceeded() !== 0,
     claimLane: () => {
-      const had = x.currentLane();
-      const lane = x.claimLane();
-      if (lane >= 0 && had < 0) releaseWhenCollected(core, memory.buffer, lane);
+      if (lane >= 0) return lane;
+      lane = x.claimLane();
+      if (lane >= 0) {
+        packetAt = laneAddr(lane, 0);
+        packetStride = 8;
+        releaseWhenCollected(core, memory.buffer, lane);
+      }
       return lane;
     },
     releaseLane: () => {
+      const had = lane;
+      if (had < 0) return -1;
+      lane = -1;
+      packetAt = BASE_OFFSET;
+      packetStride = BASE_STRIDE;
       forgetLane(core);
-      return x.releaseLane();
+      x.releaseLane(had);
+      return had;
     },
-    currentLane: x.currentLane,
+    currentLane: () => lane,
     lanesEverClaimed: x.lanesEverClaimed,
     laneBitmap: () => u64(x.laneBitmap()),
     initHeader: x.initHeader,
