@@ -257,6 +257,37 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
   });
 });
 
+describe('several instances in one thread', () => {
+  it('share one Wasm instance per memory and still keep their own lanes', async () => {
+    const a = await MigrationStats.create({ backend: 'wasm' });
+    const b = await MigrationStats.attach(a.handle, { backend: 'wasm' });
+    // Same export functions: V8 keeps the call sites of Stat64 monomorphic.
+    expect(b.core.addNum).toBe(a.core.addNum);
+    expect([a.lane, b.lane]).toEqual([0, 1]);
+    a.addMultifdPacket(1, 2, 3);
+    b.addMultifdPacket(10, 20, 30);
+    expect([word(a, laneAddr(0, 6)), word(a, laneAddr(0, 14)), word(a, laneAddr(0, 5))]).toEqual([1n, 2n, 3n]);
+    expect([word(a, laneAddr(1, 6)), word(a, laneAddr(1, 14)), word(a, laneAddr(1, 5))]).toEqual([10n, 20n, 30n]);
+    b.close();
+    expect(a.lane).toBe(0);
+    b.addMultifdPacket(100, 0, 0);
+    b.zeroPages.add(7);
+    a.addMultifdPacket(1, 0, 0);
+    // b's adds went to the base slots; a's still to lane 0.
+    expect(word(a, 64 + 64 * 6)).toBe(100n);
+    expect(word(a, 64 + 64 * 14)).toBe(7n);
+    expect(word(a, laneAddr(0, 6))).toBe(2n);
+    expect(a.normalPages.get()).toBe(112n);
+    expect(a.zeroPages.get()).toBe(29n);
+    // A new instance gets lane 1 back, with b's counts still in it.
+    const c = await MigrationStats.attach(a.handle, { backend: 'wasm' });
+    expect(c.lane).toBe(1);
+    c.addMultifdPacket(0, 0, 1);
+    expect(word(a, laneAddr(1, 5))).toBe(31n);
+    expect(a.multifdBytes.get()).toBe(34n);
+  });
+});
+
 describe.each(BACKENDS)('lane recycling by the garbage collector (%s backend)', (backend) => {
   it('keeps the lane while a counter taken from the instance is reachable, and frees it afterwards', async () => {
     const { result } = run<{ claimed: string; whileHeld: string; afterDrop: string; value: string }>('lane-gc.mjs', { backend });

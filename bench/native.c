@@ -1,0 +1,155 @@
+/*
+ * Native reference for bench/run.mjs: the same counter operations in C, compiled with the
+ * machine's `cc -O2 -pthread` at bench time.
+ *
+ * The memory is laid out like the library's (base slots one cache line apart, 128-byte lanes) and
+ * the operations are the ones QEMU's stats64.h compiles to on a 64-bit host: __atomic builtins,
+ * sequentially consistent, inlined into the loop.
+ *
+ *   native single MS          fixed-time single-thread runs, one JSON object of ns/op
+ *   native threads MODE N MS  N pthreads adding 1 for MS ms; MODE is `same` (one shared slot) or
+ *                             `different` (each thread its own slot, 128 bytes apart); prints
+ *                             {"ops":…,"seconds":…,"exact":true|false}
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define COUNTERS 15
+#define LANES 64
+#define BASE_WORDS 8  /* 64-byte stride between base slots, in u64 */
+#define LANE_WORDS 16 /* 128-byte stride between lanes, in u64 */
+#define ZERO_PAGES 14
+#define NORMAL_PAGES 6
+#define MULTIFD_BYTES 5
+#define QEMU_FILE_TRANSFERRED 10
+#define RDMA_BYTES 13
+#define RATE_LIMIT_START 11
+#define RATE_LIMIT_MAX 12
+#define CHUNK 1000 /* adds between two looks at the stop flag, as in bench/thread-worker.mjs */
+
+static _Alignas(64) uint64_t base[COUNTERS * BASE_WORDS];
+static _Alignas(64) uint64_t lanes[LANES * LANE_WORDS];
+static uint32_t lanes_ever = 1;
+static volatile uint64_t sink;
+
+static double now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static inline void stat_add(uint64_t *slot, uint64_t v) { __atomic_fetch_add(slot, v, __ATOMIC_SEQ_CST); }
+
+/* get() of a laned counter: base slot plus every lane ever claimed. */
+static inline uint64_t laned_get(int counter) {
+  uint32_t ever = __atomic_load_n(&lanes_ever, __ATOMIC_SEQ_CST);
+  uint64_t sum = __atomic_load_n(&base[counter * BASE_WORDS], __ATOMIC_SEQ_CST);
+  for (uint32_t k = 0; k < ever; k++) sum += __atomic_load_n(&lanes[k * LANE_WORDS + counter], __ATOMIC_SEQ_CST);
+  return sum;
+}
+
+/* migration_rate_exceeded() without the stream error. */
+static inline int rate_exceeded(void) {
+  uint64_t budget = __atomic_load_n(&base[RATE_LIMIT_MAX * BASE_WORDS], __ATOMIC_SEQ_CST);
+  if (budget == 0) return 0;
+  uint64_t used = laned_get(QEMU_FILE_TRANSFERRED) + laned_get(MULTIFD_BYTES) + laned_get(RDMA_BYTES) -
+                  __atomic_load_n(&base[RATE_LIMIT_START * BASE_WORDS], __ATOMIC_SEQ_CST);
+  return used > budget;
+}
+
+/* Runs `body` in chunks of CHUNK until `ms` have passed; returns ns per operation. */
+#define FIXED_TIME(ms, ops_per_iter, body)                                    \
+  ({                                                                          \
+    double t0 = now_ns(), t;                                                  \
+    uint64_t iters = 0;                                                       \
+    do {                                                                      \
+      for (int i_ = 0; i_ < CHUNK; i_++) { body; }                            \
+      iters += CHUNK;                                                         \
+      t = now_ns();                                                           \
+    } while (t - t0 < (ms) * 1e6);                                            \
+    (t - t0) / ((double)iters * (ops_per_iter));                              \
+  })
+
+static int single(double ms) {
+  uint64_t *lane = &lanes[0];
+  uint64_t acc = 0;
+  /* Warm-up: caches, frequency. */
+  FIXED_TIME(ms, 1, stat_add(&lane[ZERO_PAGES], 1));
+  __atomic_store_n(&base[RATE_LIMIT_MAX * BASE_WORDS], UINT64_C(100000000000000), __ATOMIC_SEQ_CST);
+  double add = FIXED_TIME(ms, 1, stat_add(&lane[ZERO_PAGES], 1));
+  double get = FIXED_TIME(ms, 1, acc += laned_get(ZERO_PAGES));
+  double packet = FIXED_TIME(ms, 3, {
+    stat_add(&lane[NORMAL_PAGES], 1);
+    stat_add(&lane[ZERO_PAGES], 2);
+    stat_add(&lane[MULTIFD_BYTES], 4096);
+  });
+  double rate = FIXED_TIME(ms, 1, acc += rate_exceeded());
+  /* What the lane's owner could do instead of a locked add, since no one else writes its lane:
+     a relaxed load and store (a plain add on x86-64). Not what the library does; see README. */
+  double relaxed = FIXED_TIME(ms, 1, __atomic_store_n(&lane[ZERO_PAGES], __atomic_load_n(&lane[ZERO_PAGES], __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED));
+  sink = acc;
+  printf("{\"add\":%.4f,\"get\":%.4f,\"packetPerUpdate\":%.4f,\"rateExceeded\":%.4f,\"relaxedLaneAdd\":%.4f}\n", add, get, packet, rate,
+         relaxed);
+  return 0;
+}
+
+struct thread_arg {
+  uint64_t *slot;
+  uint64_t ops;
+};
+
+static volatile int stop_flag;
+static volatile int go_flag;
+
+static void *adder(void *p) {
+  struct thread_arg *a = p;
+  while (!__atomic_load_n(&go_flag, __ATOMIC_ACQUIRE)) {
+  }
+  uint64_t ops = 0;
+  while (!__atomic_load_n(&stop_flag, __ATOMIC_RELAXED)) {
+    for (int i = 0; i < CHUNK; i++) stat_add(a->slot, 1);
+    ops += CHUNK;
+  }
+  a->ops = ops;
+  return NULL;
+}
+
+static int threads(const char *mode, int n, double ms) {
+  int same = strcmp(mode, "same") == 0;
+  pthread_t tid[64];
+  struct thread_arg args[64];
+  if (n < 1 || n > 64) return 2;
+  for (int i = 0; i < n; i++) {
+    args[i].slot = same ? &lanes[0] : &lanes[i * LANE_WORDS];
+    args[i].ops = 0;
+    if (pthread_create(&tid[i], NULL, adder, &args[i]) != 0) return 3;
+  }
+  double t0 = now_ns();
+  __atomic_store_n(&go_flag, 1, __ATOMIC_RELEASE);
+  struct timespec d = {(time_t)(ms / 1000), (long)((ms - 1000 * (time_t)(ms / 1000)) * 1e6)};
+  nanosleep(&d, NULL);
+  __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+  uint64_t total = 0;
+  for (int i = 0; i < n; i++) {
+    pthread_join(tid[i], NULL);
+    total += args[i].ops;
+  }
+  double seconds = (now_ns() - t0) / 1e9;
+  uint64_t counted = 0;
+  if (same) counted = lanes[0];
+  else
+    for (int i = 0; i < n; i++) counted += lanes[i * LANE_WORDS];
+  printf("{\"ops\":%llu,\"seconds\":%.6f,\"exact\":%s}\n", (unsigned long long)total, seconds, counted == total ? "true" : "false");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "single") == 0) return single(atof(argv[2]));
+  if (argc == 5 && strcmp(argv[1], "threads") == 0) return threads(argv[2], atoi(argv[3]), atof(argv[4]));
+  fprintf(stderr, "usage: native single MS | native threads same|different N MS\n");
+  return 2;
+}

@@ -1,0 +1,36 @@
+// Builds bench/native.c with the machine's C compiler into a temporary directory and runs it.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SOURCE = fileURLToPath(new URL('./native.c', import.meta.url));
+
+/**
+ * Compiles the C reference with `cc -O2 -pthread`.
+ * @returns `{ run, compiler, dispose }`, or `{ skipped }` saying why there is no C reference
+ */
+export function buildNative() {
+  const version = spawnSync('cc', ['--version'], { encoding: 'utf8' });
+  if (version.error) {
+    return { skipped: `native C reference skipped: no C compiler (\`cc\`) on PATH (${version.error.code})` };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'migration-stats-bench-'));
+  const exe = join(dir, 'native');
+  const build = spawnSync('cc', ['-O2', '-pthread', '-o', exe, SOURCE], { encoding: 'utf8' });
+  if (build.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return { skipped: `native C reference skipped: \`cc -O2 -pthread\` failed:\n${build.stderr || build.error}` };
+  }
+  const run = (...args) => {
+    const out = spawnSync(exe, args.map(String), { encoding: 'utf8' });
+    if (out.status !== 0) throw new Error(`native ${args.join(' ')} failed (${out.status}): ${out.stderr}`);
+    return JSON.parse(out.stdout);
+  };
+  return {
+    compiler: version.stdout.split('\n')[0].trim(),
+    run,
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

@@ -1,0 +1,137 @@
+// One implementation's single-thread scenarios, in a worker of its own so that its JIT feedback
+// is never mixed with another implementation's. bench/run.mjs asks for one fixed-time run at a
+// time: { scenario, ms } → { scenario, nsPerOp, calls, sink }.
+import { parentPort, workerData } from 'node:worker_threads';
+import { fixedTime } from './measure.mjs';
+
+const { impl } = workerData;
+
+/**
+ * A Wasm module with one empty export `call(i32, f64)`: the cost of crossing from JS into Wasm and
+ * back with the same argument types as `addNum(addr, value)`, and nothing else.
+ */
+const EMPTY_CALL_WASM = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x06, 0x01, 0x60, 0x02, 0x7f, 0x7c, 0x00, // type section: (i32, f64) → ()
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x07, 0x08, 0x01, 0x04, 0x63, 0x61, 0x6c, 0x6c, 0x00, 0x00, // export "call" = function 0
+  0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b, // code section: no locals, end
+]);
+
+/** Builds the scenarios of this implementation: name → { batch(n), opsPerCall, check() }. */
+async function scenarios() {
+  if (impl === 'prom') {
+    const { Counter } = await import('prom-client');
+    const counter = new Counter({ name: 'bench_pages_total', help: 'Pages.', registers: [] });
+    let expected = 0;
+    return {
+      addNumber: {
+        batch(n) {
+          for (let i = 0; i < n; i++) counter.inc(1);
+          expected += n;
+          return 0;
+        },
+        async check() {
+          const { values } = await counter.get();
+          return values[0].value === expected ? null : `prom-client counter is ${values[0].value}, expected ${expected}`;
+        },
+      },
+    };
+  }
+
+  const { MigrationStats } = await import('../dist/index.js');
+  const stats = await MigrationStats.create({ backend: impl });
+  if (stats.lane < 0) throw new Error('the bench instance got no lane');
+  // A limit high enough never to be reached: migrationRateExceeded() then does all its work.
+  stats.migrationRateSet(1e15);
+  stats.migrationRateReset();
+  const zero = stats.zeroPages;
+  const expected = { zeroPages: 0n, normalPages: 0n, multifdBytes: 0n };
+  const check = () => {
+    for (const [name, value] of Object.entries(expected)) {
+      const got = stats[name].get();
+      if (got !== value) return `${impl}: ${name} is ${got}, expected ${value}: adds were lost`;
+    }
+    return null;
+  };
+
+  const list = {
+    addNumber: {
+      batch(n) {
+        for (let i = 0; i < n; i++) zero.add(1);
+        expected.zeroPages += BigInt(n);
+        return 0;
+      },
+      check,
+    },
+    addBigint: {
+      batch(n) {
+        for (let i = 0; i < n; i++) zero.add(1n);
+        expected.zeroPages += BigInt(n);
+        return 0;
+      },
+      check,
+    },
+    get: {
+      // Every result is compared with the previous one, so none can be dropped as unused.
+      batch(n) {
+        let last = 0n;
+        let backwards = 0;
+        for (let i = 0; i < n; i++) {
+          const v = zero.get();
+          if (v < last) backwards++;
+          last = v;
+        }
+        return backwards + Number(last & 1n);
+      },
+    },
+    getNumber: {
+      batch(n) {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += zero.getNumber();
+        return sum;
+      },
+    },
+    rateExceeded: {
+      batch(n) {
+        let hits = 0;
+        for (let i = 0; i < n; i++) if (stats.migrationRateExceeded()) hits++;
+        return hits;
+      },
+    },
+    packetPerUpdate: {
+      opsPerCall: 3,
+      batch(n) {
+        for (let i = 0; i < n; i++) stats.addMultifdPacket(1, 2, 4096);
+        expected.normalPages += BigInt(n);
+        expected.zeroPages += 2n * BigInt(n);
+        expected.multifdBytes += 4096n * BigInt(n);
+        return 0;
+      },
+      check,
+    },
+  };
+  if (impl === 'wasm') {
+    const { call } = (await WebAssembly.instantiate(EMPTY_CALL_WASM)).instance.exports;
+    list.emptyWasmCall = {
+      batch(n) {
+        for (let i = 0; i < n; i++) call(1024, 1);
+        return 0;
+      },
+    };
+  }
+  return list;
+}
+
+const list = await scenarios();
+parentPort.on('message', async ({ scenario, ms }) => {
+  const s = list[scenario];
+  if (!s) {
+    parentPort.postMessage({ scenario, skipped: true });
+    return;
+  }
+  const { nsPerOp, calls, sink } = fixedTime(s.batch, ms, s.opsPerCall ?? 1);
+  const error = s.check ? await s.check() : null;
+  parentPort.postMessage({ scenario, nsPerOp, calls, sink, error });
+});
+parentPort.postMessage({ ready: Object.keys(list) });
