@@ -13,7 +13,7 @@
 // that the counter ends exactly at the number of adds performed, and stops the bench if not.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, platform, release } from 'node:os';
+import { availableParallelism, cpus, loadavg, platform, release } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,7 +31,7 @@ const jsonPath = jsonArg >= 0 ? args[jsonArg + 1] : `${root}bench/results/bench-
 
 const config = quick
   ? { warmupMs: 100, singleMs: 40, singleRounds: 3, threadMs: 60, threadRounds: 2, attachSamples: 7 }
-  : { warmupMs: 300, singleMs: 120, singleRounds: 9, threadMs: 200, threadRounds: 5, attachSamples: 21 };
+  : { warmupMs: 300, singleMs: 120, singleRounds: 9, threadMs: 150, threadRounds: 7, attachSamples: 21 };
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
@@ -60,6 +60,9 @@ const machine = {
   v8: process.versions.v8,
   cc: native.compiler ?? null,
   date: new Date().toISOString(),
+  // The machine may be shared: the 1-minute load average before and after the run says how busy.
+  loadBefore: loadavg()[0],
+  loadAfter: NaN,
 };
 
 // ─── workers ──────────────────────────────────────────────────────────────────────────────────
@@ -161,10 +164,10 @@ const MODES = ['same', 'different'];
 /** The add-only counters the threads of a `different` run use, one each. */
 const OWN_COUNTERS = ['zeroPages', 'normalPages', 'multifdBytes', 'precopyBytes'];
 const THREAD_IMPLS = [
-  { key: 'wasm', backend: 'wasm', lane: true, title: 'Wasm (M adds/s)' },
-  { key: 'js', backend: 'js', lane: true, title: 'pure JS (M adds/s)' },
-  { key: 'wasmNoLane', backend: 'wasm', lane: false, title: 'Wasm, no lane (M adds/s)' },
-  { key: 'jsNoLane', backend: 'js', lane: false, title: 'JS, no lane (M adds/s)' },
+  { key: 'wasm', backend: 'wasm', lane: true, title: 'Wasm (M adds/s, cores)' },
+  { key: 'js', backend: 'js', lane: true, title: 'pure JS (M adds/s, cores)' },
+  { key: 'wasmNoLane', backend: 'wasm', lane: false, title: 'Wasm, no lane (M adds/s, cores)' },
+  { key: 'jsNoLane', backend: 'js', lane: false, title: 'JS, no lane (M adds/s, cores)' },
 ];
 
 async function threadRun(pool, impl, mode, n) {
@@ -177,11 +180,14 @@ async function threadRun(pool, impl, mode, n) {
     ask(worker, { lane: impl.lane, counter: mode === 'same' ? 'zeroPages' : OWN_COUNTERS[i], control }),
   );
   while (Atomics.load(flags, 0) < n) await Atomics.waitAsync(flags, 0, Atomics.load(flags, 0)).value;
+  // CPU time of the whole process (this thread only sleeps meanwhile): how many cores the run got.
+  const cpu0 = process.cpuUsage();
   Atomics.store(flags, 1, 1);
   Atomics.notify(flags, 1);
   await sleep(config.threadMs);
   Atomics.store(flags, 2, 1);
   const results = await Promise.all(replies);
+  const cpu = process.cpuUsage(cpu0);
   // Exactness: every add that a thread counted is in the counter, and nothing else.
   const counts = mode === 'same' ? [['zeroPages', results.reduce((s, r) => s + r.ops, 0)]] : results.map((r, i) => [OWN_COUNTERS[i], r.ops]);
   for (const [name, ops] of counts) {
@@ -192,7 +198,7 @@ async function threadRun(pool, impl, mode, n) {
     throw new Error(`bench stopped: ${impl.key}: threads without a lane of their own`);
   }
   const seconds = (Math.max(...results.map((r) => r.t1)) - Math.min(...results.map((r) => r.t0))) / 1000;
-  return results.reduce((s, r) => s + r.ops, 0) / seconds;
+  return { opsPerSecond: results.reduce((s, r) => s + r.ops, 0) / seconds, cores: (cpu.user + cpu.system) / 1e6 / seconds };
 }
 
 async function threads() {
@@ -224,7 +230,7 @@ async function threads() {
             if (native.skipped) continue;
             const out = native.run('threads', mode, n, config.threadMs);
             if (!out.exact) throw new Error(`bench stopped: native C ${mode} ×${n} lost adds`);
-            round[key].c = out.ops / out.seconds;
+            round[key].c = { opsPerSecond: out.ops / out.seconds, cores: out.cpuSeconds / out.seconds };
           } else {
             round[key][impl.key] = await threadRun(pools[impl.backend], impl, mode, n);
           }
@@ -269,12 +275,20 @@ const single = await singleThread();
 const threaded = await threads();
 const attached = await attach();
 native.dispose?.();
+machine.loadAfter = loadavg()[0];
 const wasmBytes = statSync(`${root}build/release.wasm`).size;
 
 /** Median over rounds of `f(round)`, skipping rounds where it is not a number. */
 const over = (rounds, f) => median(rounds.map((round) => f(round)));
 const singleMedian = (impl, scenario) => over(single, (r) => r[impl][scenario]);
-const threadMedian = (key, impl) => over(threaded, (r) => r[key][impl] / 1e6);
+const ops = (r, key, impl) => r[key][impl]?.opsPerSecond;
+const cores = (r, key, impl) => r[key][impl]?.cores;
+/** Adds per CPU-second: what each core did, whatever share of the machine the run got. */
+const perCore = (r, key, impl) => ops(r, key, impl) / cores(r, key, impl);
+const threadMedian = (key, impl) => over(threaded, (r) => ops(r, key, impl) / 1e6);
+const coresMedian = (key, impl) => over(threaded, (r) => cores(r, key, impl));
+/** Rounds where the 1-thread run had a core and the 2-thread run two (≥ 1.8) for `impl`. */
+const twoCoreRounds = (impl) => threaded.filter((r) => cores(r, 'same:1', impl) >= 0.9 && cores(r, 'same:2', impl) >= 1.8);
 
 const ratios = {
   addNumberWasmVsJs: over(single, (r) => r.js.addNumber / r.wasm.addNumber),
@@ -289,12 +303,19 @@ const ratios = {
   packetWasmVsCAdd: over(single, (r) => r.c.add / r.wasm.packetPerUpdate),
   emptyCallVsCAdd: over(single, (r) => r.c.add / r.wasm.emptyWasmCall),
   addNumberWasmVsProm: over(single, (r) => r.prom.addNumber / r.wasm.addNumber),
-  sameTwoVsOneWasm: over(threaded, (r) => r['same:2'].wasm / r['same:1'].wasm),
-  sameFourVsOneWasm: over(threaded, (r) => r['same:4'].wasm / r['same:1'].wasm),
-  sameTwoWasmVsJs: over(threaded, (r) => r['same:2'].wasm / r['same:2'].js),
-  sameVsDifferentTwoWasm: over(threaded, (r) => r['same:2'].wasm / r['different:2'].wasm),
-  sameTwoVsOneWasmNoLane: over(threaded, (r) => r['same:2'].wasmNoLane / r['same:1'].wasmNoLane),
-  sameTwoWasmVsC: over(threaded, (r) => r['same:2'].wasm / r['same:2'].c),
+  sameTwoVsOneWasm: over(threaded, (r) => ops(r, 'same:2', 'wasm') / ops(r, 'same:1', 'wasm')),
+  sameTwoVsOneWasmTwoCores: over(twoCoreRounds('wasm'), (r) => ops(r, 'same:2', 'wasm') / ops(r, 'same:1', 'wasm')),
+  twoCoreRoundsWasm: twoCoreRounds('wasm').length,
+  sameTwoVsOneCDifferent: over(threaded, (r) => ops(r, 'different:2', 'c') / ops(r, 'different:1', 'c')),
+  sameFourVsOneWasm: over(threaded, (r) => ops(r, 'same:4', 'wasm') / ops(r, 'same:1', 'wasm')),
+  sameTwoWasmVsJs: over(threaded, (r) => ops(r, 'same:2', 'wasm') / ops(r, 'same:2', 'js')),
+  sameVsDifferentTwoWasm: over(threaded, (r) => ops(r, 'same:2', 'wasm') / ops(r, 'different:2', 'wasm')),
+  sameTwoVsOneWasmNoLane: over(threaded, (r) => ops(r, 'same:2', 'wasmNoLane') / ops(r, 'same:1', 'wasmNoLane')),
+  sameTwoWasmVsC: over(threaded, (r) => ops(r, 'same:2', 'wasm') / ops(r, 'same:2', 'c')),
+  perCoreTwoVsOneWasm: over(threaded, (r) => perCore(r, 'same:2', 'wasm') / perCore(r, 'same:1', 'wasm')),
+  perCoreTwoVsOneWasmNoLane: over(threaded, (r) => perCore(r, 'same:2', 'wasmNoLane') / perCore(r, 'same:1', 'wasmNoLane')),
+  perCoreTwoVsOneJs: over(threaded, (r) => perCore(r, 'same:2', 'js') / perCore(r, 'same:1', 'js')),
+  perCoreTwoVsOneCSharedSlot: over(threaded, (r) => perCore(r, 'same:2', 'c') / perCore(r, 'same:1', 'c')),
 };
 
 const targets = [
@@ -338,15 +359,17 @@ const threadRows = MODES.flatMap((mode) =>
   THREADS.map((n) => [
     String(n),
     mode === 'same' ? 'one counter' : 'one counter each',
-    ...THREAD_IMPLS.map((impl) => num(threadMedian(`${mode}:${n}`, impl.key), 0)),
-    num(threadMedian(`${mode}:${n}`, 'c'), 0),
+    ...[...THREAD_IMPLS.map((impl) => impl.key), 'c'].map(
+      (impl) => `${num(threadMedian(`${mode}:${n}`, impl), 0)} (${num(coresMedian(`${mode}:${n}`, impl), 1)})`,
+    ),
   ]),
 );
 
 const header = `migration-stats bench, ${machine.date.slice(0, 10)}: ${machine.cpu}, ${machine.vcpus} vCPU, ${machine.os}, Node ${machine.node} (V8 ${machine.v8})${machine.cc ? `, ${machine.cc}` : ''}`;
 const text = [
   header,
-  `${quick ? 'quick' : 'full'} run: ${config.singleRounds} single-thread rounds of ${config.singleMs} ms per scenario, ${config.threadRounds} thread rounds of ${config.threadMs} ms, ${config.attachSamples} attach samples; medians`,
+  `${quick ? 'quick' : 'full'} run: ${config.singleRounds} single-thread rounds of ${config.singleMs} ms per scenario, ${config.threadRounds} thread rounds of ${config.threadMs} ms, ${config.attachSamples} attach samples; medians` +
+    `; 1-min load average ${num(machine.loadBefore)} before, ${num(machine.loadAfter)} after`,
   '',
   'Single thread (ns per operation; ratios are speed-ups of Wasm, >1× = Wasm faster, each computed inside a round)',
   '',
@@ -355,9 +378,10 @@ const text = [
   'C: get and getNumber are the same read; the add rows and the empty call compare with one C atomic add.',
   `C, lane owner's relaxed load+store instead of a locked add (not used by the library): ${num(singleMedian('c', 'relaxedLaneAdd'))} ns/op`,
   '',
-  'Threads adding 1 in a loop, all started together (total M adds/s over all threads)',
+  'Threads adding 1 in a loop, all started together (total M adds/s over all threads; in brackets the CPU cores the',
+  'process got during the run, CPU time ÷ wall time: below the thread count, other programs had the rest of the machine)',
   '',
-  table(['threads', 'counter', ...THREAD_IMPLS.map((i) => i.title), 'native C (M adds/s)'], threadRows, 2),
+  table(['threads', 'counter', ...THREAD_IMPLS.map((i) => i.title), 'native C (M adds/s, cores)'], threadRows, 2),
   '',
   'native C: "one counter" is one shared atomic slot; "one counter each" is one slot per thread, 128 bytes apart.',
   '',
@@ -369,6 +393,10 @@ const text = [
   '',
   table(['measure', 'target', 'measured', 'met', 'margin (%)'], targets.map((t) => [t.measure, t.target, t.measured, t.met ? 'yes' : 'no', margin(t.margin)]), 4),
   '',
+  `2 threads vs 1 on one counter, Wasm, in the ${ratios.twoCoreRoundsWasm} of ${threaded.length} rounds where the 2 threads got ≥ 1.8 cores: ${times(ratios.sameTwoVsOneWasmTwoCores)}` +
+    ` (what this machine gave native C, 2 vs 1 thread on their own slots: ${times(ratios.sameTwoVsOneCDifferent)})`,
+  `Adds per CPU-second, 2 threads on one counter vs 1 (1.00× = no contention cost): Wasm ${times(ratios.perCoreTwoVsOneWasm)},` +
+    ` pure JS ${times(ratios.perCoreTwoVsOneJs)}, Wasm without lanes ${times(ratios.perCoreTwoVsOneWasmNoLane)}, C on one shared slot ${times(ratios.perCoreTwoVsOneCSharedSlot)}`,
   `Other ratios: 4 threads vs 1 on one counter, Wasm ${times(ratios.sameFourVsOneWasm)}; 2 threads one counter vs one counter each, Wasm ${times(ratios.sameVsDifferentTwoWasm)};` +
     ` 2 vs 1 thread without lanes, Wasm ${times(ratios.sameTwoVsOneWasmNoLane)}; add(1) Wasm vs prom-client ${times(ratios.addNumberWasmVsProm)};` +
     ` empty Wasm call vs one C atomic add ${times(ratios.emptyCallVsCAdd)}`,
