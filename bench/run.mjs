@@ -290,32 +290,50 @@ const coresMedian = (key, impl) => over(threaded, (r) => cores(r, key, impl));
 /** Rounds where the 1-thread run had a core and the 2-thread run two (≥ 1.8) for `impl`. */
 const twoCoreRounds = (impl) => threaded.filter((r) => cores(r, 'same:1', impl) >= 0.9 && cores(r, 'same:2', impl) >= 1.8);
 
+/** Median over the rounds of how much faster Wasm's `scenario` is than `other`'s (>1 = Wasm faster). */
+const wasmSpeedup = ([other, scenario, otherScenario = scenario]) => over(single, (r) => r[other][otherScenario] / r.wasm[scenario]);
+/** Median over the rounds of throughput `a` ÷ throughput `b`, each `[runKey, impl]`. */
+const threadRatio = ([aKey, aImpl, bKey, bImpl], rounds = threaded, of = ops) =>
+  over(rounds, (r) => of(r, aKey, aImpl) / of(r, bKey, bImpl));
+const wasmTwoCoreRounds = twoCoreRounds('wasm');
 const ratios = {
-  addNumberWasmVsJs: over(single, (r) => r.js.addNumber / r.wasm.addNumber),
-  addBigintWasmVsJs: over(single, (r) => r.js.addBigint / r.wasm.addBigint),
-  getWasmVsJs: over(single, (r) => r.js.get / r.wasm.get),
-  getNumberWasmVsJs: over(single, (r) => r.js.getNumber / r.wasm.getNumber),
-  rateExceededWasmVsJs: over(single, (r) => r.js.rateExceeded / r.wasm.rateExceeded),
-  packetWasmVsJs: over(single, (r) => r.js.packetPerUpdate / r.wasm.packetPerUpdate),
-  addNumberWasmVsC: over(single, (r) => r.c.add / r.wasm.addNumber),
-  addBigintWasmVsC: over(single, (r) => r.c.add / r.wasm.addBigint),
-  packetWasmVsCPacket: over(single, (r) => r.c.packetPerUpdate / r.wasm.packetPerUpdate),
-  packetWasmVsCAdd: over(single, (r) => r.c.add / r.wasm.packetPerUpdate),
-  emptyCallVsCAdd: over(single, (r) => r.c.add / r.wasm.emptyWasmCall),
-  addNumberWasmVsProm: over(single, (r) => r.prom.addNumber / r.wasm.addNumber),
-  sameTwoVsOneWasm: over(threaded, (r) => ops(r, 'same:2', 'wasm') / ops(r, 'same:1', 'wasm')),
-  sameTwoVsOneWasmTwoCores: over(twoCoreRounds('wasm'), (r) => ops(r, 'same:2', 'wasm') / ops(r, 'same:1', 'wasm')),
-  twoCoreRoundsWasm: twoCoreRounds('wasm').length,
-  sameTwoVsOneCDifferent: over(threaded, (r) => ops(r, 'different:2', 'c') / ops(r, 'different:1', 'c')),
-  sameFourVsOneWasm: over(threaded, (r) => ops(r, 'same:4', 'wasm') / ops(r, 'same:1', 'wasm')),
-  sameTwoWasmVsJs: over(threaded, (r) => ops(r, 'same:2', 'wasm') / ops(r, 'same:2', 'js')),
-  sameVsDifferentTwoWasm: over(threaded, (r) => ops(r, 'same:2', 'wasm') / ops(r, 'different:2', 'wasm')),
-  sameTwoVsOneWasmNoLane: over(threaded, (r) => ops(r, 'same:2', 'wasmNoLane') / ops(r, 'same:1', 'wasmNoLane')),
-  sameTwoWasmVsC: over(threaded, (r) => ops(r, 'same:2', 'wasm') / ops(r, 'same:2', 'c')),
-  perCoreTwoVsOneWasm: over(threaded, (r) => perCore(r, 'same:2', 'wasm') / perCore(r, 'same:1', 'wasm')),
-  perCoreTwoVsOneWasmNoLane: over(threaded, (r) => perCore(r, 'same:2', 'wasmNoLane') / perCore(r, 'same:1', 'wasmNoLane')),
-  perCoreTwoVsOneJs: over(threaded, (r) => perCore(r, 'same:2', 'js') / perCore(r, 'same:1', 'js')),
-  perCoreTwoVsOneCSharedSlot: over(threaded, (r) => perCore(r, 'same:2', 'c') / perCore(r, 'same:1', 'c')),
+  ...Object.fromEntries(
+    Object.entries({
+      addNumberWasmVsJs: ['js', 'addNumber'],
+      addBigintWasmVsJs: ['js', 'addBigint'],
+      getWasmVsJs: ['js', 'get'],
+      getNumberWasmVsJs: ['js', 'getNumber'],
+      rateExceededWasmVsJs: ['js', 'rateExceeded'],
+      packetWasmVsJs: ['js', 'packetPerUpdate'],
+      addNumberWasmVsC: ['c', 'addNumber', 'add'],
+      addBigintWasmVsC: ['c', 'addBigint', 'add'],
+      packetWasmVsCPacket: ['c', 'packetPerUpdate'],
+      packetWasmVsCAdd: ['c', 'packetPerUpdate', 'add'],
+      emptyCallVsCAdd: ['c', 'emptyWasmCall', 'add'],
+      addNumberWasmVsProm: ['prom', 'addNumber'],
+    }).map(([name, spec]) => [name, wasmSpeedup(spec)]),
+  ),
+  ...Object.fromEntries(
+    Object.entries({
+      sameTwoVsOneWasm: ['same:2', 'wasm', 'same:1', 'wasm'],
+      sameTwoVsOneCDifferent: ['different:2', 'c', 'different:1', 'c'],
+      sameFourVsOneWasm: ['same:4', 'wasm', 'same:1', 'wasm'],
+      sameTwoWasmVsJs: ['same:2', 'wasm', 'same:2', 'js'],
+      sameVsDifferentTwoWasm: ['same:2', 'wasm', 'different:2', 'wasm'],
+      sameTwoVsOneWasmNoLane: ['same:2', 'wasmNoLane', 'same:1', 'wasmNoLane'],
+      sameTwoWasmVsC: ['same:2', 'wasm', 'same:2', 'c'],
+    }).map(([name, spec]) => [name, threadRatio(spec)]),
+  ),
+  ...Object.fromEntries(
+    Object.entries({
+      perCoreTwoVsOneWasm: 'wasm',
+      perCoreTwoVsOneWasmNoLane: 'wasmNoLane',
+      perCoreTwoVsOneJs: 'js',
+      perCoreTwoVsOneCSharedSlot: 'c',
+    }).map(([name, impl]) => [name, threadRatio(['same:2', impl, 'same:1', impl], threaded, perCore)]),
+  ),
+  sameTwoVsOneWasmTwoCores: threadRatio(['same:2', 'wasm', 'same:1', 'wasm'], wasmTwoCoreRounds),
+  twoCoreRoundsWasm: wasmTwoCoreRounds.length,
 };
 
 const targets = [
@@ -350,9 +368,8 @@ const singleRows = SCENARIOS.map(([scenario, title]) => {
   const j = singleMedian('js', scenario);
   const c = scenario === 'addNumber' || scenario === 'addBigint' ? singleMedian('c', 'add') : singleMedian('c', scenario);
   const p = singleMedian('prom', scenario);
-  const vsJs = over(single, (r) => r.js[scenario] / r.wasm[scenario]);
-  const cKey = scenario === 'addNumber' || scenario === 'addBigint' || scenario === 'emptyWasmCall' ? 'add' : scenario;
-  const vsC = over(single, (r) => r.c[cKey] / r.wasm[scenario]);
+  const vsJs = wasmSpeedup(['js', scenario]);
+  const vsC = wasmSpeedup(['c', scenario, scenario === 'addNumber' || scenario === 'addBigint' || scenario === 'emptyWasmCall' ? 'add' : scenario]);
   return [title, num(w), num(j), num(c), num(p), times(vsJs), times(vsC)];
 });
 const threadRows = MODES.flatMap((mode) =>
