@@ -120,9 +120,19 @@ const SCENARIOS = [
   ['getNumber', 'getNumber() → number'],
   ['rateExceeded', 'migrationRateExceeded()'],
   ['packetPerUpdate', 'addMultifdPacket(), per counter update (÷3)'],
+  ['rawExportAdd', 'raw Wasm export addNum(addr, 1), no API'],
+  ['rawExportPacketPerUpdate', 'raw Wasm export addPacket, per update, no API'],
   ['emptyWasmCall', 'empty Wasm export call (boundary cost only)'],
 ];
 const JS_IMPLS = ['wasm', 'js', 'prom'];
+/** The C measurement each scenario is compared with, where its name differs. */
+const C_EQUIVALENT = {
+  addNumber: 'add',
+  addBigint: 'add',
+  rawExportAdd: 'add',
+  rawExportPacketPerUpdate: 'packetPerUpdate',
+  emptyWasmCall: 'add',
+};
 
 async function singleThread() {
   log(`single thread: warming up (${config.warmupMs} ms per scenario)…`);
@@ -309,6 +319,8 @@ const ratios = {
       addBigintWasmVsC: ['c', 'addBigint', 'add'],
       packetWasmVsCPacket: ['c', 'packetPerUpdate'],
       packetWasmVsCAdd: ['c', 'packetPerUpdate', 'add'],
+      rawExportAddVsC: ['c', 'rawExportAdd', 'add'],
+      rawExportPacketVsC: ['c', 'rawExportPacketPerUpdate', 'packetPerUpdate'],
       emptyCallVsCAdd: ['c', 'emptyWasmCall', 'add'],
       addNumberWasmVsProm: ['prom', 'addNumber'],
     }).map(([name, spec]) => [name, wasmSpeedup(spec)]),
@@ -366,10 +378,10 @@ const margin = (m) => (Number.isFinite(m) ? `${m >= 0 ? '+' : '−'}${Math.abs(m
 const singleRows = SCENARIOS.map(([scenario, title]) => {
   const w = singleMedian('wasm', scenario);
   const j = singleMedian('js', scenario);
-  const c = scenario === 'addNumber' || scenario === 'addBigint' ? singleMedian('c', 'add') : singleMedian('c', scenario);
+  const c = scenario === 'emptyWasmCall' ? NaN : singleMedian('c', C_EQUIVALENT[scenario] ?? scenario);
   const p = singleMedian('prom', scenario);
   const vsJs = wasmSpeedup(['js', scenario]);
-  const vsC = wasmSpeedup(['c', scenario, scenario === 'addNumber' || scenario === 'addBigint' || scenario === 'emptyWasmCall' ? 'add' : scenario]);
+  const vsC = wasmSpeedup(['c', scenario, C_EQUIVALENT[scenario] ?? scenario]);
   return [title, num(w), num(j), num(c), num(p), times(vsJs), times(vsC)];
 });
 const threadRows = MODES.flatMap((mode) =>
@@ -392,7 +404,8 @@ const text = [
   '',
   table(['operation', 'Wasm (ns/op)', 'pure JS (ns/op)', 'native C (ns/op)', 'prom-client inc (ns/op)', 'Wasm vs JS (×)', 'Wasm vs C (×)'], singleRows),
   '',
-  'C: get and getNumber are the same read; the add rows and the empty call compare with one C atomic add.',
+  'C: get and getNumber are the same read; the add rows and the empty call compare with one C atomic add, the packet rows with',
+  'C doing the same three adds. The raw-export rows call the Wasm core directly, without the public API.',
   `C, lane owner's relaxed load+store instead of a locked add (not used by the library): ${num(singleMedian('c', 'relaxedLaneAdd'))} ns/op`,
   '',
   'Threads adding 1 in a loop, all started together (total M adds/s over all threads; in brackets the CPU cores the',

@@ -112,7 +112,31 @@ async function scenarios() {
     },
   };
   if (impl === 'wasm') {
+    // Calibration: the same work without the public API (no argument checks, no lane lookup), by
+    // calling the core's exports directly from a separate instance on the same memory; and the
+    // JS-to-Wasm crossing alone.
     const { call } = (await WebAssembly.instantiate(EMPTY_CALL_WASM)).instance.exports;
+    const raw = (await WebAssembly.instantiate(stats.handle.module, { env: { memory: stats.handle.memory } })).exports;
+    const laneAt = zero.addAddr - 8 * zero.index;
+    list.rawExportAdd = {
+      batch(n) {
+        for (let i = 0; i < n; i++) raw.addNum(zero.addAddr, 1);
+        expected.zeroPages += BigInt(n);
+        return 0;
+      },
+      check,
+    };
+    list.rawExportPacketPerUpdate = {
+      opsPerCall: 3,
+      batch(n) {
+        for (let i = 0; i < n; i++) raw.addPacket(laneAt, 8, 1, 2, 4096);
+        expected.normalPages += BigInt(n);
+        expected.zeroPages += 2n * BigInt(n);
+        expected.multifdBytes += 4096n * BigInt(n);
+        return 0;
+      },
+      check,
+    };
     list.emptyWasmCall = {
       batch(n) {
         for (let i = 0; i < n; i++) call(1024, 1);
