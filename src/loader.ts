@@ -87,13 +87,20 @@ function exportsFor(module: WebAssembly.Module, memory: WebAssembly.Memory): Pro
       throw new Error(`migration-stats: the Wasm core aborted (assembly/index.ts:${line}:${column})`);
     };
     exports = WebAssembly.instantiate(module, { env: { memory, abort } }).then(
-      (instance) => instance.exports as unknown as WasmExports,
+      (instance) => ({ ...instance.exports }) as unknown as WasmExports,
     );
     byMemory.set(memory, exports);
     // A failed instantiation is not kept: the next attach reports its own error.
     exports.catch(() => byMemory.delete(memory));
   }
   return exports;
+}
+
+/** A Wasm core: the thread's shared exports, plus where this core's `addPacket` writes. */
+interface WasmCore extends Core {
+  /** Counter i of addPacket is at `packetAt + packetStride · i`: this core's lane, or the base slots. */
+  packetAt: number;
+  packetStride: number;
 }
 
 /**
@@ -103,16 +110,15 @@ function exportsFor(module: WebAssembly.Module, memory: WebAssembly.Memory): Pro
  */
 export async function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Core> {
   const x = await exportsFor(module, memory);
-  const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+  // Wrappers call exports held in constants and read this core's state from `this`: through an
+  // exports object or variables captured by a closure, each call measured ~1.5 ns slower.
+  const { load, lanedGet, addPacket, transferredBytes, rateGet, rateExceeded, laneBitmap } = x;
   let lane = -1;
-  // Where addPacket's counters are: counter i at packetAt + packetStride · i.
-  let packetAt = BASE_OFFSET;
-  let packetStride = BASE_STRIDE;
-  const core: Core = {
+  const core: WasmCore = {
     backend: 'wasm',
     add: x.add,
     addNum: x.addNum,
-    load: (addr) => u64(x.load(addr)),
+    load: (addr) => BigInt.asUintN(64, load(addr)),
     loadNum: x.loadNum,
     store: x.store,
     storeNum: x.storeNum,
@@ -120,7 +126,7 @@ export async function instantiateCore(module: WebAssembly.Module, memory: WebAss
     minNum: x.minNum,
     max: x.max,
     maxNum: x.maxNum,
-    lanedGet: (counter) => u64(x.lanedGet(counter)),
+    lanedGet: (counter) => BigInt.asUintN(64, lanedGet(counter)),
     lanedGetNum: x.lanedGetNum,
     lanedSet: x.lanedSet,
     lanedSetNum: x.lanedSetNum,
@@ -128,18 +134,22 @@ export async function instantiateCore(module: WebAssembly.Module, memory: WebAss
     lanedMinNum: x.lanedMinNum,
     lanedMax: x.lanedMax,
     lanedMaxNum: x.lanedMaxNum,
-    addPacket: (normalPages, zeroPages, multifdBytes) => x.addPacket(packetAt, packetStride, normalPages, zeroPages, multifdBytes),
-    transferredBytes: () => u64(x.transferredBytes()),
+    packetAt: BASE_OFFSET,
+    packetStride: BASE_STRIDE,
+    addPacket(normalPages, zeroPages, multifdBytes) {
+      addPacket(this.packetAt, this.packetStride, normalPages, zeroPages, multifdBytes);
+    },
+    transferredBytes: () => BigInt.asUintN(64, transferredBytes()),
     rateSet: x.rateSet,
-    rateGet: () => u64(x.rateGet()),
+    rateGet: () => BigInt.asUintN(64, rateGet()),
     rateReset: x.rateReset,
-    rateExceeded: () => x.rateExceeded() !== 0,
+    rateExceeded: () => rateExceeded() !== 0,
     claimLane: () => {
       if (lane >= 0) return lane;
       lane = x.claimLane();
       if (lane >= 0) {
-        packetAt = laneAddr(lane, 0);
-        packetStride = 8;
+        core.packetAt = laneAddr(lane, 0);
+        core.packetStride = 8;
         releaseWhenCollected(core, memory.buffer, lane);
       }
       return lane;
@@ -148,15 +158,15 @@ export async function instantiateCore(module: WebAssembly.Module, memory: WebAss
       const had = lane;
       if (had < 0) return -1;
       lane = -1;
-      packetAt = BASE_OFFSET;
-      packetStride = BASE_STRIDE;
+      core.packetAt = BASE_OFFSET;
+      core.packetStride = BASE_STRIDE;
       forgetLane(core);
       x.releaseLane(had);
       return had;
     },
     currentLane: () => lane,
     lanesEverClaimed: x.lanesEverClaimed,
-    laneBitmap: () => u64(x.laneBitmap()),
+    laneBitmap: () => BigInt.asUintN(64, laneBitmap()),
     initHeader: x.initHeader,
   };
   return core;
