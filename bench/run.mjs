@@ -2,8 +2,8 @@
 // prom-client, single-threaded and with 1, 2 and 4 worker threads, plus attach latency and the
 // release module's size. Prints Markdown tables and writes every figure to a JSON file.
 //
-//   npm run bench                         full run (about two minutes)
-//   npm run bench -- --quick              short rounds, for a first look (about 20 s)
+//   npm run bench                         full run (about 80 s on 2 vCPU)
+//   npm run bench -- --quick              short rounds, for a first look (about 10 s)
 //   npm run bench -- --json out.json      choose where the JSON goes (default bench/results/)
 //
 // Method: every implementation warms up first; then each round runs every scenario of every
@@ -31,7 +31,7 @@ const jsonPath = jsonArg >= 0 ? args[jsonArg + 1] : `${root}bench/results/bench-
 
 const config = quick
   ? { warmupMs: 100, singleMs: 40, singleRounds: 3, threadMs: 60, threadRounds: 2, attachSamples: 7 }
-  : { warmupMs: 300, singleMs: 120, singleRounds: 9, threadMs: 150, threadRounds: 7, attachSamples: 21 };
+  : { warmupMs: 300, singleMs: 120, singleRounds: 9, threadMs: 150, threadRounds: 9, attachSamples: 21 };
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
