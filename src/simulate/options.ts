@@ -131,8 +131,11 @@ export function checkSettings(where: string, settings: unknown): SimulationSetti
     }
     const checked = rule.check(value);
     if (checked === undefined) {
-      const wrongType = typeof value !== typeof (DEFAULT_SETTINGS as Record<string, unknown>)[key] &&
-        !(key === 'bandwidthBytesPerSecond' && typeof value === 'number');
+      // A value of another type, or a name outside an enumeration, is a TypeError; a number out of range a RangeError.
+      const wrongType =
+        key === 'backend' ||
+        (typeof value !== typeof (DEFAULT_SETTINGS as Record<string, unknown>)[key] &&
+          !(key === 'bandwidthBytesPerSecond' && typeof value === 'number'));
       const error = wrongType ? TypeError : RangeError;
       throw new error(`${where}: options.${key} must be ${rule.allowed}; received ${describe(value)}`);
     }
