@@ -11,9 +11,9 @@
 
 /** Returns 1 when the `bytes` bytes at `addr` are all zero, else 0 (v128 loads, 64 bytes a step). */
 export function isZeroPage(addr: usize, bytes: u32): i32 {
-  const end = addr + <usize>bytes;
-  // Guest pages are 4 KiB: a multiple of 64, so four v128 loads a step never overrun the page.
-  while (addr < end) {
+  // Counts bytes down rather than comparing with an end address: the last page of a 4 GiB memory
+  // ends at 2^32, which wraps to 0 as an address. Pages are a multiple of 64 bytes.
+  for (let left = bytes; left != 0; left -= 64) {
     const any = v128.or(
       v128.or(v128.load(addr), v128.load(addr, 16)),
       v128.or(v128.load(addr, 32), v128.load(addr, 48)),
@@ -26,8 +26,7 @@ export function isZeroPage(addr: usize, bytes: u32): i32 {
 
 /** Returns 1 when the `bytes` bytes at `addr` are all zero, else 0 (u64 loads, 32 bytes a step). */
 export function isZeroPageScalar(addr: usize, bytes: u32): i32 {
-  const end = addr + <usize>bytes;
-  while (addr < end) {
+  for (let left = bytes; left != 0; left -= 32) {
     const any = load<u64>(addr) | load<u64>(addr, 8) | load<u64>(addr, 16) | load<u64>(addr, 24);
     if (any != 0) return 0;
     addr += 32;

@@ -50,4 +50,16 @@ describe('zero-page scan', async () => {
     }
     expect(scanner.isZeroPage(PAGE)).toBe(true);
   });
+
+  it('checks the last page of a 4 GiB memory, whose end address wraps to 0', async () => {
+    const big = new WebAssembly.Memory({ initial: 65536, maximum: 65536, shared: true });
+    const last = 2 ** 32 - PAGE;
+    const view = new Uint8Array(big.buffer, last, PAGE);
+    for (const scanner of [await wasmZeroScanner(module!, big, PAGE, true), await wasmZeroScanner(module!, big, PAGE, false), jsZeroScanner(big.buffer, PAGE)]) {
+      view[PAGE - 1] = 0;
+      expect(scanner.isZeroPage(last)).toBe(true);
+      view[PAGE - 1] = 1;
+      expect(scanner.isZeroPage(last)).toBe(false);
+    }
+  });
 });
