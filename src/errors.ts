@@ -79,3 +79,16 @@ export function handleError(problem: string): TypeError {
 export function optionError(where: string, name: string, value: unknown, allowed: string): TypeError {
   return new TypeError(`${where}: ${name} must be ${allowed}; received ${describe(value)}`);
 }
+
+/**
+ * The error of `stats.handle` where the memory cannot be shared: a page (or its worker) that is not
+ * cross-origin isolated. Browsers would otherwise throw a bare `DataCloneError` from `postMessage`.
+ */
+export function notIsolatedError(): Error {
+  return new Error(
+    'MigrationStats.handle: this page is not cross-origin isolated (self.crossOriginIsolated is false), so the browser ' +
+      'refuses to send shared memory to a worker. Serve the page with the response headers ' +
+      '"Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp" to share the counters; ' +
+      'without them the stats work on this thread only. MigrationStats.canShareMemory() tells beforehand.',
+  );
+}

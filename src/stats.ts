@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { BackendName, Core } from './core.js';
-import { describe, handleError, optionError, toU64 } from './errors.js';
+import { describe, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
 import { JsCore } from './js-core.js';
 import {
   COUNTERS,
@@ -145,8 +145,7 @@ async function makeCore(backend: BackendName, module: WebAssembly.Module, memory
  * worker.postMessage(stats.handle);
  */
 export class MigrationStats {
-  /** Pass this to other threads (`postMessage`) and to {@link MigrationStats.attach}. */
-  readonly handle: MigrationStatsHandle;
+  readonly #handle: MigrationStatsHandle;
   /** The backend this instance runs on. */
   readonly backend: BackendName;
   /** The 15 counters in QEMU's struct order. */
@@ -188,7 +187,7 @@ export class MigrationStats {
 
   private constructor(core: Core, handle: MigrationStatsHandle, claimLane: boolean) {
     this.core = core;
-    this.handle = handle;
+    this.#handle = handle;
     this.backend = core.backend;
     const lane = claimLane ? core.claimLane() : -1;
     const counters = COUNTERS.map((info) => new Stat64(core, info, lane));
@@ -209,6 +208,30 @@ export class MigrationStats {
     this.rdmaBytes = counters[13]!;
     this.zeroPages = counters[14]!;
     if (lane >= 0) laneReleaser?.register(this, core, this);
+  }
+
+  /**
+   * Whether this thread can send shared memory to another one, i.e. whether {@link MigrationStats.handle}
+   * is available. Always `true` in Node; in a browser, `true` only on a cross-origin isolated page
+   * (served with `Cross-Origin-Opener-Policy: same-origin` and
+   * `Cross-Origin-Embedder-Policy: require-corp`) and in its workers. Single-thread use works either way.
+   * @returns `false` where `self.crossOriginIsolated` is `false`, else `true`
+   * @example
+   * if (!MigrationStats.canShareMemory()) showWarning('counting on the page only');
+   */
+  static canShareMemory(): boolean {
+    return (globalThis as { crossOriginIsolated?: unknown }).crossOriginIsolated !== false;
+  }
+
+  /**
+   * Pass this to other threads (`postMessage`) and to {@link MigrationStats.attach}.
+   * @throws Error naming the two response headers to send, on a page that is not cross-origin
+   *   isolated (where `postMessage` would throw a bare `DataCloneError`); see
+   *   {@link MigrationStats.canShareMemory}
+   */
+  get handle(): MigrationStatsHandle {
+    if (!MigrationStats.canShareMemory()) throw notIsolatedError();
+    return this.#handle;
   }
 
   /**
