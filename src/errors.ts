@@ -92,3 +92,17 @@ export function notIsolatedError(): Error {
       'without them the stats work on this thread only. MigrationStats.canShareMemory() tells beforehand.',
   );
 }
+
+/**
+ * The error of `MigrationStats.create()` when a Content-Security-Policy forbids compiling
+ * WebAssembly. Browsers' own message names `'unsafe-eval'`; `'wasm-unsafe-eval'` is the narrower
+ * source that is enough.
+ */
+export function cspError(cause: unknown): Error {
+  return new Error(
+    "MigrationStats.create: this page's Content-Security-Policy forbids compiling WebAssembly. Add 'wasm-unsafe-eval' " +
+      "to its script-src (e.g. script-src 'self' 'wasm-unsafe-eval'); 'unsafe-eval' allows much more than this needs. " +
+      `The browser said: ${cause instanceof Error ? cause.message : String(cause)}`,
+    { cause },
+  );
+}

@@ -215,12 +215,15 @@ export class MigrationStats {
    * is available. Always `true` in Node; in a browser, `true` only on a cross-origin isolated page
    * (served with `Cross-Origin-Opener-Policy: same-origin` and
    * `Cross-Origin-Embedder-Policy: require-corp`) and in its workers. Single-thread use works either way.
-   * @returns `false` where `self.crossOriginIsolated` is `false`, else `true`
+   * @returns `false` where `self.crossOriginIsolated` is `false` and no `SharedArrayBuffer` global
+   *   is exposed (a browser refuses `postMessage` of shared memory there), else `true`
    * @example
    * if (!MigrationStats.canShareMemory()) showWarning('counting on the page only');
    */
   static canShareMemory(): boolean {
-    return (globalThis as { crossOriginIsolated?: unknown }).crossOriginIsolated !== false;
+    // Browsers hide the SharedArrayBuffer global exactly where they refuse to post one; a browser
+    // told to allow it anyway (an enterprise policy) exposes it while still not isolated.
+    return (globalThis as { crossOriginIsolated?: unknown }).crossOriginIsolated !== false || typeof SharedArrayBuffer === 'function';
   }
 
   /**
