@@ -23,7 +23,7 @@ export function mount(root, { stats, canShare }) {
   root.innerHTML = `
     <form>
       <label>Workers <input name="workers" type="number" min="1" max="16" value="4"></label>
-      <label>Packets per worker <input name="packets" type="number" min="1" step="1" value="2000000"></label>
+      <label>Packets per worker <input name="packets" type="number" min="1" step="1" value="10000000"></label>
       <button type="submit">Start</button>
     </form>
     <p class="status" aria-live="polite"></p>
