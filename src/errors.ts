@@ -17,6 +17,8 @@ export function describe(value: unknown): string {
       return Object.is(value, -0) ? '-0' : String(value);
     case 'undefined':
       return 'undefined';
+    case 'boolean':
+      return String(value);
     case 'symbol':
       return value.toString();
     case 'function':
