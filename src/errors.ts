@@ -96,15 +96,17 @@ export function notIsolatedError(): Error {
 }
 
 /**
- * The error of `MigrationStats.create()` when a Content-Security-Policy forbids compiling
- * WebAssembly. Browsers' own message names `'unsafe-eval'`; `'wasm-unsafe-eval'` is the narrower
- * source that is enough.
+ * What `MigrationStats.create()` throws when compiling the Wasm core fails. The bytes are ours and
+ * valid, so a refusal that names the Content-Security-Policy is the page's CSP: it becomes an error
+ * saying to allow `'wasm-unsafe-eval'` (browsers' own message names the broader `'unsafe-eval'`).
+ * Anything else passes unchanged.
  */
-export function cspError(cause: unknown): Error {
+export function explainCompileError(error: unknown): unknown {
+  if (!(error instanceof Error && /Content.Security.Polic|\bCSP\b/i.test(error.message))) return error;
   return new Error(
     "MigrationStats.create: this page's Content-Security-Policy forbids compiling WebAssembly. Add 'wasm-unsafe-eval' " +
       "to its script-src (e.g. script-src 'self' 'wasm-unsafe-eval'); 'unsafe-eval' allows much more than this needs. " +
-      `The browser said: ${cause instanceof Error ? cause.message : String(cause)}`,
-    { cause },
+      `The browser said: ${error.message}`,
+    { cause: error },
   );
 }

@@ -7,7 +7,6 @@
  */
 import { instantiate } from '@assemblyscript/loader';
 import type { Core } from './core.js';
-import { cspError } from './errors.js';
 import { WASM_BASE64 } from './wasm-binary.js';
 
 /** The exports of `assembly/index.ts`, typed once. i64 results arrive as signed bigints. */
@@ -59,16 +58,9 @@ export function wasmBytes(): Uint8Array<ArrayBuffer> {
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
-/**
- * Compiles the embedded module once per thread.
- * @throws Error saying to allow `'wasm-unsafe-eval'` when a Content-Security-Policy forbids it
- */
+/** Compiles the embedded module once per thread. */
 export function compileCore(): Promise<WebAssembly.Module> {
-  compiled ??= WebAssembly.compile(wasmBytes()).catch((error: unknown) => {
-    compiled = undefined; // let a later call try again
-    // The bytes are ours and valid: a refusal that names the policy is the page's CSP.
-    throw error instanceof Error && /Content.Security.Polic|\bCSP\b/i.test(error.message) ? cspError(error) : error;
-  });
+  compiled ??= WebAssembly.compile(wasmBytes());
   return compiled;
 }
 

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { BackendName, Core } from './core.js';
-import { describe, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
+import { describe, explainCompileError, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
 import { JsCore } from './js-core.js';
 import {
   COUNTERS,
@@ -242,11 +242,15 @@ export class MigrationStats {
    * @param options - `backend`: `'wasm'` (default) or `'js'`; `lane`: claim a lane (default true)
    * @returns the stats of this thread; share them with `stats.handle`
    * @throws TypeError for unknown options
+   * @throws Error saying to allow `'wasm-unsafe-eval'` when the page's Content-Security-Policy
+   *   forbids compiling WebAssembly
    */
   static async create(options?: MigrationStatsOptions): Promise<MigrationStats> {
     const { backend, lane } = readOptions('MigrationStats.create', options);
     const memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES, shared: true });
-    const module = await compileCore();
+    const module = await compileCore().catch((error: unknown) => {
+      throw explainCompileError(error);
+    });
     const core = await makeCore(backend, module, memory);
     core.initHeader();
     const handle: MigrationStatsHandle = Object.freeze({

@@ -117,7 +117,7 @@ describe('on a page served without COOP and COEP', () => {
 });
 
 describe('under a Content-Security-Policy without wasm-unsafe-eval', () => {
-  it("says to add 'wasm-unsafe-eval' when the browser refuses to compile, and compiles on a later call", async () => {
+  it("says to add 'wasm-unsafe-eval' when the browser refuses to compile", async () => {
     vi.resetModules(); // a fresh loader, which has not compiled the core yet
     const { MigrationStats: Fresh } = await import('../dist/index.js');
     const refusal = new WebAssembly.CompileError(
@@ -131,11 +131,8 @@ describe('under a Content-Security-Policy without wasm-unsafe-eval', () => {
       );
       expect(error?.message).toMatch(/^MigrationStats\.create: this page's Content-Security-Policy forbids compiling WebAssembly/);
       expect(error?.message).toContain("'wasm-unsafe-eval'");
+      expect(error?.message).toContain(refusal.message);
       expect(error?.cause).toBe(refusal);
-      const stats = await Fresh.create();
-      stats.zeroPages.add(1);
-      expect(stats.zeroPages.get()).toBe(1n);
-      expect(compile).toHaveBeenCalledTimes(2);
     } finally {
       compile.mockRestore();
     }
