@@ -1,0 +1,132 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { MigrationStats, type MigrationStatsHandle } from '../dist/index.js';
+import { BACKENDS, fresh, U64_MAX, values } from './helpers.js';
+
+const sharedMemory = () => new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+
+describe.each(BACKENDS)('handles on the %s backend', (backend) => {
+  it('is a plain object holding the shared memory and the compiled module', async () => {
+    const stats = await fresh(backend);
+    const { handle } = stats;
+    expect(Object.getPrototypeOf(handle)).toBe(Object.prototype);
+    expect(handle.memory).toBeInstanceOf(WebAssembly.Memory);
+    expect(handle.module).toBeInstanceOf(WebAssembly.Module);
+    expect(Object.prototype.toString.call(handle.memory.buffer)).toBe('[object SharedArrayBuffer]');
+    expect(handle.kind).toBe('migration-stats');
+    expect(handle.layoutVersion).toBe(1);
+  });
+
+  it.each(BACKENDS)('survives structuredClone and attaches with the %s backend to the same counters', async (other) => {
+    const stats = await fresh(backend);
+    const twin = await MigrationStats.attach(structuredClone(stats.handle), { backend: other });
+    stats.zeroPages.add(5);
+    twin.zeroPages.add(7n);
+    twin.dirtyPagesRate.set(U64_MAX);
+    expect(stats.zeroPages.get()).toBe(12n);
+    expect(twin.zeroPages.get()).toBe(12n);
+    expect(stats.dirtyPagesRate.get()).toBe(U64_MAX);
+    expect(twin.backend).toBe(other);
+  });
+
+  it('does not reset counters when another instance attaches', async () => {
+    const stats = await fresh(backend);
+    stats.counters.forEach((c, i) => c.set(BigInt(i + 1) * 1000003n));
+    const before = values(stats);
+    for (const b of BACKENDS) {
+      const again = await MigrationStats.attach(stats.handle, { backend: b });
+      expect(values(again)).toEqual(before);
+    }
+    expect(values(stats)).toEqual(before);
+  });
+
+  it('survives postMessage to a worker, which attaches and counts without recompiling', async () => {
+    const stats = await fresh(backend);
+    stats.zeroPages.add(1);
+    const worker = new Worker(new URL('./fixtures/echo-worker.mjs', import.meta.url));
+    try {
+      const reply = await new Promise<{ before: string; moduleIsModule: boolean }>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.postMessage({ handle: stats.handle, backend });
+      });
+      expect(reply).toEqual({ before: '1', moduleIsModule: true });
+      expect(stats.zeroPages.get()).toBe(2n);
+    } finally {
+      await worker.terminate();
+    }
+  });
+});
+
+describe('attach refuses what is not a live handle', () => {
+  const cases: [string, () => Promise<unknown>, string][] = [
+    ['null', async () => null, 'MigrationStats.attach: handle must be the object from stats.handle ({ memory, module, … }); received null'],
+    ['a number', async () => 42, 'received 42'],
+    ['an empty object', async () => ({}), 'handle.memory must be the shared WebAssembly.Memory from stats.handle; received undefined'],
+    [
+      'a handle with a SharedArrayBuffer instead of a memory',
+      async () => ({ ...(await fresh('js')).handle, memory: new SharedArrayBuffer(65536) }),
+      'handle.memory must be the shared WebAssembly.Memory from stats.handle; received an object (SharedArrayBuffer)',
+    ],
+    [
+      'a non-shared memory',
+      async () => ({ ...(await fresh('js')).handle, memory: new WebAssembly.Memory({ initial: 1, maximum: 1 }) }),
+      'handle.memory is not shared (made without shared: true)',
+    ],
+    [
+      'a blank shared memory',
+      async () => ({ ...(await fresh('js')).handle, memory: sharedMemory() }),
+      'handle.memory is blank: it has no migration-stats header, so it was not made by MigrationStats.create()',
+    ],
+    [
+      'a foreign shared memory',
+      async () => {
+        const memory = sharedMemory();
+        new Uint32Array(memory.buffer)[0] = 0xdeadbeef;
+        return { ...(await fresh('js')).handle, memory };
+      },
+      'handle.memory holds something else: its first word is 0xdeadbeef, not the migration-stats magic 0x5347494d',
+    ],
+    [
+      'a memory of another layout version',
+      async () => {
+        const stats = await fresh('js');
+        const memory = sharedMemory();
+        new Uint8Array(memory.buffer).set(new Uint8Array(stats.handle.memory.buffer));
+        new Uint32Array(memory.buffer)[1] = 2;
+        return { ...stats.handle, memory };
+      },
+      'handle.memory has layout version 2; this version of migration-stats reads layout version 1',
+    ],
+    [
+      'a memory too small for the layout',
+      async () => {
+        const memory = new WebAssembly.Memory({ initial: 0, maximum: 1, shared: true });
+        return { ...(await fresh('js')).handle, memory };
+      },
+      'handle.memory is 0 bytes, smaller than the 9216-byte layout',
+    ],
+    [
+      'a handle without its module',
+      async () => ({ memory: (await fresh('js')).handle.memory }),
+      'handle.module must be the compiled WebAssembly.Module from stats.handle; received undefined',
+    ],
+    [
+      'a handle with a foreign module',
+      async () => ({
+        ...(await fresh('js')).handle,
+        // The smallest valid module: no imports, no exports.
+        module: new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])),
+      }),
+      "handle.module is not this library's Wasm core (it lacks the exports",
+    ],
+  ];
+
+  it.each(BACKENDS)('with the %s backend, with a TypeError that says what is wrong', async (backend) => {
+    for (const [label, make, message] of cases) {
+      const handle = (await make()) as MigrationStatsHandle;
+      await expect(MigrationStats.attach(handle, { backend }), label).rejects.toThrow(TypeError);
+      await expect(MigrationStats.attach(handle, { backend }), label).rejects.toThrow(message);
+    }
+  });
+});
