@@ -90,7 +90,9 @@ export interface MigrationResult {
 }
 
 /** Settings plus what only a library caller can pass. */
-export interface SimulationOptions extends Partial<SimulationSettings> {
+export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'bandwidthBytesPerSecond'>> {
+  /** `max-bandwidth` in bytes/s, 0 = unlimited: a bigint, or a safe-integer number. */
+  bandwidthBytesPerSecond?: bigint | number;
   /** Called with the live figures at least every `BUFFER_DELAY` ms, and at every stage change. */
   onProgress?: (progress: MigrationProgress) => void;
   /**
