@@ -3,9 +3,10 @@
 // return a function that unmounts it. To add a view, write its module and list it in VIEWS.
 import { MigrationStats } from 'migration-stats';
 import * as counters from './counters-view.js';
+import * as migrate from './migrate-view.js';
 
 /** The views, by the name used in the URL (`#counters`). The first is the default. */
-const VIEWS = { counters };
+const VIEWS = { counters, migrate };
 
 const stats = await MigrationStats.create();
 const canShare = MigrationStats.canShareMemory();

@@ -19,6 +19,7 @@ import { BUFFER_DELAY, MigrationStats } from '../stats.js';
 import { bump, createControl, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
 import { checkSettings, type SimulationSettings } from './options.js';
 import type { WorkerReply } from './protocol.js';
+import { defaultWorkerUrl } from './worker-url.js';
 import { Signals, SimWorker } from './workers.js';
 import { MAIN_STREAM, PAGE_BYTES, PAGES_PER_PACKET } from './wire.js';
 
@@ -96,8 +97,9 @@ export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'ban
   /** Called with the live figures at least every `BUFFER_DELAY` ms, and at every stage change. */
   onProgress?: (progress: MigrationProgress) => void;
   /**
-   * URL of the simulator's worker module (`dist/simulate/worker.js`, or a bundled copy of it).
-   * Default: next to this module, which is right for Node and for unbundled ES modules.
+   * URL of the simulator's worker module (`dist/simulate/worker.js`, or a bundled copy of it); a
+   * relative one is resolved against the default. Default: the one next to this module in Node
+   * and unbundled ES modules, `simulate-worker.js` next to the browser build's `simulate.js`.
    */
   workerUrl?: URL | string;
 }
@@ -124,7 +126,7 @@ const popcount = (x: number): number => {
  */
 export async function simulateMigration(options?: SimulationOptions): Promise<MigrationResult> {
   const settings = checkSettings('simulateMigration', options === undefined ? undefined : { ...options });
-  const workerUrl = new URL(options?.workerUrl ?? new URL('./worker.js', import.meta.url), import.meta.url);
+  const workerUrl = options?.workerUrl === undefined ? defaultWorkerUrl() : new URL(options.workerUrl, defaultWorkerUrl());
   if (typeof SharedArrayBuffer !== 'function') {
     throw new Error(
       'simulateMigration: SharedArrayBuffer is not available; in a browser the page must be cross-origin isolated ' +
