@@ -39,3 +39,31 @@ await build({
       (bundled.length ? `\n// Bundles ${bundled.join(', ')}.` : ''),
   },
 });
+
+// The live-migration simulator (migration-stats/simulate), as two more files next to it:
+//   simulate.js         simulateMigration, one ES module
+//   simulate-worker.js  the module Web Worker it starts (the guest and the multifd channels)
+// simulate.js finds its worker next to itself: the plugin swaps the Node default
+// (dist/simulate/worker.js, see src/simulate/worker-url.ts) for the bundled file's name.
+const workerNextToBundle = {
+  name: 'simulate-worker-url',
+  setup(b) {
+    b.onResolve({ filter: /\/worker-url\.js$/ }, () => ({ path: 'worker-url', namespace: 'simulate' }));
+    b.onLoad({ filter: /.*/, namespace: 'simulate' }, () => ({
+      contents: "export const defaultWorkerUrl = () => new URL('./simulate-worker.js', import.meta.url);",
+      loader: 'js',
+    }));
+  },
+};
+for (const [entry, out, what] of [
+  ['simulate/index.js', 'simulate.js', 'the live-migration simulator'],
+  ['simulate/worker.js', 'simulate-worker.js', "the simulator's Web Worker"],
+]) {
+  await build({
+    ...options,
+    entryPoints: [new URL(`../dist/${entry}`, import.meta.url).pathname],
+    outfile: new URL(`../dist/browser/${out}`, import.meta.url).pathname,
+    plugins: [workerNextToBundle],
+    banner: { js: `// ${pkg.name} ${pkg.version} (${pkg.license}), browser build of ${what}: one ES module, Wasm included.` },
+  });
+}

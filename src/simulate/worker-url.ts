@@ -1,7 +1,7 @@
 /**
  * Where the simulator's worker module is by default: next to this module (`dist/simulate/worker.js`
  * in Node and for unbundled ES modules). The browser build replaces this file with one naming its
- * own worker bundle (see scripts/build-browser-simulate.mjs).
+ * own worker bundle (see scripts/build-browser.mjs).
  * @packageDocumentation
  */
 
