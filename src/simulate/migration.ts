@@ -104,6 +104,9 @@ export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'ban
   workerUrl?: URL | string;
 }
 
+/** Bytes of a WebAssembly memory page: the guest RAM's memory is a whole number of them. */
+const WASM_PAGE_BYTES = 65536;
+
 /** Packets each channel may have queued: one being sent, one waiting (keeps channels busy). */
 const CHANNEL_QUEUE_DEPTH = 2;
 
@@ -186,7 +189,7 @@ class Migration {
   ) {
     this.settings = settings;
     this.pages = settings.ramBytes / PAGE_BYTES;
-    const wasmPages = Math.ceil(settings.ramBytes / 65536);
+    const wasmPages = Math.ceil(settings.ramBytes / WASM_PAGE_BYTES);
     this.ram = new WebAssembly.Memory({ initial: wasmPages, maximum: wasmPages, shared: true });
     this.destination = new SharedArrayBuffer(settings.ramBytes);
     this.dirtyLog = new Int32Array(new SharedArrayBuffer(Math.ceil(this.pages / 32) * 4));

@@ -40,7 +40,7 @@ export class SimWorker {
   readonly name: string;
   /** Requests sent and not yet answered. */
   outstanding = 0;
-  /** Replies of kind `verify`, `ready`, in arrival order (packet and sync replies go to `onReply`). */
+  /** `ready` and `verify` replies, in arrival order (packet and sync replies go to `onReply`). */
   readonly answers: WorkerReply[] = [];
   readonly #worker: WorkerLike;
 
@@ -106,8 +106,9 @@ export class SimWorker {
   /** Asks for a verification and waits for its answer. */
   async verify(firstPage: number, pageCount: number, signals: Signals): Promise<number> {
     this.#worker.postMessage({ type: 'verify', firstPage, pageCount } satisfies ChannelRequest);
-    let answer: WorkerReply | undefined;
-    await signals.until(() => (answer = this.answers.find((a) => a.type === 'verify')) !== undefined);
+    let at = -1;
+    await signals.until(() => (at = this.answers.findIndex((a) => a.type === 'verify')) >= 0);
+    const [answer] = this.answers.splice(at, 1);
     return answer?.type === 'verify' ? answer.firstMismatchPage : -1;
   }
 
