@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import {
   AggregationTemporality,
   DataPointType,
@@ -12,21 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { MigrationStats, type BackendName } from '../src/index.js';
 import { observeMigrationStats } from '../src/otel.js';
 import { registerPromClient } from '../src/prom-client.js';
-
-/** Adds in real worker threads (one per backend) and waits until they are done. */
-async function addInWorkers(stats: MigrationStats, adds: [string, number][], times: number): Promise<void> {
-  await Promise.all(
-    (['wasm', 'js'] as const).map((backend) => {
-      const worker = new Worker(new URL('./fixtures/counting-worker.mjs', import.meta.url), {
-        workerData: { handle: stats.handle, backend, adds, times },
-      });
-      return new Promise((resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      }).finally(() => worker.terminate());
-    }),
-  );
-}
+import { addInWorkers } from './workers.js';
 
 describe.each<BackendName>(['wasm', 'js'])('prom-client adapter (%s backend)', (backend) => {
   it('shows what worker threads counted at each collection', async () => {

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createMetricsHandler,
@@ -12,6 +11,7 @@ import {
   type BackendName,
 } from '../src/index.js';
 import { requireTool, skipWithout } from './tools.js';
+import { addInWorkers } from './workers.js';
 
 const U64_MAX = 2n ** 64n - 1n;
 
@@ -19,21 +19,6 @@ const U64_MAX = 2n ** 64n - 1n;
 function promtoolCheck(text: string): { status: number | null; output: string } {
   const result = spawnSync(requireTool('promtool'), ['check', 'metrics'], { input: text, encoding: 'utf8' });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
-
-/** Adds in real worker threads (one per backend) and waits until they are done. */
-async function addInWorkers(stats: MigrationStats, adds: [string, number][], times: number): Promise<void> {
-  await Promise.all(
-    (['wasm', 'js'] as const).map((backend) => {
-      const worker = new Worker(new URL('./fixtures/counting-worker.mjs', import.meta.url), {
-        workerData: { handle: stats.handle, backend, adds, times },
-      });
-      return new Promise((resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      }).finally(() => worker.terminate());
-    }),
-  );
 }
 
 describe.each<BackendName>(['wasm', 'js'])('prometheusText (%s backend)', (backend) => {
