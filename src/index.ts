@@ -33,3 +33,13 @@ export {
   type QmpValue,
 } from './qmp.js';
 export { sizeToStr, infoMigrate } from './hmp.js';
+export {
+  prometheusText,
+  createMetricsHandler,
+  PROMETHEUS_CONTENT_TYPE,
+  OPENMETRICS_CONTENT_TYPE,
+  type PrometheusTextOptions,
+  type MetricsRequest,
+  type MetricsResponse,
+} from './prometheus.js';
+export { METRICS, DEFAULT_PROM_PREFIX, DEFAULT_OTEL_PREFIX, type MetricInfo } from './metrics.js';

@@ -47,9 +47,9 @@ describe('the browser build', () => {
     expect(browser.Stat64.name).toBe('Stat64');
   });
 
-  it('stays under 16 kB gzipped', () => {
-    // About 9 kB today (the Wasm core is about 2.5 kB of it); the bound catches an accidental bundle
-    // of something large, not a few bytes more.
-    expect(gzipSync(readFileSync(FILE)).length).toBeLessThan(16_000);
+  it('stays under 24 kB gzipped', () => {
+    // About 17 kB today: the counters and the Wasm core (about 9 kB) plus the QEMU report
+    // formatters. The bound catches an accidental bundle of something large, not a few bytes more.
+    expect(gzipSync(readFileSync(FILE)).length).toBeLessThan(24_000);
   });
 });
