@@ -81,3 +81,32 @@ export function handleError(problem: string): TypeError {
 export function optionError(where: string, name: string, value: unknown, allowed: string): TypeError {
   return new TypeError(`${where}: ${name} must be ${allowed}; received ${describe(value)}`);
 }
+
+/**
+ * The error of `stats.handle` where the memory cannot be shared: a page (or its worker) that is not
+ * cross-origin isolated. Browsers would otherwise throw a bare `DataCloneError` from `postMessage`.
+ */
+export function notIsolatedError(): Error {
+  return new Error(
+    'MigrationStats.handle: this page is not cross-origin isolated (self.crossOriginIsolated is false), so the browser ' +
+      'refuses to send shared memory to a worker. Serve the page with the response headers ' +
+      '"Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp" to share the counters; ' +
+      'without them the stats work on this thread only. MigrationStats.canShareMemory() tells beforehand.',
+  );
+}
+
+/**
+ * What `MigrationStats.create()` throws when compiling the Wasm core fails. The bytes are ours and
+ * valid, so a refusal that names the Content-Security-Policy is the page's CSP: it becomes an error
+ * saying to allow `'wasm-unsafe-eval'` (browsers' own message names the broader `'unsafe-eval'`).
+ * Anything else passes unchanged.
+ */
+export function explainCompileError(error: unknown): unknown {
+  if (!(error instanceof Error && /Content.Security.Polic|\bCSP\b/i.test(error.message))) return error;
+  return new Error(
+    "MigrationStats.create: this page's Content-Security-Policy forbids compiling WebAssembly. Add 'wasm-unsafe-eval' " +
+      "to its script-src (e.g. script-src 'self' 'wasm-unsafe-eval'); 'unsafe-eval' allows much more than this needs. " +
+      `The browser said: ${error.message}`,
+    { cause: error },
+  );
+}

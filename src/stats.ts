@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { BackendName, Core } from './core.js';
-import { describe, handleError, optionError, toU64 } from './errors.js';
+import { describe, explainCompileError, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
 import { JsCore } from './js-core.js';
 import {
   COUNTERS,
@@ -153,8 +153,7 @@ async function makeCore(backend: BackendName, module: WebAssembly.Module, memory
  * worker.postMessage(stats.handle);
  */
 export class MigrationStats {
-  /** Pass this to other threads (`postMessage`) and to {@link MigrationStats.attach}. */
-  readonly handle: MigrationStatsHandle;
+  readonly #handle: MigrationStatsHandle;
   /** The backend this instance runs on. */
   readonly backend: BackendName;
   /** The 15 counters in QEMU's struct order. */
@@ -196,7 +195,7 @@ export class MigrationStats {
 
   private constructor(core: Core, handle: MigrationStatsHandle, claimLane: boolean) {
     this.core = core;
-    this.handle = handle;
+    this.#handle = handle;
     this.backend = core.backend;
     const lane = claimLane ? core.claimLane() : -1;
     const counters = COUNTERS.map((info) => new Stat64(core, info, lane));
@@ -219,15 +218,46 @@ export class MigrationStats {
   }
 
   /**
+   * Whether this thread can send shared memory to another one, i.e. whether {@link MigrationStats.handle}
+   * is available. Always `true` in Node; in a browser, `true` only on a cross-origin isolated page
+   * (served with `Cross-Origin-Opener-Policy: same-origin` and
+   * `Cross-Origin-Embedder-Policy: require-corp`) and in its workers. Single-thread use works either way.
+   * @returns `false` where `self.crossOriginIsolated` is `false` and no `SharedArrayBuffer` global
+   *   is exposed (a browser refuses `postMessage` of shared memory there), else `true`
+   * @example
+   * if (!MigrationStats.canShareMemory()) showWarning('counting on the page only');
+   */
+  static canShareMemory(): boolean {
+    // Browsers hide the SharedArrayBuffer global exactly where they refuse to post one; a browser
+    // told to allow it anyway (an enterprise policy) exposes it while still not isolated.
+    return (globalThis as { crossOriginIsolated?: unknown }).crossOriginIsolated !== false || typeof SharedArrayBuffer === 'function';
+  }
+
+  /**
+   * Pass this to other threads (`postMessage`) and to {@link MigrationStats.attach}.
+   * @throws Error naming the two response headers to send, on a page that is not cross-origin
+   *   isolated (where `postMessage` would throw a bare `DataCloneError`); see
+   *   {@link MigrationStats.canShareMemory}
+   */
+  get handle(): MigrationStatsHandle {
+    if (!MigrationStats.canShareMemory()) throw notIsolatedError();
+    return this.#handle;
+  }
+
+  /**
    * Makes a new set of counters, all zero, in a new shared memory.
    * @param options - `backend`: `'wasm'` (default) or `'js'`; `lane`: claim a lane (default true)
    * @returns the stats of this thread; share them with `stats.handle`
    * @throws TypeError for unknown options
+   * @throws Error saying to allow `'wasm-unsafe-eval'` when the page's Content-Security-Policy
+   *   forbids compiling WebAssembly
    */
   static async create(options?: MigrationStatsOptions): Promise<MigrationStats> {
     const { backend, lane } = readOptions('MigrationStats.create', options);
     const memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES, shared: true });
-    const module = await compileCore();
+    const module = await compileCore().catch((error: unknown) => {
+      throw explainCompileError(error);
+    });
     const core = await makeCore(backend, module, memory);
     core.initHeader();
     const handle: MigrationStatsHandle = Object.freeze({

@@ -1,0 +1,140 @@
+// The migrate view: a pre-copy live migration of a simulated guest's RAM, run by the library's
+// simulator in Web Workers (a guest dirtying pages, multifd channels sending them under the
+// bandwidth limit) while this page shows the shared counters live, then QEMU's `info migrate`.
+//
+// URL parameters preset the form (sizes in MiB): ?ram=16&dirty=8&bandwidth=64&backend=js&start
+import { COUNTERS, infoMigrate, sizeToStr } from 'migration-stats';
+import { DEFAULT_SETTINGS, simulateMigration } from 'migration-stats/simulate';
+
+export const title = 'Migrate';
+
+const MiB = 1024 * 1024;
+
+/** The form's fields: name, label, unit, default (the CLI's, but a 64 MiB guest for a browser tab). */
+const FIELDS = [
+  ['ram', 'Guest RAM', 'MiB', 64],
+  ['zero', 'Zero pages', '%', DEFAULT_SETTINGS.zeroShare * 100],
+  ['dirty', 'Dirty rate', 'MiB/s', DEFAULT_SETTINGS.dirtyBytesPerSecond / MiB],
+  ['bandwidth', 'Bandwidth (0 = unlimited)', 'MiB/s', Number(DEFAULT_SETTINGS.bandwidthBytesPerSecond) / MiB],
+  ['channels', 'Channels', '', DEFAULT_SETTINGS.channels],
+  ['downtime', 'Downtime limit', 'ms', DEFAULT_SETTINGS.downtimeLimitMs],
+  ['passes', 'Max passes', '', DEFAULT_SETTINGS.maxPasses],
+];
+
+const STAGE = { setup: 'setup', active: 'active', device: 'stop-and-copy', completed: 'completed', cancelled: 'cancelled' };
+
+/**
+ * @param {HTMLElement} root - where to draw
+ * @param {{ canShare: boolean }} context
+ * @returns {() => void} stops drawing (a running migration finishes on its own)
+ */
+export function mount(root, { canShare }) {
+  const params = new URLSearchParams(location.search);
+  root.innerHTML = `
+    <form>
+      ${FIELDS.map(([name, label, unit]) => `<label>${label}${unit ? ` (${unit})` : ''} <input name="${name}" type="number" min="0" step="any"></label>`).join('')}
+      <label>Backend <select name="backend"><option>wasm</option><option>js</option></select></label>
+      <button type="submit">Migrate</button>
+    </form>
+    <p class="status" aria-live="polite"></p>
+    <progress max="1" value="0"></progress>
+    <table class="live">
+      <thead><tr><th>Pass</th><th>Stage</th><th>Time</th><th>Transferred</th><th>Remaining</th><th>Throughput</th><th>Dirty rate</th></tr></thead>
+      <tbody><tr><td class="pass"></td><td class="stage"></td><td class="num time"></td><td class="num transferred"></td><td class="num remaining"></td><td class="num mbps"></td><td class="num dirty"></td></tr></tbody>
+    </table>
+    <table class="counters">
+      <thead><tr><th>Counter</th><th>Unit</th><th>Value</th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <pre class="report"></pre>`;
+  const form = root.querySelector('form');
+  const status = root.querySelector('.status');
+  const bar = root.querySelector('progress');
+  const live = root.querySelector('.live tbody tr');
+  const report = root.querySelector('.report');
+  for (const [name, , , fallback] of FIELDS) form[name].value = params.get(name) ?? String(fallback);
+  form.backend.value = params.get('backend') === 'js' ? 'js' : 'wasm';
+
+  const rows = new Map();
+  for (const info of COUNTERS) {
+    const row = root.querySelector('.counters tbody').insertRow();
+    row.innerHTML = `<td title="${info.help}"><code>${info.cName}</code></td><td>${info.unit}</td><td class="num"></td>`;
+    rows.set(info.name, row.cells[2]);
+  }
+
+  let latest;
+  let running = false;
+  let unmounted = false;
+
+  function draw() {
+    if (!latest) return;
+    const p = latest;
+    const cell = (name, text) => (live.querySelector(`.${name}`).textContent = text);
+    cell('pass', p.status === 'device' ? `${p.pass} (final)` : String(p.pass));
+    cell('stage', STAGE[p.status]);
+    cell('time', `${(p.elapsedMs / 1000).toFixed(1)} s`);
+    cell('transferred', sizeToStr(p.transferredBytes));
+    cell('remaining', sizeToStr(p.remainingBytes));
+    cell('mbps', `${p.mbps.toFixed(1)} Mbps`);
+    cell('dirty', `${p.dirtyPagesRate.toLocaleString('en-US')} pages/s`);
+    bar.value = 1 - p.remainingBytes / p.ramBytes;
+    const values = p.stats.snapshot();
+    for (const [name, td] of rows) td.textContent = values[name].toLocaleString('en-US');
+  }
+
+  function setState(state, text) {
+    root.dataset.state = state;
+    status.textContent = text;
+  }
+
+  async function run() {
+    const number = (name) => Number(form[name].value);
+    const settings = {
+      ramBytes: number('ram') * MiB,
+      zeroShare: number('zero') / 100,
+      dirtyBytesPerSecond: number('dirty') * MiB,
+      bandwidthBytesPerSecond: number('bandwidth') * MiB,
+      channels: number('channels'),
+      downtimeLimitMs: number('downtime'),
+      maxPasses: number('passes'),
+      backend: form.backend.value,
+    };
+    running = true;
+    report.textContent = '';
+    setState('running', `Migrating a ${sizeToStr(settings.ramBytes)} guest over ${settings.channels} channels…`);
+    const drawing = (async () => {
+      while (running && !unmounted) {
+        draw();
+        await new Promise((resolve) => requestAnimationFrame(resolve));
+      }
+    })();
+    try {
+      const result = await simulateMigration({ ...settings, onProgress: (p) => (latest = p) });
+      running = false;
+      await drawing;
+      draw();
+      report.textContent = `${infoMigrate(result.info)}\n${result.message}\n`;
+      const ok = result.status === 'completed' && result.verified;
+      setState(ok ? 'done' : result.status, ok ? 'Done: the destination equals the source byte for byte.' : result.message);
+    } catch (error) {
+      running = false;
+      setState('error', `Failed: ${error.message}`);
+    }
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (!running) void run();
+  });
+  if (!canShare) {
+    form.querySelector('button').disabled = true;
+    setState('unavailable', 'The simulator needs workers that share memory: serve this page cross-origin isolated (server.mjs does).');
+  } else {
+    setState('idle', 'Ready.');
+    if (params.has('start')) void run();
+  }
+
+  return () => {
+    unmounted = true;
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The live view of `migration-stats simulate`: one line redrawn in place on a terminal, plain
+ * lines (one per pass and stage) otherwise.
+ * @packageDocumentation
+ */
+import { sizeToStr } from '../hmp.js';
+import type { MigrationProgress } from '../simulate/migration.js';
+
+/** Where the view writes: a Node stream or anything with `write`. */
+export interface TextOut {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+/** What each stage is called in the view. */
+const STAGE: Record<MigrationProgress['status'], string> = {
+  setup: 'setup',
+  active: 'active',
+  device: 'stop-and-copy',
+  completed: 'completed',
+  cancelled: 'cancelled',
+};
+
+/** One line of figures: pass, stage, time, transferred, remaining, throughput, dirty rate. */
+export function progressLine(p: MigrationProgress): string {
+  const seconds = (p.elapsedMs / 1000).toFixed(1);
+  const pass = p.status === 'device' ? `pass ${p.pass} (final)` : `pass ${p.pass}`;
+  return (
+    `${pass} · ${STAGE[p.status]} · ${seconds} s · transferred ${sizeToStr(p.transferredBytes)}` +
+    ` · remaining ${sizeToStr(p.remainingBytes)} · ${p.mbps.toFixed(1)} Mbps · dirty ${p.dirtyPagesRate} pages/s`
+  );
+}
+
+/** Draws progress as it comes; call `finish` once at the end. */
+export interface ProgressView {
+  update(progress: MigrationProgress): void;
+  finish(): void;
+}
+
+/**
+ * Makes the view for an output: redrawn in place when it is a terminal, else one line per pass
+ * and per stage change.
+ */
+export function progressView(out: TextOut): ProgressView {
+  if (out.isTTY) {
+    let drawn = false;
+    return {
+      update(progress) {
+        const width = Math.max((out.columns ?? 80) - 1, 20);
+        const line = progressLine(progress);
+        // Clear the line and redraw; cut to the width so the terminal never wraps it.
+        out.write(`\r\x1b[2K${line.length > width ? line.slice(0, width - 1) + '…' : line}`);
+        drawn = true;
+      },
+      finish() {
+        if (drawn) out.write('\n');
+      },
+    };
+  }
+  let last = '';
+  return {
+    update(progress) {
+      const key = `${progress.status} ${progress.pass}`;
+      if (key === last || progress.status === 'setup') return;
+      last = key;
+      out.write(`${progressLine(progress)}\n`);
+    },
+    finish() {},
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * `migration-stats simulate`: flags, usage, and the run with its live view and final report.
+ * @packageDocumentation
+ */
+import { describe } from '../errors.js';
+import { infoMigrate } from '../hmp.js';
+import { formatQmp } from '../qmp.js';
+import { simulateMigration, type MigrationResult } from '../simulate/migration.js';
+import { DEFAULT_SETTINGS, RULES, type SimulationSettings } from '../simulate/options.js';
+import { progressView, type TextOut } from './progress.js';
+import { formatBytes, parseBytes, parseCount, parseMs, parseShare, type Parsed } from './units.js';
+
+/** Exit codes of the command. */
+export const EXIT = {
+  /** The migration completed and the destination equals the source. */
+  ok: 0,
+  /** It did not converge within `--max-passes`, or the destination differs, or a worker failed. */
+  failed: 1,
+  /** Bad flags or values. */
+  usage: 2,
+} as const;
+
+/** The streams the command writes to. */
+export interface CommandIo {
+  readonly stdout: TextOut;
+  readonly stderr: TextOut;
+}
+
+type SettingName = keyof SimulationSettings;
+
+/** How each flag's text becomes its setting's value. */
+const PARSERS: { readonly [K in SettingName]: (text: string) => Parsed<unknown> } = {
+  ramBytes: (t) => narrow(parseBytes(t)),
+  zeroShare: parseShare,
+  dirtyBytesPerSecond: (t) => narrow(parseBytes(t, true)),
+  bandwidthBytesPerSecond: (t) => parseBytes(t, true),
+  channels: parseCount,
+  downtimeLimitMs: parseMs,
+  backend: (t) => ({ ok: true, value: t }),
+  maxPasses: parseCount,
+  seed: parseCount,
+};
+
+/** A bigint byte count as a number when it is exact, else left as is (the rule then refuses it). */
+function narrow(parsed: Parsed<bigint>): Parsed<unknown> {
+  if (!parsed.ok) return parsed;
+  return { ok: true, value: parsed.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(parsed.value) : parsed.value };
+}
+
+const FLAG_HELP: { readonly [K in SettingName]: [metavar: string, help: string, shown: string] } = {
+  ramBytes: ['SIZE', 'guest RAM, whole 4 KiB pages, up to 4GiB', formatBytes(DEFAULT_SETTINGS.ramBytes)],
+  zeroShare: ['SHARE', 'share of all-zero pages: 0 to 1, or a percentage', `${DEFAULT_SETTINGS.zeroShare * 100}%`],
+  dirtyBytesPerSecond: ['RATE', 'how fast the guest dirties memory', `${formatBytes(DEFAULT_SETTINGS.dirtyBytesPerSecond)}/s`],
+  bandwidthBytesPerSecond: ['RATE', 'max-bandwidth; 0 = unlimited', `${formatBytes(DEFAULT_SETTINGS.bandwidthBytesPerSecond)}/s`],
+  channels: ['N', 'multifd channels (one worker each), 1 to 64', String(DEFAULT_SETTINGS.channels)],
+  downtimeLimitMs: ['MS', 'switch over once the rest fits in this downtime', `${DEFAULT_SETTINGS.downtimeLimitMs}ms`],
+  backend: ['wasm|js', 'counters and zero scan in Wasm, or plain JS', DEFAULT_SETTINGS.backend],
+  maxPasses: ['N', 'give up after N passes that do not converge', String(DEFAULT_SETTINGS.maxPasses)],
+  seed: ['N', "seed of the guest's pseudo-random writes", String(DEFAULT_SETTINGS.seed)],
+};
+
+/** The command's usage text. */
+export function simulateUsage(): string {
+  const rows = (Object.keys(FLAG_HELP) as SettingName[]).map((name) => {
+    const [metavar, help, shown] = FLAG_HELP[name];
+    return `  ${`${RULES[name].flag} ${metavar}`.padEnd(24)}${help.padEnd(50)}(default ${shown})`;
+  });
+  return [
+    'Usage: migration-stats simulate [options]',
+    '',
+    "Runs a pre-copy live migration of a simulated guest's RAM on worker threads, modelled on QEMU's",
+    "multifd migration, shows it live, and prints QEMU's `info migrate` report of it.",
+    '',
+    'Options:',
+    ...rows,
+    `  ${'--json'.padEnd(24)}print the query-migrate JSON instead of the report`,
+    `  ${'-h, --help'.padEnd(24)}show this help`,
+    '',
+    'Sizes and rates take units: B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB;',
+    'rates may end in /s (256MiB, 1GiB/s, 500MB/s).',
+    'Exit codes: 0 migrated and verified byte for byte; 1 did not converge within --max-passes,',
+    'or the destination differs; 2 bad flags.',
+    '',
+  ].join('\n');
+}
+
+/** What the command line asked for. */
+export type SimulateRequest =
+  | { readonly kind: 'run'; readonly settings: SimulationSettings; readonly json: boolean }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'error'; readonly message: string };
+
+const FLAG_TO_SETTING = new Map((Object.keys(RULES) as SettingName[]).map((name) => [RULES[name].flag, name]));
+
+/**
+ * Reads the command's arguments.
+ * @param args - the arguments after `simulate`
+ * @returns the settings to run with, a request for help, or the one-line error for a bad flag
+ */
+export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
+  const settings: Record<string, unknown> = { ...DEFAULT_SETTINGS };
+  const seen = new Set<string>();
+  let json = false;
+  const error = (message: string): SimulateRequest => ({ kind: 'error', message });
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '-h' || arg === '--help') return { kind: 'help' };
+    if (arg === '--json') {
+      json = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const name = FLAG_TO_SETTING.get(flag);
+    if (!name) {
+      return error(arg.startsWith('-') ? `unknown flag ${describe(flag)}` : `unexpected argument ${describe(arg)}; flags start with --`);
+    }
+    const rule = RULES[name];
+    if (seen.has(flag)) return error(`${flag} is given twice`);
+    seen.add(flag);
+    let text: string;
+    if (eq > 0 && flag !== arg) {
+      text = arg.slice(eq + 1);
+    } else {
+      const next = args[i + 1];
+      if (next === undefined || (next.startsWith('--') && next.length > 2)) {
+        return error(`${flag} needs a value: ${rule.allowed} (such as ${rule.example})`);
+      }
+      text = next;
+      i++;
+    }
+    const parsed = PARSERS[name](text);
+    const value = parsed.ok ? rule.check(parsed.value) : undefined;
+    if (value === undefined) {
+      const why = parsed.ok ? '' : ` (${parsed.reason})`;
+      return error(`${flag} must be ${rule.allowed}, such as ${rule.example}; received ${describe(text)}${why}`);
+    }
+    settings[name] = value;
+  }
+  return { kind: 'run', settings: settings as unknown as SimulationSettings, json };
+}
+
+/** The first line of a run: what is being migrated, and how. */
+function banner(s: SimulationSettings): string {
+  const bandwidth = s.bandwidthBytesPerSecond === 0n ? 'unlimited bandwidth' : `${formatBytes(s.bandwidthBytesPerSecond)}/s`;
+  return (
+    `Migrating a ${formatBytes(s.ramBytes)} guest (${+(s.zeroShare * 100).toFixed(2)}% zero pages, dirtying ` +
+    `${formatBytes(s.dirtyBytesPerSecond)}/s) over ${s.channels} multifd channel${s.channels === 1 ? '' : 's'} at ` +
+    `${bandwidth}, downtime limit ${s.downtimeLimitMs} ms, ${s.backend} backend\n`
+  );
+}
+
+/**
+ * Runs `migration-stats simulate`.
+ * @param args - the arguments after `simulate`
+ * @param io - where to write: the report (or JSON) on stdout; with `--json` the live view and
+ *   messages go to stderr
+ * @returns the exit code (see {@link EXIT})
+ */
+export async function simulateCommand(args: readonly string[], io: CommandIo): Promise<number> {
+  const request = parseSimulateArgs(args);
+  if (request.kind === 'help') {
+    io.stdout.write(simulateUsage());
+    return EXIT.ok;
+  }
+  if (request.kind === 'error') {
+    io.stderr.write(`migration-stats simulate: ${request.message}\n\n${simulateUsage()}`);
+    return EXIT.usage;
+  }
+  const { settings, json } = request;
+  const live = json ? io.stderr : io.stdout;
+  const view = progressView(live);
+  live.write(banner(settings));
+  let result: MigrationResult;
+  try {
+    result = await simulateMigration({ ...settings, onProgress: (p) => view.update(p) });
+  } catch (error) {
+    io.stderr.write(`migration-stats simulate: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failed;
+  } finally {
+    view.finish();
+  }
+  const ok = result.status === 'completed' && result.verified === true;
+  if (json) {
+    io.stdout.write(`${formatQmp(result.info)}\n`);
+    io.stderr.write(`${result.message}\n`);
+  } else {
+    io.stdout.write(`\n${infoMigrate(result.info)}`);
+    (ok ? io.stdout : io.stderr).write(`\n${result.message}\n`);
+  }
+  return ok ? EXIT.ok : EXIT.failed;
+}

@@ -1,0 +1,138 @@
+/**
+ * The counters in Prometheus' text exposition format (0.0.4) and in OpenMetrics 1.0, and a
+ * `/metrics` request handler for Node's `http` server. No dependency: the handler takes Node's
+ * request and response objects as they are.
+ *
+ * Values are printed as exact decimal integers. Prometheus itself stores every sample as a float64,
+ * so it keeps them exactly only up to 2^53; above that it rounds (to the nearest even double).
+ * @packageDocumentation
+ */
+import { describe } from './errors.js';
+import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
+import { MigrationStats } from './stats.js';
+
+/** Options of {@link prometheusText} and {@link createMetricsHandler}. */
+export interface PrometheusTextOptions {
+  /** Start of every metric name (default `qemu_migration_`); `''` for none. */
+  prefix?: string;
+  /** Constant labels on every sample, e.g. `{ vm: 'guest1' }`. */
+  labels?: Readonly<Record<string, string>>;
+  /** `'prometheus'` (default): text format 0.0.4; `'openmetrics'`: OpenMetrics 1.0. */
+  format?: 'prometheus' | 'openmetrics';
+}
+
+/** Content type of the Prometheus text format. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+/** Content type of OpenMetrics text. */
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function escapeHelp(text: string, openMetrics: boolean): string {
+  const escaped = text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+  return openMetrics ? escaped.replace(/"/g, '\\"') : escaped;
+}
+
+function readOptions(where: string, options: unknown): Required<PrometheusTextOptions> {
+  if (options === undefined) return { prefix: DEFAULT_PROM_PREFIX, labels: {}, format: 'prometheus' };
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${where}: options must be an object such as { labels: { vm: 'guest1' } }; received ${describe(options)}`);
+  }
+  const { prefix = DEFAULT_PROM_PREFIX, labels, format = 'prometheus' } = options as PrometheusTextOptions;
+  if (format !== 'prometheus' && format !== 'openmetrics') {
+    throw new TypeError(`${where}: options.format must be 'prometheus' or 'openmetrics'; received ${describe(format)}`);
+  }
+  return { prefix: checkPromPrefix(where, prefix), labels: checkLabels(where, labels), format };
+}
+
+function checkStats(where: string, stats: unknown): MigrationStats {
+  if (stats instanceof MigrationStats) return stats;
+  throw new TypeError(`${where}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
+}
+
+function render(stats: MigrationStats, { prefix, labels, format }: Required<PrometheusTextOptions>): string {
+  const openMetrics = format === 'openmetrics';
+  const pairs = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabelValue(value)}"`);
+  const labelText = pairs.length > 0 ? `{${pairs.join(',')}}` : '';
+  const lines: string[] = [];
+  for (const metric of METRICS) {
+    const family = prefix + metric.promName;
+    const sample = metric.type === 'counter' ? `${family}_total` : family;
+    // Prometheus text names the family after the sample; OpenMetrics names it without `_total`.
+    const name = openMetrics ? family : sample;
+    lines.push(`# HELP ${name} ${escapeHelp(metric.help, openMetrics)}`);
+    lines.push(`# TYPE ${name} ${metric.type}`);
+    if (openMetrics && metric.promUnit !== undefined) lines.push(`# UNIT ${name} ${metric.promUnit}`);
+    // Read at render time: every thread's adds so far, one atomic read per counter.
+    lines.push(`${sample}${labelText} ${stats[metric.counter].get()}`);
+  }
+  if (openMetrics) lines.push('# EOF');
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * The 15 counters in Prometheus' text format (or OpenMetrics), read now.
+ * @param stats - the counters (any thread's updates are included)
+ * @param options - `prefix` (default `qemu_migration_`), constant `labels`, `format`
+ * @returns the exposition text, ending with a newline
+ * @throws TypeError for a bad prefix, label name or format
+ * @example
+ * prometheusText(stats)
+ * //=> '# HELP qemu_migration_last_sync_dirty_bytes Dirty bytes found by the last dirty-bitmap sync (QEMU dirty_bytes_last_sync).\n# TYPE qemu_migration_last_sync_dirty_bytes gauge\nqemu_migration_last_sync_dirty_bytes 0\n…'
+ */
+export function prometheusText(stats: MigrationStats, options?: PrometheusTextOptions): string {
+  const where = 'prometheusText';
+  return render(checkStats(where, stats), readOptions(where, options));
+}
+
+/** The parts of Node's `http.IncomingMessage` the handler reads. */
+export interface MetricsRequest {
+  readonly method?: string | undefined;
+  readonly headers: { readonly accept?: string | string[] | undefined };
+}
+
+/** The parts of Node's `http.ServerResponse` the handler uses. */
+export interface MetricsResponse {
+  statusCode: number;
+  setHeader(name: string, value: string | number): unknown;
+  end(body?: string): unknown;
+}
+
+/**
+ * A request handler that answers with the counters as they are at each request: OpenMetrics when
+ * the `Accept` header asks for `application/openmetrics-text` (as Prometheus does), else the
+ * Prometheus text format. `GET` and `HEAD` only (else 405). It answers every path: mount it where
+ * you serve `/metrics`, or pass it to `http.createServer` as it is.
+ * @param stats - the counters
+ * @param options - `prefix` and `labels` as for {@link prometheusText} (`format` is negotiated)
+ * @returns `(request, response) => void` for `node:http`
+ * @throws TypeError for a bad prefix or label name (when called, not per request)
+ * @example
+ * http.createServer(createMetricsHandler(stats, { labels: { vm: 'guest1' } })).listen(9464);
+ */
+export function createMetricsHandler(
+  stats: MigrationStats,
+  options?: Omit<PrometheusTextOptions, 'format'>,
+): (request: MetricsRequest, response: MetricsResponse) => void {
+  const where = 'createMetricsHandler';
+  checkStats(where, stats);
+  const base = readOptions(where, options);
+  return (request, response) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.statusCode = 405;
+      response.setHeader('Allow', 'GET, HEAD');
+      response.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      response.end('Method Not Allowed\n');
+      return;
+    }
+    const accept = request.headers.accept;
+    const openMetrics = (Array.isArray(accept) ? accept.join(',') : accept ?? '').includes('application/openmetrics-text');
+    const body = render(stats, { ...base, format: openMetrics ? 'openmetrics' : 'prometheus' });
+    response.statusCode = 200;
+    response.setHeader('Content-Type', openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE);
+    response.setHeader('Content-Length', new TextEncoder().encode(body).length);
+    response.end(request.method === 'HEAD' ? undefined : body);
+  };
+}

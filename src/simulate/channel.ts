@@ -1,0 +1,97 @@
+/**
+ * A multifd channel: sends its handshake, then for each packet checks every page for zeros,
+ * waits while the rate-limit window is spent, counts the packet, and copies its pages to the
+ * destination (normal pages as data, zero pages as zeros, as QEMU's receiving side writes them).
+ * @packageDocumentation
+ */
+import { MigrationStats } from '../stats.js';
+import { lockBlocking, SLOT, unlock } from './control.js';
+import type { ChannelInit, ChannelRequest, WorkerReply } from './protocol.js';
+import { MULTIFD_HANDSHAKE_BYTES, MULTIFD_PACKET_HEADER_BYTES, multifdPacketBytes, PAGE_BYTES } from './wire.js';
+import { zeroScanner } from './zero-scan.js';
+
+/** A started channel: answers each request of the migration thread. */
+export type ChannelHandler = (request: ChannelRequest) => WorkerReply | null;
+
+/**
+ * Starts a channel: attaches to the counters, prepares the zero scan, sends the handshake.
+ * @returns the handler of later requests, and what to tell the migration thread now
+ */
+export async function startChannel(init: ChannelInit): Promise<{ handle: ChannelHandler; ready: WorkerReply }> {
+  const { control, ramBytes } = init;
+  const stats = await MigrationStats.attach(init.stats, { backend: init.backend });
+  const scanner = await zeroScanner(init.ram, PAGE_BYTES, init.backend === 'js' ? 'js' : undefined);
+  const source = new Uint8Array(init.ram.buffer, 0, ramBytes);
+  const destination = new Uint8Array(init.destination, 0, ramBytes);
+  const sourceWords = new Int32Array(init.ram.buffer, 0, ramBytes / 4);
+  const destinationWords = new Int32Array(init.destination, 0, ramBytes / 4);
+
+  /**
+   * Counts one send once the window allows it: under the send lock, so that the check and the
+   * count are one step for every sender. Returns false when the migration was aborted meanwhile.
+   */
+  const send = (normalPages: number, zeroPages: number, bytes: number): boolean => {
+    for (;;) {
+      lockBlocking(control);
+      if (!stats.migrationRateExceeded()) {
+        stats.addMultifdPacket(normalPages, zeroPages, bytes);
+        unlock(control);
+        return true;
+      }
+      const epoch = Atomics.load(control, SLOT.windowEpoch);
+      unlock(control);
+      if (Atomics.load(control, SLOT.abort) !== 0) return false;
+      Atomics.wait(control, SLOT.windowEpoch, epoch);
+    }
+  };
+
+  /** Copies pages [from, to) of one kind: data, or zeros. */
+  const copyRun = (from: number, to: number, zero: boolean): void => {
+    if (zero) destination.fill(0, from * PAGE_BYTES, to * PAGE_BYTES);
+    else destination.set(source.subarray(from * PAGE_BYTES, to * PAGE_BYTES), from * PAGE_BYTES);
+  };
+
+  const sendPacket = (pages: Uint32Array): WorkerReply | null => {
+    const zero = new Uint8Array(pages.length);
+    let zeroPages = 0;
+    for (let i = 0; i < pages.length; i++) {
+      if (scanner.isZeroPage(pages[i]! * PAGE_BYTES)) {
+        zero[i] = 1;
+        zeroPages++;
+      }
+    }
+    const normalPages = pages.length - zeroPages;
+    if (!send(normalPages, zeroPages, multifdPacketBytes(normalPages))) return null;
+    // Runs of consecutive pages of the same kind are copied in one call.
+    let runStart = 0;
+    for (let i = 1; i <= pages.length; i++) {
+      if (i === pages.length || pages[i] !== pages[i - 1]! + 1 || zero[i] !== zero[runStart]) {
+        copyRun(pages[runStart]!, pages[i - 1]! + 1, zero[runStart] === 1);
+        runStart = i;
+      }
+    }
+    return { type: 'packet', normalPages, zeroPages };
+  };
+
+  const verify = (firstPage: number, pageCount: number): WorkerReply => {
+    const wordsPerPage = PAGE_BYTES / 4;
+    const end = (firstPage + pageCount) * wordsPerPage;
+    for (let i = firstPage * wordsPerPage; i < end; i++) {
+      if (sourceWords[i] !== destinationWords[i]) return { type: 'verify', firstMismatchPage: Math.floor(i / wordsPerPage) };
+    }
+    return { type: 'verify', firstMismatchPage: -1 };
+  };
+
+  if (!send(0, 0, MULTIFD_HANDSHAKE_BYTES)) throw new Error('the migration was aborted before the channel connected');
+  const handle: ChannelHandler = (request) => {
+    switch (request.type) {
+      case 'packet':
+        return sendPacket(request.pages);
+      case 'sync':
+        return send(0, 0, MULTIFD_PACKET_HEADER_BYTES) ? { type: 'sync' } : null;
+      case 'verify':
+        return verify(request.firstPage, request.pageCount);
+    }
+  };
+  return { handle, ready: { type: 'ready', scan: scanner.kind } };
+}

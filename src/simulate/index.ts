@@ -1,0 +1,24 @@
+/**
+ * `migration-stats/simulate`: a pre-copy live migration of a simulated guest's RAM on worker
+ * threads (Node `worker_threads` or browser Web Workers), counted in the shared counters.
+ * @packageDocumentation
+ */
+export {
+  simulateMigration,
+  type MigrationProgress,
+  type MigrationResult,
+  type SimulationOptions,
+  type SimulationStatus,
+  type WindowRecord,
+} from './migration.js';
+export { DEFAULT_SETTINGS, MAX_CHANNELS, MAX_RAM_BYTES, type SimulationSettings } from './options.js';
+export {
+  MAIN_STREAM,
+  MAX_SEND_BYTES,
+  MULTIFD_HANDSHAKE_BYTES,
+  MULTIFD_PACKET_HEADER_BYTES,
+  multifdPacketBytes,
+  PAGE_BYTES,
+  PAGES_PER_PACKET,
+} from './wire.js';
+export { compileScan, jsZeroScanner, wasmZeroScanner, zeroScanner, type ZeroScanKind, type ZeroScanner } from './zero-scan.js';

@@ -1,0 +1,552 @@
+/**
+ * The migration thread: a pre-copy live migration of a guest's RAM modelled on QEMU's, with a
+ * guest worker dirtying pages and multifd channel workers sending them under a bandwidth limit,
+ * every figure counted in the shared {@link MigrationStats}.
+ *
+ * Stages, as in QEMU: set-up (counters zeroed, limit set, channels connected, the whole RAM marked
+ * dirty, a first bitmap sync); passes over the dirty pages, each ended by a sync packet per
+ * channel and a bitmap sync; switch-over once what remains fits the downtime limit (or give up
+ * after `maxPasses`); then the guest stops and the rest goes out unlimited; completion. The
+ * destination is then compared with the source byte for byte.
+ *
+ * It runs on any thread, a page's main thread included: it never blocks, only awaits.
+ * @packageDocumentation
+ */
+import { sizeToStr } from '../hmp.js';
+import { queryMigrate, type MigrationInfo, type MigrationStatus as QmpStatus } from '../qmp.js';
+import { completedMbps, MigrationWindow } from '../window.js';
+import { BUFFER_DELAY, MigrationStats } from '../stats.js';
+import { bump, createControl, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
+import { checkSettings, type SimulationSettings } from './options.js';
+import type { WorkerReply } from './protocol.js';
+import { defaultWorkerUrl } from './worker-url.js';
+import { Signals, SimWorker } from './workers.js';
+import { MAIN_STREAM, PAGE_BYTES, PAGES_PER_PACKET } from './wire.js';
+
+/** QEMU's migration states that the simulator passes through. */
+export type SimulationStatus = Extract<QmpStatus, 'setup' | 'active' | 'device' | 'completed' | 'cancelled'>;
+
+/** What the migration looks like right now; passed to `onProgress` at least every `BUFFER_DELAY`. */
+export interface MigrationProgress {
+  readonly status: SimulationStatus;
+  /** Pass over dirty memory under way (1 = the bulk pass), 0 during set-up. */
+  readonly pass: number;
+  /** Milliseconds since the migration started. */
+  readonly elapsedMs: number;
+  /** `migrationTransferredBytes()`. */
+  readonly transferredBytes: bigint;
+  /** Dirty bytes not yet sent (QEMU's `remaining`). */
+  readonly remainingBytes: number;
+  readonly ramBytes: number;
+  /** Throughput of the last closed window, megabits/s. */
+  readonly mbps: number;
+  /** `dirtyPagesRate`: pages dirtied per second at the last rate update. */
+  readonly dirtyPagesRate: bigint;
+  /** Expected downtime from the last window, ms. */
+  readonly expectedDowntimeMs: number;
+  /** The counters, readable live. */
+  readonly stats: MigrationStats;
+}
+
+/** One closed rate-limit window. */
+export interface WindowRecord {
+  /** The limit in force: bytes per window, 0 = unlimited. */
+  readonly budgetBytes: bigint;
+  /** Bytes sent in the window. */
+  readonly transferredBytes: bigint;
+  readonly timeSpentMs: number;
+}
+
+/** How a simulated migration ended. */
+export interface MigrationResult {
+  /** `completed`, or `cancelled` when it did not converge within `maxPasses`. */
+  readonly status: 'completed' | 'cancelled';
+  /** One line saying what happened. */
+  readonly message: string;
+  readonly settings: SimulationSettings;
+  /** `query-migrate` of the completed migration; when cancelled, of its last active moment. */
+  readonly info: MigrationInfo;
+  /** The counters; their final values stay readable. */
+  readonly stats: MigrationStats;
+  /** Passes over dirty memory while the guest ran (the stop-and-copy pass not included). */
+  readonly passes: number;
+  /** Multifd packets that carried pages. */
+  readonly dataPackets: number;
+  /** Multifd sync packets (one per channel per pass, the stop-and-copy pass included). */
+  readonly syncPackets: number;
+  /** Pages the channels sent (each one counted as normal or zero). */
+  readonly pagesSent: number;
+  /** Every closed rate-limit window, in order. */
+  readonly windows: readonly WindowRecord[];
+  /** Whether the destination equals the source byte for byte; `undefined` when cancelled. */
+  readonly verified: boolean | undefined;
+  /** First page that differs, or −1. */
+  readonly firstMismatchPage: number;
+  /** The zero-page scan the channels used. */
+  readonly scan: string;
+  readonly setupTimeMs: number;
+  readonly totalTimeMs: number;
+  /** Time the guest was stopped, ms (completed migrations). */
+  readonly downtimeMs: number | undefined;
+}
+
+/** Settings plus what only a library caller can pass. */
+export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'bandwidthBytesPerSecond'>> {
+  /** `max-bandwidth` in bytes/s, 0 = unlimited: a bigint, or a safe-integer number. */
+  bandwidthBytesPerSecond?: bigint | number;
+  /** Called with the live figures at least every `BUFFER_DELAY` ms, and at every stage change. */
+  onProgress?: (progress: MigrationProgress) => void;
+  /**
+   * URL of the simulator's worker module (`dist/simulate/worker.js`, or a bundled copy of it); a
+   * relative one is resolved against the default. Default: the one next to this module in Node
+   * and unbundled ES modules, `simulate-worker.js` next to the browser build's `simulate.js`.
+   */
+  workerUrl?: URL | string;
+}
+
+/** Bytes of a WebAssembly memory page: the guest RAM's memory is a whole number of them. */
+const WASM_PAGE_BYTES = 65536;
+
+/** Packets each channel may have queued: one being sent, one waiting (keeps channels busy). */
+const CHANNEL_QUEUE_DEPTH = 2;
+
+const popcount = (x: number): number => {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+};
+
+/**
+ * Runs one simulated live migration to its end.
+ * @param options - settings (see {@link SimulationSettings}; each has a default) and callbacks
+ * @returns the outcome, with the final counters and the `query-migrate` info
+ * @throws TypeError or RangeError for a bad setting (nothing is started); Error when shared
+ *   memory is not available or a worker fails
+ * @example
+ * const result = await simulateMigration({ ramBytes: 16 * 1024 * 1024 });
+ * result.status; //=> 'completed'
+ * result.verified; //=> true
+ */
+export async function simulateMigration(options?: SimulationOptions): Promise<MigrationResult> {
+  const settings = checkSettings('simulateMigration', options === undefined ? undefined : { ...options });
+  const workerUrl = options?.workerUrl === undefined ? defaultWorkerUrl() : new URL(options.workerUrl, defaultWorkerUrl());
+  if (typeof SharedArrayBuffer !== 'function') {
+    throw new Error(
+      'simulateMigration: SharedArrayBuffer is not available; in a browser the page must be cross-origin isolated ' +
+        '(Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)',
+    );
+  }
+  const run = new Migration(settings, workerUrl, options?.onProgress);
+  try {
+    return await run.run();
+  } finally {
+    await run.shutDown();
+  }
+}
+
+/** One migration's state; {@link simulateMigration} makes one and runs it. */
+class Migration {
+  readonly settings: SimulationSettings;
+  readonly pages: number;
+  readonly ram: WebAssembly.Memory;
+  readonly destination: SharedArrayBuffer;
+  readonly dirtyLog: Int32Array<SharedArrayBuffer>;
+  /** Pages to send in the current pass: the migration bitmap. */
+  readonly bitmap: Uint32Array;
+  readonly control = createControl();
+  readonly signals = new Signals();
+  readonly workers: SimWorker[] = [];
+  channels: SimWorker[] = [];
+  stats!: MigrationStats;
+  window!: MigrationWindow;
+
+  status: SimulationStatus = 'setup';
+  pass = 0;
+  dirtyPages = 0;
+  startMs = 0;
+  setupTimeMs = 0;
+  syncRequests = 0;
+  guestRunning = false;
+  dataPackets = 0;
+  syncPackets = 0;
+  pagesSent = 0;
+  readonly windows: WindowRecord[] = [];
+  /** Figures of the last closed window. */
+  mbps = 0;
+  pagesPerSecond = 0;
+  thresholdBytes = 0n;
+  expectedDowntimeMs = 0;
+  /** Dirty-rate period, as QEMU's `migration_bitmap_sync` keeps it. */
+  rateStartMs = 0;
+  ratePeriodPages = 0;
+  ticker: ReturnType<typeof setInterval> | undefined;
+  ticking = false;
+
+  constructor(
+    settings: SimulationSettings,
+    readonly workerUrl: URL,
+    readonly onProgress: ((progress: MigrationProgress) => void) | undefined,
+  ) {
+    this.settings = settings;
+    this.pages = settings.ramBytes / PAGE_BYTES;
+    const wasmPages = Math.ceil(settings.ramBytes / WASM_PAGE_BYTES);
+    this.ram = new WebAssembly.Memory({ initial: wasmPages, maximum: wasmPages, shared: true });
+    this.destination = new SharedArrayBuffer(settings.ramBytes);
+    this.dirtyLog = new Int32Array(new SharedArrayBuffer(Math.ceil(this.pages / 32) * 4));
+    this.bitmap = new Uint32Array(Math.ceil(this.pages / 32));
+  }
+
+  /** Milliseconds since the migration started, whole (QEMU's clock is in whole ms). */
+  clock(): number {
+    return Math.floor(performance.now()) - this.startMs;
+  }
+
+  async run(): Promise<MigrationResult> {
+    const { settings } = this;
+    this.stats = await MigrationStats.create({ backend: settings.backend });
+    const onReply = (_: SimWorker, reply: WorkerReply): void => {
+      if (reply.type === 'packet') this.pagesSent += reply.normalPages + reply.zeroPages;
+    };
+
+    // The guest boots and runs before the migration starts.
+    await SimWorker.start(
+      this.workerUrl,
+      'guest',
+      {
+        role: 'guest',
+        ram: this.ram,
+        ramBytes: settings.ramBytes,
+        dirtyLog: this.dirtyLog,
+        control: this.control,
+        zeroShare: settings.zeroShare,
+        dirtyPagesPerSecond: settings.dirtyBytesPerSecond / PAGE_BYTES,
+        seed: settings.seed,
+      },
+      this.signals,
+      onReply,
+      this.workers,
+    );
+    this.guestRunning = true;
+
+    // Set-up: counters zeroed (QEMU's migrate_init), the limit set, the first window opened.
+    const { stats } = this;
+    stats.reset();
+    stats.migrationRateSet(settings.bandwidthBytesPerSecond);
+    this.startMs = Math.floor(performance.now());
+    await lockAsync(this.control);
+    stats.migrationRateReset();
+    this.window = new MigrationWindow(stats, { nowMs: 0, downtimeLimitMs: settings.downtimeLimitMs });
+    unlock(this.control);
+    this.ticker = setInterval(() => void this.tick(), BUFFER_DELAY / 2);
+    this.progress();
+
+    await this.sendMain(MAIN_STREAM.streamHeaderBytes, false);
+    const channelInit = {
+      role: 'channel',
+      stats: stats.handle,
+      backend: settings.backend,
+      ram: this.ram,
+      ramBytes: settings.ramBytes,
+      destination: this.destination,
+      control: this.control,
+    } as const;
+    this.channels = await Promise.all(
+      Array.from({ length: settings.channels }, (_, i) =>
+        SimWorker.start(this.workerUrl, `channel ${i}`, channelInit, this.signals, onReply, this.workers),
+      ),
+    );
+    // Every page is dirty at the start; the first sync clears what the guest logged so far.
+    this.bitmap.fill(0xffffffff);
+    if (this.pages % 32 !== 0) this.bitmap[this.bitmap.length - 1] = 2 ** (this.pages % 32) - 1;
+    this.dirtyPages = this.pages;
+    this.rateStartMs = this.clock();
+    await this.sync();
+    await this.sendMain(MAIN_STREAM.ramSetupBytes, true);
+    this.setupTimeMs = this.clock();
+    this.status = 'active';
+
+    // Passes until what remains fits the downtime limit.
+    for (;;) {
+      this.pass++;
+      this.progress();
+      await this.sendPass();
+      await this.sync();
+      const remainingBytes = BigInt(this.dirtyPages * PAGE_BYTES);
+      // QEMU's test in migration_iteration_run: nothing left, or less than the threshold.
+      if (remainingBytes === 0n || remainingBytes < this.thresholdBytes) break;
+      if (this.pass >= settings.maxPasses) return this.giveUp();
+    }
+
+    // Switch-over: stop the guest, send the rest unlimited.
+    await this.stopGuest();
+    const downtimeStartMs = this.clock();
+    this.status = 'device';
+    await lockAsync(this.control);
+    stats.migrationRateSet(0);
+    bump(this.control, SLOT.windowEpoch);
+    unlock(this.control);
+    await this.sync();
+    this.pass++;
+    this.progress();
+    await this.sendPass();
+    await this.sendMain(MAIN_STREAM.streamEndBytes, false);
+    const endMs = this.clock();
+    const downtimeMs = endMs - downtimeStartMs;
+    const totalTimeMs = endMs;
+    this.status = 'completed';
+    this.stopTicker();
+    // QEMU's migration_calculate_complete: the average over the whole transfer.
+    this.mbps = completedMbps(stats.migrationTransferredBytes(), totalTimeMs, this.setupTimeMs) ?? this.mbps;
+    const info = queryMigrate(stats, {
+      status: 'completed',
+      setupTimeMs: this.setupTimeMs,
+      totalTimeMs,
+      downtimeMs,
+      ramTotalBytes: settings.ramBytes,
+      remainingBytes: 0,
+      pageSize: PAGE_BYTES,
+      mbps: this.mbps,
+      pagesPerSecond: this.pagesPerSecond,
+    });
+    this.progress();
+
+    const firstMismatchPage = await this.verify();
+    const verified = firstMismatchPage < 0;
+    const message = verified
+      ? `migration completed; destination equals source: ${settings.ramBytes} bytes (${this.pages} pages) compared byte for byte`
+      : `migration completed, but the destination differs from the source at page ${firstMismatchPage}`;
+    return this.result('completed', message, info, verified, firstMismatchPage, totalTimeMs, downtimeMs);
+  }
+
+  /** Ends a migration that did not converge: its figures as of the last sync, status active. */
+  giveUp(): MigrationResult {
+    const totalTimeMs = this.clock();
+    const info = queryMigrate(this.stats, {
+      status: 'active',
+      setupTimeMs: this.setupTimeMs,
+      totalTimeMs,
+      expectedDowntimeMs: this.expectedDowntimeMs,
+      ramTotalBytes: this.settings.ramBytes,
+      remainingBytes: this.dirtyPages * PAGE_BYTES,
+      pageSize: PAGE_BYTES,
+      mbps: this.mbps,
+      pagesPerSecond: this.pagesPerSecond,
+    });
+    this.status = 'cancelled';
+    this.stopTicker();
+    this.progress();
+    const s = this.settings;
+    const limit = s.bandwidthBytesPerSecond === 0n ? 'unlimited bandwidth' : `a bandwidth of ${sizeToStr(s.bandwidthBytesPerSecond)}/s`;
+    const message =
+      `migration did not converge in ${this.pass} passes (the most allowed): ${sizeToStr(this.dirtyPages * PAGE_BYTES)} ` +
+      `was dirty after the last one, more than the ${sizeToStr(this.thresholdBytes)} that can be sent within the ` +
+      `${s.downtimeLimitMs} ms downtime limit; the guest dirties ${sizeToStr(s.dirtyBytesPerSecond)}/s against ${limit}. ` +
+      'Migration cancelled';
+    return this.result('cancelled', message, info, undefined, -1, totalTimeMs, undefined);
+  }
+
+  result(
+    status: 'completed' | 'cancelled',
+    message: string,
+    info: MigrationInfo,
+    verified: boolean | undefined,
+    firstMismatchPage: number,
+    totalTimeMs: number,
+    downtimeMs: number | undefined,
+  ): MigrationResult {
+    const ready = this.channels[0]?.ready;
+    return {
+      status,
+      message,
+      settings: this.settings,
+      info,
+      stats: this.stats,
+      passes: status === 'completed' ? this.pass - 1 : this.pass,
+      dataPackets: this.dataPackets,
+      syncPackets: this.syncPackets,
+      pagesSent: this.pagesSent,
+      windows: this.windows,
+      verified,
+      firstMismatchPage,
+      scan: ready?.type === 'ready' ? (ready.scan ?? '') : '',
+      setupTimeMs: this.setupTimeMs,
+      totalTimeMs,
+      downtimeMs,
+    };
+  }
+
+  /**
+   * Counts bytes of the main stream once the window allows it (under the send lock, like the
+   * channels). `ram`: RAM-section bytes, which also go to `precopyBytes` or `downtimeBytes`.
+   */
+  async sendMain(bytes: number, ram: boolean): Promise<void> {
+    const { control, stats } = this;
+    for (;;) {
+      await lockAsync(control);
+      if (!stats.migrationRateExceeded()) {
+        stats.qemuFileTransferred.add(bytes);
+        if (ram) (this.guestRunning ? stats.precopyBytes : stats.downtimeBytes).add(bytes);
+        unlock(control);
+        return;
+      }
+      const epoch = Atomics.load(control, SLOT.windowEpoch);
+      unlock(control);
+      await waitAsyncWhile(control, SLOT.windowEpoch, epoch, BUFFER_DELAY);
+      if (this.signals.failure) throw this.signals.failure;
+    }
+  }
+
+  /** One pass: every page of the migration bitmap, in packets, then a sync packet per channel. */
+  async sendPass(): Promise<void> {
+    const { bitmap } = this;
+    let packet = new Uint32Array(PAGES_PER_PACKET);
+    let filled = 0;
+    for (let w = 0; w < bitmap.length; w++) {
+      let bits = bitmap[w]!;
+      if (bits === 0) continue;
+      bitmap[w] = 0;
+      while (bits !== 0) {
+        const bit = 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
+        packet[filled++] = w * 32 + bit;
+        this.dirtyPages--;
+        if (filled === PAGES_PER_PACKET) {
+          await this.dispatch(packet);
+          packet = new Uint32Array(PAGES_PER_PACKET);
+          filled = 0;
+        }
+      }
+    }
+    if (filled > 0) await this.dispatch(packet.slice(0, filled));
+    for (const channel of this.channels) channel.request({ type: 'sync' });
+    this.syncPackets += this.channels.length;
+    await this.signals.until(() => this.channels.every((c) => c.outstanding === 0));
+    await this.sendMain(MAIN_STREAM.passEndBytes, true);
+  }
+
+  /** Hands a packet to the least busy channel, waiting while every queue is full. */
+  async dispatch(pages: Uint32Array): Promise<void> {
+    let target: SimWorker | undefined;
+    await this.signals.until(() => {
+      target = this.channels.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
+      return target.outstanding < CHANNEL_QUEUE_DEPTH;
+    });
+    target!.request({ type: 'packet', pages });
+    this.dataPackets++;
+  }
+
+  /**
+   * A dirty-bitmap sync: the guest catches up on its writes, the log is moved into the migration
+   * bitmap, and `dirtySyncCount`, `dirtyBytesLastSync` and (at most once a second)
+   * `dirtyPagesRate` are updated as in QEMU's `migration_bitmap_sync`.
+   */
+  async sync(): Promise<void> {
+    const { control, dirtyLog, bitmap, stats } = this;
+    if (this.guestRunning) {
+      const request = ++this.syncRequests;
+      Atomics.store(control, SLOT.guestSyncRequest, request);
+      bump(control, SLOT.guestBell);
+      while (Atomics.load(control, SLOT.guestSyncAck) !== request) {
+        await waitAsyncWhile(control, SLOT.guestSyncAck, request - 1, BUFFER_DELAY);
+        if (this.signals.failure) throw this.signals.failure;
+      }
+    }
+    let newlyDirty = 0;
+    for (let w = 0; w < dirtyLog.length; w++) {
+      const logged = Atomics.exchange(dirtyLog, w, 0) >>> 0;
+      if (logged === 0) continue;
+      const fresh = (logged & ~bitmap[w]!) >>> 0;
+      newlyDirty += popcount(fresh);
+      bitmap[w] = (bitmap[w]! | logged) >>> 0;
+    }
+    this.dirtyPages += newlyDirty;
+    stats.dirtySyncCount.add(1);
+    stats.dirtyBytesLastSync.set(this.dirtyPages * PAGE_BYTES);
+    this.ratePeriodPages += newlyDirty;
+    const now = this.clock();
+    if (now > this.rateStartMs + 1000) {
+      stats.dirtyPagesRate.set(Math.floor((this.ratePeriodPages * 1000) / (now - this.rateStartMs)));
+      this.rateStartMs = now;
+      this.ratePeriodPages = 0;
+    }
+  }
+
+  /** Stops the guest and waits until its last write is logged. */
+  async stopGuest(): Promise<void> {
+    const { control } = this;
+    Atomics.store(control, SLOT.guestStop, 1);
+    bump(control, SLOT.guestBell);
+    while (Atomics.load(control, SLOT.guestStopped) !== 1) {
+      await waitAsyncWhile(control, SLOT.guestStopped, 0, BUFFER_DELAY);
+      if (this.signals.failure) throw this.signals.failure;
+    }
+    this.guestRunning = false;
+  }
+
+  /** Closes the rate-limit window when `BUFFER_DELAY` has passed, and reports progress. */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await lockAsync(this.control);
+      const budgetBytes = this.stats.migrationRateGet();
+      const figures = this.window.update(this.clock());
+      if (figures) bump(this.control, SLOT.windowEpoch);
+      unlock(this.control);
+      if (figures) {
+        this.windows.push({ budgetBytes, transferredBytes: figures.transferred, timeSpentMs: figures.timeSpentMs });
+        this.mbps = figures.mbps;
+        this.pagesPerSecond = figures.pagesPerSecond;
+        this.thresholdBytes = figures.thresholdSize;
+        this.expectedDowntimeMs = figures.expectedDowntimeMs;
+      }
+      this.progress();
+    } catch (error) {
+      this.signals.fail(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  stopTicker(): void {
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  progress(): void {
+    if (!this.onProgress || !this.stats) return;
+    this.onProgress({
+      status: this.status,
+      pass: this.pass,
+      elapsedMs: this.startMs === 0 ? 0 : this.clock(),
+      transferredBytes: this.stats.migrationTransferredBytes(),
+      remainingBytes: this.dirtyPages * PAGE_BYTES,
+      ramBytes: this.settings.ramBytes,
+      mbps: this.mbps,
+      dirtyPagesRate: this.stats.dirtyPagesRate.get(),
+      expectedDowntimeMs: this.expectedDowntimeMs,
+      stats: this.stats,
+    });
+  }
+
+  /** Compares destination and source, split across the channels. */
+  async verify(): Promise<number> {
+    const share = Math.ceil(this.pages / this.channels.length);
+    const answers = await Promise.all(
+      this.channels.map((channel, i) => {
+        const first = Math.min(i * share, this.pages);
+        return channel.verify(first, Math.min(share, this.pages - first), this.signals);
+      }),
+    );
+    return answers.find((page) => page >= 0) ?? -1;
+  }
+
+  /** Stops every worker and the ticker; the counters stay readable. */
+  async shutDown(): Promise<void> {
+    this.stopTicker();
+    Atomics.store(this.control, SLOT.abort, 1);
+    bump(this.control, SLOT.windowEpoch);
+    bump(this.control, SLOT.guestBell);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

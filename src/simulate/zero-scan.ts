@@ -1,0 +1,101 @@
+/**
+ * The zero-page check of a multifd channel: Wasm (v128) over the guest RAM's shared memory, or a
+ * plain JS loop when the engine has no Wasm SIMD or the caller asks for it.
+ * @packageDocumentation
+ */
+import { SCAN_WASM_BASE64 } from './scan-binary.js';
+
+/** How a channel checks pages for zeros. */
+export type ZeroScanKind = 'wasm-simd' | 'wasm-scalar' | 'js';
+
+/** Checks whole guest pages for all-zero bytes. */
+export interface ZeroScanner {
+  /** Which implementation this is. */
+  readonly kind: ZeroScanKind;
+  /**
+   * Whether the page at `byteOffset` is all zeros.
+   * @param byteOffset - offset of the page in guest RAM, a multiple of the page size, checked by
+   *   the caller to lie inside the RAM
+   */
+  isZeroPage(byteOffset: number): boolean;
+}
+
+/** The exports of `assembly/scan.ts`. */
+interface ScanExports {
+  isZeroPage(addr: number, bytes: number): number;
+  isZeroPageScalar(addr: number, bytes: number): number;
+}
+
+function scanBytes(): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(SCAN_WASM_BASE64), (c) => c.charCodeAt(0));
+}
+
+let compiled: Promise<WebAssembly.Module | null> | undefined;
+
+/**
+ * Compiles the embedded scan module once per thread.
+ * @returns the module, or `null` when this engine cannot run it (no Wasm SIMD)
+ */
+export function compileScan(): Promise<WebAssembly.Module | null> {
+  compiled ??= (async () => {
+    const bytes = scanBytes();
+    return WebAssembly.validate(bytes) ? WebAssembly.compile(bytes) : null;
+  })();
+  return compiled;
+}
+
+/**
+ * A scanner that reads the guest RAM in Wasm: the module imports `ram` as its memory, so a page
+ * check is one call with no copying.
+ * @param module - from {@link compileScan}
+ * @param ram - the guest RAM's shared memory
+ * @param pageBytes - bytes per guest page (a multiple of 64)
+ * @param simd - `true` for the v128 loop, `false` for the u64 loop (benchmarks compare them)
+ */
+export async function wasmZeroScanner(
+  module: WebAssembly.Module,
+  ram: WebAssembly.Memory,
+  pageBytes: number,
+  simd = true,
+): Promise<ZeroScanner> {
+  const instance = await WebAssembly.instantiate(module, { env: { memory: ram } });
+  const x = instance.exports as unknown as ScanExports;
+  const check = simd ? x.isZeroPage : x.isZeroPageScalar;
+  return {
+    kind: simd ? 'wasm-simd' : 'wasm-scalar',
+    isZeroPage: (byteOffset) => check(byteOffset, pageBytes) !== 0,
+  };
+}
+
+/**
+ * A scanner in plain JS: 32-bit loads, four a step, or-ed together.
+ * @param ram - the guest RAM's bytes (a `SharedArrayBuffer` or a shared memory's buffer)
+ * @param pageBytes - bytes per guest page (a multiple of 16)
+ */
+export function jsZeroScanner(ram: ArrayBufferLike, pageBytes: number): ZeroScanner {
+  const words = new Int32Array(ram);
+  const pageWords = pageBytes >>> 2;
+  return {
+    kind: 'js',
+    isZeroPage(byteOffset) {
+      let i = byteOffset >>> 2;
+      const end = i + pageWords;
+      for (; i < end; i += 4) {
+        if ((words[i]! | words[i + 1]! | words[i + 2]! | words[i + 3]!) !== 0) return false;
+      }
+      return true;
+    },
+  };
+}
+
+/**
+ * The scanner a channel uses: Wasm SIMD when the engine runs it, else the JS loop.
+ * @param kind - `'js'` to force the JS loop; otherwise the best available
+ */
+export async function zeroScanner(ram: WebAssembly.Memory, pageBytes: number, kind?: ZeroScanKind): Promise<ZeroScanner> {
+  if (kind !== 'js') {
+    const module = await compileScan();
+    if (module) return wasmZeroScanner(module, ram, pageBytes, kind !== 'wasm-scalar');
+  }
+  return jsZeroScanner(ram.buffer, pageBytes);
+}

@@ -1,0 +1,103 @@
+// `migration-stats simulate` as users run it: the real bin/ script in a child process.
+import { execFile } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const BIN = new URL('../bin/migration-stats.mjs', import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => {
+      const code = error ? ((error as { code?: number }).code ?? 1) : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+    });
+  });
+}
+
+describe('migration-stats simulate: bad flags', () => {
+  it.each([
+    [['--ram', '12x'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "12x" (unknown unit "x")'],
+    [['--ram', '6000'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "6000"'],
+    [['--ram=8GiB'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "8GiB"'],
+    [['--bandwidth', '100Mb/s'], '--bandwidth must be a whole number of bytes per second: 0 for unlimited, or from 10 to 2^64 − 1, such as 1GiB/s; received "100Mb/s" ("Mb" would be bits; this takes bytes (B), such as MiB or MB)'],
+    [['--dirty-rate', '0.5B/s'], '--dirty-rate must be a whole number of bytes per second from 0 to 2^53 − 1, such as 96MiB/s; received "0.5B/s" (not a whole number of bytes)'],
+    [['--zero-share', '120%'], '--zero-share must be a share from 0 to 1, such as 25%; received "120%"'],
+    [['--channels', '0'], '--channels must be a whole number from 1 to 64, such as 2; received "0"'],
+    [['--downtime-limit', '0.5ms'], '--downtime-limit must be a whole number of milliseconds from 0 to 2000000, such as 300ms; received "0.5ms" (not a whole number of milliseconds)'],
+    [['--backend', 'c'], "--backend must be 'wasm' or 'js', such as wasm; received \"c\""],
+    [['--max-passes', '0'], '--max-passes must be a whole number from 1 to 1000000, such as 20; received "0"'],
+    [['--max-passes'], '--max-passes needs a value: a whole number from 1 to 1000000 (such as 20)'],
+    [['--channels', '2', '--channels', '3'], '--channels is given twice'],
+    [['--speed', '3'], 'unknown flag "--speed"'],
+    [['fast'], 'unexpected argument "fast"; flags start with --'],
+  ])('%j exits 2 with the message and the usage', async (args, message) => {
+    const run = await cli('simulate', ...args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    const [first, second, third] = run.stderr.split('\n');
+    expect(first).toBe(`migration-stats simulate: ${message}`);
+    expect(second).toBe('');
+    expect(third).toBe('Usage: migration-stats simulate [options]');
+  });
+
+  it('exits 2 on an unknown command, and without one', async () => {
+    const unknown = await cli('migrate');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.split('\n')[0]).toBe('migration-stats: unknown command "migrate"');
+    const none = await cli();
+    expect(none.code).toBe(2);
+    expect(none.stderr.split('\n')[0]).toBe('migration-stats: a command is needed');
+  });
+
+  it('prints the usage with --help and exits 0', async () => {
+    const run = await cli('simulate', '--help');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: migration-stats simulate \[options\]\n/);
+    for (const flag of ['--ram', '--zero-share', '--dirty-rate', '--bandwidth', '--channels', '--downtime-limit', '--backend', '--max-passes', '--json']) {
+      expect(run.stdout).toContain(`  ${flag} `);
+    }
+  });
+});
+
+describe('migration-stats simulate: runs', () => {
+  it('migrates, prints plain progress lines, the info migrate report and the verification, exit 0', async () => {
+    const run = await cli('simulate', '--ram', '4MiB', '--dirty-rate', '0', '--backend', 'js');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.split('\n');
+    expect(lines[0]).toBe(
+      'Migrating a 4MiB guest (25% zero pages, dirtying 0B/s) over 2 multifd channels at 128MiB/s, downtime limit 300 ms, js backend',
+    );
+    expect(lines[1]).toMatch(/^pass 1 · active · [\d.]+ s · transferred 167 B · remaining 4 MiB · /);
+    expect(lines).toContainEqual(expect.stringMatching(/^pass 2 \(final\) · stop-and-copy · /));
+    expect(lines).toContain('Status: \t\tcompleted');
+    expect(lines).toContain('    Page Types: \tnormal=768, zero=256');
+    expect(lines.at(-2)).toBe('migration completed; destination equals source: 4194304 bytes (1024 pages) compared byte for byte');
+    expect(run.stdout).not.toContain('\x1b[');
+  });
+
+  it('prints the query-migrate JSON of the completed migration with --json', async () => {
+    const run = await cli('simulate', '--ram', '1MiB', '--dirty-rate', '0', '--zero-share', '0.5', '--json');
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n')).toHaveLength(2);
+    const info = JSON.parse(run.stdout);
+    expect(info.status).toBe('completed');
+    expect(info.ram).toMatchObject({ total: 1048576, duplicate: 128, normal: 128, 'normal-bytes': 524288, remaining: 0, 'page-size': 4096 });
+    expect(info.ram.transferred).toBe(info.ram['multifd-bytes'] + 8 + 31 + 16 + 16 + 1);
+    expect(run.stderr).toContain('migration completed; destination equals source');
+  });
+
+  it('stops a migration that cannot converge after --max-passes, with the stats so far, exit 1', async () => {
+    const run = await cli(
+      'simulate', '--ram', '2MiB', '--dirty-rate', '1GiB/s', '--bandwidth', '1MiB/s', '--downtime-limit', '10', '--max-passes', '2',
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('Status: \t\tactive');
+    expect(run.stdout).toMatch(/Others: \t\tdirty_syncs=3\n/);
+    expect(run.stderr).toMatch(/^\nmigration did not converge in 2 passes \(the most allowed\): .* Migration cancelled\n$/);
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { progressLine, progressView } from '../src/cli/progress.js';
+import type { MigrationProgress } from '../src/simulate/migration.js';
+
+const at = (status: MigrationProgress['status'], pass: number, elapsedMs: number): MigrationProgress =>
+  ({
+    status,
+    pass,
+    elapsedMs,
+    transferredBytes: 201326592n,
+    remainingBytes: 57671680,
+    ramBytes: 268435456,
+    mbps: 1077.46,
+    dirtyPagesRate: 21633n,
+    expectedDowntimeMs: 0,
+    stats: undefined,
+  }) as unknown as MigrationProgress;
+
+function sink(isTTY: boolean, columns?: number) {
+  const writes: string[] = [];
+  return { writes, out: { isTTY, columns, write: (text: string) => writes.push(text) } };
+}
+
+describe('progress view', () => {
+  it('shows pass, stage, time, transferred, remaining, throughput and dirty rate on one line', () => {
+    expect(progressLine(at('active', 2, 1500))).toBe(
+      'pass 2 · active · 1.5 s · transferred 192 MiB · remaining 55 MiB · 1077.5 Mbps · dirty 21633 pages/s',
+    );
+    expect(progressLine(at('device', 5, 2700))).toMatch(/^pass 5 \(final\) · stop-and-copy · 2\.7 s · /);
+  });
+
+  it('redraws one line in place on a terminal, cut to its width, and ends it once', () => {
+    const { writes, out } = sink(true, 40);
+    const view = progressView(out);
+    view.update(at('active', 1, 100));
+    view.update(at('active', 1, 200));
+    view.finish();
+    expect(writes).toHaveLength(3);
+    for (const w of writes.slice(0, 2)) {
+      expect(w.startsWith('\r\x1b[2K')).toBe(true);
+      expect(w.length - 5).toBe(39);
+      expect(w.endsWith('…')).toBe(true);
+    }
+    expect(writes[2]).toBe('\n');
+  });
+
+  it('writes plain lines, one per pass and stage, when not a terminal', () => {
+    const { writes, out } = sink(false);
+    const view = progressView(out);
+    for (const p of [at('setup', 0, 0), at('active', 1, 10), at('active', 1, 60), at('active', 2, 900), at('device', 3, 1000), at('completed', 3, 1010)]) {
+      view.update(p);
+    }
+    view.finish();
+    expect(writes.map((w) => w.split(' · ').slice(0, 2).join(' · '))).toEqual([
+      'pass 1 · active',
+      'pass 2 · active',
+      'pass 3 (final) · stop-and-copy',
+      'pass 3 · completed',
+    ]);
+    expect(writes.every((w) => w.endsWith('\n') && !w.includes('\x1b'))).toBe(true);
+  });
+});

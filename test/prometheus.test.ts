@@ -1,0 +1,154 @@
+import { spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createMetricsHandler,
+  METRICS,
+  MigrationStats,
+  OPENMETRICS_CONTENT_TYPE,
+  prometheusText,
+  PROMETHEUS_CONTENT_TYPE,
+  type BackendName,
+} from '../src/index.js';
+import { requireTool, skipWithout } from './tools.js';
+import { addInWorkers } from './workers.js';
+
+const U64_MAX = 2n ** 64n - 1n;
+
+/** Runs `promtool check metrics` on a text; returns its exit status and output. */
+function promtoolCheck(text: string): { status: number | null; output: string } {
+  const result = spawnSync(requireTool('promtool'), ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+describe.each<BackendName>(['wasm', 'js'])('prometheusText (%s backend)', (backend) => {
+  it('prints HELP, TYPE and one sample for each of the 15 counters, named by Prometheus conventions', async () => {
+    const stats = await MigrationStats.create({ backend });
+    stats.zeroPages.add(41);
+    const lines = prometheusText(stats).trimEnd().split('\n');
+    expect(lines).toHaveLength(45);
+    expect(lines.slice(0, 3)).toEqual([
+      '# HELP qemu_migration_last_sync_dirty_bytes Dirty bytes found by the last dirty-bitmap sync; QEMU dirty_bytes_last_sync.',
+      '# TYPE qemu_migration_last_sync_dirty_bytes gauge',
+      'qemu_migration_last_sync_dirty_bytes 0',
+    ]);
+    expect(lines.slice(-3)).toEqual([
+      '# HELP qemu_migration_zero_pages_total All-zero pages (reported as "duplicate"); QEMU zero_pages.',
+      '# TYPE qemu_migration_zero_pages_total counter',
+      'qemu_migration_zero_pages_total 41',
+    ]);
+    const samples = lines.filter((line) => !line.startsWith('#')).map((line) => line.split(' ')[0]);
+    expect(samples).toEqual(METRICS.map((m) => `qemu_migration_${m.promName}${m.type === 'counter' ? '_total' : ''}`));
+    for (const metric of METRICS) {
+      if (metric.type === 'counter') expect(stats[metric.counter].kind).toBe('add');
+      if (metric.promUnit === 'bytes') expect(metric.promName).toMatch(/_bytes$/);
+    }
+  });
+
+  it('prints values exactly, up to 2^64 − 1', async () => {
+    const stats = await MigrationStats.create({ backend });
+    stats.multifdBytes.set(U64_MAX);
+    stats.rateLimitMax.set(2n ** 53n + 1n);
+    const text = prometheusText(stats);
+    expect(text).toContain('\nqemu_migration_multifd_bytes_total 18446744073709551615\n');
+    expect(text).toContain('\nqemu_migration_rate_limit_max_bytes 9007199254740993\n');
+  });
+
+  it('adds constant labels, escaping their values', async () => {
+    const stats = await MigrationStats.create({ backend });
+    const text = prometheusText(stats, { labels: { vm: 'a"b\\c\nd', host: 'h1' }, prefix: 'x_' });
+    expect(text).toContain('\nx_zero_pages_total{vm="a\\"b\\\\c\\nd",host="h1"} 0\n');
+  });
+
+  it('prints OpenMetrics: families without _total, UNIT for bytes, escaped quotes in HELP, and # EOF', async () => {
+    const stats = await MigrationStats.create({ backend });
+    stats.downtimeBytes.add(4096);
+    const text = prometheusText(stats, { format: 'openmetrics' });
+    expect(text).toContain(
+      '# HELP qemu_migration_downtime_bytes RAM bytes sent while the guest was stopped; QEMU downtime_bytes.\n' +
+        '# TYPE qemu_migration_downtime_bytes counter\n# UNIT qemu_migration_downtime_bytes bytes\nqemu_migration_downtime_bytes_total 4096\n',
+    );
+    expect(text).toContain('# HELP qemu_migration_zero_pages All-zero pages (reported as \\"duplicate\\"); QEMU zero_pages.\n');
+    expect(text.endsWith('\n# EOF\n')).toBe(true);
+  });
+
+  it('rejects bad options, naming them', async () => {
+    const stats = await MigrationStats.create({ backend });
+    expect(() => prometheusText(stats, { prefix: '9x' })).toThrow(/options.prefix must be '' or match .*received "9x"/);
+    expect(() => prometheusText(stats, { labels: { __name__: 'x' } })).toThrow(/options.labels has the name "__name__"/);
+    expect(() => prometheusText(stats, { labels: { vm: 1 as never } })).toThrow(/options.labels.vm must be a string; received 1/);
+    expect(() => prometheusText(stats, { format: 'json' as never })).toThrow(/options.format must be 'prometheus' or 'openmetrics'; received "json"/);
+    expect(() => prometheusText({} as MigrationStats)).toThrow(/stats must be a MigrationStats/);
+  });
+});
+
+describe('promtool check metrics', () => {
+  it.skipIf(skipWithout('promtool'))('accepts the exposition, with labels and with 64-bit values', async () => {
+    const stats = await MigrationStats.create();
+    stats.zeroPages.add(1);
+    stats.multifdBytes.set(U64_MAX);
+    for (const text of [prometheusText(stats), prometheusText(stats, { labels: { vm: 'guest "1"' } })]) {
+      expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
+    }
+  });
+
+  it.skipIf(skipWithout('promtool'))('rejects an exposition that breaks the conventions (so the check can fail)', async () => {
+    const stats = await MigrationStats.create();
+    const broken = prometheusText(stats).replace(/qemu_migration_zero_pages_total/g, 'qemu_migration_zero_pages');
+    const { status, output } = promtoolCheck(broken);
+    expect(status).not.toBe(0);
+    expect(output).toMatch(/counter metrics should have "_total" suffix/);
+  });
+});
+
+describe('createMetricsHandler', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  async function serve(stats: MigrationStats): Promise<string> {
+    server = createServer(createMetricsHandler(stats, { labels: { vm: 'guest1' } }));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    return `http://127.0.0.1:${address.port}/metrics`;
+  }
+
+  it('serves what worker threads counted, read at request time', async () => {
+    const stats = await MigrationStats.create();
+    const url = await serve(stats);
+    expect(await (await fetch(url)).text()).toContain('\nqemu_migration_normal_pages_total{vm="guest1"} 0\n');
+    await addInWorkers(stats, [['normalPages', 3], ['multifdBytes', 4096]], 5000);
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe(PROMETHEUS_CONTENT_TYPE);
+    const text = await response.text();
+    expect(text).toContain('\nqemu_migration_normal_pages_total{vm="guest1"} 30000\n');
+    expect(text).toContain('\nqemu_migration_multifd_bytes_total{vm="guest1"} 40960000\n');
+  });
+
+  it('answers OpenMetrics when the Accept header asks for it, as Prometheus does', async () => {
+    const url = await serve(await MigrationStats.create());
+    const response = await fetch(url, { headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' } });
+    expect(response.headers.get('content-type')).toBe(OPENMETRICS_CONTENT_TYPE);
+    expect((await response.text()).endsWith('# EOF\n')).toBe(true);
+  });
+
+  it('answers HEAD without a body and other methods with 405', async () => {
+    const url = await serve(await MigrationStats.create());
+    const head = await fetch(url, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0);
+    expect(await head.text()).toBe('');
+    const post = await fetch(url, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('checks its options when made, not per request', async () => {
+    const stats = await MigrationStats.create();
+    expect(() => createMetricsHandler(stats, { prefix: 'a-b' })).toThrow(/createMetricsHandler: options.prefix must be/);
+  });
+});

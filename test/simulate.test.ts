@@ -1,0 +1,140 @@
+// The simulator runs real workers, so it is tested from the build (dist/), like the worker fixtures.
+// No test depends on timing: each setting below decides its outcome whatever the machine's speed.
+import { describe, expect, it } from 'vitest';
+import type { BackendName } from '../dist/index.js';
+import {
+  MAIN_STREAM,
+  MAX_SEND_BYTES,
+  MULTIFD_HANDSHAKE_BYTES,
+  MULTIFD_PACKET_HEADER_BYTES,
+  PAGE_BYTES,
+  simulateMigration,
+  type MigrationProgress,
+  type MigrationResult,
+} from '../dist/simulate/index.js';
+
+const MiB = 1024 * 1024;
+
+/** The accounting identities every migration must satisfy, whatever happened in it. */
+function expectCountersAddUp(result: MigrationResult): void {
+  const s = result.stats.snapshot();
+  const channels = BigInt(result.settings.channels);
+  // Every page a channel sent was counted once, as normal or zero.
+  expect(s.normalPages + s.zeroPages).toBe(BigInt(result.pagesSent));
+  // No RDMA here: transferred = main stream + multifd.
+  expect(result.stats.migrationTransferredBytes()).toBe(s.qemuFileTransferred + s.multifdBytes);
+  // QEMU's multifd accounting: handshakes, packet headers (data and sync), page data.
+  expect(s.multifdBytes).toBe(
+    channels * BigInt(MULTIFD_HANDSHAKE_BYTES) +
+      BigInt(MULTIFD_PACKET_HEADER_BYTES) * BigInt(result.dataPackets + result.syncPackets) +
+      BigInt(PAGE_BYTES) * s.normalPages,
+  );
+  // No window sent more than its budget plus one packet.
+  for (const window of result.windows) {
+    if (window.budgetBytes > 0n) expect(window.transferredBytes).toBeLessThanOrEqual(window.budgetBytes + BigInt(MAX_SEND_BYTES));
+  }
+  expect(result.info.ram?.transferred).toBe(result.stats.migrationTransferredBytes());
+}
+
+describe.each<BackendName>(['wasm', 'js'])('simulateMigration (%s backend)', (backend) => {
+  it('migrates an idle 4 MiB guest to a byte-identical destination with exact counters', async () => {
+    const result = await simulateMigration({ backend, ramBytes: 4 * MiB, dirtyBytesPerSecond: 0, bandwidthBytesPerSecond: 0 });
+    const pages = (4 * MiB) / PAGE_BYTES;
+    const zero = Math.floor(0.25 * pages);
+    expect(result.status).toBe('completed');
+    expect(result.verified).toBe(true);
+    expect(result.firstMismatchPage).toBe(-1);
+    expect(result.scan).toBe(backend === 'js' ? 'js' : 'wasm-simd');
+    // One pass sends everything; nothing is dirty after it; the stop-and-copy pass sends nothing.
+    expect(result.passes).toBe(1);
+    expect(result.pagesSent).toBe(pages);
+    expect(result.dataPackets).toBe(pages / 128);
+    expect(result.syncPackets).toBe(2 * 2);
+    const s = result.stats.snapshot();
+    expect(s.zeroPages).toBe(BigInt(zero));
+    expect(s.normalPages).toBe(BigInt(pages - zero));
+    // Syncs: set-up, after pass 1, at stop-and-copy.
+    expect(s.dirtySyncCount).toBe(3n);
+    expect(s.dirtyBytesLastSync).toBe(0n);
+    expect(s.multifdBytes).toBe(BigInt(2 * 64 + 1344 * (pages / 128 + 4) + 4096 * (pages - zero)));
+    const main = MAIN_STREAM.streamHeaderBytes + MAIN_STREAM.ramSetupBytes + 2 * MAIN_STREAM.passEndBytes + MAIN_STREAM.streamEndBytes;
+    expect(s.qemuFileTransferred).toBe(BigInt(main));
+    expect(s.precopyBytes).toBe(BigInt(MAIN_STREAM.ramSetupBytes + MAIN_STREAM.passEndBytes));
+    expect(s.downtimeBytes).toBe(BigInt(MAIN_STREAM.passEndBytes));
+    expect(s.rateLimitMax).toBe(0n);
+    expectCountersAddUp(result);
+    expect(result.info.status).toBe('completed');
+    expect(result.info.ram?.remaining).toBe(0n);
+    expect(result.info.ram?.total).toBe(BigInt(4 * MiB));
+    expect(result.info.ram?.duplicate).toBe(BigInt(zero));
+  });
+
+  it('migrates a guest that keeps writing, on 3 channels, to a byte-identical destination', async () => {
+    const progress: MigrationProgress[] = [];
+    const result = await simulateMigration({
+      backend,
+      ramBytes: 4 * MiB,
+      zeroShare: 0.5,
+      dirtyBytesPerSecond: 16 * MiB,
+      bandwidthBytesPerSecond: 32 * MiB,
+      channels: 3,
+      // Convergence needs a window with traffic to have closed; allow all the passes that takes.
+      maxPasses: 100_000,
+      onProgress: (p) => progress.push(p),
+    });
+    expect(result.status).toBe('completed');
+    expect(result.verified).toBe(true);
+    expectCountersAddUp(result);
+    expect(result.syncPackets).toBe(3 * (result.passes + 1));
+    expect(result.stats.dirtySyncCount.get()).toBe(BigInt(result.passes + 2));
+    expect(progress.map((p) => p.status)).toEqual(expect.arrayContaining(['setup', 'active', 'device', 'completed']));
+    expect(progress.at(-1)?.remainingBytes).toBe(0);
+  });
+});
+
+describe('simulateMigration under a bandwidth limit', () => {
+  it('never lets a window send more than its budget plus one packet', async () => {
+    // 3 MiB of page data against 0.8 MiB per window: at least three windows must close.
+    const result = await simulateMigration({ ramBytes: 4 * MiB, dirtyBytesPerSecond: 0, bandwidthBytesPerSecond: 8 * MiB });
+    expect(result.status).toBe('completed');
+    const limited = result.windows.filter((w) => w.budgetBytes > 0n);
+    expect(limited.length).toBeGreaterThanOrEqual(2);
+    for (const w of limited) expect(w.budgetBytes).toBe(838_860n); // floor(8 MiB/s ÷ 10 windows)
+    expectCountersAddUp(result);
+  });
+
+  it('gives up after maxPasses when the guest dirties memory faster than it can be sent', async () => {
+    // Each pass waits for new windows (≥ 100 ms), in which the guest dirties nearly every page;
+    // 10 ms of this bandwidth is a few pages: it cannot converge.
+    const result = await simulateMigration({
+      ramBytes: 2 * MiB,
+      dirtyBytesPerSecond: 1024 * MiB,
+      bandwidthBytesPerSecond: 1 * MiB,
+      downtimeLimitMs: 10,
+      maxPasses: 2,
+    });
+    expect(result.status).toBe('cancelled');
+    expect(result.passes).toBe(2);
+    expect(result.verified).toBeUndefined();
+    expect(result.message).toMatch(/^migration did not converge in 2 passes/);
+    expect(result.info.status).toBe('active');
+    expect(result.info.ram?.remaining).toBeGreaterThan(0n);
+    expectCountersAddUp(result);
+  });
+});
+
+describe('simulateMigration settings', () => {
+  it.each([
+    [{ ramBytes: 4097 }, RangeError, 'options.ramBytes must be a whole number of 4 KiB pages from 4 KiB to 4 GiB; received 4097'],
+    [{ ramBytes: '4MiB' }, TypeError, 'options.ramBytes must be a whole number of 4 KiB pages from 4 KiB to 4 GiB; received "4MiB"'],
+    [{ zeroShare: 1.5 }, RangeError, 'options.zeroShare must be a share from 0 to 1; received 1.5'],
+    [{ bandwidthBytesPerSecond: 9 }, RangeError, 'options.bandwidthBytesPerSecond must be a whole number of bytes per second: 0 for unlimited, or from 10 to 2^64 − 1; received 9'],
+    [{ channels: 0 }, RangeError, 'options.channels must be a whole number from 1 to 64; received 0'],
+    [{ backend: 'c' }, TypeError, "options.backend must be 'wasm' or 'js'; received \"c\""],
+    [{ passes: 3 }, TypeError, 'options.passes is not a setting'],
+  ])('refuses %o', async (options, type, message) => {
+    const run = simulateMigration(options as never);
+    await expect(run).rejects.toThrow(type);
+    await expect(run).rejects.toThrow(message);
+  });
+});

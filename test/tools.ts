@@ -1,0 +1,96 @@
+/**
+ * Helpers for tests that drive real programs: find a tool on PATH, pick a free loopback port,
+ * poll with a bounded number of tries, stop child processes that the test started.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+
+/**
+ * Set to 1 to skip the tests that need Prometheus' `prometheus` and `promtool` when they are not
+ * installed. Without it those tests fail, so a machine lacking them cannot pass silently.
+ */
+export const SKIP_PROMETHEUS_ENV = 'MIGRATION_STATS_SKIP_PROMETHEUS';
+
+/** The absolute path of an executable on PATH, or undefined. */
+export function which(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Whether a test needing `tool` should be skipped: only when it is missing and the opt-out is set. */
+export function skipWithout(tool: string): boolean {
+  return which(tool) === undefined && process.env[SKIP_PROMETHEUS_ENV] === '1';
+}
+
+/** The path of a Prometheus tool, or an error saying how to get it or opt out. */
+export function requireTool(tool: string): string {
+  const path = which(tool);
+  if (path !== undefined) return path;
+  throw new Error(
+    `${tool} is not installed: install the Debian package (apt-get install --no-install-recommends prometheus), or set ${SKIP_PROMETHEUS_ENV}=1 to skip this test`,
+  );
+}
+
+/** A loopback TCP port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/**
+ * Calls `probe` until it returns something other than undefined, at most `tries` times with
+ * `pauseMs` between calls. Never asserts on how long it took.
+ * @throws Error naming what was awaited and the last thing seen
+ */
+export async function poll<T>(what: string, probe: () => Promise<T | undefined>, tries = 240, pauseMs = 250): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < tries; i++) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+      last = 'not yet';
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  throw new Error(`${what}: still not there after ${tries} tries; last: ${last instanceof Error ? last.message : String(last)}`);
+}
+
+/** Starts a program and keeps its output for error messages. */
+export function start(command: string, args: readonly string[], options: { cwd?: string } = {}): { child: ChildProcess; output: () => string } {
+  const child = spawn(command, args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
+}
+
+/** Stops a child this test started (by its own handle): SIGTERM, then SIGKILL if it lingers. */
+export async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdin?.end();
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(killer);
+}

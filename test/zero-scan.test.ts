@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { SCAN_WASM_BASE64 } from '../src/simulate/scan-binary.js';
+import { compileScan, jsZeroScanner, wasmZeroScanner, type ZeroScanner } from '../src/simulate/zero-scan.js';
+
+const PAGE = 4096;
+
+describe('zero-page scan', async () => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  const bytes = new Uint8Array(memory.buffer);
+  const module = await compileScan();
+  const scanners: ZeroScanner[] = [
+    await wasmZeroScanner(module!, memory, PAGE, true),
+    await wasmZeroScanner(module!, memory, PAGE, false),
+    jsZeroScanner(memory.buffer, PAGE),
+  ];
+
+  it('compiles on this engine (Wasm SIMD)', () => {
+    expect(module).toBeInstanceOf(WebAssembly.Module);
+    expect(scanners.map((s) => s.kind)).toEqual(['wasm-simd', 'wasm-scalar', 'js']);
+  });
+
+  it('imports only the memory and has no start function or data to write into guest RAM', () => {
+    expect(WebAssembly.Module.imports(module!)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    // Section ids of the binary: 8 is a start function, 11 data segments.
+    const wasm = Uint8Array.from(atob(SCAN_WASM_BASE64), (c) => c.charCodeAt(0));
+    const ids: number[] = [];
+    for (let at = 8; at < wasm.length; ) {
+      ids.push(wasm[at++]!);
+      let size = 0;
+      for (let shift = 0; ; shift += 7) {
+        const byte = wasm[at++]!;
+        size |= (byte & 0x7f) << shift;
+        if (byte < 0x80) break;
+      }
+      at += size;
+    }
+    expect(ids).toEqual([1, 2, 3, 7, 10]); // type, import, function, export, code
+  });
+
+  // Every byte position of page 1 (bytes 4096–8191), with pages 0 and 2 full of data around it.
+  it.each(scanners.map((s) => [s.kind, s] as const))('%s finds a single non-zero byte anywhere in a page', (_, scanner) => {
+    bytes.fill(0xff);
+    bytes.fill(0, PAGE, 2 * PAGE);
+    expect(scanner.isZeroPage(PAGE)).toBe(true);
+    expect(scanner.isZeroPage(0)).toBe(false);
+    for (let i = PAGE; i < 2 * PAGE; i++) {
+      bytes[i] = 1;
+      if (scanner.isZeroPage(PAGE)) throw new Error(`${scanner.kind} missed the byte at offset ${i - PAGE}`);
+      bytes[i] = 0;
+    }
+    expect(scanner.isZeroPage(PAGE)).toBe(true);
+  });
+
+  it('checks the last page of a 4 GiB memory, whose end address wraps to 0', async () => {
+    const big = new WebAssembly.Memory({ initial: 65536, maximum: 65536, shared: true });
+    const last = 2 ** 32 - PAGE;
+    const view = new Uint8Array(big.buffer, last, PAGE);
+    for (const scanner of [await wasmZeroScanner(module!, big, PAGE, true), await wasmZeroScanner(module!, big, PAGE, false), jsZeroScanner(big.buffer, PAGE)]) {
+      view[PAGE - 1] = 0;
+      expect(scanner.isZeroPage(last)).toBe(true);
+      view[PAGE - 1] = 1;
+      expect(scanner.isZeroPage(last)).toBe(false);
+    }
+  });
+});
