@@ -2,9 +2,9 @@
  * HMP's `info migrate` text (QEMU 10.1 layout) and QEMU's `size_to_str()`.
  * @packageDocumentation
  */
-import { describe, toU64 } from './errors.js';
+import { describe, toU64, U64_MAX } from './errors.js';
 import { printfF, printfG } from './printf.js';
-import type { MigrationInfo } from './qmp.js';
+import { MIGRATION_STATUSES, type MigrationInfo, type MigrationRamStats } from './qmp.js';
 
 const SIZE_SUFFIXES = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'] as const;
 
@@ -42,6 +42,59 @@ export function sizeToStr(bytes: bigint | number): string {
   return `${printfG(asDouble / divisor, 3)} ${SIZE_SUFFIXES[prefix]}B`;
 }
 
+const INT64_MIN = -(2n ** 63n);
+
+/** The integer members of `ram` that `info migrate` prints. */
+const RAM_INTEGERS = [
+  'transferred',
+  'remaining',
+  'total',
+  'duplicate',
+  'normal',
+  'dirty-pages-rate',
+  'dirty-sync-count',
+  'postcopy-requests',
+  'page-size',
+  'multifd-bytes',
+  'pages-per-second',
+  'precopy-bytes',
+  'downtime-bytes',
+  'postcopy-bytes',
+  'dirty-sync-missed-zero-copy',
+] as const satisfies readonly (keyof MigrationRamStats)[];
+
+/** How a member is named in messages: `info.ram.normal`, `info['total-time']`. */
+function memberPath(parent: string, key: string): string {
+  return /^[a-z]+$/.test(key) ? `${parent}.${key}` : `${parent}['${key}']`;
+}
+
+/** Checks an integer member (an `int64_t` or `uint64_t` field in QEMU) when it must be there or is. */
+function checkInteger(path: string, value: unknown): void {
+  if (typeof value === 'bigint' && value >= INT64_MIN && value <= U64_MAX) return;
+  const head = `infoMigrate: ${path} must be a bigint from -2^63 to 2^64 − 1 (as queryMigrate returns it); received ${describe(value)}`;
+  throw typeof value === 'bigint' ? new RangeError(head) : new TypeError(head);
+}
+
+/** Checks every member that {@link infoMigrate} prints, before it prints anything. */
+function checkInfo(info: MigrationInfo): void {
+  const { status, ram } = info;
+  if (status !== undefined && !(MIGRATION_STATUSES as readonly unknown[]).includes(status)) {
+    throw new TypeError(`infoMigrate: info.status must be a migration status such as 'active'; received ${describe(status)}`);
+  }
+  if (info['error-desc'] !== undefined && typeof info['error-desc'] !== 'string') {
+    throw new TypeError(`infoMigrate: info['error-desc'] must be a string; received ${describe(info['error-desc'])}`);
+  }
+  for (const key of ['total-time', 'setup-time', 'expected-downtime', 'downtime'] as const) {
+    if (info[key] !== undefined) checkInteger(memberPath('info', key), info[key]);
+  }
+  if (ram === undefined) return;
+  if (ram === null || typeof ram !== 'object' || Array.isArray(ram)) {
+    throw new TypeError(`infoMigrate: info.ram must be the ram object of queryMigrate(); received ${describe(ram)}`);
+  }
+  for (const key of RAM_INTEGERS) checkInteger(memberPath('info.ram', key), ram[key]);
+  if (typeof ram.mbps !== 'number') throw new TypeError(`infoMigrate: info.ram.mbps must be a number; received ${describe(ram.mbps)}`);
+}
+
 /** C's `%PRIu64` of a value stored in an `int64_t` or `uint64_t` field. */
 function u64(value: bigint): string {
   return BigInt.asUintN(64, value).toString();
@@ -54,7 +107,8 @@ function u64(value: bigint): string {
  * `downtime_bytes=`, `zerocopy_fallbacks=`) appear only when QEMU prints them.
  * @param info - what {@link queryMigrate} returns
  * @returns the lines, each ending in `\n` (empty for `{}`, as QEMU prints nothing)
- * @throws TypeError when `info` is not an object
+ * @throws TypeError when `info` is not an object, or a member it prints is missing or of another type
+ *   than {@link queryMigrate} gives it (RangeError for an integer outside 64 bits); nothing is printed
  * @example
  * infoMigrate(queryMigrate(stats, { status: 'completed', … }))
  * //=> 'Status: \t\tcompleted\nTime (ms): \t\ttotal=67, setup=3, down=5\nRAM info:\n  Throughput (Mbps): \t58.15\n…'
@@ -63,6 +117,7 @@ export function infoMigrate(info: MigrationInfo): string {
   if (info === null || typeof info !== 'object') {
     throw new TypeError(`infoMigrate: info must be the object from queryMigrate(); received ${describe(info)}`);
   }
+  checkInfo(info);
   let out = '';
   if (info.status !== undefined) {
     out += `Status: \t\t${info.status}`;

@@ -117,4 +117,21 @@ describe('infoMigrate', () => {
   it('rejects what is not an info object', () => {
     expect(() => infoMigrate(null as never)).toThrow(/infoMigrate: info must be the object from queryMigrate\(\); received null/);
   });
+
+  it('names the member that is missing or not what queryMigrate returns, instead of failing inside', () => {
+    const bad = (info: unknown) => () => infoMigrate(info as MigrationInfo);
+    const { normal: _, ...withoutNormal } = ram;
+    expect(bad({ status: 'active', ram: withoutNormal, 'total-time': 1n })).toThrow(
+      new TypeError('infoMigrate: info.ram.normal must be a bigint from -2^63 to 2^64 − 1 (as queryMigrate returns it); received undefined'),
+    );
+    expect(bad({ status: 'active', 'total-time': 67 })).toThrow(
+      new TypeError("infoMigrate: info['total-time'] must be a bigint from -2^63 to 2^64 − 1 (as queryMigrate returns it); received 67"),
+    );
+    expect(bad({ status: 'active', ram: { ...ram, 'page-size': 2n ** 64n } })).toThrow(RangeError);
+    expect(bad({ status: 'active', ram: { ...ram, 'page-size': 2n ** 64n } })).toThrow(/info\.ram\['page-size'\] must be a bigint .*received 18446744073709551616n/);
+    expect(bad({ ram: { ...ram, mbps: '58.15' } })).toThrow(new TypeError('infoMigrate: info.ram.mbps must be a number; received "58.15"'));
+    expect(bad({ ram: [] })).toThrow(/infoMigrate: info\.ram must be the ram object of queryMigrate\(\); received an object \(Array\)/);
+    expect(bad({ status: 'running' })).toThrow(new TypeError(`infoMigrate: info.status must be a migration status such as 'active'; received "running"`));
+    expect(bad({ status: 'failed', 'error-desc': 5 })).toThrow(new TypeError("infoMigrate: info['error-desc'] must be a string; received 5"));
+  });
 });
