@@ -44,6 +44,28 @@ describe('progress view', () => {
     expect(writes[2]).toBe('\n');
   });
 
+  it('keeps every figure on an 80-column terminal, in a shorter form', () => {
+    const { writes, out } = sink(true, 80);
+    const view = progressView(out);
+    view.update(at('device', 5, 3300));
+    view.update(at('active', 12, 123_400));
+    for (const w of writes) {
+      const line = w.slice('\r\x1b[2K'.length);
+      expect(line.length).toBeLessThanOrEqual(79);
+      expect(line).not.toContain('…');
+      for (const figure of ['192 MiB', '55 MiB', '1077.5 Mbps', 'dirty 21633']) expect(line).toContain(figure);
+    }
+    expect(writes[0]).toMatch(/pass 5 final +3\.3 s/);
+    expect(writes[1]).toMatch(/pass 12 +123\.4 s/);
+  });
+
+  it('takes a terminal that reports 0 columns (size unknown) as 80 wide', () => {
+    const { writes, out } = sink(true, 0);
+    progressView(out).update(at('active', 2, 1500));
+    expect(writes[0]).toContain('1077.5 Mbps');
+    expect(writes[0]).toContain('dirty 21633');
+  });
+
   it('writes plain lines, one per pass and stage, when not a terminal', () => {
     const { writes, out } = sink(false);
     const view = progressView(out);

@@ -32,6 +32,34 @@ export function progressLine(p: MigrationProgress): string {
   );
 }
 
+/** What each stage adds after the pass number in the short line (nothing while active). */
+const SHORT_STAGE: Record<MigrationProgress['status'], string> = {
+  setup: ' setup',
+  active: '',
+  device: ' final',
+  completed: ' done',
+  cancelled: ' cancelled',
+};
+
+/**
+ * The same figures in fewer characters, for a terminal too narrow for {@link progressLine}: a
+ * usual pass fits in 79 columns.
+ * @example progressShortLine(p) //=> 'pass 5 final  3.3 s  sent 388 MiB  left 23.5 MiB  1105.1 Mbps  dirty 24634/s'
+ */
+export function progressShortLine(p: MigrationProgress): string {
+  return [
+    `pass ${p.pass}${SHORT_STAGE[p.status]}`,
+    `${(p.elapsedMs / 1000).toFixed(1)} s`,
+    `sent ${sizeToStr(p.transferredBytes)}`,
+    `left ${sizeToStr(p.remainingBytes)}`,
+    `${p.mbps.toFixed(1)} Mbps`,
+    `dirty ${p.dirtyPagesRate}/s`,
+  ].join('  ');
+}
+
+/** Terminal width assumed when the terminal does not say (Node reports 0 columns then). */
+const DEFAULT_COLUMNS = 80;
+
 /** Draws progress as it comes; call `finish` once at the end. */
 export interface ProgressView {
   update(progress: MigrationProgress): void;
@@ -39,16 +67,18 @@ export interface ProgressView {
 }
 
 /**
- * Makes the view for an output: redrawn in place when it is a terminal, else one line per pass
- * and per stage change.
+ * Makes the view for an output: redrawn in place when it is a terminal (in the short form when the
+ * full line is wider than the terminal), else one line per pass and per stage change.
  */
 export function progressView(out: TextOut): ProgressView {
   if (out.isTTY) {
     let drawn = false;
     return {
       update(progress) {
-        const width = Math.max((out.columns ?? 80) - 1, 20);
-        const line = progressLine(progress);
+        const columns = out.columns !== undefined && out.columns > 0 ? out.columns : DEFAULT_COLUMNS;
+        const width = Math.max(columns - 1, 20);
+        const full = progressLine(progress);
+        const line = full.length <= width ? full : progressShortLine(progress);
         // Clear the line and redraw; cut to the width so the terminal never wraps it.
         out.write(`\r\x1b[2K${line.length > width ? line.slice(0, width - 1) + '…' : line}`);
         drawn = true;
