@@ -34,6 +34,8 @@ describe('migration-stats simulate: bad flags', () => {
     [['--max-passes'], '--max-passes needs a value: a whole number from 1 to 1000000 (such as 20)'],
     [['--channels', '2', '--channels', '3'], '--channels is given twice'],
     [['--speed', '3'], 'unknown flag "--speed"'],
+    [['--json=yes'], '--json takes no value; received "--json=yes"'],
+    [['--help=me'], '--help takes no value; received "--help=me"'],
     [['fast'], 'unexpected argument "fast"; flags start with --'],
   ])('%j exits 2 with the message and the usage', async (args, message) => {
     const run = await cli('simulate', ...args);

@@ -111,6 +111,7 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
     }
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    if (flag === '--json' || flag === '--help') return error(`${flag} takes no value; received ${describe(arg)}`);
     const name = FLAG_TO_SETTING.get(flag);
     if (!name) {
       return error(arg.startsWith('-') ? `unknown flag ${describe(flag)}` : `unexpected argument ${describe(arg)}; flags start with --`);
