@@ -132,6 +132,9 @@ describe('simulateMigration settings', () => {
     [{ channels: 0 }, RangeError, 'options.channels must be a whole number from 1 to 64; received 0'],
     [{ backend: 'c' }, TypeError, "options.backend must be 'wasm' or 'js'; received \"c\""],
     [{ passes: 3 }, TypeError, 'options.passes is not a setting'],
+    [{ onProgress: 'log' }, TypeError, 'options.onProgress must be a function or undefined; received "log"'],
+    [{ workerUrl: 5 }, TypeError, 'options.workerUrl must be a URL or a string naming the worker module; received 5'],
+    [{ workerUrl: 'http://[' }, TypeError, 'options.workerUrl must be a URL or a string naming the worker module; received "http://["'],
   ])('refuses %o', async (options, type, message) => {
     const run = simulateMigration(options as never);
     await expect(run).rejects.toThrow(type);

@@ -12,6 +12,7 @@
  * It runs on any thread, a page's main thread included: it never blocks, only awaits.
  * @packageDocumentation
  */
+import { describe } from '../errors.js';
 import { sizeToStr } from '../hmp.js';
 import { queryMigrate, type MigrationInfo, type MigrationStatus as QmpStatus } from '../qmp.js';
 import { completedMbps, MigrationWindow } from '../window.js';
@@ -120,7 +121,7 @@ const popcount = (x: number): number => {
  * Runs one simulated live migration to its end.
  * @param options - settings (see {@link SimulationSettings}; each has a default) and callbacks
  * @returns the outcome, with the final counters and the `query-migrate` info
- * @throws TypeError or RangeError for a bad setting (nothing is started); Error when shared
+ * @throws TypeError or RangeError for a bad setting, `onProgress` or `workerUrl` (nothing is started); Error when shared
  *   memory is not available or a worker fails
  * @example
  * const result = await simulateMigration({ ramBytes: 16 * 1024 * 1024 });
@@ -129,19 +130,35 @@ const popcount = (x: number): number => {
  */
 export async function simulateMigration(options?: SimulationOptions): Promise<MigrationResult> {
   const settings = checkSettings('simulateMigration', options === undefined ? undefined : { ...options });
-  const workerUrl = options?.workerUrl === undefined ? defaultWorkerUrl() : new URL(options.workerUrl, defaultWorkerUrl());
+  const onProgress = options?.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new TypeError(`simulateMigration: options.onProgress must be a function or undefined; received ${describe(onProgress)}`);
+  }
+  const workerUrl = options?.workerUrl === undefined ? defaultWorkerUrl() : resolveWorkerUrl(options.workerUrl);
   if (typeof SharedArrayBuffer !== 'function') {
     throw new Error(
       'simulateMigration: SharedArrayBuffer is not available; in a browser the page must be cross-origin isolated ' +
         '(Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)',
     );
   }
-  const run = new Migration(settings, workerUrl, options?.onProgress);
+  const run = new Migration(settings, workerUrl, onProgress);
   try {
     return await run.run();
   } finally {
     await run.shutDown();
   }
+}
+
+/** `options.workerUrl` as a URL, relative ones against the default. */
+function resolveWorkerUrl(value: unknown): URL {
+  if (value instanceof URL || typeof value === 'string') {
+    try {
+      return new URL(value, defaultWorkerUrl());
+    } catch {
+      // not a URL: the message below
+    }
+  }
+  throw new TypeError(`simulateMigration: options.workerUrl must be a URL or a string naming the worker module; received ${describe(value)}`);
 }
 
 /** One migration's state; {@link simulateMigration} makes one and runs it. */
