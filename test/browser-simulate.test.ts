@@ -17,7 +17,7 @@ const EXAMPLE = fileURLToPath(new URL('../examples/browser/', import.meta.url));
 const LIBRARY = fileURLToPath(new URL('../dist/browser/', import.meta.url));
 
 type Server = { url: string; close(): Promise<void> };
-type Shown = { state: string; status: string; report: string; counters: Record<string, bigint> };
+type Shown = { state: string; status: string; report: string; counters: Record<string, bigint>; titles: Record<string, string> };
 
 describe.skipIf(SKIP)('the migrate view in headless Chromium', () => {
   let browser: Browser;
@@ -58,6 +58,9 @@ describe.skipIf(SKIP)('the migrate view in headless Chromium', () => {
           row.cells[2]!.textContent!.replaceAll(',', ''),
         ]),
       ),
+      titles: Object.fromEntries(
+        [...document.querySelectorAll<HTMLTableRowElement>('#view .counters tbody tr')].map((row) => [row.cells[0]!.textContent!, row.cells[0]!.title]),
+      ),
     }));
     await context.close();
     expect(errors).toEqual([]);
@@ -75,6 +78,8 @@ describe.skipIf(SKIP)('the migrate view in headless Chromium', () => {
     expect(c.normal_pages! + c.zero_pages!).toBeGreaterThanOrEqual(2048n);
     expect(c.multifd_bytes).toBeGreaterThan(c.normal_pages! * 4096n);
     expect(c.dirty_sync_count).toBeGreaterThanOrEqual(3n);
+    // Each counter's name cell carries its help text whole, quotes included.
+    expect(shown.titles.zero_pages).toBe('All-zero pages (reported as "duplicate").');
   });
 
   it('explains that it needs cross-origin isolation, and starts nothing, on a page without it', async () => {

@@ -302,7 +302,7 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     }
 
     /** Runs the counters view with 4 workers × 250,000 packets; returns the table as the page shows it. */
-    async function runExample(url: string): Promise<{ state: string; isolation: string; rows: Record<string, string[]> }> {
+    async function runExample(url: string): Promise<{ state: string; isolation: string; rows: Record<string, string[]>; titles: Record<string, string> }> {
       const context = await browser.newContext();
       const page = await context.newPage();
       await page.goto(`${url}?workers=${WORKERS}&packets=${ADDS}&start`);
@@ -315,6 +315,9 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
             (row as HTMLElement).dataset.counter!,
             [...row.querySelectorAll('td')].slice(2).map((cell) => cell.textContent!.replaceAll(',', '')),
           ]),
+        ),
+        titles: Object.fromEntries(
+          [...document.querySelectorAll('tbody tr')].map((row) => [(row as HTMLElement).dataset.counter!, (row.querySelector('td') as HTMLElement).title]),
         ),
       }));
       await context.close();
@@ -329,6 +332,8 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
       expect(shown.rows.normalPages?.slice(0, 2)).toEqual([String(packets * 48n), String(packets * 48n)]);
       expect(shown.rows.zeroPages?.slice(0, 2)).toEqual([String(packets * 16n), String(packets * 16n)]);
       expect(shown.rows.multifdBytes?.slice(0, 2)).toEqual([String(packets * 196672n), String(packets * 196672n)]);
+      // Each counter's name cell carries its help text whole, quotes included.
+      expect(shown.titles.zeroPages).toBe('All-zero pages (reported as "duplicate").');
     });
 
     it('counts on the page and shows the headers to send when served with --no-isolation', async () => {

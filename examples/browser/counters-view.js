@@ -47,8 +47,10 @@ export function mount(root, { stats, canShare }) {
     const info = COUNTERS.find((c) => c.name === counter);
     const row = tbody.insertRow();
     row.dataset.counter = counter;
-    row.innerHTML = `<td title="${info?.help ?? 'migration_transferred_bytes()'}"><code>${info?.cName ?? 'transferred'}</code></td>
+    row.innerHTML = `<td><code>${info?.cName ?? 'transferred'}</code></td>
       <td>${info?.unit ?? 'bytes'}</td><td class="num value"></td><td class="num expected"></td><td class="check"></td>`;
+    // Set as a property: the help text has quotes, which would end an attribute written in the HTML.
+    row.cells[0].title = info?.help ?? 'migration_transferred_bytes()';
     rows.set(counter, row);
   }
 

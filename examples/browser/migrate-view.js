@@ -58,7 +58,8 @@ export function mount(root, { canShare }) {
   const rows = new Map();
   for (const info of COUNTERS) {
     const row = root.querySelector('.counters tbody').insertRow();
-    row.innerHTML = `<td title="${info.help}"><code>${info.cName}</code></td><td>${info.unit}</td><td class="num"></td>`;
+    row.innerHTML = `<td><code>${info.cName}</code></td><td>${info.unit}</td><td class="num"></td>`;
+    row.cells[0].title = info.help; // a property: the help text has quotes
     rows.set(info.name, row.cells[2]);
   }
 
