@@ -27,6 +27,44 @@ export interface OtelRegistration {
   remove(): void;
 }
 
+/** What an OpenTelemetry instrument name may be: a letter, then letters, digits, `_ . - /`. */
+const INSTRUMENT_NAME_START = /^[A-Za-z][A-Za-z0-9_.\-/]*$/;
+/** OpenTelemetry's longest instrument name. */
+const MAX_INSTRUMENT_NAME = 255;
+
+/**
+ * Checks a name prefix: the SDK would otherwise only log a warning for an invalid instrument name,
+ * and exporters would receive it anyway.
+ */
+function checkPrefix(where: string, prefix: unknown): void {
+  if (typeof prefix !== 'string' || (prefix !== '' && !INSTRUMENT_NAME_START.test(prefix))) {
+    throw new TypeError(`${where}: options.prefix must be '' or match ${INSTRUMENT_NAME_START} (an OpenTelemetry instrument name start); received ${describe(prefix)}`);
+  }
+  const longest = Math.max(...METRICS.map((metric) => metric.otelName.length));
+  if (prefix.length + longest > MAX_INSTRUMENT_NAME) {
+    throw new TypeError(
+      `${where}: options.prefix must leave every instrument name at most ${MAX_INSTRUMENT_NAME} characters (OpenTelemetry's limit), so at most ${MAX_INSTRUMENT_NAME - longest} characters; received one of ${prefix.length}`,
+    );
+  }
+}
+
+const isPrimitiveAttribute = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+/** Checks attributes: each value a string, number or boolean, or an array of one of those types. */
+function checkAttributes(where: string, attributes: unknown): void {
+  if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) {
+    throw new TypeError(`${where}: options.attributes must be an object of attribute name → value; received ${describe(attributes)}`);
+  }
+  for (const [name, value] of Object.entries(attributes)) {
+    if (isPrimitiveAttribute(value)) continue;
+    if (Array.isArray(value)) {
+      const types = new Set(value.filter((item) => item !== null && item !== undefined).map((item: unknown) => typeof item));
+      if (types.size <= 1 && value.every((item: unknown) => item === null || item === undefined || isPrimitiveAttribute(item))) continue;
+    }
+    throw new TypeError(`${where}: options.attributes.${name} must be a string, number, boolean or an array of one of them; received ${describe(value)}`);
+  }
+}
+
 /**
  * Creates an observable counter for each add-only counter and an observable gauge for each gauge,
  * named after QEMU's C fields (`qemu.migration.zero_pages`, unit `{page}`; bytes in `By`), and one
@@ -35,7 +73,8 @@ export interface OtelRegistration {
  * @param meter - an OpenTelemetry `Meter`
  * @param options - `prefix`, `attributes`
  * @returns the instrument names and a way to stop observing
- * @throws TypeError for a bad stats, meter or option
+ * @throws TypeError for a bad stats or meter, a prefix that makes names OpenTelemetry does not allow,
+ *   or an attribute value that is not a string, number, boolean or array of one of them
  * @example
  * import { metrics } from '@opentelemetry/api';
  * import { observeMigrationStats } from 'migration-stats/otel';
@@ -53,10 +92,8 @@ export function observeMigrationStats(stats: MigrationStats, meter: Meter, optio
     throw new TypeError(`${where}: options must be an object such as { attributes: { vm: 'guest1' } }; received ${describe(options)}`);
   }
   const { prefix = DEFAULT_OTEL_PREFIX, attributes = {} } = options;
-  if (typeof prefix !== 'string') throw new TypeError(`${where}: options.prefix must be a string; received ${describe(prefix)}`);
-  if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) {
-    throw new TypeError(`${where}: options.attributes must be an object of attribute name → value; received ${describe(attributes)}`);
-  }
+  checkPrefix(where, prefix);
+  checkAttributes(where, attributes);
 
   const observed = METRICS.map((metric) => {
     const name = prefix + metric.otelName;

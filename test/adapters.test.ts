@@ -6,6 +6,7 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
+import type { Meter } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { MigrationStats, type BackendName } from '../src/index.js';
@@ -128,6 +129,34 @@ describe.each<BackendName>(['wasm', 'js'])('OpenTelemetry adapter (%s backend)',
     const stats = await MigrationStats.create({ backend });
     expect(() => observeMigrationStats({} as MigrationStats, {} as never)).toThrow(/observeMigrationStats: stats must be a MigrationStats/);
     expect(() => observeMigrationStats(stats, {} as never)).toThrow(/meter must be an OpenTelemetry Meter/);
+  });
+
+  it('refuses a prefix or attributes that OpenTelemetry does not allow, before creating any instrument', async () => {
+    const stats = await MigrationStats.create({ backend });
+    const created: string[] = [];
+    const meter = {
+      createObservableCounter: (name: string) => (created.push(name), {}),
+      createObservableGauge: (name: string) => (created.push(name), {}),
+      addBatchObservableCallback: () => {},
+      removeBatchObservableCallback: () => {},
+    } as unknown as Meter;
+    expect(() => observeMigrationStats(stats, meter, { prefix: '9vm.' })).toThrow(
+      new TypeError(
+        "observeMigrationStats: options.prefix must be '' or match /^[A-Za-z][A-Za-z0-9_.\\-/]*$/ (an OpenTelemetry instrument name start); received \"9vm.\"",
+      ),
+    );
+    expect(() => observeMigrationStats(stats, meter, { prefix: 'a b.' })).toThrow(TypeError);
+    expect(() => observeMigrationStats(stats, meter, { prefix: 'x'.repeat(240) })).toThrow(/at most 255 characters/);
+    expect(() => observeMigrationStats(stats, meter, { attributes: { vm: {} } as never })).toThrow(
+      new TypeError(
+        'observeMigrationStats: options.attributes.vm must be a string, number, boolean or an array of one of them; received an object (Object)',
+      ),
+    );
+    expect(() => observeMigrationStats(stats, meter, { attributes: { vm: [1, 'a'] } as never })).toThrow(/options\.attributes\.vm must be/);
+    expect(created).toEqual([]);
+    // What is allowed still works.
+    observeMigrationStats(stats, meter, { prefix: 'vm-1/qemu.', attributes: { vm: 'guest1', cpu: 2, live: true, tags: ['a', 'b'] } });
+    expect(created).toHaveLength(15);
   });
 });
 
