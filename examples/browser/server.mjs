@@ -89,8 +89,10 @@ export async function serve({ mounts, isolated = true, headers = {}, port = 0, h
     server.listen(port, host, ok);
   });
   const address = server.address();
+  // An IPv6 address goes in brackets in a URL (http://[::1]:8080/).
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${host}:${address.port}/`,
+    url: `http://${hostInUrl}:${address.port}/`,
     close: () =>
       new Promise((ok) => {
         server.close(() => ok());
