@@ -12,8 +12,8 @@ import { printfG } from './printf.js';
 import { qdictOrder } from './qdict.js';
 import { MigrationStats } from './stats.js';
 
-/** QAPI's `MigrationStatus`, in schema order. */
-export const MIGRATION_STATUSES = [
+/** QAPI's `MigrationStatus`, in schema order (frozen). */
+export const MIGRATION_STATUSES = Object.freeze([
   'none',
   'setup',
   'cancelling',
@@ -29,7 +29,7 @@ export const MIGRATION_STATUSES = [
   'pre-switchover',
   'device',
   'wait-unplug',
-] as const;
+] as const);
 
 /** A migration status as QMP names it. */
 export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   completedMbps,
   formatQmp,
+  MIGRATION_STATUSES,
   MigrationStats,
   queryMigrate,
   type BackendName,
@@ -140,6 +141,13 @@ describe.each<BackendName>(['wasm', 'js'])('queryMigrate (%s backend)', (backend
     const stats = await MigrationStats.create({ backend });
     stats.normalPages.set(2n ** 62n + 1n);
     expect(queryMigrate(stats, RUNNING).ram?.['normal-bytes']).toBe(4096n);
+  });
+
+  it('keeps its list of statuses unchangeable, so no caller can widen what it accepts', async () => {
+    expect(Object.isFrozen(MIGRATION_STATUSES)).toBe(true);
+    expect(() => (MIGRATION_STATUSES as unknown as string[]).push('running')).toThrow(TypeError);
+    const stats = await MigrationStats.create();
+    expect(() => queryMigrate(stats, { status: 'running' as never })).toThrow(/context\.status must be one of/);
   });
 
   it('names the missing or wrong context member', async () => {
