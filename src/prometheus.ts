@@ -108,7 +108,7 @@ export interface MetricsResponse {
  * @param stats - the counters
  * @param options - `prefix` and `labels` as for {@link prometheusText} (`format` is negotiated)
  * @returns `(request, response) => void` for `node:http`
- * @throws TypeError for a bad prefix or label name (when called, not per request)
+ * @throws TypeError for a bad prefix or label name, or a `format` option (when called, not per request)
  * @example
  * http.createServer(createMetricsHandler(stats, { labels: { vm: 'guest1' } })).listen(9464);
  */
@@ -118,6 +118,12 @@ export function createMetricsHandler(
 ): (request: MetricsRequest, response: MetricsResponse) => void {
   const where = 'createMetricsHandler';
   checkStats(where, stats);
+  const format: unknown = options === null || typeof options !== 'object' ? undefined : (options as PrometheusTextOptions).format;
+  if (format !== undefined) {
+    throw new TypeError(
+      `${where}: options.format is not taken here; received ${describe(format)}: each response is OpenMetrics when the request's Accept header asks for it, else the Prometheus text format`,
+    );
+  }
   const base = readOptions(where, options);
   return (request, response) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') {

@@ -151,4 +151,13 @@ describe('createMetricsHandler', () => {
     const stats = await MigrationStats.create();
     expect(() => createMetricsHandler(stats, { prefix: 'a-b' })).toThrow(/createMetricsHandler: options.prefix must be/);
   });
+
+  it('refuses a format option instead of ignoring it: the format follows each request', async () => {
+    const stats = await MigrationStats.create();
+    expect(() => createMetricsHandler(stats, { format: 'openmetrics' } as never)).toThrow(
+      new TypeError(
+        'createMetricsHandler: options.format is not taken here; received "openmetrics": each response is OpenMetrics when the request\'s Accept header asks for it, else the Prometheus text format',
+      ),
+    );
+  });
 });
