@@ -80,7 +80,7 @@ function render(stats: MigrationStats, { prefix, labels, format }: Required<Prom
  * @throws TypeError for a bad prefix, label name or format
  * @example
  * prometheusText(stats)
- * //=> '# HELP qemu_migration_last_sync_dirty_bytes Dirty bytes found by the last dirty-bitmap sync (QEMU dirty_bytes_last_sync).\n# TYPE qemu_migration_last_sync_dirty_bytes gauge\nqemu_migration_last_sync_dirty_bytes 0\n…'
+ * //=> '# HELP qemu_migration_last_sync_dirty_bytes Dirty bytes found by the last dirty-bitmap sync; QEMU dirty_bytes_last_sync.\n# TYPE qemu_migration_last_sync_dirty_bytes gauge\nqemu_migration_last_sync_dirty_bytes 0\n…'
  */
 export function prometheusText(stats: MigrationStats, options?: PrometheusTextOptions): string {
   const where = 'prometheusText';
