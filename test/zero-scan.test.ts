@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SCAN_WASM_BASE64 } from '../src/simulate/scan-binary.js';
-import { compileScan, jsZeroScanner, wasmZeroScanner, type ZeroScanner } from '../src/simulate/zero-scan.js';
+import { compileScan, jsZeroScanner, wasmZeroScanner, zeroScanner, type ZeroScanner } from '../src/simulate/zero-scan.js';
 
 const PAGE = 4096;
 
@@ -49,6 +49,27 @@ describe('zero-page scan', async () => {
       bytes[i] = 0;
     }
     expect(scanner.isZeroPage(PAGE)).toBe(true);
+  });
+
+  it.each(scanners.map((s) => [s.kind, s] as const))('%s refuses an offset that is not a whole page inside the RAM', (_, scanner) => {
+    // The JS loop read past the end as zeros, and the Wasm loops read the next page's bytes.
+    for (const bad of [-PAGE, 1, PAGE + 0.5, 65536, 2 ** 32, NaN, Infinity]) expect(() => scanner.isZeroPage(bad)).toThrow(RangeError);
+    expect(() => scanner.isZeroPage('0' as never)).toThrow(TypeError);
+    expect(() => scanner.isZeroPage(65536)).toThrow(
+      new RangeError('isZeroPage: byteOffset must be a multiple of 4096 from 0 to 61440 (a whole page inside the RAM); received 65536'),
+    );
+  });
+
+  it('refuses a page size that is not a power of two from 64 bytes to the RAM size, and an unknown kind', async () => {
+    await expect(wasmZeroScanner(module!, memory, 100)).rejects.toThrow(
+      new RangeError('wasmZeroScanner: pageBytes must be a power of two from 64 to 65536 (the RAM size); received 100'),
+    );
+    expect(() => jsZeroScanner(memory.buffer, 4097)).toThrow(RangeError);
+    expect(() => jsZeroScanner(memory.buffer, 2 * 65536)).toThrow(RangeError);
+    expect(() => jsZeroScanner(memory.buffer, '4096' as never)).toThrow(TypeError);
+    await expect(zeroScanner(memory, PAGE, 'gpu' as never)).rejects.toThrow(
+      new TypeError("zeroScanner: kind must be 'wasm-simd', 'wasm-scalar', 'js' or undefined (the best available); received \"gpu\""),
+    );
   });
 
   it('checks the last page of a 4 GiB memory, whose end address wraps to 0', async () => {

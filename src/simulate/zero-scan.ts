@@ -3,6 +3,7 @@
  * plain JS loop when the engine has no Wasm SIMD or the caller asks for it.
  * @packageDocumentation
  */
+import { describe } from '../errors.js';
 import { SCAN_WASM_BASE64 } from './scan-binary.js';
 
 /** How a channel checks pages for zeros. */
@@ -14,10 +15,33 @@ export interface ZeroScanner {
   readonly kind: ZeroScanKind;
   /**
    * Whether the page at `byteOffset` is all zeros.
-   * @param byteOffset - offset of the page in guest RAM, a multiple of the page size, checked by
-   *   the caller to lie inside the RAM
+   * @param byteOffset - offset of the page in guest RAM: a multiple of the page size, inside the RAM
+   * @throws TypeError or RangeError for any other offset (nothing is read)
    */
   isZeroPage(byteOffset: number): boolean;
+}
+
+const ZERO_SCAN_KINDS: readonly unknown[] = ['wasm-simd', 'wasm-scalar', 'js'];
+
+/**
+ * Checks a page size against the RAM: a power of two from 64 bytes (the Wasm loops read 64 bytes a
+ * step) to the RAM size.
+ * @returns a check of page offsets for the hot loop: integer, page-aligned, inside the RAM
+ */
+function pageOffsetCheck(where: string, ramBytes: number, pageBytes: unknown): (byteOffset: number) => void {
+  if (typeof pageBytes !== 'number' || !Number.isInteger(pageBytes) || pageBytes < 64 || pageBytes > ramBytes || (pageBytes & (pageBytes - 1)) !== 0) {
+    const head = `${where}: pageBytes must be a power of two from 64 to ${ramBytes} (the RAM size); received ${describe(pageBytes)}`;
+    throw typeof pageBytes === 'number' ? new RangeError(head) : new TypeError(head);
+  }
+  const lastOffset = ramBytes - pageBytes;
+  const mask = pageBytes - 1;
+  return (byteOffset) => {
+    // Every offset inside a 32-bit memory is below 2^32: `>>> 0` keeps exactly those integers, and
+    // `&` then sees their low bits unchanged.
+    if ((byteOffset >>> 0) === byteOffset && byteOffset <= lastOffset && (byteOffset & mask) === 0) return;
+    const head = `isZeroPage: byteOffset must be a multiple of ${pageBytes} from 0 to ${lastOffset} (a whole page inside the RAM); received ${describe(byteOffset)}`;
+    throw typeof byteOffset === 'number' ? new RangeError(head) : new TypeError(head);
+  };
 }
 
 /** The exports of `assembly/scan.ts`. */
@@ -49,8 +73,9 @@ export function compileScan(): Promise<WebAssembly.Module | null> {
  * check is one call with no copying.
  * @param module - from {@link compileScan}
  * @param ram - the guest RAM's shared memory
- * @param pageBytes - bytes per guest page (a multiple of 64)
+ * @param pageBytes - bytes per guest page: a power of two from 64 to the RAM size
  * @param simd - `true` for the v128 loop, `false` for the u64 loop (benchmarks compare them)
+ * @throws TypeError or RangeError (the promise rejects) for another page size
  */
 export async function wasmZeroScanner(
   module: WebAssembly.Module,
@@ -58,26 +83,33 @@ export async function wasmZeroScanner(
   pageBytes: number,
   simd = true,
 ): Promise<ZeroScanner> {
+  const checkOffset = pageOffsetCheck('wasmZeroScanner', ram.buffer.byteLength, pageBytes);
   const instance = await WebAssembly.instantiate(module, { env: { memory: ram } });
   const x = instance.exports as unknown as ScanExports;
   const check = simd ? x.isZeroPage : x.isZeroPageScalar;
   return {
     kind: simd ? 'wasm-simd' : 'wasm-scalar',
-    isZeroPage: (byteOffset) => check(byteOffset, pageBytes) !== 0,
+    isZeroPage(byteOffset) {
+      checkOffset(byteOffset);
+      return check(byteOffset, pageBytes) !== 0;
+    },
   };
 }
 
 /**
  * A scanner in plain JS: 32-bit loads, four a step, or-ed together.
  * @param ram - the guest RAM's bytes (a `SharedArrayBuffer` or a shared memory's buffer)
- * @param pageBytes - bytes per guest page (a multiple of 16)
+ * @param pageBytes - bytes per guest page: a power of two from 64 to the RAM size
+ * @throws TypeError or RangeError for another page size
  */
 export function jsZeroScanner(ram: ArrayBufferLike, pageBytes: number): ZeroScanner {
+  const checkOffset = pageOffsetCheck('jsZeroScanner', ram.byteLength, pageBytes);
   const words = new Int32Array(ram);
   const pageWords = pageBytes >>> 2;
   return {
     kind: 'js',
     isZeroPage(byteOffset) {
+      checkOffset(byteOffset);
       let i = byteOffset >>> 2;
       const end = i + pageWords;
       for (; i < end; i += 4) {
@@ -93,6 +125,9 @@ export function jsZeroScanner(ram: ArrayBufferLike, pageBytes: number): ZeroScan
  * @param kind - `'js'` to force the JS loop; otherwise the best available
  */
 export async function zeroScanner(ram: WebAssembly.Memory, pageBytes: number, kind?: ZeroScanKind): Promise<ZeroScanner> {
+  if (kind !== undefined && !ZERO_SCAN_KINDS.includes(kind)) {
+    throw new TypeError(`zeroScanner: kind must be 'wasm-simd', 'wasm-scalar', 'js' or undefined (the best available); received ${describe(kind)}`);
+  }
   if (kind !== 'js') {
     const module = await compileScan();
     if (module) return wasmZeroScanner(module, ram, pageBytes, kind !== 'wasm-scalar');
