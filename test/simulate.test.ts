@@ -7,6 +7,7 @@ import {
   MAX_SEND_BYTES,
   MULTIFD_HANDSHAKE_BYTES,
   MULTIFD_PACKET_HEADER_BYTES,
+  multifdPacketBytes,
   PAGE_BYTES,
   simulateMigration,
   type MigrationProgress,
@@ -120,6 +121,22 @@ describe('simulateMigration under a bandwidth limit', () => {
     expect(result.info.status).toBe('active');
     expect(result.info.ram?.remaining).toBeGreaterThan(0n);
     expectCountersAddUp(result);
+  });
+});
+
+describe('multifdPacketBytes', () => {
+  it('gives the header plus 4 KiB per normal page, for 0 to 128 pages', () => {
+    expect(multifdPacketBytes(0)).toBe(1344);
+    expect(multifdPacketBytes(128)).toBe(525_632);
+  });
+
+  it('refuses a page count that is not a whole number from 0 to 128', () => {
+    for (const bad of [-1, 1.5, 129, NaN]) {
+      expect(() => multifdPacketBytes(bad)).toThrow(
+        new RangeError(`multifdPacketBytes: normalPages must be a whole number from 0 to 128 (pages in one packet); received ${bad}`),
+      );
+    }
+    expect(() => multifdPacketBytes('3' as never)).toThrow(TypeError);
   });
 });
 

@@ -4,6 +4,7 @@
  * section's bytes in `precopy_bytes` while the guest runs, `downtime_bytes` once it is stopped).
  * @packageDocumentation
  */
+import { describe } from '../errors.js';
 
 /** Bytes of a guest page (x86's target page size, `page-size` in `query-migrate`). */
 export const PAGE_BYTES = 4096;
@@ -24,10 +25,15 @@ export const MULTIFD_PACKET_HEADER_BYTES = 1344;
 /**
  * Bytes a multifd packet takes on the wire: its header, plus the data of its normal pages. Zero
  * pages travel as offsets in the header only.
- * @param normalPages - pages of the packet that are not all zeros
+ * @param normalPages - pages of the packet that are not all zeros, 0 to 128
+ * @throws TypeError or RangeError for any other count
  * @example multifdPacketBytes(128) //=> 525632
  */
 export function multifdPacketBytes(normalPages: number): number {
+  if (typeof normalPages !== 'number' || !Number.isInteger(normalPages) || normalPages < 0 || normalPages > PAGES_PER_PACKET) {
+    const head = `multifdPacketBytes: normalPages must be a whole number from 0 to ${PAGES_PER_PACKET} (pages in one packet); received ${describe(normalPages)}`;
+    throw typeof normalPages === 'number' ? new RangeError(head) : new TypeError(head);
+  }
   return MULTIFD_PACKET_HEADER_BYTES + normalPages * PAGE_BYTES;
 }
 
