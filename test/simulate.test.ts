@@ -124,6 +124,13 @@ describe('simulateMigration under a bandwidth limit', () => {
   });
 });
 
+describe('wire constants', () => {
+  it('keeps the main stream record sizes unchangeable, since every migration counts with them', () => {
+    expect(Object.isFrozen(MAIN_STREAM)).toBe(true);
+    expect(() => Object.assign(MAIN_STREAM, { passEndBytes: 0 })).toThrow(TypeError);
+  });
+});
+
 describe('multifdPacketBytes', () => {
   it('gives the header plus 4 KiB per normal page, for 0 to 128 pages', () => {
     expect(multifdPacketBytes(0)).toBe(1344);

@@ -41,10 +41,10 @@ export function multifdPacketBytes(normalPages: number): number {
 export const MAX_SEND_BYTES = multifdPacketBytes(PAGES_PER_PACKET);
 
 /**
- * The main stream's records, as the simulator models them. With multifd, pages travel on the
- * channels; the main stream carries only these.
+ * The main stream's records, as the simulator models them (frozen). With multifd, pages travel on
+ * the channels; the main stream carries only these.
  */
-export const MAIN_STREAM = {
+export const MAIN_STREAM = Object.freeze({
   /** File magic and version at the start of the stream (not RAM bytes). */
   streamHeaderBytes: 8,
   /**
@@ -56,4 +56,4 @@ export const MAIN_STREAM = {
   passEndBytes: 8 + 8,
   /** The end of the stream after the last RAM section (not RAM bytes). */
   streamEndBytes: 1,
-} as const;
+} as const);
