@@ -1,5 +1,5 @@
 // The package as a user gets it: `npm pack` of the built project, installed from the tarball into a
-// project of its own in a temp folder (offline, from the npm cache that `npm ci` filled), then used
+// project of its own in a temp folder (from the npm cache that `npm ci` filled), then used
 // there the way the README says: the Node quick start, the types of every subpath under both module
 // resolutions, the Wasm file by its subpath, the `migration-stats` command and a Vite build. Nothing
 // here resolves anything from this repository but the tools (npm, tsc, vite).
