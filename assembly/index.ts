@@ -232,16 +232,25 @@ export function lanedSetNum(counter: u32, value: f64): void {
   lanedSet(counter, <u64>value);
 }
 
-/** Lowers add-only counter `counter` to `value` if it is above it. */
-export function lanedMin(counter: u32, value: u64): void {
+/**
+ * Moves add-only counter `counter` to `value` if `value` is beyond it: above it when `raise`, below it
+ * otherwise. The base slot absorbs the difference, so lanes keep one writer each.
+ */
+@inline function lanedBound(counter: u32, value: u64, raise: bool): void {
   const addr = baseAddr(counter);
   while (true) {
     const base = atomic.load<u64>(addr);
     const lanes = lanesSum(counter);
-    if (base + lanes <= value) return;
+    const current = base + lanes;
+    if (raise ? current >= value : current <= value) return;
     // The base slot moved (a set, min, max or unlaned add) since we read it: start over.
     if (atomic.cmpxchg<u64>(addr, base, value - lanes) == base) return;
   }
+}
+
+/** Lowers add-only counter `counter` to `value` if it is above it. */
+export function lanedMin(counter: u32, value: u64): void {
+  lanedBound(counter, value, false);
 }
 
 /** `lanedMin` with a number argument. */
@@ -251,14 +260,7 @@ export function lanedMinNum(counter: u32, value: f64): void {
 
 /** Raises add-only counter `counter` to `value` if it is below it. */
 export function lanedMax(counter: u32, value: u64): void {
-  const addr = baseAddr(counter);
-  while (true) {
-    const base = atomic.load<u64>(addr);
-    const lanes = lanesSum(counter);
-    if (base + lanes >= value) return;
-    // The base slot moved (a set, min, max or unlaned add) since we read it: start over.
-    if (atomic.cmpxchg<u64>(addr, base, value - lanes) == base) return;
-  }
+  lanedBound(counter, value, true);
 }
 
 /** `lanedMax` with a number argument. */

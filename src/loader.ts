@@ -16,38 +16,26 @@ import { forgetLane, releaseWhenCollected } from './lane-release.js';
 import { BASE_OFFSET, BASE_STRIDE, laneAddr } from './layout.js';
 import { WASM_BASE64 } from './wasm-binary.js';
 
-/** The exports of `assembly/index.ts`, typed once. i64 results arrive as signed bigints. */
-interface WasmExports {
+/** The exports of `assembly/index.ts`, typed once: those the core passes on unchanged come from {@link Core}. */
+interface WasmExports
+  extends Pick<
+    Core,
+    | 'add' | 'addNum' | 'loadNum' | 'store' | 'storeNum' | 'min' | 'minNum' | 'max' | 'maxNum'
+    | 'lanedGetNum' | 'lanedSet' | 'lanedSetNum' | 'lanedMin' | 'lanedMinNum' | 'lanedMax' | 'lanedMaxNum'
+    | 'rateSet' | 'rateReset' | 'lanesEverClaimed' | 'initHeader'
+  > {
   readonly LAYOUT_VERSION: WebAssembly.Global;
   readonly MAGIC: WebAssembly.Global;
-  initHeader(): number;
+  // i64 results: signed bigints, made unsigned by the wrappers below.
+  load(addr: number): bigint;
+  lanedGet(counter: number): bigint;
+  transferredBytes(): bigint;
+  rateGet(): bigint;
+  laneBitmap(): bigint;
+  // Lanes are tracked in JS; the module only flips bits in the shared bitmap.
   claimLane(): number;
   releaseLane(lane: number): void;
-  lanesEverClaimed(): number;
-  laneBitmap(): bigint;
-  load(addr: number): bigint;
-  loadNum(addr: number): number;
-  store(addr: number, value: bigint): void;
-  storeNum(addr: number, value: number): void;
-  add(addr: number, value: bigint): void;
-  addNum(addr: number, value: number): void;
-  min(addr: number, value: bigint): void;
-  minNum(addr: number, value: number): void;
-  max(addr: number, value: bigint): void;
-  maxNum(addr: number, value: number): void;
-  lanedGet(counter: number): bigint;
-  lanedGetNum(counter: number): number;
-  lanedSet(counter: number, value: bigint): void;
-  lanedSetNum(counter: number, value: number): void;
-  lanedMin(counter: number, value: bigint): void;
-  lanedMinNum(counter: number, value: number): void;
-  lanedMax(counter: number, value: bigint): void;
-  lanedMaxNum(counter: number, value: number): void;
   addPacket(at: number, stride: number, normalPages: number, zeroPages: number, multifdBytes: number): void;
-  transferredBytes(): bigint;
-  rateSet(bytesPerSecond: bigint): void;
-  rateGet(): bigint;
-  rateReset(): void;
   rateExceeded(): number;
 }
 

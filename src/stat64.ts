@@ -3,10 +3,17 @@
  * @packageDocumentation
  */
 import type { Core } from './core.js';
-import { U64_MAX, u64ArgumentError, unsafeNumberError } from './errors.js';
+import { u64ArgumentError, unsafeNumberError } from './errors.js';
 import { baseAddr, laneAddr, type CounterInfo, type CounterKind, type CounterName } from './layout.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** A number a counter takes as it is: a non-negative safe integer. */
+const isCount = (value: unknown): value is number =>
+  typeof value === 'number' && value >= 0 && value <= MAX_SAFE && Number.isInteger(value);
+
+/** A bigint a counter takes: asUintN(64) leaves exactly those in [0, 2^64 − 1] unchanged. */
+const isU64 = (value: unknown): value is bigint => typeof value === 'bigint' && BigInt.asUintN(64, value) === value;
 
 /**
  * An unsigned 64-bit counter in shared memory (QEMU's `Stat64`). Every operation is atomic;
@@ -107,19 +114,15 @@ export class Stat64 {
    * @throws TypeError or RangeError for anything else; the counter is then unchanged
    */
   set(value: bigint | number): void {
-    if (typeof value === 'number') {
-      if (value >= 0 && value <= MAX_SAFE && Number.isInteger(value)) {
-        if (this.laned) this.core.lanedSetNum(this.index, value);
-        else this.core.storeNum(this.baseAddr, value);
-        return;
-      }
-    } else if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) {
+    if (isCount(value)) {
+      if (this.laned) this.core.lanedSetNum(this.index, value);
+      else this.core.storeNum(this.baseAddr, value);
+    } else if (isU64(value)) {
       if (this.laned) this.core.lanedSet(this.index, value);
       else this.core.store(this.baseAddr, value);
-      return;
-    }
-    throw u64ArgumentError(`${this.where}.set`, 'value', value);
+    } else throw u64ArgumentError(`${this.where}.set`, 'value', value);
   }
+
 
   /**
    * Lowers the value to `value` if it is above it (`stat64_min`); equal leaves it unchanged.
@@ -128,19 +131,15 @@ export class Stat64 {
    * @throws TypeError or RangeError for anything else; the counter is then unchanged
    */
   min(value: bigint | number): void {
-    if (typeof value === 'number') {
-      if (value >= 0 && value <= MAX_SAFE && Number.isInteger(value)) {
-        if (this.laned) this.core.lanedMinNum(this.index, value);
-        else this.core.minNum(this.baseAddr, value);
-        return;
-      }
-    } else if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) {
+    if (isCount(value)) {
+      if (this.laned) this.core.lanedMinNum(this.index, value);
+      else this.core.minNum(this.baseAddr, value);
+    } else if (isU64(value)) {
       if (this.laned) this.core.lanedMin(this.index, value);
       else this.core.min(this.baseAddr, value);
-      return;
-    }
-    throw u64ArgumentError(`${this.where}.min`, 'value', value);
+    } else throw u64ArgumentError(`${this.where}.min`, 'value', value);
   }
+
 
   /**
    * Raises the value to `value` if it is below it (`stat64_max`).
@@ -149,17 +148,13 @@ export class Stat64 {
    * @throws TypeError or RangeError for anything else; the counter is then unchanged
    */
   max(value: bigint | number): void {
-    if (typeof value === 'number') {
-      if (value >= 0 && value <= MAX_SAFE && Number.isInteger(value)) {
-        if (this.laned) this.core.lanedMaxNum(this.index, value);
-        else this.core.maxNum(this.baseAddr, value);
-        return;
-      }
-    } else if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) {
+    if (isCount(value)) {
+      if (this.laned) this.core.lanedMaxNum(this.index, value);
+      else this.core.maxNum(this.baseAddr, value);
+    } else if (isU64(value)) {
       if (this.laned) this.core.lanedMax(this.index, value);
       else this.core.max(this.baseAddr, value);
-      return;
-    }
-    throw u64ArgumentError(`${this.where}.max`, 'value', value);
+    } else throw u64ArgumentError(`${this.where}.max`, 'value', value);
   }
+
 }
