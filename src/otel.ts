@@ -9,6 +9,7 @@
 import type { Attributes, BatchObservableCallback, Meter, Observable } from '@opentelemetry/api';
 import { describe } from './errors.js';
 import { DEFAULT_OTEL_PREFIX, METRICS } from './metrics.js';
+import { checkOptionNames } from './option-names.js';
 import { MigrationStats } from './stats.js';
 
 /** Options of {@link observeMigrationStats}. */
@@ -91,6 +92,7 @@ export function observeMigrationStats(stats: MigrationStats, meter: Meter, optio
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${where}: options must be an object such as { attributes: { vm: 'guest1' } }; received ${describe(options)}`);
   }
+  checkOptionNames(where, 'options', options, ['prefix', 'attributes']);
   const { prefix = DEFAULT_OTEL_PREFIX, attributes = {} } = options;
   checkPrefix(where, prefix);
   checkAttributes(where, attributes);

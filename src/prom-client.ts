@@ -11,6 +11,7 @@
 import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client';
 import { describe } from './errors.js';
 import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
+import { checkOptionNames } from './option-names.js';
 import { MigrationStats } from './stats.js';
 
 /** Options of {@link registerPromClient}. */
@@ -53,6 +54,7 @@ export function registerPromClient(stats: MigrationStats, options: PromClientOpt
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${where}: options must be an object such as { registry }; received ${describe(options)}`);
   }
+  checkOptionNames(where, 'options', options, ['registry', 'prefix', 'labels']);
   const registry = options.registry ?? globalRegistry;
   if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function') {
     throw new TypeError(`${where}: options.registry must be a prom-client Registry; received ${describe(registry)}`);

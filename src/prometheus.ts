@@ -9,6 +9,7 @@
  */
 import { describe } from './errors.js';
 import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
+import { checkOptionNames } from './option-names.js';
 import { MigrationStats } from './stats.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */
@@ -35,11 +36,12 @@ function escapeHelp(text: string, openMetrics: boolean): string {
   return openMetrics ? escaped.replace(/"/g, '\\"') : escaped;
 }
 
-function readOptions(where: string, options: unknown): Required<PrometheusTextOptions> {
+function readOptions(where: string, options: unknown, allowed: readonly string[]): Required<PrometheusTextOptions> {
   if (options === undefined) return { prefix: DEFAULT_PROM_PREFIX, labels: {}, format: 'prometheus' };
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${where}: options must be an object such as { labels: { vm: 'guest1' } }; received ${describe(options)}`);
   }
+  checkOptionNames(where, 'options', options, allowed);
   const { prefix = DEFAULT_PROM_PREFIX, labels, format = 'prometheus' } = options as PrometheusTextOptions;
   if (format !== 'prometheus' && format !== 'openmetrics') {
     throw new TypeError(`${where}: options.format must be 'prometheus' or 'openmetrics'; received ${describe(format)}`);
@@ -84,7 +86,7 @@ function render(stats: MigrationStats, { prefix, labels, format }: Required<Prom
  */
 export function prometheusText(stats: MigrationStats, options?: PrometheusTextOptions): string {
   const where = 'prometheusText';
-  return render(checkStats(where, stats), readOptions(where, options));
+  return render(checkStats(where, stats), readOptions(where, options, ['prefix', 'labels', 'format']));
 }
 
 /** The parts of Node's `http.IncomingMessage` the handler reads. */
@@ -124,7 +126,7 @@ export function createMetricsHandler(
       `${where}: options.format is not taken here; received ${describe(format)}: each response is OpenMetrics when the request's Accept header asks for it, else the Prometheus text format`,
     );
   }
-  const base = readOptions(where, options);
+  const base = readOptions(where, options, ['prefix', 'labels']);
   return (request, response) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.statusCode = 405;

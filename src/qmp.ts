@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 import { describe, toU64, U64_MAX } from './errors.js';
+import { checkOptionNames } from './option-names.js';
 import { printfG } from './printf.js';
 import { qdictOrder } from './qdict.js';
 import { MigrationStats } from './stats.js';
@@ -146,6 +147,21 @@ export interface QueryMigrateContext {
 
 const WHERE = 'queryMigrate';
 
+/** The members a {@link QueryMigrateContext} may have. */
+const CONTEXT_NAMES: readonly (keyof QueryMigrateContext)[] = [
+  'status',
+  'setupTimeMs',
+  'totalTimeMs',
+  'downtimeMs',
+  'expectedDowntimeMs',
+  'ramTotalBytes',
+  'remainingBytes',
+  'pageSize',
+  'mbps',
+  'pagesPerSecond',
+  'errorDesc',
+];
+
 function need<T>(name: keyof QueryMigrateContext, value: T | undefined, status: string): T {
   if (value === undefined) {
     throw new TypeError(`${WHERE}: context.${name} is required when the status is '${status}'; received undefined`);
@@ -202,6 +218,7 @@ export function queryMigrate(stats: MigrationStats, context: QueryMigrateContext
   if (context === null || typeof context !== 'object') {
     throw new TypeError(`${WHERE}: context must be an object such as { status: 'active', … }; received ${describe(context)}`);
   }
+  checkOptionNames(WHERE, 'context', context, CONTEXT_NAMES);
   const { status, errorDesc } = context;
   if (!(MIGRATION_STATUSES as readonly unknown[]).includes(status)) {
     throw new TypeError(`${WHERE}: context.status must be one of ${MIGRATION_STATUSES.map((s) => `'${s}'`).join(', ')}; received ${describe(status)}`);
@@ -468,6 +485,7 @@ export function formatQmp(value: MigrationInfo | QmpValue, options: FormatQmpOpt
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`formatQmp: options must be an object such as { type: 'MigrationInfo' }; received ${describe(options)}`);
   }
+  checkOptionNames('formatQmp', 'options', options, ['type', 'response']);
   const { type = 'MigrationInfo', response = false } = options;
   if (type !== null && !Object.prototype.hasOwnProperty.call(SCHEMAS, type)) {
     throw new TypeError(`formatQmp: options.type must be 'MigrationInfo', 'MigrationStats' or null; received ${describe(type)}`);

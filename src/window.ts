@@ -11,6 +11,7 @@
  * @packageDocumentation
  */
 import { describe, toU64, U64_MAX } from './errors.js';
+import { checkOptionNames } from './option-names.js';
 import { BUFFER_DELAY, MigrationStats } from './stats.js';
 
 /** QEMU's default `downtime-limit`, in milliseconds. */
@@ -139,6 +140,7 @@ export class MigrationWindow {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`${where}: options must be an object such as { nowMs: Date.now() }; received ${describe(options)}`);
     }
+    checkOptionNames(where, 'options', options, ['nowMs', 'downtimeLimitMs', 'availSwitchoverBandwidth']);
     const { nowMs, downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS, availSwitchoverBandwidth = 0 } = options;
     const start = wholeMs(where, 'options.nowMs', nowMs);
     if (typeof downtimeLimitMs !== 'number' || !Number.isInteger(downtimeLimitMs) || downtimeLimitMs < 0 || downtimeLimitMs > MAX_DOWNTIME_LIMIT_MS) {

@@ -1,0 +1,24 @@
+// A misspelt option name is an error, not a silently used default.
+import { Registry } from 'prom-client';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { describe, expect, it } from 'vitest';
+import { createMetricsHandler, formatQmp, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../src/index.js';
+import { observeMigrationStats } from '../src/otel.js';
+import { registerPromClient } from '../src/prom-client.js';
+
+describe('option names', async () => {
+  const stats = await MigrationStats.create();
+
+  it.each([
+    ['new MigrationWindow', () => new MigrationWindow(stats, { nowMs: 0, downtimeLimit: 500 } as never), 'options.downtimeLimit', 'nowMs, downtimeLimitMs, availSwitchoverBandwidth'],
+    ['queryMigrate', () => queryMigrate(stats, { status: 'setup', downTimeMs: 5 } as never), 'context.downTimeMs', 'status, setupTimeMs, totalTimeMs'],
+    ['formatQmp', () => formatQmp({}, { respond: true } as never), 'options.respond', 'type, response'],
+    ['prometheusText', () => prometheusText(stats, { label: { vm: 'a' } } as never), 'options.label', 'prefix, labels, format'],
+    ['createMetricsHandler', () => createMetricsHandler(stats, { label: { vm: 'a' } } as never), 'options.label', 'prefix, labels'],
+    ['registerPromClient', () => registerPromClient(stats, { registry: new Registry(), label: { vm: 'a' } } as never), 'options.label', 'registry, prefix, labels'],
+    ['observeMigrationStats', () => observeMigrationStats(stats, new MeterProvider().getMeter('m'), { attribute: { vm: 'a' } } as never), 'options.attribute', 'prefix, attributes'],
+  ])('%s refuses an unknown option, naming it and the ones it takes', (where, call, name, allowed) => {
+    expect(call).toThrow(TypeError);
+    expect(call).toThrow(`${where}: ${name} is not an option; the options are ${allowed}`);
+  });
+});
