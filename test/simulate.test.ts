@@ -93,6 +93,13 @@ describe.each<BackendName>(['wasm', 'js'])('simulateMigration (%s backend)', (ba
   });
 });
 
+describe('simulateMigration of a one-page guest', () => {
+  it('says "1 page", not "1 pages"', async () => {
+    const result = await simulateMigration({ ramBytes: PAGE_BYTES, dirtyBytesPerSecond: 0, channels: 1 });
+    expect(result.message).toBe('migration completed; destination equals source: 4096 bytes (1 page) compared byte for byte');
+  });
+});
+
 describe('simulateMigration under a bandwidth limit', () => {
   it('never lets a window send more than its budget plus one packet', async () => {
     // 3 MiB of page data against 0.8 MiB per window: at least three windows must close.

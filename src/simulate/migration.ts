@@ -330,7 +330,7 @@ class Migration {
     const firstMismatchPage = await this.verify();
     const verified = firstMismatchPage < 0;
     const message = verified
-      ? `migration completed; destination equals source: ${settings.ramBytes} bytes (${this.pages} pages) compared byte for byte`
+      ? `migration completed; destination equals source: ${settings.ramBytes} bytes (${this.pages} page${this.pages === 1 ? '' : 's'}) compared byte for byte`
       : `migration completed, but the destination differs from the source at page ${firstMismatchPage}`;
     return this.result('completed', message, info, verified, firstMismatchPage, totalTimeMs, downtimeMs);
   }
