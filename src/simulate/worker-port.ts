@@ -78,13 +78,24 @@ export async function startWorker(url: URL): Promise<WorkerLike> {
   }
   const { Worker } = await nodeWorkerThreads();
   const worker = new Worker(url);
+  let stopping = false;
   return {
     postMessage: (message, transfer) => worker.postMessage(message, transfer),
     listen(onMessage, onError) {
+      let failed = false;
       worker.on('message', (data: unknown) => onMessage({ data }));
-      worker.on('error', (error: Error) => onError(error));
+      worker.on('error', (error: Error) => {
+        failed = true;
+        onError(error);
+      });
+      // A worker that ends on its own (process.exit in it, an uncaught exit) sends no 'error': say
+      // so, or whoever waits for its replies would wait forever.
+      worker.on('exit', (code: number) => {
+        if (!stopping && !failed) onError(new Error(`worker ${url.pathname.split('/').pop()} exited (code ${code}) while still needed`));
+      });
     },
     terminate: async () => {
+      stopping = true;
       await worker.terminate();
     },
   };
