@@ -10,7 +10,7 @@ import type { Attributes, BatchObservableCallback, Meter, Observable } from '@op
 import { describe } from './errors.js';
 import { DEFAULT_OTEL_PREFIX, METRICS } from './metrics.js';
 import { checkOptionNames } from './option-names.js';
-import { MigrationStats } from './stats.js';
+import { MigrationStats, requireStats } from './stats.js';
 
 /** Options of {@link observeMigrationStats}. */
 export interface OtelOptions {
@@ -83,9 +83,7 @@ function checkAttributes(where: string, attributes: unknown): void {
  */
 export function observeMigrationStats(stats: MigrationStats, meter: Meter, options: OtelOptions = {}): OtelRegistration {
   const where = 'observeMigrationStats';
-  if (!(stats instanceof MigrationStats)) {
-    throw new TypeError(`${where}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
-  }
+  requireStats(where, stats);
   if (meter === null || typeof meter !== 'object' || typeof meter.addBatchObservableCallback !== 'function') {
     throw new TypeError(`${where}: meter must be an OpenTelemetry Meter (metrics.getMeter(…)); received ${describe(meter)}`);
   }

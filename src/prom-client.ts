@@ -12,7 +12,7 @@ import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-
 import { describe } from './errors.js';
 import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
 import { checkOptionNames } from './option-names.js';
-import { MigrationStats } from './stats.js';
+import { MigrationStats, requireStats } from './stats.js';
 
 /** Options of {@link registerPromClient}. */
 export interface PromClientOptions {
@@ -48,9 +48,7 @@ export interface PromClientRegistration {
  */
 export function registerPromClient(stats: MigrationStats, options: PromClientOptions = {}): PromClientRegistration {
   const where = 'registerPromClient';
-  if (!(stats instanceof MigrationStats)) {
-    throw new TypeError(`${where}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
-  }
+  requireStats(where, stats);
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${where}: options must be an object such as { registry }; received ${describe(options)}`);
   }

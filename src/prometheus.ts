@@ -10,7 +10,7 @@
 import { describe } from './errors.js';
 import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
 import { checkOptionNames } from './option-names.js';
-import { MigrationStats } from './stats.js';
+import { MigrationStats, requireStats } from './stats.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */
 export interface PrometheusTextOptions {
@@ -49,11 +49,6 @@ function readOptions(where: string, options: unknown, allowed: readonly string[]
   return { prefix: checkPromPrefix(where, prefix), labels: checkLabels(where, labels), format };
 }
 
-function checkStats(where: string, stats: unknown): MigrationStats {
-  if (stats instanceof MigrationStats) return stats;
-  throw new TypeError(`${where}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
-}
-
 function render(stats: MigrationStats, { prefix, labels, format }: Required<PrometheusTextOptions>): string {
   const openMetrics = format === 'openmetrics';
   const pairs = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabelValue(value)}"`);
@@ -86,7 +81,7 @@ function render(stats: MigrationStats, { prefix, labels, format }: Required<Prom
  */
 export function prometheusText(stats: MigrationStats, options?: PrometheusTextOptions): string {
   const where = 'prometheusText';
-  return render(checkStats(where, stats), readOptions(where, options, ['prefix', 'labels', 'format']));
+  return render(requireStats(where, stats), readOptions(where, options, ['prefix', 'labels', 'format']));
 }
 
 /** The parts of Node's `http.IncomingMessage` the handler reads. */
@@ -119,7 +114,7 @@ export function createMetricsHandler(
   options?: Omit<PrometheusTextOptions, 'format'>,
 ): (request: MetricsRequest, response: MetricsResponse) => void {
   const where = 'createMetricsHandler';
-  checkStats(where, stats);
+  requireStats(where, stats);
   const format: unknown = options === null || typeof options !== 'object' ? undefined : (options as PrometheusTextOptions).format;
   if (format !== undefined) {
     throw new TypeError(

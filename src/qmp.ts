@@ -11,7 +11,7 @@ import { describe, toU64, U64_MAX } from './errors.js';
 import { checkOptionNames } from './option-names.js';
 import { printfG } from './printf.js';
 import { qdictOrder } from './qdict.js';
-import { MigrationStats } from './stats.js';
+import { MigrationStats, requireStats } from './stats.js';
 
 /** QAPI's `MigrationStatus`, in schema order (frozen). */
 export const MIGRATION_STATUSES = Object.freeze([
@@ -212,9 +212,7 @@ function pagesPerSecondValue(value: unknown): bigint {
  * formatQmp(queryMigrate(stats, { status: 'setup' })) //=> '{"status": "setup"}'
  */
 export function queryMigrate(stats: MigrationStats, context: QueryMigrateContext): MigrationInfo {
-  if (!(stats instanceof MigrationStats)) {
-    throw new TypeError(`${WHERE}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
-  }
+  requireStats(WHERE, stats);
   if (context === null || typeof context !== 'object') {
     throw new TypeError(`${WHERE}: context must be an object such as { status: 'active', … }; received ${describe(context)}`);
   }

@@ -54,6 +54,13 @@ export interface MigrationStatsOptions {
 
 const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
 
+/**
+ * Marks instances of `MigrationStats`, across copies of this library: a browser bundle (such as
+ * `migration-stats/browser/simulate`) carries its own copy of the class, so `instanceof` against
+ * another copy's class fails although the object works the same.
+ */
+const BRAND = Symbol.for('migration-stats.MigrationStats');
+
 /** Whether `n` is a non-negative safe-integer number; uint32 values pass on the first, cheap test. */
 function isSafeCount(n: unknown): n is number {
   return typeof n === 'number' && ((n >>> 0) === n || (n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n)));
@@ -196,6 +203,7 @@ export class MigrationStats {
   private constructor(core: Core, handle: MigrationStatsHandle, claimLane: boolean) {
     this.core = core;
     this.#handle = handle;
+    Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });
     this.backend = core.backend;
     const lane = claimLane ? core.claimLane() : -1;
     const counters = COUNTERS.map((info) => new Stat64(core, info, lane));
@@ -215,6 +223,15 @@ export class MigrationStats {
     this.rateLimitMax = counters[12]!;
     this.rdmaBytes = counters[13]!;
     this.zeroPages = counters[14]!;
+  }
+
+  /**
+   * Whether `value` is a `MigrationStats`, from this copy of the library or from another copy of the
+   * same layout version (a bundle), where `instanceof` would say no.
+   * @example MigrationStats.isMigrationStats(await MigrationStats.create()) //=> true
+   */
+  static isMigrationStats(value: unknown): value is MigrationStats {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === LAYOUT_VERSION;
   }
 
   /**
@@ -376,4 +393,15 @@ export class MigrationStats {
       for (const counter of this.counters) counter.useLane(-1);
     }
   }
+}
+
+/**
+ * Checks the `stats` argument of the report and exporter functions.
+ * @param where - the call, for the message
+ * @throws TypeError naming the call and the value when `stats` is not a {@link MigrationStats}
+ * @internal
+ */
+export function requireStats(where: string, stats: unknown): MigrationStats {
+  if (MigrationStats.isMigrationStats(stats)) return stats;
+  throw new TypeError(`${where}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
 }

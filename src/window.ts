@@ -12,7 +12,7 @@
  */
 import { describe, toU64, U64_MAX } from './errors.js';
 import { checkOptionNames } from './option-names.js';
-import { BUFFER_DELAY, MigrationStats } from './stats.js';
+import { BUFFER_DELAY, MigrationStats, requireStats } from './stats.js';
 
 /** QEMU's default `downtime-limit`, in milliseconds. */
 export const DEFAULT_DOWNTIME_LIMIT_MS = 300;
@@ -134,9 +134,7 @@ export class MigrationWindow {
    */
   constructor(stats: MigrationStats, options: MigrationWindowOptions) {
     const where = 'new MigrationWindow';
-    if (!(stats instanceof MigrationStats)) {
-      throw new TypeError(`${where}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
-    }
+    requireStats(where, stats);
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`${where}: options must be an object such as { nowMs: Date.now() }; received ${describe(options)}`);
     }
