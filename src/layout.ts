@@ -56,7 +56,7 @@ export interface CounterInfo {
 }
 
 /** The TS names of the 15 counters, in QEMU's struct order. */
-export const COUNTER_NAMES = [
+export const COUNTER_NAMES = Object.freeze([
   'dirtyBytesLastSync',
   'dirtyPagesRate',
   'dirtySyncCount',
@@ -72,7 +72,7 @@ export const COUNTER_NAMES = [
   'rateLimitMax',
   'rdmaBytes',
   'zeroPages',
-] as const;
+] as const);
 
 /** Name of one of the 15 counters. */
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -83,7 +83,7 @@ const row = (
   unit: string,
   kind: CounterKind,
   help: string,
-): CounterInfo => ({ index, name: COUNTER_NAMES[index]!, cName, unit, kind, help });
+): CounterInfo => Object.freeze({ index, name: COUNTER_NAMES[index]!, cName, unit, kind, help });
 
 /** The 15 counters of QEMU's `MigrationAtomicStats`, in struct order. */
 export const COUNTERS: readonly CounterInfo[] = Object.freeze([

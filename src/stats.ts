@@ -6,6 +6,7 @@
 import type { BackendName, Core } from './core.js';
 import { describe, explainCompileError, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
 import { JsCore } from './js-core.js';
+import { checkOptionNames } from './option-names.js';
 import {
   COUNTERS,
   HDR_MAGIC,
@@ -82,6 +83,7 @@ function readOptions(where: string, options: unknown): Required<MigrationStatsOp
   if (options === null || typeof options !== 'object') {
     throw optionError(where, 'options', options, "an object such as { backend: 'wasm' | 'js' }");
   }
+  checkOptionNames(where, 'options', options, ['backend', 'lane']);
   const { backend = 'wasm', lane = true } = options as MigrationStatsOptions;
   if (!BACKENDS.includes(backend)) throw optionError(where, 'options.backend', backend, "'wasm' or 'js'");
   if (typeof lane !== 'boolean') throw optionError(where, 'options.lane', lane, 'true or false');
@@ -336,14 +338,14 @@ export class MigrationStats {
 
   /**
    * `migration_rate_exceeded()`: whether the current window's budget is spent.
-   * @param fileError - the stream's error, as QEMU passes it: `undefined`, `0`, `null` or `false`
-   *   mean none; anything else (QEMU passes a negative errno) means the stream failed, and the
+   * @param fileError - the stream's error, as QEMU passes it: `undefined`, `0`, `0n`, `null` or
+   *   `false` mean none; anything else (QEMU passes a negative errno) means the stream failed, and the
    *   answer is then `true` even with no limit set
    * @returns `true` when the stream failed, else `false` when the limit is disabled, else whether
    *   the bytes transferred since the window began are strictly more than its budget
    */
   migrationRateExceeded(fileError?: unknown): boolean {
-    if (fileError !== undefined && fileError !== 0 && fileError !== null && fileError !== false) return true;
+    if (fileError !== undefined && fileError !== 0 && fileError !== 0n && fileError !== null && fileError !== false) return true;
     return this.core.rateExceeded();
   }
 

@@ -73,6 +73,7 @@ describe('options', () => {
     [{ backend: 'wasm32' }, "MigrationStats.create: options.backend must be 'wasm' or 'js'; received \"wasm32\""],
     [{ lane: 'yes' }, 'MigrationStats.create: options.lane must be true or false; received "yes"'],
     ['js', "MigrationStats.create: options must be an object such as { backend: 'wasm' | 'js' }; received \"js\""],
+    [{ lanes: true }, 'MigrationStats.create: options.lanes is not an option; the options are backend, lane'],
   ])('create rejects %j with a TypeError saying what is allowed', async (options, message) => {
     await expect(MigrationStats.create(options as never)).rejects.toThrow(TypeError);
     await expect(MigrationStats.create(options as never)).rejects.toThrow(message);

@@ -62,7 +62,7 @@ describe.each(BACKENDS)('rate limiter on the %s backend', (backend) => {
     for (const error of [-5, -32, 1, true, 'EIO', NaN, {}]) {
       expect(stats.migrationRateExceeded(error), String(error)).toBe(true);
     }
-    for (const none of [undefined, 0, -0, null, false]) {
+    for (const none of [undefined, 0, -0, 0n, null, false]) {
       expect(stats.migrationRateExceeded(none), String(none)).toBe(false);
     }
   });

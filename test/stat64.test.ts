@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COUNTER_NAMES } from '../dist/index.js';
+import { COUNTER_NAMES, COUNTERS } from '../dist/index.js';
 import { BACKENDS, fresh, TWO_63, U64_MAX } from './helpers.js';
 
 type Step = [op: 'add' | 'set' | 'min' | 'max', arg: bigint, expected: bigint];
@@ -168,5 +168,14 @@ describe.each(BACKENDS)('Stat64 on the %s backend', (backend) => {
     expect(stats.normalPages.get()).toBe(1n);
     stats.close();
     expect(stats.zeroPages.get()).toBe(17n);
+  });
+});
+
+describe('the counter table', () => {
+  it('cannot be changed by a user', () => {
+    expect(Object.isFrozen(COUNTER_NAMES)).toBe(true);
+    expect(Object.isFrozen(COUNTERS)).toBe(true);
+    for (const info of COUNTERS) expect(Object.isFrozen(info)).toBe(true);
+    expect(COUNTERS.map((c) => c.name)).toEqual([...COUNTER_NAMES]);
   });
 });
