@@ -231,6 +231,11 @@ export function queryMigrate(stats: MigrationStats, context: QueryMigrateContext
     // Validate everything before reading a counter.
     const setupTime = timeMs('setupTimeMs', need('setupTimeMs', context.setupTimeMs, status));
     const totalTime = timeMs('totalTimeMs', need('totalTimeMs', context.totalTimeMs, status));
+    if (setupTime > totalTime) {
+      throw new RangeError(
+        `${WHERE}: context.setupTimeMs must not exceed context.totalTimeMs (set-up is part of the total); received ${describe(context.setupTimeMs)} and ${describe(context.totalTimeMs)}`,
+      );
+    }
     const showDowntime = WITH_DOWNTIME.has(status);
     const downtime = showDowntime ? timeMs('downtimeMs', context.downtimeMs ?? 0) : 0n;
     const expectedDowntime = showDowntime ? 0n : timeMs('expectedDowntimeMs', context.expectedDowntimeMs ?? 0);

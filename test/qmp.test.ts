@@ -160,6 +160,9 @@ describe.each<BackendName>(['wasm', 'js'])('queryMigrate (%s backend)', (backend
     expect(() => queryMigrate(stats, { ...RUNNING, totalTimeMs: 2n ** 63n })).toThrow(/context.totalTimeMs must fit QEMU's int64 milliseconds/);
     expect(() => queryMigrate(stats, { ...RUNNING, setupTimeMs: -1 })).toThrow(/context.setupTimeMs must be .*received -1/);
     expect(() => queryMigrate(stats, { ...RUNNING, pageSize: 0 })).toThrow(/context.pageSize must be at least 1 byte/);
+    expect(() => queryMigrate(stats, { ...RUNNING, setupTimeMs: 11, totalTimeMs: 10 })).toThrow(
+      /context.setupTimeMs must not exceed context.totalTimeMs \(set-up is part of the total\); received 11 and 10/,
+    );
     expect(() => queryMigrate(stats, { ...RUNNING, errorDesc: 5 as never })).toThrow(/context.errorDesc must be a string/);
     expect(() => queryMigrate({} as MigrationStats, RUNNING)).toThrow(/stats must be a MigrationStats/);
   });
