@@ -96,8 +96,45 @@ function isSharedBuffer(buffer: unknown): boolean {
   return Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]';
 }
 
+/**
+ * Brand checks for the handle's two objects. `instanceof` fails for a memory or module made in
+ * another realm (an iframe, a `vm` context), which works as well as one of this realm; the
+ * engine's own checks of the internal slots accept those and refuse everything else, look-alikes
+ * and proxies included.
+ */
+const memoryBufferGetter = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
+
+function isWasmMemory(value: unknown): value is WebAssembly.Memory {
+  try {
+    memoryBufferGetter.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isWasmModule(value: unknown): value is WebAssembly.Module {
+  try {
+    WebAssembly.Module.exports(value as WebAssembly.Module);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads `memory` and `module` from a handle, turning an error of a getter or Proxy into ours. */
+function readHandle(handle: object): { memory: unknown; module: unknown } {
+  try {
+    const { memory, module } = handle as { memory?: unknown; module?: unknown };
+    return { memory, module };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : describe(error);
+    throw handleError(` could not be read (${reason}); pass the plain object from stats.handle`);
+  }
+}
+
 function checkModule(module: unknown): WebAssembly.Module {
-  if (!(module instanceof WebAssembly.Module)) {
+  if (!isWasmModule(module)) {
     throw handleError(`.module must be the compiled WebAssembly.Module from stats.handle; received ${describe(module)}`);
   }
   const exports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
@@ -112,7 +149,7 @@ function checkModule(module: unknown): WebAssembly.Module {
 }
 
 function checkMemory(memory: unknown): WebAssembly.Memory {
-  if (!(memory instanceof WebAssembly.Memory)) {
+  if (!isWasmMemory(memory)) {
     throw handleError(`.memory must be the shared WebAssembly.Memory from stats.handle; received ${describe(memory)}`);
   }
   if (!isSharedBuffer(memory.buffer)) {
@@ -300,8 +337,9 @@ export class MigrationStats {
     if (handle === null || typeof handle !== 'object') {
       throw handleError(` must be the object from stats.handle ({ memory, module, … }); received ${describe(handle)}`);
     }
-    const memory = checkMemory((handle as { memory?: unknown }).memory);
-    const module = checkModule((handle as { module?: unknown }).module);
+    const fields = readHandle(handle);
+    const memory = checkMemory(fields.memory);
+    const module = checkModule(fields.module);
     const core = await makeCore(backend, module, memory);
     const own: MigrationStatsHandle = Object.freeze({ kind: 'migration-stats', layoutVersion: LAYOUT_VERSION, memory, module });
     return new MigrationStats(core, own, lane);
