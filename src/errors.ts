@@ -6,8 +6,20 @@
 /** 2^64 − 1, the largest value of a counter. */
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
-/** Shows a received value in a message: its type is visible (`12n`, `"12"`, `12`, `null`). */
+/**
+ * Shows a received value in a message: its type is visible (`12n`, `"12"`, `12`, `null`). Never
+ * throws: describing an object runs its code (a `Symbol.toStringTag` getter, a Proxy's traps), and
+ * an error from there must not replace the error being built.
+ */
 export function describe(value: unknown): string {
+  try {
+    return describeOrThrow(value);
+  } catch {
+    return typeof value === 'function' ? 'a function' : 'an object';
+  }
+}
+
+function describeOrThrow(value: unknown): string {
   switch (typeof value) {
     case 'bigint':
       return `${value}n`;

@@ -78,7 +78,12 @@ function exportsFor(module: WebAssembly.Module, memory: WebAssembly.Memory): Pro
       throw new Error(`migration-stats: the Wasm core aborted (assembly/index.ts:${line}:${column})`);
     };
     exports = new Promise<WasmExports>((resolve) => {
-      const { instance } = instantiateSync(module, { env: { memory, abort } });
+      const imports = { env: { memory, abort } };
+      // The loader tells a module from bytes with `instanceof`, which is false for a module compiled
+      // in another realm (an iframe, a vm context): it would then try to compile the module object
+      // as bytes. Such a module is instantiated directly, as the loader would have.
+      const instance =
+        module instanceof WebAssembly.Module ? instantiateSync(module, imports).instance : new WebAssembly.Instance(module, imports);
       resolve({ ...instance.exports } as unknown as WasmExports);
     });
     byMemory.set(memory, exports);

@@ -7,6 +7,7 @@ import { u64ArgumentError, unsafeNumberError } from './errors.js';
 import { baseAddr, laneAddr, type CounterInfo, type CounterKind, type CounterName } from './layout.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const MAX_SAFE_BIGINT = BigInt(MAX_SAFE);
 
 /** A number a counter takes as it is: a non-negative safe integer. */
 const isCount = (value: unknown): value is number =>
@@ -81,7 +82,11 @@ export class Stat64 {
   getNumber(): number {
     const n = this.laned ? this.core.lanedGetNum(this.index) : this.core.loadNum(this.baseAddr);
     if (n >= 0) return n;
-    throw unsafeNumberError(`${this.where}.getNumber`, this.get());
+    // Read again as a bigint for the message. Another thread may have lowered the value in between
+    // (a set, a min, an add that wrapped): then that value is the answer, not an error about it.
+    const value = this.get();
+    if (value <= MAX_SAFE_BIGINT) return Number(value);
+    throw unsafeNumberError(`${this.where}.getNumber`, value);
   }
 
   /**

@@ -96,32 +96,56 @@ function isSharedBuffer(buffer: unknown): boolean {
   return Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]';
 }
 
+/** The `buffer` getter of `WebAssembly.Memory`: it throws for anything that is not a memory. */
+const memoryBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
+
+/** Reads `memory` and `module` from a handle, turning an error of a getter or Proxy into ours. */
+function readHandle(handle: object): { memory: unknown; module: unknown } {
+  try {
+    const { memory, module } = handle as { memory?: unknown; module?: unknown };
+    return { memory, module };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : describe(error);
+    throw handleError(` could not be read (${reason}); pass the plain object from stats.handle`);
+  }
+}
+
+// The handle's memory and module are recognised by the engine's own checks (the `buffer` getter,
+// `Module.exports`), not `instanceof`, which is false for those made in another realm (an iframe,
+// a `vm` context) although they work the same.
+
 function checkModule(module: unknown): WebAssembly.Module {
-  if (!(module instanceof WebAssembly.Module)) {
+  let exportList: WebAssembly.ModuleExportDescriptor[];
+  try {
+    exportList = WebAssembly.Module.exports(module as WebAssembly.Module);
+  } catch {
     throw handleError(`.module must be the compiled WebAssembly.Module from stats.handle; received ${describe(module)}`);
   }
-  const exports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
-  const imports = WebAssembly.Module.imports(module);
+  const exports = new Set(exportList.map((e) => e.name));
+  const imports = WebAssembly.Module.imports(module as WebAssembly.Module);
   const missing = REQUIRED_EXPORTS.filter((name) => !exports.has(name));
   if (missing.length > 0 || imports.some((i) => !(i.module === 'env' && (i.name === 'memory' || i.name === 'abort')))) {
     throw handleError(
       `.module is not this library's Wasm core (${missing.length ? `it lacks the exports ${missing.join(', ')}` : 'it imports more than env.memory'})`,
     );
   }
-  return module;
+  return module as WebAssembly.Module;
 }
 
 function checkMemory(memory: unknown): WebAssembly.Memory {
-  if (!(memory instanceof WebAssembly.Memory)) {
+  let buffer: ArrayBuffer;
+  try {
+    buffer = memoryBuffer.call(memory) as ArrayBuffer;
+  } catch {
     throw handleError(`.memory must be the shared WebAssembly.Memory from stats.handle; received ${describe(memory)}`);
   }
-  if (!isSharedBuffer(memory.buffer)) {
+  if (!isSharedBuffer(buffer)) {
     throw handleError('.memory is not shared (made without shared: true); only a shared memory can be seen by other threads');
   }
-  if (memory.buffer.byteLength < LAYOUT_BYTES) {
-    throw handleError(`.memory is ${memory.buffer.byteLength} bytes, smaller than the ${LAYOUT_BYTES}-byte layout`);
+  if (buffer.byteLength < LAYOUT_BYTES) {
+    throw handleError(`.memory is ${buffer.byteLength} bytes, smaller than the ${LAYOUT_BYTES}-byte layout`);
   }
-  const header = new Uint32Array(memory.buffer, 0, 2);
+  const header = new Uint32Array(buffer, 0, 2);
   const magic = Atomics.load(header, HDR_MAGIC >> 2);
   if (magic === 0) {
     throw handleError('.memory is blank: it has no migration-stats header, so it was not made by MigrationStats.create()');
@@ -135,7 +159,7 @@ function checkMemory(memory: unknown): WebAssembly.Memory {
   if (version !== LAYOUT_VERSION) {
     throw handleError(`.memory has layout version ${version}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
   }
-  return memory;
+  return memory as WebAssembly.Memory;
 }
 
 async function makeCore(backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Core> {
@@ -300,8 +324,9 @@ export class MigrationStats {
     if (handle === null || typeof handle !== 'object') {
       throw handleError(` must be the object from stats.handle ({ memory, module, … }); received ${describe(handle)}`);
     }
-    const memory = checkMemory((handle as { memory?: unknown }).memory);
-    const module = checkModule((handle as { module?: unknown }).module);
+    const fields = readHandle(handle);
+    const memory = checkMemory(fields.memory);
+    const module = checkModule(fields.module);
     const core = await makeCore(backend, module, memory);
     const own: MigrationStatsHandle = Object.freeze({ kind: 'migration-stats', layoutVersion: LAYOUT_VERSION, memory, module });
     return new MigrationStats(core, own, lane);

@@ -20,7 +20,17 @@ const BAD: [label: string, value: unknown, error: typeof TypeError | typeof Rang
   ['an array', [5], TypeError, 'received an object (Array)'],
   ['a boolean', true, TypeError, 'received true'],
   ['a symbol', Symbol('x'), TypeError, 'received Symbol(x)'],
+  // Objects whose description runs code that throws: the error must still be the library's own.
+  ['a revoked Proxy', revokedProxy(), TypeError, 'received an object'],
+  ['an object whose Symbol.toStringTag getter throws', { get [Symbol.toStringTag]() { throw new Error('tag'); } }, TypeError, 'received an object'],
+  ['a Proxy whose traps throw', new Proxy({}, { get() { throw new Error('trap'); } }), TypeError, 'received an object'],
 ];
+
+function revokedProxy(): object {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+}
 
 const ALLOWED = 'must be a bigint from 0n to 18446744073709551615n (2^64 − 1) or a non-negative safe-integer number';
 
@@ -57,6 +67,21 @@ describe.each(BACKENDS)('bad input on the %s backend', (backend) => {
     expect(() => stats.addMultifdPacket(1, 2, 2 ** 53)).toThrow('addMultifdPacket: bytes must be');
     expect(() => stats.addMultifdPacket('1' as unknown as number, 2, 3)).toThrow(TypeError);
     expect(() => stats.addMultifdPacket(1n as unknown as number, 2, 3)).toThrow('normalPages must be a non-negative safe-integer number; received 1n');
+    expect(values(stats)).toEqual(before);
+  });
+
+  it.each(['normalPages', 'zeroPages', 'bytes'] as const)('addMultifdPacket rejects every bad-input class as %s, by name, and adds nothing', async (name) => {
+    const stats = await fresh(backend);
+    stats.addMultifdPacket(1, 2, 3);
+    const before = values(stats);
+    // A bigint is refused too, as a TypeError: addMultifdPacket takes numbers only.
+    for (const [label, value, error, shown] of BAD) {
+      const args: unknown[] = [5, 6, 7];
+      args[['normalPages', 'zeroPages', 'bytes'].indexOf(name)] = value;
+      const call = () => (stats.addMultifdPacket as (...a: unknown[]) => void)(...args);
+      expect(call, label).toThrow(typeof value === 'bigint' ? TypeError : error);
+      expect(call, label).toThrow(`addMultifdPacket: ${name} must be a non-negative safe-integer number; ${shown.replace(/, which .*/, '')}`);
+    }
     expect(values(stats)).toEqual(before);
   });
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createContext, runInContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { MigrationStats, type MigrationStatsHandle } from '../dist/index.js';
@@ -38,6 +40,29 @@ describe.each(BACKENDS)('handles on the %s backend', (backend) => {
       expect(values(again)).toEqual(before);
     }
     expect(values(stats)).toEqual(before);
+  });
+
+  it('attaches to a memory and module made in another realm (an iframe, a vm context), whose instanceof fails', async () => {
+    const stats = await fresh(backend);
+    stats.zeroPages.add(3);
+    stats.dirtyPagesRate.set(U64_MAX);
+    const realm = createContext({});
+    const memory = runInContext('new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })', realm) as WebAssembly.Memory;
+    const compile = runInContext('(bytes) => new WebAssembly.Module(bytes)', realm) as (b: Uint8Array) => WebAssembly.Module;
+    const module = compile(new Uint8Array(readFileSync(new URL('../build/release.wasm', import.meta.url))));
+    expect(memory instanceof WebAssembly.Memory || module instanceof WebAssembly.Module).toBe(false);
+    // The other realm's memory, holding these counters.
+    new Uint8Array(memory.buffer).set(new Uint8Array(stats.handle.memory.buffer));
+    const twins = [];
+    for (const other of BACKENDS) twins.push(await MigrationStats.attach({ ...stats.handle, memory, module }, { backend: other }));
+    twins[0]!.zeroPages.add(4n);
+    twins[1]!.zeroPages.add(5);
+    for (const twin of twins) {
+      expect(twin.zeroPages.get()).toBe(12n);
+      expect(twin.dirtyPagesRate.get()).toBe(U64_MAX);
+    }
+    // A copy, not the same memory: the original did not move.
+    expect(stats.zeroPages.get()).toBe(3n);
   });
 
   it('survives postMessage to a worker, which attaches and counts without recompiling', async () => {
@@ -121,6 +146,19 @@ describe('attach refuses what is not a live handle', () => {
       "handle.module is not this library's Wasm core (it lacks the exports",
     ],
   ];
+
+  it.each(BACKENDS)('with the %s backend, including a handle that cannot be read (a revoked Proxy, throwing traps)', async (backend) => {
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const throwing = new Proxy({}, { get() { throw new Error('trap'); } });
+    for (const [handle, message] of [
+      [revoked, "MigrationStats.attach: handle could not be read (Cannot perform 'get' on a proxy that has been revoked)"],
+      [throwing, 'MigrationStats.attach: handle could not be read (trap); pass the plain object from stats.handle'],
+    ] as const) {
+      await expect(MigrationStats.attach(handle as never, { backend })).rejects.toThrow(TypeError);
+      await expect(MigrationStats.attach(handle as never, { backend })).rejects.toThrow(message);
+    }
+  });
 
   it.each(BACKENDS)('with the %s backend, with a TypeError that says what is wrong', async (backend) => {
     for (const [label, make, message] of cases) {

@@ -288,6 +288,34 @@ describe('several instances in one thread', () => {
   });
 });
 
+describe('a handle received twice by postMessage', () => {
+  it('gives two Memory objects for one buffer, and instances on both share the counters exactly', async () => {
+    const stats = await MigrationStats.create({ backend: 'wasm' });
+    const iterations = 50_000;
+    const runs = [0, 1].map(() => run<{ lanes: number[]; distinctMemories: boolean; added: string }>('twice-adder.mjs', { counter: 'postcopyRequests', iterations }));
+    for (const { worker } of runs) {
+      worker.postMessage({ handle: stats.handle });
+      worker.postMessage({ handle: stats.handle });
+    }
+    const reports = await Promise.all(runs.map((r) => r.result));
+    for (const report of reports) expect(report.distinctMemories).toBe(true);
+    // Per worker: 2 handles × 2 backends with a lane (the ones without stay at −1).
+    const lanes = reports.flatMap((r) => r.lanes);
+    expect(lanes.filter((lane) => lane === -1)).toHaveLength(8);
+    const claimed = lanes.filter((lane) => lane >= 0);
+    expect(new Set(claimed).size).toBe(8);
+    const adds = reports.reduce((sum, r) => sum + BigInt(r.added), 0n);
+    expect(adds).toBe(2n * 8n * BigInt(iterations));
+    expect(stats.postcopyRequests.get()).toBe(adds);
+    expect(stats.normalPages.get()).toBe(adds);
+    expect(stats.zeroPages.get()).toBe(2n * adds);
+    expect(stats.multifdBytes.get()).toBe(3n * adds);
+    // Every instance closed: only this one's lane is still claimed.
+    expect(word(stats, HDR_LANE_BITMAP)).toBe(1n << BigInt(stats.lane));
+    await Promise.all(runs.map(({ worker }) => worker.terminate()));
+  });
+});
+
 describe.each(BACKENDS)('lane recycling by the garbage collector (%s backend)', (backend) => {
   it('keeps the lane while a counter taken from the instance is reachable, and frees it afterwards', async () => {
     const { result } = run<{ claimed: string; whileHeld: string; afterDrop: string; value: string }>('lane-gc.mjs', { backend });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COUNTER_NAMES, COUNTERS } from '../dist/index.js';
+import { COUNTER_NAMES, COUNTERS, Stat64 } from '../dist/index.js';
 import { BACKENDS, fresh, TWO_63, U64_MAX } from './helpers.js';
 
 type Step = [op: 'add' | 'set' | 'min' | 'max', arg: bigint, expected: bigint];
@@ -177,5 +177,23 @@ describe('the counter table', () => {
     expect(Object.isFrozen(COUNTERS)).toBe(true);
     for (const info of COUNTERS) expect(Object.isFrozen(info)).toBe(true);
     expect(COUNTERS.map((c) => c.name)).toEqual([...COUNTER_NAMES]);
+  });
+});
+
+describe('getNumber when another thread changes the value between its two reads', () => {
+  // getNumber reads once as a number (−1 above 2^53 − 1) and, only when that does not fit, once
+  // more as a bigint for the error. A core that answers as if a set(5) from another thread came
+  // in between makes that interleaving certain instead of a matter of timing.
+  const core = (second: bigint) => ({ lanedGetNum: () => -1, loadNum: () => -1, lanedGet: () => second, load: () => second });
+
+  it.each(['zeroPages', 'dirtyPagesRate'] as const)('returns the value read again when it fits in a number by then (%s)', (name) => {
+    const info = COUNTERS.find((c) => c.name === name)!;
+    const counter = new Stat64(core(5n) as never, info, -1);
+    expect(counter.getNumber()).toBe(5);
+  });
+
+  it('throws with the value it read again, which is above 2^53 − 1', () => {
+    const counter = new Stat64(core(TWO_63) as never, COUNTERS[14]!, -1);
+    expect(() => counter.getNumber()).toThrow(`zeroPages.getNumber: the value ${TWO_63} is above Number.MAX_SAFE_INTEGER`);
   });
 });
