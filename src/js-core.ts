@@ -7,6 +7,7 @@ import type { Core } from './core.js';
 import {
   BASE_OFFSET,
   BASE_STRIDE,
+  COUNTER_NAMES,
   HDR_LANE_BITMAP,
   HDR_LANE_COUNT,
   HDR_LANE_STRIDE,
@@ -18,18 +19,21 @@ import {
   LANES_OFFSET,
   LAYOUT_VERSION,
   MAGIC,
+  type CounterName,
 } from './layout.js';
 import { forgetLane, releaseWhenCollected } from './lane-release.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const ALL_LANES = (1n << BigInt(LANE_COUNT)) - 1n;
-const QEMU_FILE_TRANSFERRED = 10;
-const RATE_LIMIT_START = 11;
-const RATE_LIMIT_MAX = 12;
-const MULTIFD_BYTES = 5;
-const RDMA_BYTES = 13;
-const NORMAL_PAGES = 6;
-const ZERO_PAGES = 14;
+/** Index of a counter in the layout (QEMU's struct order). */
+const slot = (name: CounterName): number => COUNTER_NAMES.indexOf(name);
+const QEMU_FILE_TRANSFERRED = slot('qemuFileTransferred');
+const RATE_LIMIT_START = slot('rateLimitStart');
+const RATE_LIMIT_MAX = slot('rateLimitMax');
+const MULTIFD_BYTES = slot('multifdBytes');
+const RDMA_BYTES = slot('rdmaBytes');
+const NORMAL_PAGES = slot('normalPages');
+const ZERO_PAGES = slot('zeroPages');
 /** 64-bit word index of counter `i`'s base slot. */
 const baseWord = (i: number): number => (BASE_OFFSET + BASE_STRIDE * i) >> 3;
 const WORDS_PER_LANE = LANE_STRIDE >> 3;
