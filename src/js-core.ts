@@ -21,10 +21,9 @@ import {
   MAGIC,
   type CounterName,
 } from './layout.js';
-import { forgetLane, releaseWhenCollected } from './lane-release.js';
+import { ALL_LANES, clearLaneBit, forgetLane, releaseWhenCollected } from './lane-release.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-const ALL_LANES = (1n << BigInt(LANE_COUNT)) - 1n;
 /** Index of a counter in the layout (QEMU's struct order). */
 const slot = (name: CounterName): number => COUNTER_NAMES.indexOf(name);
 const QEMU_FILE_TRANSFERRED = slot('qemuFileTransferred');
@@ -208,7 +207,7 @@ export class JsCore implements Core {
     if (had < 0) return -1;
     this.lane = -1;
     forgetLane(this);
-    Atomics.and(this.u64, HDR_LANE_BITMAP >> 3, ALL_LANES ^ (1n << BigInt(had)));
+    clearLaneBit(this.u64.buffer, had);
     return had;
   }
   currentLane(): number {

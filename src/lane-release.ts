@@ -10,18 +10,25 @@
  */
 import { HDR_LANE_BITMAP, LANE_COUNT } from './layout.js';
 
-const ALL_LANES = (1n << BigInt(LANE_COUNT)) - 1n;
+/** The ownership bitmap with every lane taken. @internal */
+export const ALL_LANES = (1n << BigInt(LANE_COUNT)) - 1n;
 
 interface ClaimedLane {
   readonly buffer: ArrayBufferLike;
   readonly lane: number;
 }
 
+/**
+ * Clears lane `lane`'s bit in the ownership bitmap of the memory `buffer`: the lane is free again.
+ * @internal
+ */
+export function clearLaneBit(buffer: ArrayBufferLike, lane: number): void {
+  Atomics.and(new BigUint64Array(buffer, HDR_LANE_BITMAP, 1), 0, ALL_LANES ^ (1n << BigInt(lane)));
+}
+
 const registry =
   typeof FinalizationRegistry === 'function'
-    ? new FinalizationRegistry<ClaimedLane>(({ buffer, lane }) => {
-        Atomics.and(new BigUint64Array(buffer, HDR_LANE_BITMAP, 1), 0, ALL_LANES ^ (1n << BigInt(lane)));
-      })
+    ? new FinalizationRegistry<ClaimedLane>(({ buffer, lane }) => clearLaneBit(buffer, lane))
     : undefined;
 
 /**
