@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Tests import the built library (dist/): it is rebuilt first when a source is newer.
+    globalSetup: ['test/global-setup.ts'],
     // Worker tests do hundreds of thousands of atomic operations per worker on a 2-core machine.
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -2,8 +2,9 @@
  * Native reference for bench/run.mjs: the same counter operations in C, compiled with the
  * machine's `cc -O2 -pthread` at bench time.
  *
- * The memory is laid out like the library's (base slots one cache line apart, 128-byte lanes) and
- * the operations are the ones QEMU's stats64.h compiles to on a 64-bit host: __atomic builtins,
+ * The memory is laid out like the library's, from the same constants: build/stats-core.h, which the
+ * build generates from assembly/stats-core.ts (base slots one cache line apart, 128-byte lanes); the
+ * operations are the ones QEMU's stats64.h compiles to on a 64-bit host: __atomic builtins,
  * sequentially consistent, inlined into the loop.
  *
  *   native single MS          fixed-time single-thread runs, one JSON object of ns/op
@@ -19,17 +20,19 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define COUNTERS 15
-#define LANES 64
-#define BASE_WORDS 8  /* 64-byte stride between base slots, in u64 */
-#define LANE_WORDS 16 /* 128-byte stride between lanes, in u64 */
-#define ZERO_PAGES 14
-#define NORMAL_PAGES 6
-#define MULTIFD_BYTES 5
-#define QEMU_FILE_TRANSFERRED 10
-#define RDMA_BYTES 13
-#define RATE_LIMIT_START 11
-#define RATE_LIMIT_MAX 12
+#include "stats-core.h"
+
+#define COUNTERS CORE_COUNTER_COUNT
+#define LANES CORE_LANE_COUNT
+#define BASE_WORDS (CORE_BASE_STRIDE / 8) /* stride between base slots, in u64 */
+#define LANE_WORDS (CORE_LANE_STRIDE / 8) /* stride between lanes, in u64 */
+#define ZERO_PAGES CORE_ZERO_PAGES
+#define NORMAL_PAGES CORE_NORMAL_PAGES
+#define MULTIFD_BYTES CORE_MULTIFD_BYTES
+#define QEMU_FILE_TRANSFERRED CORE_QEMU_FILE_TRANSFERRED
+#define RDMA_BYTES CORE_RDMA_BYTES
+#define RATE_LIMIT_START CORE_RATE_LIMIT_START
+#define RATE_LIMIT_MAX CORE_RATE_LIMIT_MAX
 #define CHUNK 1000 /* adds between two looks at the stop flag, as in bench/thread-worker.mjs */
 
 static _Alignas(64) uint64_t base[COUNTERS * BASE_WORDS];

@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SOURCE = fileURLToPath(new URL('./native.c', import.meta.url));
+/** Where the build writes stats-core.h, the layout constants native.c includes. */
+const GENERATED = fileURLToPath(new URL('../build', import.meta.url));
 
 /**
- * Compiles the C reference with `cc -O2 -pthread`.
+ * Compiles the C reference with `cc -O2 -pthread`, against the layout header the build generated.
  * @returns `{ run, compiler, dispose }`, or `{ skipped }` saying why there is no C reference
  */
 export function buildNative() {
@@ -18,7 +20,7 @@ export function buildNative() {
   }
   const dir = mkdtempSync(join(tmpdir(), 'migration-stats-bench-'));
   const exe = join(dir, 'native');
-  const build = spawnSync('cc', ['-O2', '-pthread', '-o', exe, SOURCE], { encoding: 'utf8' });
+  const build = spawnSync('cc', ['-O2', '-pthread', '-I', GENERATED, '-o', exe, SOURCE], { encoding: 'utf8' });
   if (build.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
     return { skipped: `native C reference skipped: \`cc -O2 -pthread\` failed:\n${build.stderr || build.error}` };

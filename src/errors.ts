@@ -5,6 +5,10 @@
 
 /** 2^64 − 1, the largest value of a counter. */
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
+/** -2^63, the smallest value of a C `int64_t`. */
+export const INT64_MIN = -0x8000_0000_0000_0000n;
+/** 2^63 − 1, the largest value of a C `int64_t`. */
+export const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
 
 /**
  * Shows a received value in a message: its type is visible (`12n`, `"12"`, `12`, `null`). Never

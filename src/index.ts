@@ -11,8 +11,8 @@ export {
   type MigrationStatsOptions,
 } from './stats.js';
 export { Stat64 } from './stat64.js';
-export type { BackendName } from './core.js';
-export { COUNTERS, COUNTER_NAMES, type CounterInfo, type CounterKind, type CounterName } from './layout.js';
+export type { BackendName } from './backend/core.js';
+export { COUNTERS, COUNTER_NAMES, type CounterInfo, type CounterKind, type CounterName } from './counters.js';
 export {
   MigrationWindow,
   completedMbps,
@@ -20,19 +20,17 @@ export {
   MAX_DOWNTIME_LIMIT_MS,
   type MigrationWindowOptions,
   type MigrationWindowResult,
-} from './window.js';
+} from './qemu/window.js';
 export {
   queryMigrate,
-  formatQmp,
   MIGRATION_STATUSES,
   type MigrationStatus,
   type MigrationInfo,
   type MigrationRamStats,
   type QueryMigrateContext,
-  type FormatQmpOptions,
-  type QmpValue,
-} from './qmp.js';
-export { sizeToStr, infoMigrate } from './hmp.js';
+} from './qemu/query-migrate.js';
+export { formatQmp, type FormatQmpOptions, type QmpValue } from './qemu/qmp-json.js';
+export { sizeToStr, infoMigrate } from './qemu/hmp.js';
 export {
   prometheusText,
   createMetricsHandler,
@@ -41,5 +39,5 @@ export {
   type PrometheusTextOptions,
   type MetricsRequest,
   type MetricsResponse,
-} from './prometheus.js';
-export { METRICS, DEFAULT_PROM_PREFIX, DEFAULT_OTEL_PREFIX, type MetricInfo } from './metrics.js';
+} from './exporters/prometheus.js';
+export { METRICS, DEFAULT_PROM_PREFIX, DEFAULT_OTEL_PREFIX, type MetricInfo } from './exporters/metrics.js';

@@ -2,11 +2,19 @@
  * One counter: QEMU's `Stat64` (get/set/add/min/max) on a slot of the shared memory.
  * @packageDocumentation
  */
-import type { Core } from './core.js';
+import type { Core } from './backend/core.js';
 import { isCount, isU64, u64ArgumentError, unsafeNumberError } from './errors.js';
-import { baseAddr, laneAddr, type CounterInfo, type CounterKind, type CounterName } from './layout.js';
+import { baseAddr, laneAddr } from './backend/layout.js';
+import type { CounterInfo, CounterKind, CounterName } from './counters.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** The backend operations of `set`, `min` and `max`, with a bigint or a number, laned or on one slot. */
+const WRITES = {
+  set: { laned: 'lanedSet', lanedNum: 'lanedSetNum', slot: 'store', slotNum: 'storeNum' },
+  min: { laned: 'lanedMin', lanedNum: 'lanedMinNum', slot: 'min', slotNum: 'minNum' },
+  max: { laned: 'lanedMax', lanedNum: 'lanedMaxNum', slot: 'max', slotNum: 'maxNum' },
+} as const;
 const MAX_SAFE_BIGINT = BigInt(MAX_SAFE);
 
 /**
@@ -111,15 +119,8 @@ export class Stat64 {
    * @throws TypeError or RangeError for anything else; the counter is then unchanged
    */
   set(value: bigint | number): void {
-    if (isCount(value)) {
-      if (this.laned) this.core.lanedSetNum(this.index, value);
-      else this.core.storeNum(this.baseAddr, value);
-    } else if (isU64(value)) {
-      if (this.laned) this.core.lanedSet(this.index, value);
-      else this.core.store(this.baseAddr, value);
-    } else throw u64ArgumentError(`${this.where}.set`, 'value', value);
+    this.write('set', value);
   }
-
 
   /**
    * Lowers the value to `value` if it is above it (`stat64_min`); equal leaves it unchanged.
@@ -128,15 +129,8 @@ export class Stat64 {
    * @throws TypeError or RangeError for anything else; the counter is then unchanged
    */
   min(value: bigint | number): void {
-    if (isCount(value)) {
-      if (this.laned) this.core.lanedMinNum(this.index, value);
-      else this.core.minNum(this.baseAddr, value);
-    } else if (isU64(value)) {
-      if (this.laned) this.core.lanedMin(this.index, value);
-      else this.core.min(this.baseAddr, value);
-    } else throw u64ArgumentError(`${this.where}.min`, 'value', value);
+    this.write('min', value);
   }
-
 
   /**
    * Raises the value to `value` if it is below it (`stat64_max`).
@@ -145,13 +139,18 @@ export class Stat64 {
    * @throws TypeError or RangeError for anything else; the counter is then unchanged
    */
   max(value: bigint | number): void {
-    if (isCount(value)) {
-      if (this.laned) this.core.lanedMaxNum(this.index, value);
-      else this.core.maxNum(this.baseAddr, value);
-    } else if (isU64(value)) {
-      if (this.laned) this.core.lanedMax(this.index, value);
-      else this.core.max(this.baseAddr, value);
-    } else throw u64ArgumentError(`${this.where}.max`, 'value', value);
+    this.write('max', value);
   }
 
+  /** `set`, `min` or `max`: on the base slot of a gauge, against the lanes' sum on a laned counter. */
+  private write(op: keyof typeof WRITES, value: bigint | number): void {
+    const ops = WRITES[op];
+    if (isCount(value)) {
+      if (this.laned) this.core[ops.lanedNum](this.index, value);
+      else this.core[ops.slotNum](this.baseAddr, value);
+    } else if (isU64(value)) {
+      if (this.laned) this.core[ops.laned](this.index, value);
+      else this.core[ops.slot](this.baseAddr, value);
+    } else throw u64ArgumentError(`${this.where}.${op}`, 'value', value);
+  }
 }

@@ -3,44 +3,24 @@
  * shared WebAssembly memory that every thread attaching to the same handle sees.
  * @packageDocumentation
  */
-import type { BackendName, Core } from './core.js';
+import { BUFFER_DELAY as CORE_BUFFER_DELAY, LAYOUT_VERSION, MEMORY_PAGES, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
+import type { BackendName, Core } from './backend/core.js';
+import { JsCore } from './backend/js-core.js';
+import { compileCore, instantiateCore } from './backend/wasm-core.js';
+import { COUNTERS, type CounterFields, type CounterName } from './counters.js';
 import { describe, explainCompileError, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
-import { JsCore } from './js-core.js';
-import { checkOptionNames } from './option-names.js';
-import {
-  COUNTERS,
-  HDR_MAGIC,
-  HDR_VERSION,
-  LAYOUT_BYTES,
-  LAYOUT_VERSION,
-  MAGIC,
-  MEMORY_PAGES,
-  type CounterName,
-} from './layout.js';
-import { compileCore, instantiateCore, REQUIRED_EXPORTS } from './loader.js';
+import { checkHandle, makeHandle, type MigrationStatsHandle } from './handle.js';
+import { readOptions, type OptionNames } from './options.js';
 import { Stat64 } from './stat64.js';
 
 /** QEMU's `BUFFER_DELAY`: length of one rate-limit window, in milliseconds. */
-export const BUFFER_DELAY = 100;
+export const BUFFER_DELAY: number = CORE_BUFFER_DELAY;
 /** QEMU's `RATE_LIMIT_DISABLED`: a per-window budget of 0 means no limit. */
-export const RATE_LIMIT_DISABLED = 0;
+export const RATE_LIMIT_DISABLED: number = CORE_RATE_LIMIT_DISABLED;
 /** QEMU's `XFER_LIMIT_RATIO`: rate-limit windows per second (1000 / `BUFFER_DELAY`). */
-export const XFER_LIMIT_RATIO = 1000 / BUFFER_DELAY;
+export const XFER_LIMIT_RATIO: number = CORE_XFER_LIMIT_RATIO;
 
-/**
- * What one thread passes to another so that both see the same counters. A plain object: it
- * survives `postMessage` and `structuredClone`, and the receiving thread does not recompile.
- */
-export interface MigrationStatsHandle {
-  /** Always `'migration-stats'`. */
-  readonly kind: 'migration-stats';
-  /** Version of the memory layout. */
-  readonly layoutVersion: number;
-  /** The shared memory that holds the counters. */
-  readonly memory: WebAssembly.Memory;
-  /** The compiled Wasm core. */
-  readonly module: WebAssembly.Module;
-}
+export type { MigrationStatsHandle } from './handle.js';
 
 /** Options of {@link MigrationStats.create} and {@link MigrationStats.attach}. */
 export interface MigrationStatsOptions {
@@ -53,6 +33,7 @@ export interface MigrationStatsOptions {
   lane?: boolean;
 }
 
+const OPTION_NAMES: OptionNames<MigrationStatsOptions> = { backend: true, lane: true };
 const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
 
 /**
@@ -82,88 +63,11 @@ function packetArgumentError(normalPages: unknown, zeroPages: unknown, bytes: un
   return typeof value === 'number' ? new RangeError(message) : new TypeError(message);
 }
 
-function readOptions(where: string, options: unknown): Required<MigrationStatsOptions> {
-  if (options === undefined) return { backend: 'wasm', lane: true };
-  if (options === null || typeof options !== 'object') {
-    throw optionError(where, 'options', options, "an object such as { backend: 'wasm' | 'js' }");
-  }
-  checkOptionNames(where, 'options', options, ['backend', 'lane']);
-  const { backend = 'wasm', lane = true } = options as MigrationStatsOptions;
+function checkOptions(where: string, options: unknown): Required<MigrationStatsOptions> {
+  const { backend = 'wasm', lane = true } = readOptions(where, 'options', options, OPTION_NAMES, "{ backend: 'wasm' | 'js' }");
   if (!BACKENDS.includes(backend)) throw optionError(where, 'options.backend', backend, "'wasm' or 'js'");
   if (typeof lane !== 'boolean') throw optionError(where, 'options.lane', lane, 'true or false');
   return { backend, lane };
-}
-
-function isSharedBuffer(buffer: unknown): boolean {
-  // `SharedArrayBuffer` is not a global on pages that are not cross-origin isolated, yet a shared
-  // memory's buffer still is one: ask its tag, not the constructor.
-  return Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]';
-}
-
-/** The `buffer` getter of `WebAssembly.Memory`: it throws for anything that is not a memory. */
-const memoryBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
-
-/** Reads `memory` and `module` from a handle, turning an error of a getter or Proxy into ours. */
-function readHandle(handle: object): { memory: unknown; module: unknown } {
-  try {
-    const { memory, module } = handle as { memory?: unknown; module?: unknown };
-    return { memory, module };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : describe(error);
-    throw handleError(` could not be read (${reason}); pass the plain object from stats.handle`);
-  }
-}
-
-// The handle's memory and module are recognised by the engine's own checks (the `buffer` getter,
-// `Module.exports`), not `instanceof`, which is false for those made in another realm (an iframe,
-// a `vm` context) although they work the same.
-
-function checkModule(module: unknown): WebAssembly.Module {
-  let exportList: WebAssembly.ModuleExportDescriptor[];
-  try {
-    exportList = WebAssembly.Module.exports(module as WebAssembly.Module);
-  } catch {
-    throw handleError(`.module must be the compiled WebAssembly.Module from stats.handle; received ${describe(module)}`);
-  }
-  const exports = new Set(exportList.map((e) => e.name));
-  const imports = WebAssembly.Module.imports(module as WebAssembly.Module);
-  const missing = REQUIRED_EXPORTS.filter((name) => !exports.has(name));
-  if (missing.length > 0 || imports.some((i) => !(i.module === 'env' && (i.name === 'memory' || i.name === 'abort')))) {
-    throw handleError(
-      `.module is not this library's Wasm core (${missing.length ? `it lacks the exports ${missing.join(', ')}` : 'it imports more than env.memory'})`,
-    );
-  }
-  return module as WebAssembly.Module;
-}
-
-function checkMemory(memory: unknown): WebAssembly.Memory {
-  let buffer: ArrayBuffer;
-  try {
-    buffer = memoryBuffer.call(memory) as ArrayBuffer;
-  } catch {
-    throw handleError(`.memory must be the shared WebAssembly.Memory from stats.handle; received ${describe(memory)}`);
-  }
-  if (!isSharedBuffer(buffer)) {
-    throw handleError('.memory is not shared (made without shared: true); only a shared memory can be seen by other threads');
-  }
-  if (buffer.byteLength < LAYOUT_BYTES) {
-    throw handleError(`.memory is ${buffer.byteLength} bytes, smaller than the ${LAYOUT_BYTES}-byte layout`);
-  }
-  const header = new Uint32Array(buffer, 0, 2);
-  const magic = Atomics.load(header, HDR_MAGIC >> 2);
-  if (magic === 0) {
-    throw handleError('.memory is blank: it has no migration-stats header, so it was not made by MigrationStats.create()');
-  }
-  if (magic !== MAGIC) {
-    throw handleError(
-      `.memory holds something else: its first word is 0x${magic.toString(16)}, not the migration-stats magic 0x${MAGIC.toString(16)}`,
-    );
-  }
-  const version = Atomics.load(header, HDR_VERSION >> 2);
-  if (version !== LAYOUT_VERSION) {
-    throw handleError(`.memory has layout version ${version}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
-  }
-  return memory as WebAssembly.Memory;
 }
 
 async function makeCore(backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Core> {
@@ -177,6 +81,9 @@ async function makeCore(backend: BackendName, module: WebAssembly.Module, memory
     throw error;
   }
 }
+
+/** `MigrationStats` has the 15 counters as properties, from the counter table. */
+export interface MigrationStats extends CounterFields<Stat64> {}
 
 /**
  * QEMU's migration statistics: the 15 counters of `MigrationAtomicStats` and the rate limiter of
@@ -196,37 +103,6 @@ export class MigrationStats {
   /** The 15 counters in QEMU's struct order. */
   readonly counters: readonly Stat64[];
 
-  /** `dirty_bytes_last_sync`: dirty bytes found by the last bitmap sync (gauge, bytes). */
-  readonly dirtyBytesLastSync: Stat64;
-  /** `dirty_pages_rate`: pages dirtied per second (gauge, pages/s). */
-  readonly dirtyPagesRate: Stat64;
-  /** `dirty_sync_count`: dirty-bitmap syncs done (syncs). */
-  readonly dirtySyncCount: Stat64;
-  /** `dirty_sync_missed_zero_copy`: syncs whose zero-copy flush fell back to copying (syncs). */
-  readonly dirtySyncMissedZeroCopy: Stat64;
-  /** `downtime_bytes`: RAM bytes sent while the guest was stopped (bytes). */
-  readonly downtimeBytes: Stat64;
-  /** `multifd_bytes`: bytes sent on multifd channels (bytes). */
-  readonly multifdBytes: Stat64;
-  /** `normal_pages`: pages sent that were not all zeros (pages). */
-  readonly normalPages: Stat64;
-  /** `postcopy_bytes`: RAM bytes sent during postcopy (bytes). */
-  readonly postcopyBytes: Stat64;
-  /** `postcopy_requests`: page requests from the destination (requests). */
-  readonly postcopyRequests: Stat64;
-  /** `precopy_bytes`: RAM bytes sent while the guest ran (bytes). */
-  readonly precopyBytes: Stat64;
-  /** `qemu_file_transferred`: bytes flushed on the main migration stream (bytes). */
-  readonly qemuFileTransferred: Stat64;
-  /** `rate_limit_start`: transferred bytes when the current window began (gauge, bytes). */
-  readonly rateLimitStart: Stat64;
-  /** `rate_limit_max`: byte budget of one window, 0 = unlimited (gauge, bytes). */
-  readonly rateLimitMax: Stat64;
-  /** `rdma_bytes`: bytes written over RDMA (bytes). */
-  readonly rdmaBytes: Stat64;
-  /** `zero_pages`: all-zero pages, reported as `duplicate` (pages). */
-  readonly zeroPages: Stat64;
-
   /** @internal */
   readonly core: Core;
 
@@ -238,21 +114,7 @@ export class MigrationStats {
     const lane = claimLane ? core.claimLane() : -1;
     const counters = COUNTERS.map((info) => new Stat64(core, info, lane));
     this.counters = Object.freeze(counters);
-    this.dirtyBytesLastSync = counters[0]!;
-    this.dirtyPagesRate = counters[1]!;
-    this.dirtySyncCount = counters[2]!;
-    this.dirtySyncMissedZeroCopy = counters[3]!;
-    this.downtimeBytes = counters[4]!;
-    this.multifdBytes = counters[5]!;
-    this.normalPages = counters[6]!;
-    this.postcopyBytes = counters[7]!;
-    this.postcopyRequests = counters[8]!;
-    this.precopyBytes = counters[9]!;
-    this.qemuFileTransferred = counters[10]!;
-    this.rateLimitStart = counters[11]!;
-    this.rateLimitMax = counters[12]!;
-    this.rdmaBytes = counters[13]!;
-    this.zeroPages = counters[14]!;
+    for (const counter of counters) Object.defineProperty(this, counter.name, { value: counter, enumerable: true });
   }
 
   /**
@@ -300,20 +162,14 @@ export class MigrationStats {
    *   forbids compiling WebAssembly
    */
   static async create(options?: MigrationStatsOptions): Promise<MigrationStats> {
-    const { backend, lane } = readOptions('MigrationStats.create', options);
+    const { backend, lane } = checkOptions('MigrationStats.create', options);
     const memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES, shared: true });
     const module = await compileCore().catch((error: unknown) => {
       throw explainCompileError(error);
     });
     const core = await makeCore(backend, module, memory);
     core.initHeader();
-    const handle: MigrationStatsHandle = Object.freeze({
-      kind: 'migration-stats',
-      layoutVersion: LAYOUT_VERSION,
-      memory,
-      module,
-    });
-    return new MigrationStats(core, handle, lane);
+    return new MigrationStats(core, makeHandle(memory, module), lane);
   }
 
   /**
@@ -324,16 +180,10 @@ export class MigrationStats {
    * @throws TypeError saying what is wrong when `handle` is not a live handle of this library
    */
   static async attach(handle: MigrationStatsHandle, options?: MigrationStatsOptions): Promise<MigrationStats> {
-    const { backend, lane } = readOptions('MigrationStats.attach', options);
-    if (handle === null || typeof handle !== 'object') {
-      throw handleError(` must be the object from stats.handle ({ memory, module, … }); received ${describe(handle)}`);
-    }
-    const fields = readHandle(handle);
-    const memory = checkMemory(fields.memory);
-    const module = checkModule(fields.module);
+    const { backend, lane } = checkOptions('MigrationStats.attach', options);
+    const { memory, module } = checkHandle(handle);
     const core = await makeCore(backend, module, memory);
-    const own: MigrationStatsHandle = Object.freeze({ kind: 'migration-stats', layoutVersion: LAYOUT_VERSION, memory, module });
-    return new MigrationStats(core, own, lane);
+    return new MigrationStats(core, makeHandle(memory, module), lane);
   }
 
   /**

@@ -9,9 +9,9 @@ import {
 import type { Meter } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { MigrationStats, type BackendName } from '../src/index.js';
-import { observeMigrationStats } from '../src/otel.js';
-import { registerPromClient } from '../src/prom-client.js';
+import { MigrationStats, type BackendName } from '../dist/index.js';
+import { observeMigrationStats } from '../dist/exporters/otel.js';
+import { registerPromClient } from '../dist/exporters/prom-client.js';
 import { addInWorkers } from './workers.js';
 
 describe.each<BackendName>(['wasm', 'js'])('prom-client adapter (%s backend)', (backend) => {
@@ -176,8 +176,8 @@ describe('package entry points', () => {
     visit(new URL('../dist/index.js', import.meta.url));
     expect(seen.size).toBeGreaterThan(5);
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-    expect(pkg.exports['./prom-client'].default).toBe('./dist/prom-client.js');
-    expect(pkg.exports['./otel'].default).toBe('./dist/otel.js');
+    expect(pkg.exports['./prom-client'].default).toBe('./dist/exporters/prom-client.js');
+    expect(pkg.exports['./otel'].default).toBe('./dist/exporters/otel.js');
     expect(pkg.peerDependenciesMeta).toEqual({ '@opentelemetry/api': { optional: true }, 'prom-client': { optional: true } });
   });
 });

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createContext, runInContext } from 'node:vm';
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { MigrationStats, type MigrationStatsHandle } from '../dist/index.js';
 import { BACKENDS, fresh, U64_MAX, values } from './helpers.js';
+import { startFixture } from './workers.js';
 
 const sharedMemory = () => new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
 
@@ -68,13 +68,10 @@ describe.each(BACKENDS)('handles on the %s backend', (backend) => {
   it('survives postMessage to a worker, which attaches and counts without recompiling', async () => {
     const stats = await fresh(backend);
     stats.zeroPages.add(1);
-    const worker = new Worker(new URL('./fixtures/echo-worker.mjs', import.meta.url));
+    const { worker, result } = startFixture<{ before: string; moduleIsModule: boolean }>('echo-worker.mjs');
     try {
-      const reply = await new Promise<{ before: string; moduleIsModule: boolean }>((resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-        worker.postMessage({ handle: stats.handle, backend });
-      });
+      worker.postMessage({ handle: stats.handle, backend });
+      const reply = await result;
       expect(reply).toEqual({ before: '1', moduleIsModule: true });
       expect(stats.zeroPages.get()).toBe(2n);
     } finally {

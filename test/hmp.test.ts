@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { infoMigrate, MigrationStats, queryMigrate, sizeToStr, type MigrationInfo } from '../src/index.js';
+import { infoMigrate, MigrationStats, queryMigrate, sizeToStr, type MigrationInfo } from '../dist/index.js';
 import { reference } from './c-reference.js';
 
 describe('sizeToStr', () => {

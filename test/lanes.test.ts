@@ -1,23 +1,13 @@
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { MigrationStats, type BackendName, type CounterName } from '../dist/index.js';
-import { HDR_LANE_BITMAP, LANE_COUNT, laneAddr } from '../dist/layout.js';
+import { HDR_LANE_BITMAP, LANE_COUNT } from '../dist/backend/abi.js';
+import { laneAddr } from '../dist/backend/layout.js';
 import { BACKENDS, U64_MAX } from './helpers.js';
+import { startFixture as run } from './workers.js';
 
 interface AdderReport {
   lanes: number[];
   added: string;
-}
-
-/** Starts a fixture and resolves with its one message; rejects if it throws or exits without one. */
-function run<T>(fixture: string, workerData: unknown): { worker: Worker; result: Promise<T> } {
-  const worker = new Worker(new URL(`./fixtures/${fixture}`, import.meta.url), { workerData });
-  const result = new Promise<T>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`${fixture} exited with code ${code} before reporting`)));
-  });
-  return { worker, result };
 }
 
 /** Yields to the event loop (where worker errors arrive) until `done()` holds. */

@@ -2,9 +2,9 @@
 import { Registry } from 'prom-client';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import { createMetricsHandler, formatQmp, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../src/index.js';
-import { observeMigrationStats } from '../src/otel.js';
-import { registerPromClient } from '../src/prom-client.js';
+import { createMetricsHandler, formatQmp, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../dist/index.js';
+import { observeMigrationStats } from '../dist/exporters/otel.js';
+import { registerPromClient } from '../dist/exporters/prom-client.js';
 
 describe('option names', async () => {
   const stats = await MigrationStats.create();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { printfF, printfG } from '../src/printf.js';
+import { printfF, printfG } from '../dist/qemu/printf.js';
 import { doubleOfBits, reference } from './c-reference.js';
 
 describe('printfG (C %.Ng)', () => {

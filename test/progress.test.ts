@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { progressLine, progressView } from '../src/cli/progress.js';
-import type { MigrationProgress } from '../src/simulate/migration.js';
+import { progressLine, progressView } from '../dist/cli/progress.js';
+import type { MigrationProgress } from '../dist/simulate/migration.js';
 
 const at = (status: MigrationProgress['status'], pass: number, elapsedMs: number): MigrationProgress =>
   ({

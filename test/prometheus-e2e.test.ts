@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { METRICS } from '../src/index.js';
+import { METRICS } from '../dist/index.js';
 import { freePort, poll, requireTool, skipWithout, start, stop } from './tools.js';
 
 const WORKERS = 4;

@@ -9,7 +9,7 @@ import {
   prometheusText,
   PROMETHEUS_CONTENT_TYPE,
   type BackendName,
-} from '../src/index.js';
+} from '../dist/index.js';
 import { requireTool, skipWithout } from './tools.js';
 import { addInWorkers } from './workers.js';
 

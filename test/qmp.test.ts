@@ -8,8 +8,8 @@ import {
   type BackendName,
   type MigrationInfo,
   type QueryMigrateContext,
-} from '../src/index.js';
-import { qdictOrder, tdbHash } from '../src/qdict.js';
+} from '../dist/index.js';
+import { qdictOrder, tdbHash } from '../dist/qemu/qdict.js';
 
 const U64_MAX = 2n ** 64n - 1n;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, parseBytes, parseCount, parseMs, parseShare } from '../src/cli/units.js';
+import { formatBytes, parseBytes, parseCount, parseMs, parseShare } from '../dist/cli/units.js';
 
 describe('command-line units', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { completedMbps, MigrationStats, MigrationWindow, type BackendName } from '../src/index.js';
-import { printfG } from '../src/printf.js';
+import { completedMbps, MigrationStats, MigrationWindow, type BackendName } from '../dist/index.js';
+import { printfG } from '../dist/qemu/printf.js';
 import { bitsOfDouble, reference } from './c-reference.js';
 
 const U64_MAX = 2n ** 64n - 1n;

@@ -1,7 +1,7 @@
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { MigrationStats, type BackendName } from '../dist/index.js';
 import { U64_MAX } from './helpers.js';
+import { startFixture } from './workers.js';
 
 const ITERATIONS = 250_000;
 const OWN = ['downtimeBytes', 'postcopyBytes', 'rdmaBytes', 'postcopyRequests', 'precopyBytes', 'dirtySyncCount'] as const;
@@ -20,19 +20,11 @@ async function runWorkers(creator: BackendName) {
   stats.dirtyBytesLastSync.set(U64_MAX);
   const startLine = new SharedArrayBuffer(8);
   const gate = new Int32Array(startLine);
-  const workers = CONFIGS.map(
-    (config, id) =>
-      new Worker(new URL('./fixtures/counting-worker.mjs', import.meta.url), {
-        workerData: { handle: stats.handle, ...config, id, iterations: ITERATIONS, own: OWN[id], startLine },
-      }),
+  const started = CONFIGS.map((config, id) =>
+    startFixture('counting-worker.mjs', { handle: stats.handle, ...config, id, iterations: ITERATIONS, own: OWN[id], startLine }),
   );
-  const done = workers.map(
-    (w) =>
-      new Promise<void>((resolve, reject) => {
-        w.once('message', () => resolve());
-        w.once('error', reject);
-      }),
-  );
+  const workers = started.map((s) => s.worker);
+  const done = started.map((s) => s.result);
   // Release every worker at once, then read while they write: reads must never go backwards.
   while (Atomics.load(gate, 0) < workers.length) await new Promise((r) => setTimeout(r, 1));
   Atomics.store(gate, 1, 1);

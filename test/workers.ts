@@ -1,21 +1,36 @@
-/** Real worker threads that add to shared counters (test/fixtures/adding-worker.mjs). */
+/**
+ * Real worker threads for tests: every test that starts a worker goes through {@link startFixture},
+ * so a fixture that throws, or exits without reporting, fails its test at once instead of leaving
+ * it waiting until the global timeout.
+ */
 import { Worker } from 'node:worker_threads';
-import type { MigrationStats } from '../src/index.js';
+import type { MigrationStats } from '../dist/index.js';
 
 /**
- * Adds in two worker threads, one per backend, each doing `times` × every [counter, amount]
- * pair, and waits until both are done.
+ * Starts `test/fixtures/<fixture>` and resolves with its first message.
+ * @param workerData - passed to the worker as `workerData`
+ * @returns the worker (terminate it when done) and its first message; the promise rejects with the
+ *   worker's error, or when it exits before posting anything
+ */
+export function startFixture<T>(fixture: string, workerData?: unknown): { worker: Worker; result: Promise<T> } {
+  const worker = new Worker(new URL(`./fixtures/${fixture}`, import.meta.url), { workerData });
+  const result = new Promise<T>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`${fixture} exited with code ${code} before reporting`)));
+  });
+  return { worker, result };
+}
+
+/**
+ * Adds in two worker threads (test/fixtures/adding-worker.mjs), one per backend, each doing
+ * `times` × every [counter, amount] pair, and waits until both are done.
  */
 export async function addInWorkers(stats: MigrationStats, adds: [string, number][], times: number): Promise<void> {
   await Promise.all(
     (['wasm', 'js'] as const).map((backend) => {
-      const worker = new Worker(new URL('./fixtures/adding-worker.mjs', import.meta.url), {
-        workerData: { handle: stats.handle, backend, adds, times },
-      });
-      return new Promise((resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      }).finally(() => worker.terminate());
+      const { worker, result } = startFixture('adding-worker.mjs', { handle: stats.handle, backend, adds, times });
+      return result.finally(() => worker.terminate());
     }),
   );
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SCAN_WASM_BASE64 } from '../src/simulate/scan-binary.js';
-import { compileScan, jsZeroScanner, wasmZeroScanner, zeroScanner, type ZeroScanner } from '../src/simulate/zero-scan.js';
+import { zeroScanWasm } from '../dist/simulate/scan-binary.js';
+import { compileScan, jsZeroScanner, wasmZeroScanner, zeroScanner, type ZeroScanner } from '../dist/simulate/zero-scan.js';
 
 const PAGE = 4096;
 
@@ -22,7 +22,7 @@ describe('zero-page scan', async () => {
   it('imports only the memory and has no start function or data to write into guest RAM', () => {
     expect(WebAssembly.Module.imports(module!)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     // Section ids of the binary: 8 is a start function, 11 data segments.
-    const wasm = Uint8Array.from(atob(SCAN_WASM_BASE64), (c) => c.charCodeAt(0));
+    const wasm = zeroScanWasm();
     const ids: number[] = [];
     for (let at = 8; at < wasm.length; ) {
       ids.push(wasm[at++]!);

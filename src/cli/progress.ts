@@ -3,7 +3,7 @@
  * lines (one per pass and stage) otherwise.
  * @packageDocumentation
  */
-import { sizeToStr } from '../hmp.js';
+import { sizeToStr } from '../qemu/hmp.js';
 import type { MigrationProgress } from '../simulate/migration.js';
 
 /** Where the view writes: a Node stream or anything with `write`. */

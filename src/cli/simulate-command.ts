@@ -3,8 +3,8 @@
  * @packageDocumentation
  */
 import { describe } from '../errors.js';
-import { infoMigrate } from '../hmp.js';
-import { formatQmp } from '../qmp.js';
+import { infoMigrate } from '../qemu/hmp.js';
+import { formatQmp } from '../qemu/qmp-json.js';
 import { simulateMigration, type MigrationResult } from '../simulate/migration.js';
 import { DEFAULT_SETTINGS, RULES, type SimulationSettings } from '../simulate/options.js';
 import { progressView, type TextOut } from './progress.js';

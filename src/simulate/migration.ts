@@ -13,9 +13,9 @@
  * @packageDocumentation
  */
 import { describe } from '../errors.js';
-import { sizeToStr } from '../hmp.js';
-import { queryMigrate, type MigrationInfo, type MigrationStatus as QmpStatus } from '../qmp.js';
-import { completedMbps, MigrationWindow } from '../window.js';
+import { sizeToStr } from '../qemu/hmp.js';
+import { queryMigrate, type MigrationInfo, type MigrationStatus as QmpStatus } from '../qemu/query-migrate.js';
+import { completedMbps, MigrationWindow } from '../qemu/window.js';
 import { BUFFER_DELAY, MigrationStats } from '../stats.js';
 import { bump, createControl, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
 import { checkSettings, type SimulationSettings } from './options.js';
@@ -129,19 +129,18 @@ const popcount = (x: number): number => {
  * result.verified; //=> true
  */
 export async function simulateMigration(options?: SimulationOptions): Promise<MigrationResult> {
-  const settings = checkSettings('simulateMigration', options === undefined ? undefined : { ...options });
-  const onProgress = options?.onProgress;
+  const { settings, onProgress, workerUrl: url } = checkSettings('simulateMigration', options);
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new TypeError(`simulateMigration: options.onProgress must be a function or undefined; received ${describe(onProgress)}`);
   }
-  const workerUrl = options?.workerUrl === undefined ? defaultWorkerUrl() : resolveWorkerUrl(options.workerUrl);
+  const workerUrl = url === undefined ? defaultWorkerUrl() : resolveWorkerUrl(url);
   if (typeof SharedArrayBuffer !== 'function') {
     throw new Error(
       'simulateMigration: SharedArrayBuffer is not available; in a browser the page must be cross-origin isolated ' +
         '(Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)',
     );
   }
-  const run = new Migration(settings, workerUrl, onProgress);
+  const run = new Migration(settings, workerUrl, onProgress as ((progress: MigrationProgress) => void) | undefined);
   try {
     return await run.run();
   } finally {

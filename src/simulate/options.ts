@@ -3,20 +3,19 @@
  * and the command line use (one rule per setting, one message per rule).
  * @packageDocumentation
  */
-import type { BackendName } from '../core.js';
-import { describe } from '../errors.js';
+import type { BackendName } from '../backend/core.js';
+import { describe, U64_MAX } from '../errors.js';
+import { MAX_DOWNTIME_LIMIT_MS } from '../qemu/window.js';
+import { readOptions, type OptionNames } from '../options.js';
+import type { SimulationOptions } from './migration.js';
 import { PAGE_BYTES } from './wire.js';
 
 /** Largest guest RAM: a 32-bit Wasm memory (65536 pages of 64 KiB), which the zero scan reads. */
 export const MAX_RAM_BYTES = 4 * 1024 ** 3;
 /** Most multifd channels: one worker each, and one lane of the counters each (64 lanes). */
 export const MAX_CHANNELS = 64;
-/** QEMU's largest `downtime-limit` (2000 s), in ms. */
-export const MAX_DOWNTIME_LIMIT_MS = 2_000_000;
 /** Most passes a user can allow before a migration that does not converge is given up. */
 export const MAX_MAX_PASSES = 1_000_000;
-/** Largest bandwidth QEMU's `max-bandwidth` takes: an unsigned 64-bit number of bytes/s. */
-const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
 /** Settings of one simulated migration; every field has a default. */
 export interface SimulationSettings {
@@ -110,36 +109,55 @@ export const RULES: { readonly [K in keyof SimulationSettings]: SettingRule } = 
   seed: { flag: '--seed', allowed: 'a whole number from 0 to 4294967295', example: '1', check: intIn(0, 0xffff_ffff) },
 };
 
+/** Every name `simulateMigration` takes: the settings, and what only a library caller passes. */
+const OPTION_NAMES: OptionNames<SimulationOptions> = {
+  ramBytes: true,
+  zeroShare: true,
+  dirtyBytesPerSecond: true,
+  bandwidthBytesPerSecond: true,
+  channels: true,
+  downtimeLimitMs: true,
+  backend: true,
+  maxPasses: true,
+  seed: true,
+  onProgress: true,
+  workerUrl: true,
+};
+
+/** What {@link checkSettings} read: the settings with their defaults, and the two callbacks' values. */
+export interface CheckedOptions {
+  readonly settings: SimulationSettings;
+  /** `options.onProgress` as given (checked by the caller). */
+  readonly onProgress: unknown;
+  /** `options.workerUrl` as given (checked by the caller). */
+  readonly workerUrl: unknown;
+}
+
 /**
- * Checks a settings object and fills in the defaults.
+ * Reads a settings object once and fills in the defaults.
  * @param where - the call, for messages
- * @param settings - the caller's settings; unknown keys are refused
- * @throws TypeError for a value of the wrong type or an unknown setting, RangeError for a value
- *   out of range; the message names the setting, the value and what is allowed
+ * @param options - the caller's settings; unknown keys are refused
+ * @throws TypeError for a value of the wrong type, an unknown setting or something that is not a
+ *   plain object, RangeError for a value out of range; the message names the setting, the value
+ *   and what is allowed
  */
-export function checkSettings(where: string, settings: unknown): SimulationSettings {
-  if (settings === undefined) return { ...DEFAULT_SETTINGS };
-  if (settings === null || typeof settings !== 'object') {
-    throw new TypeError(`${where}: options must be an object such as { ramBytes: 16777216 }; received ${describe(settings)}`);
-  }
+export function checkSettings(where: string, options: unknown): CheckedOptions {
+  const given = readOptions(where, 'options', options, OPTION_NAMES, '{ ramBytes: 16777216 }', 'setting');
   const out: Record<string, unknown> = { ...DEFAULT_SETTINGS };
-  for (const [key, value] of Object.entries(settings)) {
-    if (value === undefined || key === 'onProgress' || key === 'workerUrl') continue;
-    const rule = (RULES as Record<string, SettingRule>)[key];
-    if (!rule) {
-      throw new TypeError(`${where}: options.${key} is not a setting; the settings are ${Object.keys(RULES).join(', ')}`);
-    }
+  for (const key of Object.keys(RULES) as (keyof SimulationSettings)[]) {
+    const value = given[key];
+    if (value === undefined) continue;
+    const rule = RULES[key];
     const checked = rule.check(value);
     if (checked === undefined) {
       // A value of another type, or a name outside an enumeration, is a TypeError; a number out of range a RangeError.
       const wrongType =
         key === 'backend' ||
-        (typeof value !== typeof (DEFAULT_SETTINGS as Record<string, unknown>)[key] &&
-          !(key === 'bandwidthBytesPerSecond' && typeof value === 'number'));
+        (typeof value !== typeof DEFAULT_SETTINGS[key] && !(key === 'bandwidthBytesPerSecond' && typeof value === 'number'));
       const error = wrongType ? TypeError : RangeError;
       throw new error(`${where}: options.${key} must be ${rule.allowed}; received ${describe(value)}`);
     }
     out[key] = checked;
   }
-  return out as unknown as SimulationSettings;
+  return { settings: out as unknown as SimulationSettings, onProgress: given.onProgress, workerUrl: given.workerUrl };
 }

@@ -4,7 +4,7 @@
  * at start; afterwards messages carry only page numbers and small results.
  * @packageDocumentation
  */
-import type { BackendName } from '../core.js';
+import type { BackendName } from '../backend/core.js';
 import type { MigrationStatsHandle } from '../stats.js';
 
 /** What starts the guest: its RAM, where it logs the pages it dirties, and how fast it writes. */

@@ -4,7 +4,8 @@
  * @packageDocumentation
  */
 import { describe } from '../errors.js';
-import { SCAN_WASM_BASE64 } from './scan-binary.js';
+import type { ZeroScanExports } from './scan-abi.js';
+import { zeroScanWasm } from './scan-binary.js';
 
 /** How a channel checks pages for zeros. */
 export type ZeroScanKind = 'wasm-simd' | 'wasm-scalar' | 'js';
@@ -44,16 +45,6 @@ function pageOffsetCheck(where: string, ramBytes: number, pageBytes: unknown): (
   };
 }
 
-/** The exports of `assembly/scan.ts`. */
-interface ScanExports {
-  isZeroPage(addr: number, bytes: number): number;
-  isZeroPageScalar(addr: number, bytes: number): number;
-}
-
-function scanBytes(): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(atob(SCAN_WASM_BASE64), (c) => c.charCodeAt(0));
-}
-
 let compiled: Promise<WebAssembly.Module | null> | undefined;
 
 /**
@@ -62,7 +53,7 @@ let compiled: Promise<WebAssembly.Module | null> | undefined;
  */
 export function compileScan(): Promise<WebAssembly.Module | null> {
   compiled ??= (async () => {
-    const bytes = scanBytes();
+    const bytes = zeroScanWasm();
     return WebAssembly.validate(bytes) ? WebAssembly.compile(bytes) : null;
   })();
   return compiled;
@@ -85,7 +76,7 @@ export async function wasmZeroScanner(
 ): Promise<ZeroScanner> {
   const checkOffset = pageOffsetCheck('wasmZeroScanner', ram.buffer.byteLength, pageBytes);
   const instance = await WebAssembly.instantiate(module, { env: { memory: ram } });
-  const x = instance.exports as unknown as ScanExports;
+  const x = instance.exports as unknown as ZeroScanExports;
   const check = simd ? x.isZeroPage : x.isZeroPageScalar;
   return {
     kind: simd ? 'wasm-simd' : 'wasm-scalar',

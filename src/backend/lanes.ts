@@ -8,7 +8,7 @@
  * in the shared bitmap, so it needs nothing from the collected core.
  * @packageDocumentation
  */
-import { HDR_LANE_BITMAP, LANE_COUNT } from './layout.js';
+import { HDR_LANE_BITMAP, LANE_COUNT } from './abi.js';
 
 /** The ownership bitmap with every lane taken. @internal */
 export const ALL_LANES = (1n << BigInt(LANE_COUNT)) - 1n;

@@ -7,10 +7,10 @@
  * @packageDocumentation
  */
 import type { Attributes, BatchObservableCallback, Meter, Observable } from '@opentelemetry/api';
-import { describe } from './errors.js';
+import { describe } from '../errors.js';
 import { DEFAULT_OTEL_PREFIX, METRICS } from './metrics.js';
-import { checkOptionNames } from './option-names.js';
-import { MigrationStats, requireStats } from './stats.js';
+import { readOptions, type OptionNames } from '../options.js';
+import { MigrationStats, requireStats } from '../stats.js';
 
 /** Options of {@link observeMigrationStats}. */
 export interface OtelOptions {
@@ -19,6 +19,8 @@ export interface OtelOptions {
   /** Attributes on every observation, e.g. `{ vm: 'guest1' }`. */
   attributes?: Attributes;
 }
+
+const OPTION_NAMES: OptionNames<OtelOptions> = { prefix: true, attributes: true };
 
 /** What {@link observeMigrationStats} created. */
 export interface OtelRegistration {
@@ -81,17 +83,13 @@ function checkAttributes(where: string, attributes: unknown): void {
  * import { observeMigrationStats } from 'migration-stats/otel';
  * observeMigrationStats(stats, metrics.getMeter('migration'), { attributes: { vm: 'guest1' } });
  */
-export function observeMigrationStats(stats: MigrationStats, meter: Meter, options: OtelOptions = {}): OtelRegistration {
+export function observeMigrationStats(stats: MigrationStats, meter: Meter, options?: OtelOptions): OtelRegistration {
   const where = 'observeMigrationStats';
   requireStats(where, stats);
   if (meter === null || typeof meter !== 'object' || typeof meter.addBatchObservableCallback !== 'function') {
     throw new TypeError(`${where}: meter must be an OpenTelemetry Meter (metrics.getMeter(…)); received ${describe(meter)}`);
   }
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${where}: options must be an object such as { attributes: { vm: 'guest1' } }; received ${describe(options)}`);
-  }
-  checkOptionNames(where, 'options', options, ['prefix', 'attributes']);
-  const { prefix = DEFAULT_OTEL_PREFIX, attributes = {} } = options;
+  const { prefix = DEFAULT_OTEL_PREFIX, attributes = {} } = readOptions(where, 'options', options, OPTION_NAMES, "{ attributes: { vm: 'guest1' } }");
   checkPrefix(where, prefix);
   checkAttributes(where, attributes);
 

@@ -10,9 +10,9 @@
  * parameter: callers pass whole milliseconds, tests pass made-up times.
  * @packageDocumentation
  */
-import { describe, toU64, U64_MAX } from './errors.js';
-import { checkOptionNames } from './option-names.js';
-import { BUFFER_DELAY, MigrationStats, requireStats } from './stats.js';
+import { describe, toU64, U64_MAX } from '../errors.js';
+import { readOptions, type OptionNames } from '../options.js';
+import { BUFFER_DELAY, MigrationStats, requireStats } from '../stats.js';
 
 /** QEMU's default `downtime-limit`, in milliseconds. */
 export const DEFAULT_DOWNTIME_LIMIT_MS = 300;
@@ -40,6 +40,8 @@ export interface MigrationWindowOptions {
    */
   availSwitchoverBandwidth?: bigint | number;
 }
+
+const OPTION_NAMES: OptionNames<MigrationWindowOptions> = { nowMs: true, downtimeLimitMs: true, availSwitchoverBandwidth: true };
 
 /** What {@link MigrationWindow.update} measured over one finished window. */
 export interface MigrationWindowResult {
@@ -135,11 +137,16 @@ export class MigrationWindow {
   constructor(stats: MigrationStats, options: MigrationWindowOptions) {
     const where = 'new MigrationWindow';
     requireStats(where, stats);
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`${where}: options must be an object such as { nowMs: Date.now() }; received ${describe(options)}`);
+    if (options === undefined) {
+      throw new TypeError(`${where}: options must be an object such as { nowMs: Date.now() }; received undefined`);
     }
-    checkOptionNames(where, 'options', options, ['nowMs', 'downtimeLimitMs', 'availSwitchoverBandwidth']);
-    const { nowMs, downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS, availSwitchoverBandwidth = 0 } = options;
+    const { nowMs, downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS, availSwitchoverBandwidth = 0 } = readOptions(
+      where,
+      'options',
+      options,
+      OPTION_NAMES,
+      '{ nowMs: Date.now() }',
+    );
     const start = wholeMs(where, 'options.nowMs', nowMs);
     if (typeof downtimeLimitMs !== 'number' || !Number.isInteger(downtimeLimitMs) || downtimeLimitMs < 0 || downtimeLimitMs > MAX_DOWNTIME_LIMIT_MS) {
       const head = `${where}: options.downtimeLimitMs must be an integer number of milliseconds from 0 to ${MAX_DOWNTIME_LIMIT_MS} (QEMU's range); received ${describe(downtimeLimitMs)}`;

@@ -7,10 +7,10 @@
  * so it keeps them exactly only up to 2^53; above that it rounds (to the nearest even double).
  * @packageDocumentation
  */
-import { describe } from './errors.js';
+import { describe } from '../errors.js';
 import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
-import { checkOptionNames } from './option-names.js';
-import { MigrationStats, requireStats } from './stats.js';
+import { readOptions, type OptionNames } from '../options.js';
+import { MigrationStats, requireStats } from '../stats.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */
 export interface PrometheusTextOptions {
@@ -36,13 +36,16 @@ function escapeHelp(text: string, openMetrics: boolean): string {
   return openMetrics ? escaped.replace(/"/g, '\\"') : escaped;
 }
 
-function readOptions(where: string, options: unknown, allowed: readonly string[]): Required<PrometheusTextOptions> {
-  if (options === undefined) return { prefix: DEFAULT_PROM_PREFIX, labels: {}, format: 'prometheus' };
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${where}: options must be an object such as { labels: { vm: 'guest1' } }; received ${describe(options)}`);
+const OPTION_NAMES: OptionNames<PrometheusTextOptions> = { prefix: true, labels: true, format: true };
+
+function checkOptions(where: string, options: unknown, formatTaken = true): Required<PrometheusTextOptions> {
+  const read = readOptions(where, 'options', options, OPTION_NAMES, "{ labels: { vm: 'guest1' } }");
+  if (!formatTaken && read.format !== undefined) {
+    throw new TypeError(
+      `${where}: options.format is not taken here; received ${describe(read.format)}: each response is OpenMetrics when the request's Accept header asks for it, else the Prometheus text format`,
+    );
   }
-  checkOptionNames(where, 'options', options, allowed);
-  const { prefix = DEFAULT_PROM_PREFIX, labels, format = 'prometheus' } = options as PrometheusTextOptions;
+  const { prefix = DEFAULT_PROM_PREFIX, labels, format = 'prometheus' } = read;
   if (format !== 'prometheus' && format !== 'openmetrics') {
     throw new TypeError(`${where}: options.format must be 'prometheus' or 'openmetrics'; received ${describe(format)}`);
   }
@@ -81,7 +84,7 @@ function render(stats: MigrationStats, { prefix, labels, format }: Required<Prom
  */
 export function prometheusText(stats: MigrationStats, options?: PrometheusTextOptions): string {
   const where = 'prometheusText';
-  return render(requireStats(where, stats), readOptions(where, options, ['prefix', 'labels', 'format']));
+  return render(requireStats(where, stats), checkOptions(where, options));
 }
 
 /** The parts of Node's `http.IncomingMessage` the handler reads. */
@@ -115,13 +118,7 @@ export function createMetricsHandler(
 ): (request: MetricsRequest, response: MetricsResponse) => void {
   const where = 'createMetricsHandler';
   requireStats(where, stats);
-  const format: unknown = options === null || typeof options !== 'object' ? undefined : (options as PrometheusTextOptions).format;
-  if (format !== undefined) {
-    throw new TypeError(
-      `${where}: options.format is not taken here; received ${describe(format)}: each response is OpenMetrics when the request's Accept header asks for it, else the Prometheus text format`,
-    );
-  }
-  const base = readOptions(where, options, ['prefix', 'labels']);
+  const base = checkOptions(where, options, false);
   return (request, response) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.statusCode = 405;

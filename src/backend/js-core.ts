@@ -3,11 +3,9 @@
  * the Wasm core, so threads can mix backends on one memory.
  * @packageDocumentation
  */
-import type { Core } from './core.js';
 import {
   BASE_OFFSET,
   BASE_STRIDE,
-  COUNTER_NAMES,
   HDR_LANE_BITMAP,
   HDR_LANE_COUNT,
   HDR_LANE_STRIDE,
@@ -19,20 +17,20 @@ import {
   LANES_OFFSET,
   LAYOUT_VERSION,
   MAGIC,
-  type CounterName,
-} from './layout.js';
-import { ALL_LANES, clearLaneBit, forgetLane, releaseWhenCollected } from './lane-release.js';
+  MULTIFD_BYTES,
+  NORMAL_PAGES,
+  QEMU_FILE_TRANSFERRED,
+  RATE_LIMIT_MAX,
+  RATE_LIMIT_START,
+  RDMA_BYTES,
+  XFER_LIMIT_RATIO,
+  ZERO_PAGES,
+} from './abi.js';
+import type { Core } from './core.js';
+import { ALL_LANES, clearLaneBit, forgetLane, releaseWhenCollected } from './lanes.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-/** Index of a counter in the layout (QEMU's struct order). */
-const slot = (name: CounterName): number => COUNTER_NAMES.indexOf(name);
-const QEMU_FILE_TRANSFERRED = slot('qemuFileTransferred');
-const RATE_LIMIT_START = slot('rateLimitStart');
-const RATE_LIMIT_MAX = slot('rateLimitMax');
-const MULTIFD_BYTES = slot('multifdBytes');
-const RDMA_BYTES = slot('rdmaBytes');
-const NORMAL_PAGES = slot('normalPages');
-const ZERO_PAGES = slot('zeroPages');
+const WINDOWS_PER_SECOND = BigInt(XFER_LIMIT_RATIO);
 /** 64-bit word index of counter `i`'s base slot. */
 const baseWord = (i: number): number => (BASE_OFFSET + BASE_STRIDE * i) >> 3;
 const WORDS_PER_LANE = LANE_STRIDE >> 3;
@@ -161,7 +159,7 @@ export class JsCore implements Core {
   }
   rateSet(bytesPerSecond: bigint): void {
     // migration_rate_set(): XFER_LIMIT_RATIO windows per second, unsigned integer division.
-    Atomics.store(this.u64, baseWord(RATE_LIMIT_MAX), bytesPerSecond / 10n);
+    Atomics.store(this.u64, baseWord(RATE_LIMIT_MAX), bytesPerSecond / WINDOWS_PER_SECOND);
   }
   rateGet(): bigint {
     return Atomics.load(this.u64, baseWord(RATE_LIMIT_MAX));

@@ -6,8 +6,8 @@
  * names after QEMU's C fields, the unit in UCUM (`By`, `{page}`).
  * @packageDocumentation
  */
-import { describe } from './errors.js';
-import { COUNTERS, type CounterName } from './layout.js';
+import { describe } from '../errors.js';
+import { COUNTERS, type CounterName } from '../counters.js';
 
 /** One counter as a metric. */
 export interface MetricInfo {

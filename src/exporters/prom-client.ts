@@ -9,10 +9,10 @@
  * @packageDocumentation
  */
 import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client';
-import { describe } from './errors.js';
+import { describe } from '../errors.js';
 import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
-import { checkOptionNames } from './option-names.js';
-import { MigrationStats, requireStats } from './stats.js';
+import { readOptions, type OptionNames } from '../options.js';
+import { MigrationStats, requireStats } from '../stats.js';
 
 /** Options of {@link registerPromClient}. */
 export interface PromClientOptions {
@@ -23,6 +23,8 @@ export interface PromClientOptions {
   /** Constant labels on every sample, e.g. `{ vm: 'guest1' }`. */
   labels?: Readonly<Record<string, string>>;
 }
+
+const OPTION_NAMES: OptionNames<PromClientOptions> = { registry: true, prefix: true, labels: true };
 
 /** What {@link registerPromClient} registered. */
 export interface PromClientRegistration {
@@ -46,13 +48,10 @@ export interface PromClientRegistration {
  * registerPromClient(stats, { registry, labels: { vm: 'guest1' } });
  * await registry.metrics(); //=> '# HELP qemu_migration_last_sync_dirty_bytes …'
  */
-export function registerPromClient(stats: MigrationStats, options: PromClientOptions = {}): PromClientRegistration {
+export function registerPromClient(stats: MigrationStats, options?: PromClientOptions): PromClientRegistration {
   const where = 'registerPromClient';
   requireStats(where, stats);
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${where}: options must be an object such as { registry }; received ${describe(options)}`);
-  }
-  checkOptionNames(where, 'options', options, ['registry', 'prefix', 'labels']);
+  options = readOptions(where, 'options', options, OPTION_NAMES, '{ registry }');
   const registry = options.registry ?? globalRegistry;
   if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function') {
     throw new TypeError(`${where}: options.registry must be a prom-client Registry; received ${describe(registry)}`);

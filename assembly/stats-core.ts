@@ -1,5 +1,9 @@
 // migration-stats Wasm core: QEMU's Stat64 operations and migration rate limiter over shared memory.
 //
+// This module is the one source of the memory layout and of the core's ABI: every constant below is
+// exported, and the build (scripts/gen-abi.mjs) writes them, with the signature of every exported
+// function, into src/backend/abi.ts for the TypeScript side and into a C header for bench/native.c.
+//
 // Every counter lives at a fixed byte offset of the imported shared memory; nothing here allocates,
 // there is no start function, no data segment and no mutable global, so instantiating this module
 // in another thread never touches the counters, and one instance can serve every `MigrationStats`
@@ -28,9 +32,11 @@
 
 /** Magic number in the first word of the header: "MIGS" read as little-endian bytes. */
 export const MAGIC: u32 = 0x5347494d;
-/** Version of the memory layout above; attach refuses any other. */
+/** Version of this memory layout; attach refuses any other. */
 export const LAYOUT_VERSION: u32 = 1;
-/** Number of lanes for add-only counters. */
+/** WebAssembly pages (64 KiB) of the shared memory: one holds the whole layout. */
+export const MEMORY_PAGES: u32 = 1;
+/** Number of lanes for add-only counters (one bit each in the 64-bit ownership bitmap). */
 export const LANE_COUNT: u32 = 64;
 /** Bytes between two lanes: 15 counters × 8 bytes, padded to two cache lines. */
 export const LANE_STRIDE: u32 = 128;
@@ -38,29 +44,66 @@ export const LANE_STRIDE: u32 = 128;
 export const COUNTER_COUNT: u32 = 15;
 /** Byte offset of counter 0's base slot. */
 export const BASE_OFFSET: u32 = 64;
-/** Bytes between two base slots: one cache line each. */
+/** Bytes between two base slots: one cache line each, so writers of different counters never share one. */
 export const BASE_STRIDE: u32 = 64;
 /** Byte offset of lane 0. */
 export const LANES_OFFSET: u32 = 1024;
 /** First byte past the layout. */
 export const LAYOUT_BYTES: u32 = 9216;
 
-const HDR_MAGIC: usize = 0;
-const HDR_VERSION: usize = 4;
-const HDR_LANE_COUNT: usize = 8;
-const HDR_LANE_STRIDE: usize = 12;
-const HDR_LANES_EVER: usize = 16;
-const HDR_LANE_BITMAP: usize = 24;
+/** Byte offset of the header's magic number (u32). */
+export const HDR_MAGIC: u32 = 0;
+/** Byte offset of the header's layout version (u32). */
+export const HDR_VERSION: u32 = 4;
+/** Byte offset of the header's lane count (u32). */
+export const HDR_LANE_COUNT: u32 = 8;
+/** Byte offset of the header's lane stride in bytes (u32). */
+export const HDR_LANE_STRIDE: u32 = 12;
+/** Byte offset of the number of lanes ever claimed (u32): lanes above it are all zero. */
+export const HDR_LANES_EVER: u32 = 16;
+/** Byte offset of the lane ownership bitmap (u64, bit k = lane k). */
+export const HDR_LANE_BITMAP: u32 = 24;
 
-/** Counters as QEMU orders them; the rate limiter needs these. */
-const QEMU_FILE_TRANSFERRED: u32 = 10;
-const RATE_LIMIT_START: u32 = 11;
-const RATE_LIMIT_MAX: u32 = 12;
-const MULTIFD_BYTES: u32 = 5;
-const RDMA_BYTES: u32 = 13;
+// Counter indices, in the field order of QEMU's MigrationAtomicStats (migration/migration-stats.h):
+// the slot of counter i is its base slot and +8·i in every lane.
 
+/** `dirty_bytes_last_sync`: bytes dirty at the last bitmap sync (set). */
+export const DIRTY_BYTES_LAST_SYNC: u32 = 0;
+/** `dirty_pages_rate`: pages dirtied per second (set). */
+export const DIRTY_PAGES_RATE: u32 = 1;
+/** `dirty_sync_count`: bitmap syncs (add). */
+export const DIRTY_SYNC_COUNT: u32 = 2;
+/** `dirty_sync_missed_zero_copy`: syncs whose zero-copy flush fell back to copying (add). */
+export const DIRTY_SYNC_MISSED_ZERO_COPY: u32 = 3;
+/** `downtime_bytes`: RAM bytes sent while the guest was stopped (add). */
+export const DOWNTIME_BYTES: u32 = 4;
+/** `multifd_bytes`: bytes sent on multifd channels (add). */
+export const MULTIFD_BYTES: u32 = 5;
+/** `normal_pages`: pages sent that were not all zeros (add). */
+export const NORMAL_PAGES: u32 = 6;
+/** `postcopy_bytes`: RAM bytes sent during postcopy (add). */
+export const POSTCOPY_BYTES: u32 = 7;
+/** `postcopy_requests`: page requests from the destination (add). */
+export const POSTCOPY_REQUESTS: u32 = 8;
+/** `precopy_bytes`: RAM bytes sent while the guest ran (add). */
+export const PRECOPY_BYTES: u32 = 9;
+/** `qemu_file_transferred`: bytes flushed on the main migration stream (add). */
+export const QEMU_FILE_TRANSFERRED: u32 = 10;
+/** `rate_limit_start`: transferred bytes when the current rate-limit window began (set). */
+export const RATE_LIMIT_START: u32 = 11;
+/** `rate_limit_max`: byte budget of one rate-limit window, 0 = unlimited (set). */
+export const RATE_LIMIT_MAX: u32 = 12;
+/** `rdma_bytes`: bytes written over RDMA (add). */
+export const RDMA_BYTES: u32 = 13;
+/** `zero_pages`: all-zero pages, reported as "duplicate" (add). */
+export const ZERO_PAGES: u32 = 14;
+
+/** BUFFER_DELAY: length of one rate-limit window, in milliseconds. */
+export const BUFFER_DELAY: u32 = 100;
 /** XFER_LIMIT_RATIO: rate-limit windows per second (1000 ms / BUFFER_DELAY). */
-const XFER_LIMIT_RATIO: u64 = 10;
+export const XFER_LIMIT_RATIO: u32 = 1000 / BUFFER_DELAY;
+/** RATE_LIMIT_DISABLED: a per-window budget of 0 means no limit. */
+export const RATE_LIMIT_DISABLED: u32 = 0;
 
 /** Largest integer a JS number holds exactly (2^53 − 1). */
 const MAX_SAFE: u64 = 9007199254740991;
@@ -80,16 +123,6 @@ export function initHeader(): i32 {
     return 1;
   }
   return seen == MAGIC && atomic.load<u32>(HDR_VERSION) == LAYOUT_VERSION ? 0 : -1;
-}
-
-/** Reads the header's magic number. */
-export function headerMagic(): u32 {
-  return atomic.load<u32>(HDR_MAGIC);
-}
-
-/** Reads the header's layout version. */
-export function headerVersion(): u32 {
-  return atomic.load<u32>(HDR_VERSION);
 }
 
 // ─── lanes ────────────────────────────────────────────────────────────────────────────────────
@@ -275,9 +308,9 @@ export function lanedMaxNum(counter: u32, value: f64): void {
  * `BASE_STRIDE`).
  */
 export function addPacket(at: usize, stride: usize, normalPages: f64, zeroPages: f64, multifdBytes: f64): void {
-  atomic.add<u64>(at + stride * 6, <u64>normalPages);
-  atomic.add<u64>(at + stride * 14, <u64>zeroPages);
-  atomic.add<u64>(at + stride * 5, <u64>multifdBytes);
+  atomic.add<u64>(at + stride * NORMAL_PAGES, <u64>normalPages);
+  atomic.add<u64>(at + stride * ZERO_PAGES, <u64>zeroPages);
+  atomic.add<u64>(at + stride * MULTIFD_BYTES, <u64>multifdBytes);
 }
 
 // ─── rate limiter (migration-stats.c) ─────────────────────────────────────────────────────────
@@ -289,12 +322,7 @@ export function transferredBytes(): u64 {
 
 /** migration_rate_set(): stores the per-window budget limit / XFER_LIMIT_RATIO. */
 export function rateSet(bytesPerSecond: u64): void {
-  atomic.store<u64>(baseAddr(RATE_LIMIT_MAX), bytesPerSecond / XFER_LIMIT_RATIO);
-}
-
-/** `rateSet` with a number argument. */
-export function rateSetNum(bytesPerSecond: f64): void {
-  rateSet(<u64>bytesPerSecond);
+  atomic.store<u64>(baseAddr(RATE_LIMIT_MAX), bytesPerSecond / <u64>XFER_LIMIT_RATIO);
 }
 
 /** migration_rate_get(): the budget per window, in bytes. */
@@ -310,7 +338,7 @@ export function rateReset(): void {
 /** migration_rate_exceeded() without the stream-error check: 1 when the window's budget is spent. */
 export function rateExceeded(): i32 {
   const budget = atomic.load<u64>(baseAddr(RATE_LIMIT_MAX));
-  if (budget == 0) return 0;
+  if (budget == <u64>RATE_LIMIT_DISABLED) return 0;
   const used = transferredBytes() - atomic.load<u64>(baseAddr(RATE_LIMIT_START));
   return used > budget ? 1 : 0;
 }

@@ -1,54 +1,36 @@
 /**
  * Compiles and instantiates the Wasm core: the one place that does, through `@assemblyscript/loader`.
  *
- * The release `.wasm` is embedded as base64 in `wasm-binary.ts` (generated at build), so Node,
+ * The release `.wasm` is embedded as base64 (`wasm-binary.js`, written into dist/ at build), so Node,
  * browsers and bundlers all get the bytes with no file loading and no configuration. Instances are
  * made with the loader's `instantiateSync` from an already compiled module: its asynchronous
  * `instantiate` first asks whether its argument is a fetch `Response`, and in Node that one
  * question loads the whole fetch stack (measured: 16–19 ms added to a new worker's first attach).
- * The synchronous path skips it; the module is 2.4 KB, well under the 4 KB that browsers allow
- * a page's main thread to instantiate synchronously.
+ * The synchronous path skips it; the module is under 4 KB, the size browsers allow a page's main
+ * thread to instantiate synchronously.
  * @packageDocumentation
  */
 import { instantiateSync } from '@assemblyscript/loader';
+import { BASE_OFFSET, BASE_STRIDE, FUNCTION_NAMES, LAYOUT_VERSION, type StatsCoreExports } from './abi.js';
 import type { Core } from './core.js';
-import { forgetLane, releaseWhenCollected } from './lane-release.js';
-import { BASE_OFFSET, BASE_STRIDE, laneAddr } from './layout.js';
-import { WASM_BASE64 } from './wasm-binary.js';
+import { handleError } from '../errors.js';
+import { forgetLane, releaseWhenCollected } from './lanes.js';
+import { laneAddr } from './layout.js';
+import { statsCoreWasm } from './wasm-binary.js';
 
-/** The exports of `assembly/index.ts`, typed once: those the core passes on unchanged come from {@link Core}. */
-interface WasmExports
-  extends Pick<
-    Core,
-    | 'add' | 'addNum' | 'loadNum' | 'store' | 'storeNum' | 'min' | 'minNum' | 'max' | 'maxNum'
-    | 'lanedGetNum' | 'lanedSet' | 'lanedSetNum' | 'lanedMin' | 'lanedMinNum' | 'lanedMax' | 'lanedMaxNum'
-    | 'rateSet' | 'rateReset' | 'lanesEverClaimed' | 'initHeader'
-  > {
+/** The instance's exports: the functions of the ABI, and its layout version as a global. */
+interface WasmExports extends StatsCoreExports {
   readonly LAYOUT_VERSION: WebAssembly.Global;
-  readonly MAGIC: WebAssembly.Global;
-  // i64 results: signed bigints, made unsigned by the wrappers below.
-  load(addr: number): bigint;
-  lanedGet(counter: number): bigint;
-  transferredBytes(): bigint;
-  rateGet(): bigint;
-  laneBitmap(): bigint;
-  // Lanes are tracked in JS; the module only flips bits in the shared bitmap.
-  claimLane(): number;
-  releaseLane(lane: number): void;
-  addPacket(at: number, stride: number, normalPages: number, zeroPages: number, multifdBytes: number): void;
-  rateExceeded(): number;
 }
 
-/** Names every module in a handle must export, checked by attach. */
-export const REQUIRED_EXPORTS = ['LAYOUT_VERSION', 'MAGIC', 'initHeader', 'claimLane', 'lanedGet', 'addNum', 'rateExceeded'];
+/** What a module must export to be this core: every function of the ABI, and the layout version. */
+export const REQUIRED_EXPORTS: readonly { readonly name: string; readonly kind: WebAssembly.ImportExportKind }[] = Object.freeze([
+  ...FUNCTION_NAMES.map((name) => ({ name, kind: 'function' as const })),
+  { name: 'LAYOUT_VERSION', kind: 'global' as const },
+]);
 
 /** Decodes the embedded release module. */
-export function wasmBytes(): Uint8Array<ArrayBuffer> {
-  const text = atob(WASM_BASE64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
+export const wasmBytes = statsCoreWasm;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
@@ -73,18 +55,19 @@ function exportsFor(module: WebAssembly.Module, memory: WebAssembly.Memory): Pro
   if (!byMemory) instances.set(module, (byMemory = new WeakMap()));
   let exports = byMemory.get(memory);
   if (!exports) {
-    // `abort` is imported only by a debug build (the release build compiles it away).
-    const abort = (_message: number, _file: number, line: number, column: number): never => {
-      throw new Error(`migration-stats: the Wasm core aborted (assembly/index.ts:${line}:${column})`);
-    };
     exports = new Promise<WasmExports>((resolve) => {
-      const imports = { env: { memory, abort } };
+      const imports = { env: { memory } };
       // The loader tells a module from bytes with `instanceof`, which is false for a module compiled
       // in another realm (an iframe, a vm context): it would then try to compile the module object
       // as bytes. Such a module is instantiated directly, as the loader would have.
       const instance =
         module instanceof WebAssembly.Module ? instantiateSync(module, imports).instance : new WebAssembly.Instance(module, imports);
-      resolve({ ...instance.exports } as unknown as WasmExports);
+      const x = { ...instance.exports } as unknown as WasmExports;
+      // A module of another layout exports the same names: its version global tells them apart.
+      if (x.LAYOUT_VERSION.value !== LAYOUT_VERSION) {
+        throw handleError(`.module is built for layout version ${String(x.LAYOUT_VERSION.value)}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
+      }
+      resolve(x);
     });
     byMemory.set(memory, exports);
     // A failed instantiation is not kept: the next attach reports its own error.

@@ -2,9 +2,9 @@
  * HMP's `info migrate` text (QEMU 10.1 layout) and QEMU's `size_to_str()`.
  * @packageDocumentation
  */
-import { describe, toU64, U64_MAX } from './errors.js';
+import { describe, INT64_MIN, toU64, U64_MAX } from '../errors.js';
 import { printfF, printfG } from './printf.js';
-import { MIGRATION_STATUSES, type MigrationInfo, type MigrationRamStats } from './qmp.js';
+import { MIGRATION_STATUSES, type MigrationInfo, type MigrationRamStats } from './query-migrate.js';
 
 const SIZE_SUFFIXES = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'] as const;
 
@@ -42,7 +42,6 @@ export function sizeToStr(bytes: bigint | number): string {
   return `${printfG(asDouble / divisor, 3)} ${SIZE_SUFFIXES[prefix]}B`;
 }
 
-const INT64_MIN = -(2n ** 63n);
 
 /** The integer members of `ram` that `info migrate` prints. */
 const RAM_INTEGERS = [
