@@ -36,27 +36,35 @@ function isOptionsObject(where: string, what: string, value: unknown): value is 
   }
 }
 
+/** How a call takes its options: every name, and how messages speak of them. */
+export interface OptionSpec<T> {
+  /** Every option the call takes. */
+  readonly names: OptionNames<T>;
+  /** An object literal shown when the argument is not an object (`{ backend: 'wasm' }`). */
+  readonly example: string;
+  /** The argument's name in messages (default `options`; `context` for `queryMigrate`). */
+  readonly what?: string;
+  /** What the call calls each option in messages (default `option`; `setting` for the simulator). */
+  readonly noun?: string;
+  /** Whether the argument must be given (default `false`: `undefined` means no options). */
+  readonly required?: boolean;
+  /** Names a caller may expect but this call does not take, each with the reason the message gives. */
+  readonly notTaken?: Readonly<Record<string, string>>;
+}
+
 /**
  * Reads an options argument.
  * @param where - the call, for messages (`MigrationStats.create`)
- * @param what - the argument, for messages (`options`, `context`)
- * @param value - what the caller passed; `undefined` means no options
- * @param names - every option the call takes
- * @param example - an object literal shown when `value` is not an object (`{ backend: 'wasm' }`)
- * @param noun - what the call calls its options in messages (`option`, `setting`)
+ * @param value - what the caller passed
+ * @param spec - the names the call takes and how messages speak of them
  * @returns a fresh frozen object with each given option read once (own enumerable keys only)
- * @throws TypeError when `value` is not a plain object, has a key that is not an option, or a key
- *   whose value cannot be read (the getter's or the Proxy's error is named, not passed on)
+ * @throws TypeError when `value` is not a plain object (or is missing where required), has a key
+ *   that is not an option, or a key whose value cannot be read (the getter's or the Proxy's error
+ *   is named, not passed on)
  */
-export function readOptions<T extends object>(
-  where: string,
-  what: string,
-  value: unknown,
-  names: OptionNames<T>,
-  example: string,
-  noun = 'option',
-): Readonly<Partial<T>> {
-  if (value === undefined) return Object.freeze({});
+export function readOptions<T extends object>(where: string, value: unknown, spec: OptionSpec<T>): Readonly<Partial<T>> {
+  const { names, example, what = 'options', noun = 'option', required = false, notTaken = {} } = spec;
+  if (value === undefined && !required) return Object.freeze({});
   if (!isOptionsObject(where, what, value)) {
     throw new TypeError(`${where}: ${what} must be an object such as ${example}; received ${describe(value)}`);
   }
@@ -69,7 +77,8 @@ export function readOptions<T extends object>(
   const allowed = Object.keys(names);
   const out: Record<string, unknown> = {};
   for (const key of keys) {
-    if (!Object.prototype.hasOwnProperty.call(names, key)) {
+    const known = Object.prototype.hasOwnProperty.call(names, key);
+    if (!known && !Object.prototype.hasOwnProperty.call(notTaken, key)) {
       throw new TypeError(`${where}: ${what}.${key} is not ${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}; the ${noun}s are ${allowed.join(', ')}`);
     }
     try {
@@ -77,6 +86,10 @@ export function readOptions<T extends object>(
     } catch (error) {
       throw new TypeError(`${where}: ${what}.${key} could not be read (${reason(error)}); pass a plain value`);
     }
+    if (!known && out[key] !== undefined) {
+      throw new TypeError(`${where}: ${what}.${key} is not taken here; received ${describe(out[key])}: ${notTaken[key]}`);
+    }
+    if (!known) delete out[key];
   }
   return Object.freeze(out) as Readonly<Partial<T>>;
 }

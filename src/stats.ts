@@ -10,7 +10,7 @@ import { compileCore, instantiateCore } from './backend/wasm-core.js';
 import { COUNTERS, type CounterFields, type CounterName } from './counters.js';
 import { describe, explainCompileError, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
 import { checkHandle, makeHandle, type MigrationStatsHandle } from './handle.js';
-import { readOptions, type OptionNames } from './options.js';
+import { readOptions, type OptionSpec } from './options.js';
 import { Stat64 } from './stat64.js';
 
 /** QEMU's `BUFFER_DELAY`: length of one rate-limit window, in milliseconds. */
@@ -33,7 +33,7 @@ export interface MigrationStatsOptions {
   lane?: boolean;
 }
 
-const OPTION_NAMES: OptionNames<MigrationStatsOptions> = { backend: true, lane: true };
+const OPTIONS: OptionSpec<MigrationStatsOptions> = { names: { backend: true, lane: true }, example: "{ backend: 'wasm' | 'js' }" };
 const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
 
 /**
@@ -64,7 +64,7 @@ function packetArgumentError(normalPages: unknown, zeroPages: unknown, bytes: un
 }
 
 function checkOptions(where: string, options: unknown): Required<MigrationStatsOptions> {
-  const { backend = 'wasm', lane = true } = readOptions(where, 'options', options, OPTION_NAMES, "{ backend: 'wasm' | 'js' }");
+  const { backend = 'wasm', lane = true } = readOptions(where, options, OPTIONS);
   if (!BACKENDS.includes(backend)) throw optionError(where, 'options.backend', backend, "'wasm' or 'js'");
   if (typeof lane !== 'boolean') throw optionError(where, 'options.lane', lane, 'true or false');
   return { backend, lane };

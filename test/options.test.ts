@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createMetricsHandler, formatQmp, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../dist/index.js';
 import { observeMigrationStats } from '../dist/exporters/otel.js';
 import { registerPromClient } from '../dist/exporters/prom-client.js';
+import type { OptionNames } from '../dist/options.js';
 
 describe('option names', async () => {
   const stats = await MigrationStats.create();
@@ -20,5 +21,16 @@ describe('option names', async () => {
   ])('%s refuses an unknown option, naming it and the ones it takes', (where, call, name, allowed) => {
     expect(call).toThrow(TypeError);
     expect(call).toThrow(`${where}: ${name} is not an option; the options are ${allowed}`);
+  });
+});
+
+describe('the option reader', () => {
+  it('has each call list its names in an object the compiler checks against the options type', () => {
+    // Checked by `npm run typecheck` (npm test runs it first): each line below must be a type error.
+    // @ts-expect-error: the list misses `lane`
+    const missing: OptionNames<{ backend?: string; lane?: boolean }> = { backend: true };
+    // @ts-expect-error: `lanes` is not a member of the options type
+    const extra: OptionNames<{ lane?: boolean }> = { lane: true, lanes: true };
+    expect([Object.keys(missing), Object.keys(extra)]).toEqual([['backend'], ['lane', 'lanes']]);
   });
 });

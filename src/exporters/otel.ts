@@ -9,7 +9,7 @@
 import type { Attributes, BatchObservableCallback, Meter, Observable } from '@opentelemetry/api';
 import { describe } from '../errors.js';
 import { DEFAULT_OTEL_PREFIX, METRICS } from './metrics.js';
-import { readOptions, type OptionNames } from '../options.js';
+import { readOptions, type OptionSpec } from '../options.js';
 import { MigrationStats, requireStats } from '../stats.js';
 
 /** Options of {@link observeMigrationStats}. */
@@ -20,7 +20,7 @@ export interface OtelOptions {
   attributes?: Attributes;
 }
 
-const OPTION_NAMES: OptionNames<OtelOptions> = { prefix: true, attributes: true };
+const OPTIONS: OptionSpec<OtelOptions> = { names: { prefix: true, attributes: true }, example: "{ attributes: { vm: 'guest1' } }" };
 
 /** What {@link observeMigrationStats} created. */
 export interface OtelRegistration {
@@ -89,7 +89,7 @@ export function observeMigrationStats(stats: MigrationStats, meter: Meter, optio
   if (meter === null || typeof meter !== 'object' || typeof meter.addBatchObservableCallback !== 'function') {
     throw new TypeError(`${where}: meter must be an OpenTelemetry Meter (metrics.getMeter(…)); received ${describe(meter)}`);
   }
-  const { prefix = DEFAULT_OTEL_PREFIX, attributes = {} } = readOptions(where, 'options', options, OPTION_NAMES, "{ attributes: { vm: 'guest1' } }");
+  const { prefix = DEFAULT_OTEL_PREFIX, attributes = {} } = readOptions(where, options, OPTIONS);
   checkPrefix(where, prefix);
   checkAttributes(where, attributes);
 

@@ -11,7 +11,7 @@
 import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client';
 import { describe } from '../errors.js';
 import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
-import { readOptions, type OptionNames } from '../options.js';
+import { readOptions, type OptionSpec } from '../options.js';
 import { MigrationStats, requireStats } from '../stats.js';
 
 /** Options of {@link registerPromClient}. */
@@ -24,7 +24,7 @@ export interface PromClientOptions {
   labels?: Readonly<Record<string, string>>;
 }
 
-const OPTION_NAMES: OptionNames<PromClientOptions> = { registry: true, prefix: true, labels: true };
+const OPTIONS: OptionSpec<PromClientOptions> = { names: { registry: true, prefix: true, labels: true }, example: '{ registry }' };
 
 /** What {@link registerPromClient} registered. */
 export interface PromClientRegistration {
@@ -51,7 +51,7 @@ export interface PromClientRegistration {
 export function registerPromClient(stats: MigrationStats, options?: PromClientOptions): PromClientRegistration {
   const where = 'registerPromClient';
   requireStats(where, stats);
-  options = readOptions(where, 'options', options, OPTION_NAMES, '{ registry }');
+  options = readOptions(where, options, OPTIONS);
   const registry = options.registry ?? globalRegistry;
   if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function') {
     throw new TypeError(`${where}: options.registry must be a prom-client Registry; received ${describe(registry)}`);

@@ -9,7 +9,7 @@
  */
 import { describe } from '../errors.js';
 import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
-import { readOptions, type OptionNames } from '../options.js';
+import { readOptions, type OptionSpec } from '../options.js';
 import { MigrationStats, requireStats } from '../stats.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */
@@ -36,16 +36,16 @@ function escapeHelp(text: string, openMetrics: boolean): string {
   return openMetrics ? escaped.replace(/"/g, '\\"') : escaped;
 }
 
-const OPTION_NAMES: OptionNames<PrometheusTextOptions> = { prefix: true, labels: true, format: true };
+const EXAMPLE = "{ labels: { vm: 'guest1' } }";
+const TEXT_OPTIONS: OptionSpec<PrometheusTextOptions> = { names: { prefix: true, labels: true, format: true }, example: EXAMPLE };
+const HANDLER_OPTIONS: OptionSpec<Omit<PrometheusTextOptions, 'format'>> = {
+  names: { prefix: true, labels: true },
+  example: EXAMPLE,
+  notTaken: { format: "each response is OpenMetrics when the request's Accept header asks for it, else the Prometheus text format" },
+};
 
-function checkOptions(where: string, options: unknown, formatTaken = true): Required<PrometheusTextOptions> {
-  const read = readOptions(where, 'options', options, OPTION_NAMES, "{ labels: { vm: 'guest1' } }");
-  if (!formatTaken && read.format !== undefined) {
-    throw new TypeError(
-      `${where}: options.format is not taken here; received ${describe(read.format)}: each response is OpenMetrics when the request's Accept header asks for it, else the Prometheus text format`,
-    );
-  }
-  const { prefix = DEFAULT_PROM_PREFIX, labels, format = 'prometheus' } = read;
+function checkOptions(where: string, options: unknown, spec: OptionSpec<PrometheusTextOptions> | typeof HANDLER_OPTIONS): Required<PrometheusTextOptions> {
+  const { prefix = DEFAULT_PROM_PREFIX, labels, format = 'prometheus' } = readOptions<PrometheusTextOptions>(where, options, spec as OptionSpec<PrometheusTextOptions>);
   if (format !== 'prometheus' && format !== 'openmetrics') {
     throw new TypeError(`${where}: options.format must be 'prometheus' or 'openmetrics'; received ${describe(format)}`);
   }
@@ -84,7 +84,7 @@ function render(stats: MigrationStats, { prefix, labels, format }: Required<Prom
  */
 export function prometheusText(stats: MigrationStats, options?: PrometheusTextOptions): string {
   const where = 'prometheusText';
-  return render(requireStats(where, stats), checkOptions(where, options));
+  return render(requireStats(where, stats), checkOptions(where, options, TEXT_OPTIONS));
 }
 
 /** The parts of Node's `http.IncomingMessage` the handler reads. */
@@ -118,7 +118,7 @@ export function createMetricsHandler(
 ): (request: MetricsRequest, response: MetricsResponse) => void {
   const where = 'createMetricsHandler';
   requireStats(where, stats);
-  const base = checkOptions(where, options, false);
+  const base = checkOptions(where, options, HANDLER_OPTIONS);
   return (request, response) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.statusCode = 405;

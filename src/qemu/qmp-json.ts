@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { describe, INT64_MIN, U64_MAX } from '../errors.js';
-import { readOptions, type OptionNames } from '../options.js';
+import { readOptions, type OptionSpec } from '../options.js';
 import { printfG } from './printf.js';
 import { qdictOrder } from './qdict.js';
 import type { MigrationInfo } from './query-migrate.js';
@@ -88,7 +88,7 @@ export interface FormatQmpOptions {
   response?: boolean;
 }
 
-const OPTION_NAMES: OptionNames<FormatQmpOptions> = { type: true, response: true };
+const OPTIONS: OptionSpec<FormatQmpOptions> = { names: { type: true, response: true }, example: "{ type: 'MigrationInfo' }" };
 
 /** QEMU's `quoted_str`: ASCII printable as is, the usual escapes, everything else as `\uXXXX`. */
 function quote(text: string): string {
@@ -217,7 +217,7 @@ function write(value: unknown, type: MemberType | undefined, path: string, seen:
  * @example formatQmp({ mbps: 58.153 }, { type: null }) //=> '{"mbps": 58.152999999999999}'
  */
 export function formatQmp(value: MigrationInfo | QmpValue, options?: FormatQmpOptions): string {
-  const { type = 'MigrationInfo', response = false } = readOptions('formatQmp', 'options', options, OPTION_NAMES, "{ type: 'MigrationInfo' }");
+  const { type = 'MigrationInfo', response = false } = readOptions('formatQmp', options, OPTIONS);
   if (type !== null && !Object.prototype.hasOwnProperty.call(SCHEMAS, type)) {
     throw new TypeError(`formatQmp: options.type must be 'MigrationInfo', 'MigrationStats' or null; received ${describe(type)}`);
   }

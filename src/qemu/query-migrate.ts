@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { describe, INT64_MAX, toU64 } from '../errors.js';
-import { readOptions, type OptionNames } from '../options.js';
+import { readOptions, type OptionSpec } from '../options.js';
 import { MigrationStats, requireStats } from '../stats.js';
 
 /** QAPI's `MigrationStatus`, in schema order (frozen). */
@@ -145,7 +145,11 @@ export interface QueryMigrateContext {
 const WHERE = 'queryMigrate';
 
 /** The members a {@link QueryMigrateContext} may have. */
-const CONTEXT_NAMES: OptionNames<QueryMigrateContext> = {
+const CONTEXT: OptionSpec<QueryMigrateContext> = {
+  what: 'context',
+  example: "{ status: 'active', … }",
+  required: true,
+  names: {
   status: true,
   setupTimeMs: true,
   totalTimeMs: true,
@@ -157,6 +161,7 @@ const CONTEXT_NAMES: OptionNames<QueryMigrateContext> = {
   mbps: true,
   pagesPerSecond: true,
   errorDesc: true,
+  },
 };
 
 function need<T>(name: keyof QueryMigrateContext, value: T | undefined, status: string): T {
@@ -210,10 +215,7 @@ function pagesPerSecondValue(value: unknown): bigint {
  */
 export function queryMigrate(stats: MigrationStats, context: QueryMigrateContext): MigrationInfo {
   requireStats(WHERE, stats);
-  if (context === undefined) {
-    throw new TypeError(`${WHERE}: context must be an object such as { status: 'active', … }; received undefined`);
-  }
-  context = readOptions(WHERE, 'context', context, CONTEXT_NAMES, "{ status: 'active', … }") as QueryMigrateContext;
+  context = readOptions(WHERE, context, CONTEXT) as QueryMigrateContext;
   const { status, errorDesc } = context;
   if (!(MIGRATION_STATUSES as readonly unknown[]).includes(status)) {
     throw new TypeError(`${WHERE}: context.status must be one of ${MIGRATION_STATUSES.map((s) => `'${s}'`).join(', ')}; received ${describe(status)}`);

@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 import { describe, toU64, U64_MAX } from '../errors.js';
-import { readOptions, type OptionNames } from '../options.js';
+import { readOptions, type OptionSpec } from '../options.js';
 import { BUFFER_DELAY, MigrationStats, requireStats } from '../stats.js';
 
 /** QEMU's default `downtime-limit`, in milliseconds. */
@@ -41,7 +41,11 @@ export interface MigrationWindowOptions {
   availSwitchoverBandwidth?: bigint | number;
 }
 
-const OPTION_NAMES: OptionNames<MigrationWindowOptions> = { nowMs: true, downtimeLimitMs: true, availSwitchoverBandwidth: true };
+const OPTIONS: OptionSpec<MigrationWindowOptions> = {
+  names: { nowMs: true, downtimeLimitMs: true, availSwitchoverBandwidth: true },
+  example: '{ nowMs: Date.now() }',
+  required: true,
+};
 
 /** What {@link MigrationWindow.update} measured over one finished window. */
 export interface MigrationWindowResult {
@@ -137,16 +141,7 @@ export class MigrationWindow {
   constructor(stats: MigrationStats, options: MigrationWindowOptions) {
     const where = 'new MigrationWindow';
     requireStats(where, stats);
-    if (options === undefined) {
-      throw new TypeError(`${where}: options must be an object such as { nowMs: Date.now() }; received undefined`);
-    }
-    const { nowMs, downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS, availSwitchoverBandwidth = 0 } = readOptions(
-      where,
-      'options',
-      options,
-      OPTION_NAMES,
-      '{ nowMs: Date.now() }',
-    );
+    const { nowMs, downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS, availSwitchoverBandwidth = 0 } = readOptions(where, options, OPTIONS);
     const start = wholeMs(where, 'options.nowMs', nowMs);
     if (typeof downtimeLimitMs !== 'number' || !Number.isInteger(downtimeLimitMs) || downtimeLimitMs < 0 || downtimeLimitMs > MAX_DOWNTIME_LIMIT_MS) {
       const head = `${where}: options.downtimeLimitMs must be an integer number of milliseconds from 0 to ${MAX_DOWNTIME_LIMIT_MS} (QEMU's range); received ${describe(downtimeLimitMs)}`;

@@ -6,7 +6,7 @@
 import type { BackendName } from '../backend/core.js';
 import { describe, U64_MAX } from '../errors.js';
 import { MAX_DOWNTIME_LIMIT_MS } from '../qemu/window.js';
-import { readOptions, type OptionNames } from '../options.js';
+import { readOptions, type OptionSpec } from '../options.js';
 import type { SimulationOptions } from './migration.js';
 import { PAGE_BYTES } from './wire.js';
 
@@ -110,7 +110,10 @@ export const RULES: { readonly [K in keyof SimulationSettings]: SettingRule } = 
 };
 
 /** Every name `simulateMigration` takes: the settings, and what only a library caller passes. */
-const OPTION_NAMES: OptionNames<SimulationOptions> = {
+const OPTIONS: OptionSpec<SimulationOptions> = {
+  example: '{ ramBytes: 16777216 }',
+  noun: 'setting',
+  names: {
   ramBytes: true,
   zeroShare: true,
   dirtyBytesPerSecond: true,
@@ -122,6 +125,7 @@ const OPTION_NAMES: OptionNames<SimulationOptions> = {
   seed: true,
   onProgress: true,
   workerUrl: true,
+  },
 };
 
 /** What {@link checkSettings} read: the settings with their defaults, and the two callbacks' values. */
@@ -142,7 +146,7 @@ export interface CheckedOptions {
  *   and what is allowed
  */
 export function checkSettings(where: string, options: unknown): CheckedOptions {
-  const given = readOptions(where, 'options', options, OPTION_NAMES, '{ ramBytes: 16777216 }', 'setting');
+  const given = readOptions(where, options, OPTIONS);
   const out: Record<string, unknown> = { ...DEFAULT_SETTINGS };
   for (const key of Object.keys(RULES) as (keyof SimulationSettings)[]) {
     const value = given[key];
