@@ -18,6 +18,7 @@ import { queryMigrate, type MigrationInfo } from '../qmp.js';
 import { completedMbps, MigrationWindow } from '../window.js';
 import { BUFFER_DELAY, MigrationStats } from '../stats.js';
 import { bump, createControl, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
+import { DirtyBitmap } from './dirty-bitmap.js';
 import { checkSettings, type SimulationSettings } from './options.js';
 import type { WorkerReply } from './protocol.js';
 import type { MigrationProgress, MigrationResult, SimulationOptions, SimulationStatus, WindowRecord } from './types.js';
@@ -32,12 +33,6 @@ const WASM_PAGE_BYTES = 65536;
 
 /** Packets each channel may have queued: one being sent, one waiting (keeps channels busy). */
 const CHANNEL_QUEUE_DEPTH = 2;
-
-const popcount = (x: number): number => {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-};
 
 /**
  * Runs one simulated live migration to its end.
@@ -90,8 +85,8 @@ class Migration {
   readonly ram: WebAssembly.Memory;
   readonly destination: SharedArrayBuffer;
   readonly dirtyLog: Int32Array<SharedArrayBuffer>;
-  /** Pages to send in the current pass: the migration bitmap. */
-  readonly bitmap: Uint32Array;
+  /** Pages to send in the current pass: the migration bitmap, which counts the dirty pages. */
+  readonly bitmap: DirtyBitmap;
   readonly control = createControl();
   readonly signals = new Signals();
   readonly workers: SimWorker[] = [];
@@ -101,7 +96,6 @@ class Migration {
 
   status: SimulationStatus = 'setup';
   pass = 0;
-  dirtyPages = 0;
   startMs = 0;
   setupTimeMs = 0;
   syncRequests = 0;
@@ -131,8 +125,8 @@ class Migration {
     const wasmPages = Math.ceil(settings.ramBytes / WASM_PAGE_BYTES);
     this.ram = new WebAssembly.Memory({ initial: wasmPages, maximum: wasmPages, shared: true });
     this.destination = new SharedArrayBuffer(settings.ramBytes);
-    this.dirtyLog = new Int32Array(new SharedArrayBuffer(Math.ceil(this.pages / 32) * 4));
-    this.bitmap = new Uint32Array(Math.ceil(this.pages / 32));
+    this.bitmap = new DirtyBitmap(this.pages);
+    this.dirtyLog = new Int32Array(new SharedArrayBuffer(this.bitmap.words * 4));
   }
 
   /** Milliseconds since the migration started, whole (QEMU's clock is in whole ms). */
@@ -195,9 +189,7 @@ class Migration {
       ),
     );
     // Every page is dirty at the start; the first sync clears what the guest logged so far.
-    this.bitmap.fill(0xffffffff);
-    if (this.pages % 32 !== 0) this.bitmap[this.bitmap.length - 1] = 2 ** (this.pages % 32) - 1;
-    this.dirtyPages = this.pages;
+    this.bitmap.markAll();
     this.rateStartMs = this.clock();
     await this.sync();
     await this.sendMain(MAIN_STREAM.ramSetupBytes, true);
@@ -210,7 +202,7 @@ class Migration {
       this.progress();
       await this.sendPass();
       await this.sync();
-      const remainingBytes = BigInt(this.dirtyPages * PAGE_BYTES);
+      const remainingBytes = BigInt(this.bitmap.count * PAGE_BYTES);
       // QEMU's test in migration_iteration_run: nothing left, or less than the threshold.
       if (remainingBytes === 0n || remainingBytes < this.thresholdBytes) break;
       if (this.pass >= settings.maxPasses) return this.giveUp();
@@ -266,7 +258,7 @@ class Migration {
       totalTimeMs,
       expectedDowntimeMs: this.expectedDowntimeMs,
       ramTotalBytes: this.settings.ramBytes,
-      remainingBytes: this.dirtyPages * PAGE_BYTES,
+      remainingBytes: this.bitmap.count * PAGE_BYTES,
       pageSize: PAGE_BYTES,
       mbps: this.mbps,
       pagesPerSecond: this.pagesPerSecond,
@@ -277,7 +269,7 @@ class Migration {
     const s = this.settings;
     const limit = s.bandwidthBytesPerSecond === 0n ? 'unlimited bandwidth' : `a bandwidth of ${sizeToStr(s.bandwidthBytesPerSecond)}/s`;
     const message =
-      `migration did not converge in ${this.pass} passes (the most allowed): ${sizeToStr(this.dirtyPages * PAGE_BYTES)} ` +
+      `migration did not converge in ${this.pass} passes (the most allowed): ${sizeToStr(this.bitmap.count * PAGE_BYTES)} ` +
       `was dirty after the last one, more than the ${sizeToStr(this.thresholdBytes)} that can be sent within the ` +
       `${s.downtimeLimitMs} ms downtime limit; the guest dirties ${sizeToStr(s.dirtyBytesPerSecond)}/s against ${limit}. ` +
       'Migration cancelled';
@@ -337,26 +329,11 @@ class Migration {
 
   /** One pass: every page of the migration bitmap, in packets, then a sync packet per channel. */
   async sendPass(): Promise<void> {
-    const { bitmap } = this;
-    let packet = new Uint32Array(PAGES_PER_PACKET);
-    let filled = 0;
-    for (let w = 0; w < bitmap.length; w++) {
-      let bits = bitmap[w]!;
-      if (bits === 0) continue;
-      bitmap[w] = 0;
-      while (bits !== 0) {
-        const bit = 31 - Math.clz32(bits & -bits);
-        bits &= bits - 1;
-        packet[filled++] = w * 32 + bit;
-        this.dirtyPages--;
-        if (filled === PAGES_PER_PACKET) {
-          await this.dispatch(packet);
-          packet = new Uint32Array(PAGES_PER_PACKET);
-          filled = 0;
-        }
-      }
+    for (;;) {
+      const packet = this.bitmap.take(PAGES_PER_PACKET);
+      if (packet.length === 0) break;
+      await this.dispatch(packet);
     }
-    if (filled > 0) await this.dispatch(packet.slice(0, filled));
     for (const channel of this.channels) channel.request({ type: 'sync' });
     this.syncPackets += this.channels.length;
     await this.signals.until(() => this.channels.every((c) => c.outstanding === 0));
@@ -390,17 +367,9 @@ class Migration {
         if (this.signals.failure) throw this.signals.failure;
       }
     }
-    let newlyDirty = 0;
-    for (let w = 0; w < dirtyLog.length; w++) {
-      const logged = Atomics.exchange(dirtyLog, w, 0) >>> 0;
-      if (logged === 0) continue;
-      const fresh = (logged & ~bitmap[w]!) >>> 0;
-      newlyDirty += popcount(fresh);
-      bitmap[w] = (bitmap[w]! | logged) >>> 0;
-    }
-    this.dirtyPages += newlyDirty;
+    const newlyDirty = bitmap.mergeLog(dirtyLog);
     stats.dirtySyncCount.add(1);
-    stats.dirtyBytesLastSync.set(this.dirtyPages * PAGE_BYTES);
+    stats.dirtyBytesLastSync.set(bitmap.count * PAGE_BYTES);
     this.ratePeriodPages += newlyDirty;
     const now = this.clock();
     if (now > this.rateStartMs + 1000) {
@@ -459,7 +428,7 @@ class Migration {
       pass: this.pass,
       elapsedMs: this.startMs === 0 ? 0 : this.clock(),
       transferredBytes: this.stats.migrationTransferredBytes(),
-      remainingBytes: this.dirtyPages * PAGE_BYTES,
+      remainingBytes: this.bitmap.count * PAGE_BYTES,
       ramBytes: this.settings.ramBytes,
       mbps: this.mbps,
       dirtyPagesRate: this.stats.dirtyPagesRate.get(),
