@@ -1,10 +1,9 @@
 /**
- * The simulator's public types: the options of `simulateMigration`, the progress it reports and
- * the result it returns.
+ * The simulator's public types: `simulateMigration`'s options, progress reports and result.
  *
- * They are declarations only, so that the command line, the progress display and callers can use
- * them without importing the migration thread; `migration.ts` re-exports them with
- * `simulateMigration`, and `index.ts` exports them as part of `migration-stats/simulate`.
+ * Declarations only, kept apart from the migration thread that produces them: `migration.ts`
+ * re-exports them next to `simulateMigration` (where the command line imports them from), and
+ * `index.ts` exports them as part of `migration-stats/simulate`.
  * @packageDocumentation
  */
 import type { MigrationInfo, MigrationStatus as QmpStatus } from '../qmp.js';
