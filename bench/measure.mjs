@@ -31,5 +31,13 @@ export function median(values) {
   return sorted.length & 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/**
+ * The median over rounds of one figure of each round.
+ * @param rounds - the rounds of a suite
+ * @param f - the figure of one round; rounds where it is not a finite number are skipped
+ * @returns the median, or NaN when no round has the figure
+ */
+export const medianOver = (rounds, f) => median(rounds.map((round) => f(round)));
+
 /** Wall-clock milliseconds comparable between threads (performance.now() starts per thread). */
 export const wallMs = () => performance.timeOrigin + performance.now();

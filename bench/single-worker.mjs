@@ -1,6 +1,6 @@
 // One implementation's single-thread scenarios, in a worker of its own so that its JIT feedback
-// is never mixed with another implementation's. bench/run.mjs asks for one fixed-time run at a
-// time: { scenario, ms } → { scenario, nsPerOp, calls, sink }.
+// is never mixed with another implementation's. bench/suites/single.mjs asks for one fixed-time
+// run at a time: { scenario, ms } → { scenario, nsPerOp, calls, sink }.
 import { parentPort, workerData } from 'node:worker_threads';
 import { fixedTime } from './measure.mjs';
 

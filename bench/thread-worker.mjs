@@ -20,7 +20,7 @@ function chunk(counter) {
   for (let i = 0; i < CHUNK; i++) counter.add(1);
 }
 
-// Warm-up on both instances (bench/run.mjs zeroes the counters before every run).
+// Warm-up on both instances (bench/suites/threads.mjs zeroes the counters before every run).
 for (const stats of [laned, unlaned]) {
   const t0 = performance.now();
   while (performance.now() - t0 < warmupMs / 2) chunk(stats.zeroPages);

@@ -3,14 +3,8 @@
  * threads (Node `worker_threads` or browser Web Workers), counted in the shared counters.
  * @packageDocumentation
  */
-export {
-  simulateMigration,
-  type MigrationProgress,
-  type MigrationResult,
-  type SimulationOptions,
-  type SimulationStatus,
-  type WindowRecord,
-} from './migration.js';
+export { simulateMigration } from './migration.js';
+export type { MigrationProgress, MigrationResult, SimulationOptions, SimulationStatus, WindowRecord } from './types.js';
 export { DEFAULT_SETTINGS, MAX_CHANNELS, MAX_RAM_BYTES, type SimulationSettings } from './options.js';
 export {
   MAIN_STREAM,

@@ -14,108 +14,25 @@
  */
 import { describe } from '../errors.js';
 import { sizeToStr } from '../qemu/hmp.js';
-import { queryMigrate, type MigrationInfo, type MigrationStatus as QmpStatus } from '../qemu/query-migrate.js';
+import { queryMigrate, type MigrationInfo } from '../qemu/query-migrate.js';
 import { completedMbps, MigrationWindow } from '../qemu/window.js';
 import { BUFFER_DELAY, MigrationStats } from '../stats.js';
 import { bump, createControl, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
+import { DirtyBitmap } from './dirty-bitmap.js';
 import { checkSettings, type SimulationSettings } from './options.js';
 import type { WorkerReply } from './protocol.js';
+import type { MigrationProgress, MigrationResult, SimulationOptions, SimulationStatus, WindowRecord } from './types.js';
 import { defaultWorkerUrl } from './worker-url.js';
 import { Signals, SimWorker } from './workers.js';
 import { MAIN_STREAM, PAGE_BYTES, PAGES_PER_PACKET } from './wire.js';
 
-/** QEMU's migration states that the simulator passes through. */
-export type SimulationStatus = Extract<QmpStatus, 'setup' | 'active' | 'device' | 'completed' | 'cancelled'>;
-
-/** What the migration looks like right now; passed to `onProgress` at least every `BUFFER_DELAY`. */
-export interface MigrationProgress {
-  readonly status: SimulationStatus;
-  /** Pass over dirty memory under way (1 = the bulk pass), 0 during set-up. */
-  readonly pass: number;
-  /** Milliseconds since the migration started. */
-  readonly elapsedMs: number;
-  /** `migrationTransferredBytes()`. */
-  readonly transferredBytes: bigint;
-  /** Dirty bytes not yet sent (QEMU's `remaining`). */
-  readonly remainingBytes: number;
-  readonly ramBytes: number;
-  /** Throughput of the last closed window, megabits/s. */
-  readonly mbps: number;
-  /** `dirtyPagesRate`: pages dirtied per second at the last rate update. */
-  readonly dirtyPagesRate: bigint;
-  /** Expected downtime from the last window, ms. */
-  readonly expectedDowntimeMs: number;
-  /** The counters, readable live. */
-  readonly stats: MigrationStats;
-}
-
-/** One closed rate-limit window. */
-export interface WindowRecord {
-  /** The limit in force: bytes per window, 0 = unlimited. */
-  readonly budgetBytes: bigint;
-  /** Bytes sent in the window. */
-  readonly transferredBytes: bigint;
-  readonly timeSpentMs: number;
-}
-
-/** How a simulated migration ended. */
-export interface MigrationResult {
-  /** `completed`, or `cancelled` when it did not converge within `maxPasses`. */
-  readonly status: 'completed' | 'cancelled';
-  /** One line saying what happened. */
-  readonly message: string;
-  readonly settings: SimulationSettings;
-  /** `query-migrate` of the completed migration; when cancelled, of its last active moment. */
-  readonly info: MigrationInfo;
-  /** The counters; their final values stay readable. */
-  readonly stats: MigrationStats;
-  /** Passes over dirty memory while the guest ran (the stop-and-copy pass not included). */
-  readonly passes: number;
-  /** Multifd packets that carried pages. */
-  readonly dataPackets: number;
-  /** Multifd sync packets (one per channel per pass, the stop-and-copy pass included). */
-  readonly syncPackets: number;
-  /** Pages the channels sent (each one counted as normal or zero). */
-  readonly pagesSent: number;
-  /** Every closed rate-limit window, in order. */
-  readonly windows: readonly WindowRecord[];
-  /** Whether the destination equals the source byte for byte; `undefined` when cancelled. */
-  readonly verified: boolean | undefined;
-  /** First page that differs, or −1. */
-  readonly firstMismatchPage: number;
-  /** The zero-page scan the channels used. */
-  readonly scan: string;
-  readonly setupTimeMs: number;
-  readonly totalTimeMs: number;
-  /** Time the guest was stopped, ms (completed migrations). */
-  readonly downtimeMs: number | undefined;
-}
-
-/** Settings plus what only a library caller can pass. */
-export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'bandwidthBytesPerSecond'>> {
-  /** `max-bandwidth` in bytes/s, 0 = unlimited: a bigint, or a safe-integer number. */
-  bandwidthBytesPerSecond?: bigint | number;
-  /** Called with the live figures at least every `BUFFER_DELAY` ms, and at every stage change. */
-  onProgress?: (progress: MigrationProgress) => void;
-  /**
-   * URL of the simulator's worker module (`dist/simulate/worker.js`, or a bundled copy of it); a
-   * relative one is resolved against the default. Default: the one next to this module in Node
-   * and unbundled ES modules, `simulate-worker.js` next to the browser build's `simulate.js`.
-   */
-  workerUrl?: URL | string;
-}
+export type { MigrationProgress, MigrationResult, SimulationOptions, SimulationStatus, WindowRecord } from './types.js';
 
 /** Bytes of a WebAssembly memory page: the guest RAM's memory is a whole number of them. */
 const WASM_PAGE_BYTES = 65536;
 
 /** Packets each channel may have queued: one being sent, one waiting (keeps channels busy). */
 const CHANNEL_QUEUE_DEPTH = 2;
-
-const popcount = (x: number): number => {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-};
 
 /**
  * Runs one simulated live migration to its end.
@@ -167,8 +84,8 @@ class Migration {
   readonly ram: WebAssembly.Memory;
   readonly destination: SharedArrayBuffer;
   readonly dirtyLog: Int32Array<SharedArrayBuffer>;
-  /** Pages to send in the current pass: the migration bitmap. */
-  readonly bitmap: Uint32Array;
+  /** Pages to send in the current pass: the migration bitmap, which counts the dirty pages. */
+  readonly bitmap: DirtyBitmap;
   readonly control = createControl();
   readonly signals = new Signals();
   readonly workers: SimWorker[] = [];
@@ -178,7 +95,6 @@ class Migration {
 
   status: SimulationStatus = 'setup';
   pass = 0;
-  dirtyPages = 0;
   startMs = 0;
   setupTimeMs = 0;
   syncRequests = 0;
@@ -208,8 +124,8 @@ class Migration {
     const wasmPages = Math.ceil(settings.ramBytes / WASM_PAGE_BYTES);
     this.ram = new WebAssembly.Memory({ initial: wasmPages, maximum: wasmPages, shared: true });
     this.destination = new SharedArrayBuffer(settings.ramBytes);
-    this.dirtyLog = new Int32Array(new SharedArrayBuffer(Math.ceil(this.pages / 32) * 4));
-    this.bitmap = new Uint32Array(Math.ceil(this.pages / 32));
+    this.bitmap = new DirtyBitmap(this.pages);
+    this.dirtyLog = new Int32Array(new SharedArrayBuffer(this.bitmap.words * 4));
   }
 
   /** Milliseconds since the migration started, whole (QEMU's clock is in whole ms). */
@@ -272,9 +188,7 @@ class Migration {
       ),
     );
     // Every page is dirty at the start; the first sync clears what the guest logged so far.
-    this.bitmap.fill(0xffffffff);
-    if (this.pages % 32 !== 0) this.bitmap[this.bitmap.length - 1] = 2 ** (this.pages % 32) - 1;
-    this.dirtyPages = this.pages;
+    this.bitmap.markAll();
     this.rateStartMs = this.clock();
     await this.sync();
     await this.sendMain(MAIN_STREAM.ramSetupBytes, true);
@@ -287,7 +201,7 @@ class Migration {
       this.progress();
       await this.sendPass();
       await this.sync();
-      const remainingBytes = BigInt(this.dirtyPages * PAGE_BYTES);
+      const remainingBytes = BigInt(this.bitmap.count * PAGE_BYTES);
       // QEMU's test in migration_iteration_run: nothing left, or less than the threshold.
       if (remainingBytes === 0n || remainingBytes < this.thresholdBytes) break;
       if (this.pass >= settings.maxPasses) return this.giveUp();
@@ -343,7 +257,7 @@ class Migration {
       totalTimeMs,
       expectedDowntimeMs: this.expectedDowntimeMs,
       ramTotalBytes: this.settings.ramBytes,
-      remainingBytes: this.dirtyPages * PAGE_BYTES,
+      remainingBytes: this.bitmap.count * PAGE_BYTES,
       pageSize: PAGE_BYTES,
       mbps: this.mbps,
       pagesPerSecond: this.pagesPerSecond,
@@ -354,7 +268,7 @@ class Migration {
     const s = this.settings;
     const limit = s.bandwidthBytesPerSecond === 0n ? 'unlimited bandwidth' : `a bandwidth of ${sizeToStr(s.bandwidthBytesPerSecond)}/s`;
     const message =
-      `migration did not converge in ${this.pass} passes (the most allowed): ${sizeToStr(this.dirtyPages * PAGE_BYTES)} ` +
+      `migration did not converge in ${this.pass} passes (the most allowed): ${sizeToStr(this.bitmap.count * PAGE_BYTES)} ` +
       `was dirty after the last one, more than the ${sizeToStr(this.thresholdBytes)} that can be sent within the ` +
       `${s.downtimeLimitMs} ms downtime limit; the guest dirties ${sizeToStr(s.dirtyBytesPerSecond)}/s against ${limit}. ` +
       'Migration cancelled';
@@ -414,26 +328,11 @@ class Migration {
 
   /** One pass: every page of the migration bitmap, in packets, then a sync packet per channel. */
   async sendPass(): Promise<void> {
-    const { bitmap } = this;
-    let packet = new Uint32Array(PAGES_PER_PACKET);
-    let filled = 0;
-    for (let w = 0; w < bitmap.length; w++) {
-      let bits = bitmap[w]!;
-      if (bits === 0) continue;
-      bitmap[w] = 0;
-      while (bits !== 0) {
-        const bit = 31 - Math.clz32(bits & -bits);
-        bits &= bits - 1;
-        packet[filled++] = w * 32 + bit;
-        this.dirtyPages--;
-        if (filled === PAGES_PER_PACKET) {
-          await this.dispatch(packet);
-          packet = new Uint32Array(PAGES_PER_PACKET);
-          filled = 0;
-        }
-      }
+    for (;;) {
+      const packet = this.bitmap.take(PAGES_PER_PACKET);
+      if (packet.length === 0) break;
+      await this.dispatch(packet);
     }
-    if (filled > 0) await this.dispatch(packet.slice(0, filled));
     for (const channel of this.channels) channel.request({ type: 'sync' });
     this.syncPackets += this.channels.length;
     await this.signals.until(() => this.channels.every((c) => c.outstanding === 0));
@@ -467,17 +366,9 @@ class Migration {
         if (this.signals.failure) throw this.signals.failure;
       }
     }
-    let newlyDirty = 0;
-    for (let w = 0; w < dirtyLog.length; w++) {
-      const logged = Atomics.exchange(dirtyLog, w, 0) >>> 0;
-      if (logged === 0) continue;
-      const fresh = (logged & ~bitmap[w]!) >>> 0;
-      newlyDirty += popcount(fresh);
-      bitmap[w] = (bitmap[w]! | logged) >>> 0;
-    }
-    this.dirtyPages += newlyDirty;
+    const newlyDirty = bitmap.mergeLog(dirtyLog);
     stats.dirtySyncCount.add(1);
-    stats.dirtyBytesLastSync.set(this.dirtyPages * PAGE_BYTES);
+    stats.dirtyBytesLastSync.set(bitmap.count * PAGE_BYTES);
     this.ratePeriodPages += newlyDirty;
     const now = this.clock();
     if (now > this.rateStartMs + 1000) {
@@ -536,7 +427,7 @@ class Migration {
       pass: this.pass,
       elapsedMs: this.startMs === 0 ? 0 : this.clock(),
       transferredBytes: this.stats.migrationTransferredBytes(),
-      remainingBytes: this.dirtyPages * PAGE_BYTES,
+      remainingBytes: this.bitmap.count * PAGE_BYTES,
       ramBytes: this.settings.ramBytes,
       mbps: this.mbps,
       dirtyPagesRate: this.stats.dirtyPagesRate.get(),

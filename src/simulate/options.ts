@@ -7,7 +7,7 @@ import type { BackendName } from '../backend/core.js';
 import { describe, U64_MAX } from '../errors.js';
 import { MAX_DOWNTIME_LIMIT_MS } from '../qemu/window.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import type { SimulationOptions } from './migration.js';
+import type { SimulationOptions } from './types.js';
 import { PAGE_BYTES } from './wire.js';
 
 /** Largest guest RAM: a 32-bit Wasm memory (65536 pages of 64 KiB), which the zero scan reads. */

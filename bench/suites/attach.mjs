@@ -1,0 +1,61 @@
+// Attach: how long a new worker takes from receiving a handle to its first add, on each backend.
+//
+// Each sample is a fresh worker (bench/attach-worker.mjs) that has already imported the library,
+// as any worker that uses it would have; the handle goes to it by postMessage, and it times the
+// attach and one add from the message's arrival (and, on the wall clock, from the postMessage).
+// The suite reports the median of the samples, and stops the bench unless the counter ends at
+// exactly one add per sample.
+import { num } from '../format.mjs';
+import { median, wallMs } from '../measure.mjs';
+import { ask, start } from '../workers.mjs';
+
+const WORKER = new URL('../attach-worker.mjs', import.meta.url);
+
+export default {
+  name: 'attach',
+  usesNative: false,
+  settings: { quick: { attachSamples: 7 }, full: { attachSamples: 21 } },
+  /**
+   * @param config - the run's settings
+   * @returns what this suite runs, for the report's second line
+   */
+  describe: (config) => `${config.attachSamples} attach samples`,
+  /**
+   * Attaches `attachSamples` new workers per backend.
+   * @param config - `attachSamples`
+   * @param context - the bench's `log`
+   * @returns the suite's note and, per backend, the medians and every sample
+   * @throws Error when a sample lost its add or a worker failed
+   */
+  async run(config, { log }) {
+    const { MigrationStats } = await import('../../dist/index.js');
+    const data = {};
+    for (const backend of ['wasm', 'js']) {
+      log(`attach: ${config.attachSamples} new workers on the ${backend} backend`);
+      const stats = await MigrationStats.create({ backend, lane: false });
+      const samples = [];
+      for (let k = 0; k < config.attachSamples; k++) {
+        const { worker } = await start(WORKER, {});
+        try {
+          samples.push(await ask(worker, { handle: stats.handle, backend, postedAt: wallMs() }));
+        } finally {
+          await worker.terminate();
+        }
+      }
+      if (stats.zeroPages.get() !== BigInt(config.attachSamples)) throw new Error('bench stopped: an attach sample lost its add');
+      data[backend] = {
+        medianMs: median(samples.map((s) => s.attachMs)),
+        medianFromPostMs: median(samples.map((s) => s.postedMs)),
+        samplesMs: samples.map((s) => s.attachMs),
+      };
+    }
+    return {
+      notes: [
+        `Attach in a new worker (handle received → first add done, median of ${config.attachSamples}): Wasm ${num(data.wasm.medianMs, 3)} ms, pure JS ${num(data.js.medianMs, 3)} ms` +
+          ` (from postMessage: Wasm ${num(data.wasm.medianFromPostMs, 3)} ms, JS ${num(data.js.medianFromPostMs, 3)} ms)`,
+      ],
+      ratios: {},
+      data,
+    };
+  },
+};

@@ -1,0 +1,19 @@
+// The bench's suites, in the order `bench/run.mjs` runs them; adding a suite is one module here.
+//
+// A suite is the default export of one module, an object with:
+//   name         what `--only` selects it by, and its key in the JSON (its `data` goes there)
+//   usesNative   whether it runs the native C reference (`context.native`), which is then built
+//   settings     `{ quick, full }`: its own settings, merged into the run's `config`
+//   describe     `(config) => text`: what it runs, for the report's second line
+//   run          `async (config, context) => result`, where `context` is `{ log, native, consume }`
+//                (`consume(x)` keeps a result of the measured work alive) and `result` is
+//                `{ title?, table?: { headers, rows, textColumns? }, notes?, ratios, data }`:
+//                the report prints the title, the table and the notes (lines; '' is a blank
+//                line), and the JSON keeps the ratios (merged with the other suites') and data.
+// A suite throws an Error whose message starts with "bench stopped:" when a total is not exact.
+import attach from './attach.mjs';
+import single from './single.mjs';
+import threads from './threads.mjs';
+
+/** Every suite, in the order they run. */
+export const SUITES = [single, threads, attach];

@@ -1,0 +1,92 @@
+/**
+ * The simulator's public types: `simulateMigration`'s options, progress reports and result.
+ *
+ * Declarations only, kept apart from the migration thread that produces them: `migration.ts`
+ * re-exports them next to `simulateMigration` (where the command line imports them from), and
+ * `index.ts` exports them as part of `migration-stats/simulate`.
+ * @packageDocumentation
+ */
+import type { MigrationInfo, MigrationStatus as QmpStatus } from '../qemu/query-migrate.js';
+import type { MigrationStats } from '../stats.js';
+import type { SimulationSettings } from './options.js';
+
+/** QEMU's migration states that the simulator passes through. */
+export type SimulationStatus = Extract<QmpStatus, 'setup' | 'active' | 'device' | 'completed' | 'cancelled'>;
+
+/** What the migration looks like right now; passed to `onProgress` at least every `BUFFER_DELAY`. */
+export interface MigrationProgress {
+  readonly status: SimulationStatus;
+  /** Pass over dirty memory under way (1 = the bulk pass), 0 during set-up. */
+  readonly pass: number;
+  /** Milliseconds since the migration started. */
+  readonly elapsedMs: number;
+  /** `migrationTransferredBytes()`. */
+  readonly transferredBytes: bigint;
+  /** Dirty bytes not yet sent (QEMU's `remaining`). */
+  readonly remainingBytes: number;
+  readonly ramBytes: number;
+  /** Throughput of the last closed window, megabits/s. */
+  readonly mbps: number;
+  /** `dirtyPagesRate`: pages dirtied per second at the last rate update. */
+  readonly dirtyPagesRate: bigint;
+  /** Expected downtime from the last window, ms. */
+  readonly expectedDowntimeMs: number;
+  /** The counters, readable live. */
+  readonly stats: MigrationStats;
+}
+
+/** One closed rate-limit window. */
+export interface WindowRecord {
+  /** The limit in force: bytes per window, 0 = unlimited. */
+  readonly budgetBytes: bigint;
+  /** Bytes sent in the window. */
+  readonly transferredBytes: bigint;
+  readonly timeSpentMs: number;
+}
+
+/** How a simulated migration ended. */
+export interface MigrationResult {
+  /** `completed`, or `cancelled` when it did not converge within `maxPasses`. */
+  readonly status: 'completed' | 'cancelled';
+  /** One line saying what happened. */
+  readonly message: string;
+  readonly settings: SimulationSettings;
+  /** `query-migrate` of the completed migration; when cancelled, of its last active moment. */
+  readonly info: MigrationInfo;
+  /** The counters; their final values stay readable. */
+  readonly stats: MigrationStats;
+  /** Passes over dirty memory while the guest ran (the stop-and-copy pass not included). */
+  readonly passes: number;
+  /** Multifd packets that carried pages. */
+  readonly dataPackets: number;
+  /** Multifd sync packets (one per channel per pass, the stop-and-copy pass included). */
+  readonly syncPackets: number;
+  /** Pages the channels sent (each one counted as normal or zero). */
+  readonly pagesSent: number;
+  /** Every closed rate-limit window, in order. */
+  readonly windows: readonly WindowRecord[];
+  /** Whether the destination equals the source byte for byte; `undefined` when cancelled. */
+  readonly verified: boolean | undefined;
+  /** First page that differs, or −1. */
+  readonly firstMismatchPage: number;
+  /** The zero-page scan the channels used. */
+  readonly scan: string;
+  readonly setupTimeMs: number;
+  readonly totalTimeMs: number;
+  /** Time the guest was stopped, ms (completed migrations). */
+  readonly downtimeMs: number | undefined;
+}
+
+/** Settings plus what only a library caller can pass. */
+export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'bandwidthBytesPerSecond'>> {
+  /** `max-bandwidth` in bytes/s, 0 = unlimited: a bigint, or a safe-integer number. */
+  bandwidthBytesPerSecond?: bigint | number;
+  /** Called with the live figures at least every `BUFFER_DELAY` ms, and at every stage change. */
+  onProgress?: (progress: MigrationProgress) => void;
+  /**
+   * URL of the simulator's worker module (`dist/simulate/worker.js`, or a bundled copy of it); a
+   * relative one is resolved against the default. Default: the one next to this module in Node
+   * and unbundled ES modules, `simulate-worker.js` next to the browser build's `simulate.js`.
+   */
+  workerUrl?: URL | string;
+}
