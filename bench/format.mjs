@@ -1,4 +1,4 @@
-// Text output of the bench: Markdown tables (readable in a terminal, pasteable into the README).
+// Text output of the bench: Markdown tables (readable in a terminal, pasteable into docs/benchmarks.md).
 
 /** A number with `digits` decimals, or `–` when there is none. */
 export function num(value, digits = 2) {

@@ -99,7 +99,7 @@ static int single(double ms) {
   });
   double rate = FIXED_TIME(ms, 1, acc += rate_exceeded());
   /* What the lane's owner could do instead of a locked add, since no one else writes its lane:
-     a relaxed load and store (a plain add on x86-64). Not what the library does; see README. */
+     a relaxed load and store (a plain add on x86-64). Not what the library does; see docs/design.md (lanes). */
   double relaxed = FIXED_TIME(ms, 1, __atomic_store_n(&lane[ZERO_PAGES], __atomic_load_n(&lane[ZERO_PAGES], __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED));
   sink = acc;
   printf("{\"add\":%.4f,\"get\":%.4f,\"packetPerUpdate\":%.4f,\"rateExceeded\":%.4f,\"relaxedLaneAdd\":%.4f}\n", add, get, packet, rate,

@@ -49,7 +49,7 @@ type SingleResult = {
   backends: Record<'wasm' | 'js', { totals: Record<string, string>; rate: RateResult; handleError: ErrorResult; postMessageError: ErrorResult }>;
 };
 
-/** SPEC §3's worked example, step by step, as scenario.js records it. */
+/** The rate limiter's worked example at 1 GiB/s (QEMU's migration-stats.c arithmetic), step by step, as scenario.js records it. */
 const RATE_STEPS: [string, string | boolean][] = [
   ['rate_set(1073741824) → rate_get()', '107374182'],
   ['reset() → rate_limit_start', '0'],
@@ -205,7 +205,7 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
       ['the no-bundler build imported by URL', () => `${nobundle.url}nobundle.html`],
       ['a Vite build', () => vite.url],
       ['an esbuild build', () => esbuilt.url],
-    ])('adds exactly and limits the rate as SPEC §3 says, with %s', async (_, url) => {
+    ])('adds exactly and limits the rate as QEMU does, with %s', async (_, url) => {
       const page = await openScenario(url());
       checkShared(await call<SharedResult>(page, 'runShared'));
       await page.context().close();
@@ -286,7 +286,7 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
       for (const child of children) child.kill();
     });
 
-    /** Starts examples/browser/server.mjs as README says, on a free port; resolves to its URL. */
+    /** Starts examples/browser/server.mjs as docs/design.md says, on a free port; resolves to its URL. */
     function startExample(args: string[]): Promise<string> {
       const child = spawn(process.execPath, [join(ROOT, 'examples/browser/server.mjs'), '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);

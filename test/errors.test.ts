@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MigrationStats } from '../dist/index.js';
 import { BACKENDS, fresh, values } from './helpers.js';
 
-// Each class of bad input of the issue, with the error it must raise and how its value is shown.
+// Each class of bad input, with the error it must raise and how its value is shown.
 const BAD: [label: string, value: unknown, error: typeof TypeError | typeof RangeError, shown: string][] = [
   ['negative number', -1, RangeError, 'received -1, which is negative'],
   ['negative bigint', -1n, RangeError, 'received -1n, which is negative'],

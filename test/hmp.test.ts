@@ -3,7 +3,7 @@ import { infoMigrate, MigrationStats, queryMigrate, sizeToStr, type MigrationInf
 import { reference } from './c-reference.js';
 
 describe('sizeToStr', () => {
-  it("prints the issue's examples as QEMU's size_to_str does", () => {
+  it("prints sizes as QEMU's size_to_str does", () => {
     expect(sizeToStr(1016)).toBe('0.992 KiB');
     expect(sizeToStr(1024)).toBe('1 KiB');
     expect(sizeToStr(1023999)).toBe('1e+03 KiB');

@@ -3,7 +3,7 @@ import { printfF, printfG } from '../dist/qemu/printf.js';
 import { doubleOfBits, reference } from './c-reference.js';
 
 describe('printfG (C %.Ng)', () => {
-  it('prints the doubles of the issue as %.17g does', () => {
+  it('prints doubles as %.17g does', () => {
     expect(printfG(58.153, 17)).toBe('58.152999999999999');
     expect(printfG(1000.0, 17)).toBe('1000');
     expect(printfG(0.4, 17)).toBe('0.40000000000000002');

@@ -40,7 +40,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('close' as const), via: fc.nat(VIEWS - 1) }) },
 );
 
-/** The BigInt model of SPEC §2 and §3. */
+/** The BigInt model of QEMU's Stat64 operations and rate limiter (stats64.h, migration-stats.c). */
 class Model {
   v = new Map<CounterName, bigint>(NAMES.map((n) => [n, 0n]));
   budget = 0n;

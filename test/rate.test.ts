@@ -11,7 +11,7 @@ describe('constants', () => {
 });
 
 describe.each(BACKENDS)('rate limiter on the %s backend', (backend) => {
-  it('follows the worked 1 GiB/s example of SPEC §3', async () => {
+  it('follows the worked 1 GiB/s example of QEMU\'s rate limiter', async () => {
     const stats = await fresh(backend);
     stats.migrationRateSet(1073741824);
     expect(stats.migrationRateGet()).toBe(107374182n);

@@ -4,8 +4,8 @@ import { BACKENDS, fresh, TWO_63, U64_MAX } from './helpers.js';
 
 type Step = [op: 'add' | 'set' | 'min' | 'max', arg: bigint, expected: bigint];
 
-// SPEC §2's examples, applied in order to one counter starting at 0.
-const SPEC_EXAMPLES: Step[] = [
+// Worked examples of QEMU's Stat64 arithmetic (include/qemu/stats64.h), applied in order to one counter starting at 0.
+const STAT64_EXAMPLES: Step[] = [
   ['add', 4294967295n, 4294967295n],
   ['add', 1n, 4294967296n],
   ['set', U64_MAX, U64_MAX],
@@ -28,10 +28,10 @@ const SPEC_EXAMPLES: Step[] = [
 ];
 
 describe.each(BACKENDS)('Stat64 on the %s backend', (backend) => {
-  it.each(COUNTER_NAMES)('follows every example of SPEC §2 on %s, with bigint arguments', async (name) => {
+  it.each(COUNTER_NAMES)('follows every Stat64 example on %s, with bigint arguments', async (name) => {
     const stats = await fresh(backend);
     const counter = stats[name];
-    for (const [op, arg, expected] of SPEC_EXAMPLES) {
+    for (const [op, arg, expected] of STAT64_EXAMPLES) {
       counter[op](arg);
       expect(counter.get(), `${op} ${arg}`).toBe(expected);
     }
@@ -40,7 +40,7 @@ describe.each(BACKENDS)('Stat64 on the %s backend', (backend) => {
   it.each(COUNTER_NAMES)('follows the examples with number arguments where they are safe integers (%s)', async (name) => {
     const stats = await fresh(backend);
     const counter = stats[name];
-    for (const [op, arg, expected] of SPEC_EXAMPLES) {
+    for (const [op, arg, expected] of STAT64_EXAMPLES) {
       counter[op](arg <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(arg) : arg);
       expect(counter.get(), `${op} ${arg}`).toBe(expected);
     }
