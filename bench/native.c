@@ -2,14 +2,14 @@
  * Native reference for bench/run.mjs: the same counter operations in C, compiled with the
  * machine's `cc -O2 -pthread` at bench time.
  *
- * The memory is laid out like the library's, from the same constants: build/stats-core.h, which the
- * build generates from assembly/stats-core.ts (base slots one cache line apart, 128-byte lanes); the
- * operations are the ones QEMU's stats64.h compiles to on a 64-bit host: __atomic builtins,
+ * The memory is laid out like the library's MigrationStats, from the same source: the header's
+ * constants from build/stats-core.h (generated from assembly/stats-core.ts) and every cell's offset
+ * from the library's layout planner (bench/native.mjs passes them in); the operations are the ones QEMU's stats64.h compiles to on a 64-bit host: __atomic builtins,
  * sequentially consistent, inlined into the loop.
  *
  *   native single MS          fixed-time single-thread runs, one JSON object of ns/op
  *   native threads MODE N MS  N pthreads adding 1 for MS ms; MODE is `same` (one shared slot) or
- *                             `different` (each thread its own slot, 128 bytes apart); prints
+ *                             `different` (each thread its own lane); prints
  *                             {"ops":…,"seconds":…,"exact":true|false}
  */
 #include <pthread.h>
@@ -22,21 +22,13 @@
 
 #include "stats-core.h"
 
-#define COUNTERS CORE_COUNTER_COUNT
-#define LANES CORE_LANE_COUNT
-#define BASE_WORDS (CORE_BASE_STRIDE / 8) /* stride between base slots, in u64 */
-#define LANE_WORDS (CORE_LANE_STRIDE / 8) /* stride between lanes, in u64 */
-#define ZERO_PAGES CORE_ZERO_PAGES
-#define NORMAL_PAGES CORE_NORMAL_PAGES
-#define MULTIFD_BYTES CORE_MULTIFD_BYTES
-#define QEMU_FILE_TRANSFERRED CORE_QEMU_FILE_TRANSFERRED
-#define RDMA_BYTES CORE_RDMA_BYTES
-#define RATE_LIMIT_START CORE_RATE_LIMIT_START
-#define RATE_LIMIT_MAX CORE_RATE_LIMIT_MAX
+/* The byte offsets of QEMU's layout come from the library's own layout planner: bench/native.mjs
+   passes them as -D definitions (LANES_OFFSET, LANE_STRIDE, LAYOUT_BYTES, ZERO_PAGES_BASE, ...). */
+#define CELL(offset) ((uint64_t *)(memory + (offset)))
+#define LANE_CELL(lane, offset) CELL(LANES_OFFSET + (lane) * LANE_STRIDE + (offset))
 #define CHUNK 1000 /* adds between two looks at the stop flag, as in bench/thread-worker.mjs */
 
-static _Alignas(64) uint64_t base[COUNTERS * BASE_WORDS];
-static _Alignas(64) uint64_t lanes[LANES * LANE_WORDS];
+static _Alignas(128) uint8_t memory[LAYOUT_BYTES];
 static uint32_t lanes_ever = 1;
 static volatile uint64_t sink;
 
@@ -54,21 +46,21 @@ static double now_ns(void) {
 
 static inline void stat_add(uint64_t *slot, uint64_t v) { __atomic_fetch_add(slot, v, __ATOMIC_SEQ_CST); }
 
-/* get() of a laned counter: base slot plus every lane ever claimed. */
-static inline uint64_t laned_get(int counter) {
+/* get() of a laned cell: its base cell plus the same cell in every lane ever claimed. */
+static inline uint64_t laned_get(uint32_t base, uint32_t lane_offset) {
   uint32_t ever = __atomic_load_n(&lanes_ever, __ATOMIC_SEQ_CST);
-  uint64_t sum = __atomic_load_n(&base[counter * BASE_WORDS], __ATOMIC_SEQ_CST);
-  for (uint32_t k = 0; k < ever; k++) sum += __atomic_load_n(&lanes[k * LANE_WORDS + counter], __ATOMIC_SEQ_CST);
+  uint64_t sum = __atomic_load_n(CELL(base), __ATOMIC_SEQ_CST);
+  for (uint32_t k = 0; k < ever; k++) sum += __atomic_load_n(LANE_CELL(k, lane_offset), __ATOMIC_SEQ_CST);
   return sum;
 }
 
-/* migration_rate_exceeded() without the stream error. */
+/* migration_rate_exceeded() without the stream error: the limiter's counters are side by side. */
 static inline int rate_exceeded(void) {
-  uint64_t budget = __atomic_load_n(&base[RATE_LIMIT_MAX * BASE_WORDS], __ATOMIC_SEQ_CST);
+  uint64_t budget = __atomic_load_n(CELL(RATE_MAX), __ATOMIC_SEQ_CST);
   if (budget == 0) return 0;
-  uint64_t used = laned_get(QEMU_FILE_TRANSFERRED) + laned_get(MULTIFD_BYTES) + laned_get(RDMA_BYTES) -
-                  __atomic_load_n(&base[RATE_LIMIT_START * BASE_WORDS], __ATOMIC_SEQ_CST);
-  return used > budget;
+  uint64_t used = 0;
+  for (uint32_t i = 0; i < LIMITER_COUNT; i++) used += laned_get(LIMITER_BASE + 8 * i, LIMITER_LANE + 8 * i);
+  return used - __atomic_load_n(CELL(RATE_START), __ATOMIC_SEQ_CST) > budget;
 }
 
 /* Runs `body` in chunks of CHUNK until `ms` have passed; returns ns per operation. */
@@ -85,22 +77,22 @@ static inline int rate_exceeded(void) {
   })
 
 static int single(double ms) {
-  uint64_t *lane = &lanes[0];
+  uint64_t *zero = LANE_CELL(0, ZERO_PAGES_LANE);
   uint64_t acc = 0;
   /* Warm-up: caches, frequency. */
-  FIXED_TIME(ms, 1, stat_add(&lane[ZERO_PAGES], 1));
-  __atomic_store_n(&base[RATE_LIMIT_MAX * BASE_WORDS], UINT64_C(100000000000000), __ATOMIC_SEQ_CST);
-  double add = FIXED_TIME(ms, 1, stat_add(&lane[ZERO_PAGES], 1));
-  double get = FIXED_TIME(ms, 1, acc += laned_get(ZERO_PAGES));
+  FIXED_TIME(ms, 1, stat_add(zero, 1));
+  __atomic_store_n(CELL(RATE_MAX), UINT64_C(100000000000000), __ATOMIC_SEQ_CST);
+  double add = FIXED_TIME(ms, 1, stat_add(zero, 1));
+  double get = FIXED_TIME(ms, 1, acc += laned_get(ZERO_PAGES_BASE, ZERO_PAGES_LANE));
   double packet = FIXED_TIME(ms, 3, {
-    stat_add(&lane[NORMAL_PAGES], 1);
-    stat_add(&lane[ZERO_PAGES], 2);
-    stat_add(&lane[MULTIFD_BYTES], 4096);
+    stat_add(LANE_CELL(0, NORMAL_PAGES_LANE), 1);
+    stat_add(zero, 2);
+    stat_add(LANE_CELL(0, MULTIFD_BYTES_LANE), 4096);
   });
   double rate = FIXED_TIME(ms, 1, acc += rate_exceeded());
   /* What the lane's owner could do instead of a locked add, since no one else writes its lane:
      a relaxed load and store (a plain add on x86-64). Not what the library does; see docs/design.md (lanes). */
-  double relaxed = FIXED_TIME(ms, 1, __atomic_store_n(&lane[ZERO_PAGES], __atomic_load_n(&lane[ZERO_PAGES], __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED));
+  double relaxed = FIXED_TIME(ms, 1, __atomic_store_n(zero, __atomic_load_n(zero, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED));
   sink = acc;
   printf("{\"add\":%.4f,\"get\":%.4f,\"packetPerUpdate\":%.4f,\"rateExceeded\":%.4f,\"relaxedLaneAdd\":%.4f}\n", add, get, packet, rate,
          relaxed);
@@ -132,9 +124,9 @@ static int threads(const char *mode, int n, double ms) {
   int same = strcmp(mode, "same") == 0;
   pthread_t tid[64];
   struct thread_arg args[64];
-  if (n < 1 || n > 64) return 2;
+  if (n < 1 || n > 64 || n > LANES) return 2;
   for (int i = 0; i < n; i++) {
-    args[i].slot = same ? &lanes[0] : &lanes[i * LANE_WORDS];
+    args[i].slot = same ? LANE_CELL(0, ZERO_PAGES_LANE) : LANE_CELL(i, ZERO_PAGES_LANE);
     args[i].ops = 0;
     if (pthread_create(&tid[i], NULL, adder, &args[i]) != 0) return 3;
   }
@@ -152,9 +144,9 @@ static int threads(const char *mode, int n, double ms) {
   double seconds = (now_ns() - t0) / 1e9;
   double cpu = cpu_seconds() - cpu0;
   uint64_t counted = 0;
-  if (same) counted = lanes[0];
+  if (same) counted = *LANE_CELL(0, ZERO_PAGES_LANE);
   else
-    for (int i = 0; i < n; i++) counted += lanes[i * LANE_WORDS];
+    for (int i = 0; i < n; i++) counted += *LANE_CELL(i, ZERO_PAGES_LANE);
   printf("{\"ops\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"exact\":%s}\n", (unsigned long long)total, seconds, cpu,
          counted == total ? "true" : "false");
   return 0;

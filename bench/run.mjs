@@ -6,6 +6,7 @@
 //   npm run bench -- --quick              short rounds, for a first look (about 10 s)
 //   npm run bench -- --json out.json      choose where the JSON goes (default bench/results/)
 //   npm run bench -- --only single,attach run only these suites (bench/suites/index.mjs lists them)
+//   npm run bench -- --only release       this build against a previous release (--release-ref, default v0.1.0)
 //
 // This file parses the flags, describes the machine, builds the C reference when a suite needs
 // it, runs the selected suites one after the other in their listed order, and hands what they
@@ -20,7 +21,7 @@ import { SUITES } from './suites/index.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const log = (line) => process.stderr.write(`${line}\n`);
-const USAGE = `Usage: npm run bench -- [--quick] [--json FILE] [--only ${SUITES.map((s) => s.name).join(',')}]`;
+const USAGE = `Usage: npm run bench -- [--quick] [--json FILE] [--only ${SUITES.map((s) => s.name).join(',')}] [--release-ref REF]`;
 /** Settings every suite shares; each suite adds its own (`settings` in its module). */
 const COMMON_SETTINGS = { quick: { warmupMs: 100 }, full: { warmupMs: 300 } };
 
@@ -31,7 +32,7 @@ const COMMON_SETTINGS = { quick: { warmupMs: 100 }, full: { warmupMs: 300 } };
  * @throws Error naming the flag or suite name that is not understood
  */
 function parseFlags(args) {
-  const flags = { quick: false, jsonPath: undefined, suites: SUITES };
+  const flags = { quick: false, jsonPath: undefined, suites: SUITES.filter((s) => !s.optional), releaseRef: 'v0.1.0' };
   const value = (i) => {
     if (i >= args.length || args[i].startsWith('--')) throw new Error(`${args[i - 1]} needs a value`);
     return args[i];
@@ -39,6 +40,7 @@ function parseFlags(args) {
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--quick') flags.quick = true;
     else if (args[i] === '--json') flags.jsonPath = value(++i);
+    else if (args[i] === '--release-ref') flags.releaseRef = value(++i);
     else if (args[i] === '--only') {
       const names = value(++i).split(',');
       const unknown = names.filter((name) => !SUITES.some((s) => s.name === name));
@@ -67,10 +69,10 @@ const { quick, suites } = flags;
 const mode = quick ? 'quick' : 'full';
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const jsonPath = flags.jsonPath ?? `${root}bench/results/bench-${stamp}.json`;
-const config = Object.assign({}, COMMON_SETTINGS[mode], ...suites.map((s) => s.settings[mode]));
+const config = Object.assign({ releaseRef: flags.releaseRef }, COMMON_SETTINGS[mode], ...suites.map((s) => s.settings[mode]));
 
 const needsNative = suites.some((s) => s.usesNative);
-const native = needsNative ? buildNative() : { skipped: 'native C reference not built: no suite of this run uses it' };
+const native = needsNative ? await buildNative() : { skipped: 'native C reference not built: no suite of this run uses it' };
 if (needsNative && native.skipped) log(native.skipped);
 // The machine may be shared: the 1-minute load average before and after the run says how busy.
 const machine = describeMachine(native.compiler);

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { fixedTime } from './measure.mjs';
 
-const { impl } = workerData;
+const { impl, library = new URL('../dist/index.js', import.meta.url).href } = workerData;
 
 /**
  * A Wasm module with one empty export `call(i32, f64)`: the cost of crossing from JS into Wasm and
@@ -39,7 +39,7 @@ async function scenarios() {
     };
   }
 
-  const { MigrationStats } = await import('../dist/index.js');
+  const { MigrationStats } = await import(library);
   const stats = await MigrationStats.create({ backend: impl });
   if (stats.lane < 0) throw new Error('the bench instance got no lane');
   // A limit high enough never to be reached: migrationRateExceeded() then does all its work.
@@ -117,10 +117,19 @@ async function scenarios() {
     // JS-to-Wasm crossing alone.
     const { call } = (await WebAssembly.instantiate(EMPTY_CALL_WASM)).instance.exports;
     const raw = (await WebAssembly.instantiate(stats.handle.module, { env: { memory: stats.handle.memory } })).exports;
-    const laneAt = zero.addAddr - 8 * zero.index;
+    // This instance's lane cells, from the library's own plan of the memory (the header gives the
+    // lane count and the definition's length, which the plan needs).
+    const { planLayout } = await import('../dist/backend/layout.js');
+    const { QEMU_DEFINITION } = await import('../dist/counters.js');
+    const header = new Uint32Array(stats.handle.memory.buffer, 0, 16);
+    const layout = planLayout(QEMU_DEFINITION, header[2], header[11]);
+    const laneCell = (name) => layout.lanesOffset + stats.lane * layout.laneStride + layout.metrics.find((m) => m.spec.name === name).lane;
+    const zeroAt = laneCell('zeroPages');
+    const normalAt = laneCell('normalPages');
+    const bytesAt = laneCell('multifdBytes');
     list.rawExportAdd = {
       batch(n) {
-        for (let i = 0; i < n; i++) raw.addNum(zero.addAddr, 1);
+        for (let i = 0; i < n; i++) raw.addNum(zeroAt, 1);
         expected.zeroPages += BigInt(n);
         return 0;
       },
@@ -129,7 +138,7 @@ async function scenarios() {
     list.rawExportPacketPerUpdate = {
       opsPerCall: 3,
       batch(n) {
-        for (let i = 0; i < n; i++) raw.addPacket(laneAt, 8, 1, 2, 4096);
+        for (let i = 0; i < n; i++) raw.add3(normalAt, 1, zeroAt, 2, bytesAt, 4096);
         expected.normalPages += BigInt(n);
         expected.zeroPages += 2n * BigInt(n);
         expected.multifdBytes += 4096n * BigInt(n);

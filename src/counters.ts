@@ -1,48 +1,73 @@
 /**
  * QEMU's 15 migration counters (`MigrationAtomicStats` in `migration/migration-stats.h`): what each
- * one is called in TS and in C, its unit, how QEMU writes it and what it counts.
+ * one is called in TS and in C, its unit, how QEMU writes it and what it counts, and the definition
+ * `MigrationStats` is made from.
  *
- * This table is the one place a counter is described; its slot index comes from the Wasm core's ABI
- * (`CORE_INDEX` below: the constant named after the C field), so the order is the core's, and
- * `MigrationStats`' 15 properties, the exporters' metrics and the reports all derive from it.
+ * This table is the one place a counter is described: `MigrationStats`' 15 properties, the
+ * definition (and so the memory layout), the exporters' metric names and the reports derive from
+ * it. The order is the C struct's.
  * @packageDocumentation
  */
-import * as abi from './backend/abi.js';
+import { checkDefinition, type Definition, type MetricDefinition } from './definition.js';
 
-/** How QEMU writes a counter: `add` ones are laned, `set` ones (gauges) have one slot. */
-export type CounterKind = 'add' | 'set';
+export type { CounterKind } from './stat64.js';
+import type { CounterKind } from './stat64.js';
 
 interface CounterRow {
   readonly cName: string;
   readonly unit: string;
   readonly kind: CounterKind;
   readonly help: string;
+  /** Prometheus family name, where it is not the C name (plus `_bytes` for bytes). */
+  readonly prometheus?: string;
+  /** OpenTelemetry unit, where it is not derived from the unit. */
+  readonly otelUnit?: string;
 }
 
 const TABLE = {
   /** `dirty_bytes_last_sync`: dirty bytes found by the last bitmap sync (gauge, bytes). */
-  dirtyBytesLastSync: { cName: 'dirty_bytes_last_sync', unit: 'bytes', kind: 'set', help: 'Dirty bytes found by the last dirty-bitmap sync.' },
+  dirtyBytesLastSync: {
+    cName: 'dirty_bytes_last_sync',
+    unit: 'bytes',
+    kind: 'set',
+    help: 'Dirty bytes found by the last dirty-bitmap sync.',
+    prometheus: 'last_sync_dirty_bytes',
+  },
   /** `dirty_pages_rate`: pages dirtied per second (gauge, pages/s). */
-  dirtyPagesRate: { cName: 'dirty_pages_rate', unit: 'pages/s', kind: 'set', help: 'Pages dirtied per second, measured at bitmap sync.' },
+  dirtyPagesRate: {
+    cName: 'dirty_pages_rate',
+    unit: 'pages/s',
+    kind: 'set',
+    help: 'Pages dirtied per second, measured at bitmap sync.',
+    prometheus: 'dirty_pages_per_second',
+    otelUnit: '{page}/s',
+  },
   /** `dirty_sync_count`: dirty-bitmap syncs done (syncs). */
-  dirtySyncCount: { cName: 'dirty_sync_count', unit: 'syncs', kind: 'add', help: 'Dirty-bitmap syncs done.' },
+  dirtySyncCount: { cName: 'dirty_sync_count', unit: 'syncs', kind: 'add', help: 'Dirty-bitmap syncs done.', prometheus: 'dirty_syncs', otelUnit: '{sync}' },
   /** `dirty_sync_missed_zero_copy`: syncs whose zero-copy flush fell back to copying (syncs). */
   dirtySyncMissedZeroCopy: {
     cName: 'dirty_sync_missed_zero_copy',
     unit: 'syncs',
     kind: 'add',
     help: 'Syncs where a zero-copy flush fell back to copying.',
+    otelUnit: '{sync}',
   },
   /** `downtime_bytes`: RAM bytes sent while the guest was stopped (bytes). */
   downtimeBytes: { cName: 'downtime_bytes', unit: 'bytes', kind: 'add', help: 'RAM bytes sent while the guest was stopped.' },
   /** `multifd_bytes`: bytes sent on multifd channels (bytes). */
   multifdBytes: { cName: 'multifd_bytes', unit: 'bytes', kind: 'add', help: 'Bytes sent on multifd channels.' },
   /** `normal_pages`: pages sent that were not all zeros (pages). */
-  normalPages: { cName: 'normal_pages', unit: 'pages', kind: 'add', help: 'Pages sent that were not all zeros.' },
+  normalPages: { cName: 'normal_pages', unit: 'pages', kind: 'add', help: 'Pages sent that were not all zeros.', otelUnit: '{page}' },
   /** `postcopy_bytes`: RAM bytes sent during postcopy (bytes). */
   postcopyBytes: { cName: 'postcopy_bytes', unit: 'bytes', kind: 'add', help: 'RAM bytes sent during postcopy.' },
   /** `postcopy_requests`: page requests from the destination (requests). */
-  postcopyRequests: { cName: 'postcopy_requests', unit: 'requests', kind: 'add', help: 'Page requests received from the destination.' },
+  postcopyRequests: {
+    cName: 'postcopy_requests',
+    unit: 'requests',
+    kind: 'add',
+    help: 'Page requests received from the destination.',
+    otelUnit: '{request}',
+  },
   /** `precopy_bytes`: RAM bytes sent while the guest ran (bytes). */
   precopyBytes: { cName: 'precopy_bytes', unit: 'bytes', kind: 'add', help: 'RAM bytes sent while the guest ran.' },
   /** `qemu_file_transferred`: bytes flushed on the main migration stream (bytes). */
@@ -59,7 +84,7 @@ const TABLE = {
   /** `rdma_bytes`: bytes written over RDMA (bytes). */
   rdmaBytes: { cName: 'rdma_bytes', unit: 'bytes', kind: 'add', help: 'Bytes written over RDMA.' },
   /** `zero_pages`: all-zero pages, reported as `duplicate` (pages). */
-  zeroPages: { cName: 'zero_pages', unit: 'pages', kind: 'add', help: 'All-zero pages (reported as "duplicate").' },
+  zeroPages: { cName: 'zero_pages', unit: 'pages', kind: 'add', help: 'All-zero pages (reported as "duplicate").', otelUnit: '{page}' },
 } as const satisfies Record<string, CounterRow>;
 
 /** Name of one of the 15 counters. */
@@ -70,7 +95,7 @@ export type CounterFields<T> = { readonly [K in keyof typeof TABLE]: T };
 
 /** One field of QEMU's `MigrationAtomicStats`. */
 export interface CounterInfo {
-  /** Index in the C struct, which is also the slot index in the layout. */
+  /** Index in the C struct (0 to 14). */
   readonly index: number;
   /** Property name on `MigrationStats`. */
   readonly name: CounterName;
@@ -84,23 +109,38 @@ export interface CounterInfo {
   readonly help: string;
 }
 
-/** The slot index the Wasm core gives a C field: its constant of the same name in upper case. */
-function coreIndex(cName: string): number {
-  const index = (abi as Record<string, unknown>)[cName.toUpperCase()];
-  if (typeof index !== 'number') throw new Error(`migration-stats: the Wasm core has no slot for ${cName}`);
-  return index;
-}
-
 /** The 15 counters of QEMU's `MigrationAtomicStats`, in struct order (frozen). */
 export const COUNTERS: readonly CounterInfo[] = Object.freeze(
-  (Object.entries(TABLE) as [CounterName, CounterRow][])
-    .map(([name, row]): CounterInfo => Object.freeze({ index: coreIndex(row.cName), name, ...row }))
-    .sort((a, b) => a.index - b.index),
+  (Object.entries(TABLE) as [CounterName, CounterRow][]).map(([name, { cName, unit, kind, help }], index): CounterInfo =>
+    Object.freeze({ index, name, cName, unit, kind, help }),
+  ),
 );
-
-if (COUNTERS.length !== abi.COUNTER_COUNT || COUNTERS.some((info, i) => info.index !== i)) {
-  throw new Error('migration-stats: the counter table and the Wasm core disagree on the slots');
-}
 
 /** The TS names of the 15 counters, in QEMU's struct order (frozen). */
 export const COUNTER_NAMES: readonly CounterName[] = Object.freeze(COUNTERS.map((info) => info.name));
+
+/**
+ * The definition `MigrationStats` is made from: the 15 counters (gauges for the `set` ones) with
+ * their C names and export names, under the namespace `qemu.migration`, and QEMU's rate limiter
+ * over `qemu_file_transferred + multifd_bytes + rdma_bytes`, its window in the `rate_limit_start`
+ * and `rate_limit_max` gauges (`migration/migration-stats.c`).
+ * @internal
+ */
+export const QEMU_DEFINITION: Definition = checkDefinition(
+  'MigrationStats',
+  Object.fromEntries(
+    (Object.entries(TABLE) as [CounterName, CounterRow][]).map(([name, row]): [string, MetricDefinition] => [
+      name,
+      {
+        kind: row.kind === 'add' ? 'counter' : 'gauge',
+        unit: row.unit,
+        help: `${row.help.replace(/\.$/, '')}; QEMU ${row.cName}.`,
+        names: { c: row.cName, ...(row.prometheus ? { prometheus: row.prometheus } : {}), ...(row.otelUnit ? { otelUnit: row.otelUnit } : {}) },
+      },
+    ]),
+  ),
+  {
+    namespace: 'qemu.migration',
+    rateLimit: { counters: ['qemuFileTransferred', 'multifdBytes', 'rdmaBytes'], start: 'rateLimitStart', max: 'rateLimitMax' },
+  },
+).definition;

@@ -106,9 +106,9 @@ export function unsafeNumberError(where: string, value: bigint): RangeError {
   );
 }
 
-/** The error of `attach()` for anything that is not a live handle. */
-export function handleError(problem: string): TypeError {
-  return new TypeError(`MigrationStats.attach: handle${problem}`);
+/** The error of `attach()` for anything that is not a live handle: `problem` follows the word "handle". */
+export function handleError(where: string, problem: string): TypeError {
+  return new TypeError(`${where}: handle${problem}`);
 }
 
 /** The error for an unknown option value. */

@@ -1,34 +1,37 @@
 /**
- * The handle one thread passes to another (`stats.handle`), and the checks `attach` makes of one.
+ * The handle one thread passes to another (`stats.handle`), and the checks `attach` makes of it.
  *
  * A handle is a plain object holding the shared memory and the compiled module, so it survives
- * `postMessage` and `structuredClone`. What arrives is checked before anything reads the memory:
- * the memory and module are recognised by the engine's own checks (the `buffer` getter,
- * `Module.exports`), not `instanceof`, which is false for those made in another realm (an iframe,
- * a `vm` context) although they work the same.
+ * `postMessage` and `structuredClone`; the memory carries everything else (its header and its
+ * definition, which `backend/header.ts` checks). The memory and module are recognised by the
+ * engine's own checks (the `buffer` getter, `Module.exports`), not `instanceof`, which is false for
+ * those made in another realm (an iframe, a `vm` context) although they work the same.
  * @packageDocumentation
  */
-import { HDR_MAGIC, HDR_VERSION, LAYOUT_BYTES, LAYOUT_VERSION, MAGIC } from './backend/abi.js';
+import { LAYOUT_VERSION } from './backend/abi.js';
 import { REQUIRED_EXPORTS } from './backend/wasm-core.js';
 import { describe, handleError } from './errors.js';
 
 /**
- * What one thread passes to another so that both see the same counters. A plain object: it
- * survives `postMessage` and `structuredClone`, and the receiving thread does not recompile.
+ * What one thread passes to another so that both see the same stats. A plain object: it survives
+ * `postMessage` and `structuredClone`, and the receiving thread does not recompile.
  */
-export interface MigrationStatsHandle {
+export interface StatsHandle {
   /** Always `'migration-stats'`. */
   readonly kind: 'migration-stats';
   /** Version of the memory layout. */
   readonly layoutVersion: number;
-  /** The shared memory that holds the counters. */
+  /** The shared memory that holds the stats, their header and their definition. */
   readonly memory: WebAssembly.Memory;
   /** The compiled Wasm core. */
   readonly module: WebAssembly.Module;
 }
 
+/** The handle of `MigrationStats` (the same as any stats object's). */
+export type MigrationStatsHandle = StatsHandle;
+
 /** A frozen handle for a memory and module. */
-export function makeHandle(memory: WebAssembly.Memory, module: WebAssembly.Module): MigrationStatsHandle {
+export function makeHandle(memory: WebAssembly.Memory, module: WebAssembly.Module): StatsHandle {
   return Object.freeze({ kind: 'migration-stats', layoutVersion: LAYOUT_VERSION, memory, module });
 }
 
@@ -42,74 +45,59 @@ function isSharedBuffer(buffer: unknown): boolean {
 const memoryBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
 
 /** Reads `memory` and `module` from a handle, turning an error of a getter or Proxy into ours. */
-function readFields(handle: object): { memory: unknown; module: unknown } {
+function readFields(where: string, handle: object): { memory: unknown; module: unknown } {
   try {
     const { memory, module } = handle as { memory?: unknown; module?: unknown };
     return { memory, module };
   } catch (error) {
     const reason = error instanceof Error ? error.message : describe(error);
-    throw handleError(` could not be read (${reason}); pass the plain object from stats.handle`);
+    throw handleError(where, ` could not be read (${reason}); pass the plain object from stats.handle`);
   }
 }
 
-function checkModule(module: unknown): WebAssembly.Module {
+function checkModule(where: string, module: unknown): WebAssembly.Module {
   let exportList: WebAssembly.ModuleExportDescriptor[];
   try {
     exportList = WebAssembly.Module.exports(module as WebAssembly.Module);
   } catch {
-    throw handleError(`.module must be the compiled WebAssembly.Module from stats.handle; received ${describe(module)}`);
+    throw handleError(where, `.module must be the compiled WebAssembly.Module from stats.handle; received ${describe(module)}`);
   }
   const kinds = new Map(exportList.map((e) => [e.name, e.kind]));
   const imports = WebAssembly.Module.imports(module as WebAssembly.Module);
   const missing = REQUIRED_EXPORTS.filter(({ name, kind }) => kinds.get(name) !== kind).map(({ name }) => name);
   if (missing.length > 0 || imports.some((i) => !(i.module === 'env' && i.name === 'memory'))) {
     throw handleError(
+      where,
       `.module is not this library's Wasm core (${missing.length ? `it lacks the exports ${missing.join(', ')}` : 'it imports more than env.memory'})`,
     );
   }
   return module as WebAssembly.Module;
 }
 
-function checkMemory(memory: unknown): WebAssembly.Memory {
+function checkMemory(where: string, memory: unknown): WebAssembly.Memory {
   let buffer: ArrayBuffer;
   try {
     buffer = memoryBuffer.call(memory) as ArrayBuffer;
   } catch {
-    throw handleError(`.memory must be the shared WebAssembly.Memory from stats.handle; received ${describe(memory)}`);
+    throw handleError(where, `.memory must be the shared WebAssembly.Memory from stats.handle; received ${describe(memory)}`);
   }
   if (!isSharedBuffer(buffer)) {
-    throw handleError('.memory is not shared (made without shared: true); only a shared memory can be seen by other threads');
-  }
-  if (buffer.byteLength < LAYOUT_BYTES) {
-    throw handleError(`.memory is ${buffer.byteLength} bytes, smaller than the ${LAYOUT_BYTES}-byte layout`);
-  }
-  const header = new Uint32Array(buffer, 0, 2);
-  const magic = Atomics.load(header, HDR_MAGIC >> 2);
-  if (magic === 0) {
-    throw handleError('.memory is blank: it has no migration-stats header, so it was not made by MigrationStats.create()');
-  }
-  if (magic !== MAGIC) {
-    throw handleError(
-      `.memory holds something else: its first word is 0x${magic.toString(16)}, not the migration-stats magic 0x${MAGIC.toString(16)}`,
-    );
-  }
-  const version = Atomics.load(header, HDR_VERSION >> 2);
-  if (version !== LAYOUT_VERSION) {
-    throw handleError(`.memory has layout version ${version}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
+    throw handleError(where, '.memory is not shared (made without shared: true); only a shared memory can be seen by other threads');
   }
   return memory as WebAssembly.Memory;
 }
 
 /**
- * Checks what `attach` received and returns its memory and module.
- * @throws TypeError saying what is wrong when `handle` is not a live handle of this library
+ * Checks what `attach` received and returns its memory and module (the memory's header is checked
+ * next, by `readHeader`).
+ * @throws TypeError saying what is wrong when `handle` is not a handle of this library
  */
-export function checkHandle(handle: unknown): { memory: WebAssembly.Memory; module: WebAssembly.Module } {
+export function checkHandle(where: string, handle: unknown): { memory: WebAssembly.Memory; module: WebAssembly.Module } {
   if (handle === null || typeof handle !== 'object') {
-    throw handleError(` must be the object from stats.handle ({ memory, module, … }); received ${describe(handle)}`);
+    throw handleError(where, ` must be the object from stats.handle ({ memory, module, … }); received ${describe(handle)}`);
   }
-  const fields = readFields(handle);
-  const memory = checkMemory(fields.memory);
-  const module = checkModule(fields.module);
+  const fields = readFields(where, handle);
+  const memory = checkMemory(where, fields.memory);
+  const module = checkModule(where, fields.module);
   return { memory, module };
 }

@@ -10,7 +10,34 @@ export {
   type MigrationStatsHandle,
   type MigrationStatsOptions,
 } from './stats.js';
-export { Stat64 } from './stat64.js';
+export { Stat64, Stat64Batch } from './stat64.js';
+export { StatVector } from './vector.js';
+export { Histogram, bucketRange, type BucketRange } from './histogram.js';
+export {
+  defineStats,
+  attachStats,
+  SharedStats,
+  type StatsDefinition,
+  type StatsOf,
+  type StatsOptions,
+  type RateLimiter,
+  type Metric,
+  type MetricOf,
+} from './shared-stats.js';
+export type { StatsHandle } from './handle.js';
+export type {
+  MetricKind,
+  MetricNames,
+  CounterDefinition,
+  HistogramDefinition,
+  MetricDefinition,
+  StatsSchema,
+  RateLimitDefinition,
+  DefineStatsOptions,
+  Definition,
+  MetricSpec,
+  RateLimitSpec,
+} from './definition.js';
 export type { BackendName } from './backend/core.js';
 export { COUNTERS, COUNTER_NAMES, type CounterInfo, type CounterKind, type CounterName } from './counters.js';
 export {

@@ -1,17 +1,29 @@
 /**
  * `MigrationStats`: QEMU's `MigrationAtomicStats` and the functions of `migration-stats.h`, on a
  * shared WebAssembly memory that every thread attaching to the same handle sees.
+ *
+ * It is the stats object of QEMU's definition (`QEMU_DEFINITION`, from the counter table), with
+ * QEMU's own names on top: the 15 counters as properties in struct order, `migrationRateSet` …
+ * for the rate limiter, `addMultifdPacket` for a channel's hot loop.
  * @packageDocumentation
  */
-import { BUFFER_DELAY as CORE_BUFFER_DELAY, LAYOUT_VERSION, MEMORY_PAGES, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
-import type { BackendName, Core } from './backend/core.js';
-import { JsCore } from './backend/js-core.js';
-import { compileCore, instantiateCore } from './backend/wasm-core.js';
-import { COUNTERS, type CounterFields, type CounterName } from './counters.js';
-import { describe, explainCompileError, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
-import { checkHandle, makeHandle, type MigrationStatsHandle } from './handle.js';
-import { readOptions, type OptionSpec } from './options.js';
-import { Stat64 } from './stat64.js';
+import { BUFFER_DELAY as CORE_BUFFER_DELAY, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
+import { COUNTER_NAMES, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
+import { defaultLanes, firstDifference } from './definition.js';
+import { describe, handleError, toU64 } from './errors.js';
+import type { MigrationStatsHandle } from './handle.js';
+import {
+  attachParts,
+  canShareMemory,
+  checkStatsOptions,
+  createParts,
+  registerStatsClass,
+  SharedStats,
+  STATS_TOKEN,
+  type StatsOptions,
+  type StatsParts,
+} from './shared-stats.js';
+import { Stat64, stat64Internals } from './stat64.js';
 
 /** QEMU's `BUFFER_DELAY`: length of one rate-limit window, in milliseconds. */
 export const BUFFER_DELAY: number = CORE_BUFFER_DELAY;
@@ -23,18 +35,7 @@ export const XFER_LIMIT_RATIO: number = CORE_XFER_LIMIT_RATIO;
 export type { MigrationStatsHandle } from './handle.js';
 
 /** Options of {@link MigrationStats.create} and {@link MigrationStats.attach}. */
-export interface MigrationStatsOptions {
-  /** `'wasm'` (default): the AssemblyScript core; `'js'`: `Atomics` on a `BigUint64Array`. */
-  backend?: BackendName;
-  /**
-   * Claim a lane for this instance's adds (default `true`). A thread that only reads may pass
-   * `false` to leave the lane for a writer.
-   */
-  lane?: boolean;
-}
-
-const OPTIONS: OptionSpec<MigrationStatsOptions> = { names: { backend: true, lane: true }, example: "{ backend: 'wasm' | 'js' }" };
-const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
+export type MigrationStatsOptions = StatsOptions;
 
 /**
  * Marks instances of `MigrationStats`, across copies of this library: a browser bundle (such as
@@ -42,6 +43,7 @@ const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
  * another copy's class fails although the object works the same.
  */
 const BRAND = Symbol.for('migration-stats.MigrationStats');
+const BRAND_VERSION = 2;
 
 /**
  * `isCount` of errors.ts, kept beside its hot caller {@link MigrationStats.addMultifdPacket}: through
@@ -63,24 +65,8 @@ function packetArgumentError(normalPages: unknown, zeroPages: unknown, bytes: un
   return typeof value === 'number' ? new RangeError(message) : new TypeError(message);
 }
 
-function checkOptions(where: string, options: unknown): Required<MigrationStatsOptions> {
-  const { backend = 'wasm', lane = true } = readOptions(where, options, OPTIONS);
-  if (!BACKENDS.includes(backend)) throw optionError(where, 'options.backend', backend, "'wasm' or 'js'");
-  if (typeof lane !== 'boolean') throw optionError(where, 'options.lane', lane, 'true or false');
-  return { backend, lane };
-}
-
-async function makeCore(backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Core> {
-  if (backend === 'js') return new JsCore(memory.buffer);
-  try {
-    return await instantiateCore(module, memory);
-  } catch (error) {
-    if (error instanceof WebAssembly.LinkError) {
-      throw handleError(`.memory does not fit the Wasm core (${error.message})`);
-    }
-    throw error;
-  }
-}
+/** The lane count of every `MigrationStats` memory this thread creates. */
+let qemuLanes: number | undefined;
 
 /** `MigrationStats` has the 15 counters as properties, from the counter table. */
 export interface MigrationStats extends CounterFields<Stat64> {}
@@ -96,25 +82,28 @@ export interface MigrationStats extends CounterFields<Stat64> {}
  * stats.zeroPages.get(); //=> 1n
  * worker.postMessage(stats.handle);
  */
-export class MigrationStats {
-  readonly #handle: MigrationStatsHandle;
-  /** The backend this instance runs on. */
-  readonly backend: BackendName;
+export class MigrationStats extends SharedStats {
   /** The 15 counters in QEMU's struct order. */
   readonly counters: readonly Stat64[];
+  readonly #packetCore: { add3(a: number, va: number, b: number, vb: number, c: number, vc: number): void };
+  /** Where this instance's packets go: its lane's cells of normal pages, zero pages, multifd bytes. */
+  #packetNormal = 0;
+  #packetZero = 0;
+  #packetBytes = 0;
 
-  /** @internal */
-  readonly core: Core;
+  private constructor(parts: StatsParts, claimLane: boolean) {
+    super(STATS_TOKEN, parts, claimLane);
+    const fields = this as unknown as Record<CounterName, Stat64>;
+    this.counters = Object.freeze(COUNTER_NAMES.map((name) => fields[name]));
+    this.#packetCore = parts.core;
+    this.#aimPackets();
+    Object.defineProperty(this, BRAND, { value: BRAND_VERSION });
+  }
 
-  private constructor(core: Core, handle: MigrationStatsHandle, claimLane: boolean) {
-    this.core = core;
-    this.#handle = handle;
-    Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });
-    this.backend = core.backend;
-    const lane = claimLane ? core.claimLane() : -1;
-    const counters = COUNTERS.map((info) => new Stat64(core, info, lane));
-    this.counters = Object.freeze(counters);
-    for (const counter of counters) Object.defineProperty(this, counter.name, { value: counter, enumerable: true });
+  #aimPackets(): void {
+    this.#packetNormal = stat64Internals.addAddr(this.normalPages);
+    this.#packetZero = stat64Internals.addAddr(this.zeroPages);
+    this.#packetBytes = stat64Internals.addAddr(this.multifdBytes);
   }
 
   /**
@@ -123,7 +112,11 @@ export class MigrationStats {
    * @example MigrationStats.isMigrationStats(await MigrationStats.create()) //=> true
    */
   static isMigrationStats(value: unknown): value is MigrationStats {
-    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === LAYOUT_VERSION;
+    try {
+      return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === BRAND_VERSION;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -137,20 +130,7 @@ export class MigrationStats {
    * if (!MigrationStats.canShareMemory()) showWarning('counting on the page only');
    */
   static canShareMemory(): boolean {
-    // Browsers hide the SharedArrayBuffer global exactly where they refuse to post one; a browser
-    // told to allow it anyway (an enterprise policy) exposes it while still not isolated.
-    return (globalThis as { crossOriginIsolated?: unknown }).crossOriginIsolated !== false || typeof SharedArrayBuffer === 'function';
-  }
-
-  /**
-   * Pass this to other threads (`postMessage`) and to {@link MigrationStats.attach}.
-   * @throws Error naming the two response headers to send, on a page that is not cross-origin
-   *   isolated (where `postMessage` would throw a bare `DataCloneError`); see
-   *   {@link MigrationStats.canShareMemory}
-   */
-  get handle(): MigrationStatsHandle {
-    if (!MigrationStats.canShareMemory()) throw notIsolatedError();
-    return this.#handle;
+    return canShareMemory();
   }
 
   /**
@@ -162,14 +142,9 @@ export class MigrationStats {
    *   forbids compiling WebAssembly
    */
   static async create(options?: MigrationStatsOptions): Promise<MigrationStats> {
-    const { backend, lane } = checkOptions('MigrationStats.create', options);
-    const memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES, shared: true });
-    const module = await compileCore().catch((error: unknown) => {
-      throw explainCompileError(error);
-    });
-    const core = await makeCore(backend, module, memory);
-    core.initHeader();
-    return new MigrationStats(core, makeHandle(memory, module), lane);
+    const { backend, lane } = checkStatsOptions('MigrationStats.create', options);
+    qemuLanes ??= defaultLanes();
+    return new MigrationStats(await createParts('MigrationStats.create', QEMU_DEFINITION, qemuLanes, backend), lane);
   }
 
   /**
@@ -180,10 +155,12 @@ export class MigrationStats {
    * @throws TypeError saying what is wrong when `handle` is not a live handle of this library
    */
   static async attach(handle: MigrationStatsHandle, options?: MigrationStatsOptions): Promise<MigrationStats> {
-    const { backend, lane } = checkOptions('MigrationStats.attach', options);
-    const { memory, module } = checkHandle(handle);
-    const core = await makeCore(backend, module, memory);
-    return new MigrationStats(core, makeHandle(memory, module), lane);
+    const where = 'MigrationStats.attach';
+    const { backend, lane } = checkStatsOptions(where, options);
+    const parts = attachParts(where, 'MigrationStats.create()', handle, backend);
+    const difference = firstDifference(QEMU_DEFINITION, parts.definition);
+    if (difference !== undefined) throw handleError(where, `.memory holds other stats than QEMU's migration counters: ${difference}`);
+    return new MigrationStats(parts, lane);
   }
 
   /**
@@ -194,7 +171,7 @@ export class MigrationStats {
    * @throws TypeError or RangeError for anything else; the limit is then unchanged
    */
   migrationRateSet(bytesPerSecond: bigint | number): void {
-    this.core.rateSet(toU64('migrationRateSet', 'bytesPerSecond', bytesPerSecond));
+    this.rateSet(toU64('migrationRateSet', 'bytesPerSecond', bytesPerSecond));
   }
 
   /**
@@ -202,17 +179,17 @@ export class MigrationStats {
    * @example stats.migrationRateSet(1073741824); stats.migrationRateGet() //=> 107374182n
    */
   migrationRateGet(): bigint {
-    return this.core.rateGet();
+    return this.rateGet();
   }
 
   /** `migration_rate_reset()`: starts a new window at the current {@link migrationTransferredBytes}. */
   migrationRateReset(): void {
-    this.core.rateReset();
+    this.rateReset();
   }
 
   /** `migration_transferred_bytes()`: `qemuFileTransferred + multifdBytes + rdmaBytes`, mod 2^64. */
   migrationTransferredBytes(): bigint {
-    return this.core.transferredBytes();
+    return this.transferredBytes();
   }
 
   /**
@@ -224,8 +201,7 @@ export class MigrationStats {
    *   the bytes transferred since the window began are strictly more than its budget
    */
   migrationRateExceeded(fileError?: unknown): boolean {
-    if (fileError !== undefined && fileError !== 0 && fileError !== 0n && fileError !== null && fileError !== false) return true;
-    return this.core.rateExceeded();
+    return this.rateExceeded(fileError);
   }
 
   /**
@@ -239,42 +215,31 @@ export class MigrationStats {
    */
   addMultifdPacket(normalPages: number, zeroPages: number, bytes: number): void {
     if (isSafeCount(normalPages) && isSafeCount(zeroPages) && isSafeCount(bytes)) {
-      this.core.addPacket(normalPages, zeroPages, bytes);
+      this.#packetCore.add3(this.#packetNormal, normalPages, this.#packetZero, zeroPages, this.#packetBytes, bytes);
       return;
     }
     throw packetArgumentError(normalPages, zeroPages, bytes);
   }
 
-  /**
-   * Zeroes all 15 counters, as QEMU's `migrate_init` does when a new migration starts. Call it
-   * before writers start: an add racing with it counts either before it (lost) or after it (kept).
-   */
-  reset(): void {
-    for (const counter of this.counters) counter.set(0n);
-  }
-
   /** Reads every counter (one atomic read each; not one consistent snapshot, as in QEMU). */
-  snapshot(): Record<CounterName, bigint> {
-    const out = {} as Record<CounterName, bigint>;
-    for (const counter of this.counters) out[counter.name] = counter.get();
-    return out;
-  }
-
-  /** This instance's lane (0–63), or −1 when its adds go to the shared base slots. */
-  get lane(): number {
-    return this.core.currentLane();
+  override snapshot(): Record<CounterName, bigint> {
+    return super.snapshot() as Record<CounterName, bigint>;
   }
 
   /**
    * Gives this instance's lane back for another thread to claim. Its counts stay (they are part
    * of every counter's sum); later adds through this instance go to the shared base slots.
    */
-  close(): void {
-    if (this.core.releaseLane() >= 0) {
-      for (const counter of this.counters) counter.useLane(-1);
-    }
+  override close(): void {
+    super.close();
+    this.#aimPackets();
   }
 }
+
+registerStatsClass({
+  matches: (definition) => firstDifference(QEMU_DEFINITION, definition) === undefined,
+  make: (parts, lane) => new (MigrationStats as unknown as new (parts: StatsParts, lane: boolean) => MigrationStats)(parts, lane),
+});
 
 /**
  * Checks the `stats` argument of the report and exporter functions.

@@ -1,13 +1,12 @@
 // The Wasm core's ABI is written once, in assembly/stats-core.ts. These tests read the release
 // module's own bytes and check that everything derived from it agrees: the generated TypeScript
-// constants and export types (src/backend/abi.ts), the C header bench/native.c is built with, the
-// counter table, and the zero-page scan's generated export types.
+// constants and export types (src/backend/abi.ts), the C header bench/native.c is built with, and
+// the zero-page scan's generated export types.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as abi from '../dist/backend/abi.js';
 import { REQUIRED_EXPORTS } from '../dist/backend/wasm-core.js';
-import { COUNTER_NAMES, COUNTERS } from '../dist/index.js';
 import { readWasm } from './wasm-binary.js';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url));
@@ -62,13 +61,6 @@ describe('what derives from the core ABI', () => {
     const functions = [...readWasm(read('build/release.wasm')).functions.keys()].sort();
     expect(REQUIRED_EXPORTS.filter((e) => e.kind === 'function').map((e) => e.name).sort()).toEqual(functions);
     expect(REQUIRED_EXPORTS.filter((e) => e.kind === 'global').map((e) => e.name)).toEqual(['LAYOUT_VERSION']);
-  });
-
-  it('gives each counter of the table the slot the core names after its C field', () => {
-    expect(COUNTERS.map((c) => c.index)).toEqual(COUNTERS.map((_, i) => i));
-    expect(COUNTERS).toHaveLength(abi.COUNTER_COUNT);
-    for (const counter of COUNTERS) expect((abi as Record<string, unknown>)[counter.cName.toUpperCase()], counter.cName).toBe(counter.index);
-    expect(COUNTER_NAMES).toEqual(COUNTERS.map((c) => c.name));
   });
 
   it('gives bench/native.c the same constants, through the generated header', () => {

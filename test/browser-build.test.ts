@@ -47,9 +47,10 @@ describe('the browser build', () => {
     expect(browser.Stat64.name).toBe('Stat64');
   });
 
-  it('stays under 24 kB gzipped', () => {
-    // About 17 kB today: the counters and the Wasm core (about 9 kB) plus the QEMU report
-    // formatters. The bound catches an accidental bundle of something large, not a few bytes more.
-    expect(gzipSync(readFileSync(FILE)).length).toBeLessThan(24_000);
+  it('stays under 32 kB gzipped', () => {
+    // About 26 kB today: the stats core (definitions with their checks, counters, vectors,
+    // histograms, the Wasm core) plus the QEMU report formatters and the Prometheus text. The bound
+    // catches an accidental bundle of something large, not a few bytes more.
+    expect(gzipSync(readFileSync(FILE)).length).toBeLessThan(32_000);
   });
 });

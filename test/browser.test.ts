@@ -36,6 +36,7 @@ type SharedResult = {
   browserLetsShare: string;
   workers: { backend: string; lane: number }[];
   pageLane: number;
+  laneCount: number;
   totals: Record<string, string>;
   totalsSeenByLastWorker: Record<string, string>;
   rate: RateResult;
@@ -134,8 +135,9 @@ function checkShared(result: SharedResult): void {
   expect(result.canShareMemory).toBe(true);
   expect(result.browserLetsShare).toBe('posted');
   expect(result.workers.map((w) => w.backend)).toEqual(['wasm', 'js', 'wasm', 'js']);
-  // Each worker and the page hold a lane of their own.
-  expect(new Set([...result.workers.map((w) => w.lane), result.pageLane]).size).toBe(WORKERS + 1);
+  // The workers and the page hold lanes of their own, as far as the memory has lanes; any others share.
+  expect(result.laneCount).toBeGreaterThanOrEqual(4);
+  expect(new Set([...result.workers.map((w) => w.lane), result.pageLane]).size).toBe(Math.min(WORKERS + 1, result.laneCount));
   expect(result.totals).toEqual(expectedTotals(WORKERS, ADDS));
   expect(result.totalsSeenByLastWorker).toEqual(result.totals);
   expect(result.rate.steps).toEqual(RATE_STEPS);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createContext, runInContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MigrationStats, type MigrationStatsHandle } from '../dist/index.js';
+import { LAYOUT_VERSION } from '../dist/backend/abi.js';
 import { BACKENDS, fresh, U64_MAX, values } from './helpers.js';
 import { startFixture } from './workers.js';
 
@@ -16,7 +17,7 @@ describe.each(BACKENDS)('handles on the %s backend', (backend) => {
     expect(handle.module).toBeInstanceOf(WebAssembly.Module);
     expect(Object.prototype.toString.call(handle.memory.buffer)).toBe('[object SharedArrayBuffer]');
     expect(handle.kind).toBe('migration-stats');
-    expect(handle.layoutVersion).toBe(1);
+    expect(handle.layoutVersion).toBe(LAYOUT_VERSION);
   });
 
   it.each(BACKENDS)('survives structuredClone and attaches with the %s backend to the same counters', async (other) => {
@@ -115,10 +116,10 @@ describe('attach refuses what is not a live handle', () => {
         const stats = await fresh('js');
         const memory = sharedMemory();
         new Uint8Array(memory.buffer).set(new Uint8Array(stats.handle.memory.buffer));
-        new Uint32Array(memory.buffer)[1] = 2;
+        new Uint32Array(memory.buffer)[1] = LAYOUT_VERSION + 1;
         return { ...stats.handle, memory };
       },
-      'handle.memory has layout version 2; this version of migration-stats reads layout version 1',
+      `handle.memory has layout version ${LAYOUT_VERSION + 1}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`,
     ],
     [
       'a memory too small for the layout',
@@ -126,7 +127,7 @@ describe('attach refuses what is not a live handle', () => {
         const memory = new WebAssembly.Memory({ initial: 0, maximum: 1, shared: true });
         return { ...(await fresh('js')).handle, memory };
       },
-      'handle.memory is 0 bytes, smaller than the 9216-byte layout',
+      'handle.memory is 0 bytes, smaller than the 64-byte header',
     ],
     [
       'a handle without its module',

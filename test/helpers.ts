@@ -1,4 +1,6 @@
 import { MigrationStats, type BackendName } from '../dist/index.js';
+import { readHeader } from '../dist/backend/header.js';
+import type { Layout } from '../dist/backend/layout.js';
 
 /** Both backends run every suite that touches counters. */
 export const BACKENDS: BackendName[] = ['wasm', 'js'];
@@ -14,4 +16,28 @@ export function fresh(backend: BackendName): Promise<MigrationStats> {
 /** Every counter's value, for "nothing changed" checks. */
 export function values(stats: MigrationStats): bigint[] {
   return stats.counters.map((c) => c.get());
+}
+
+/** Where a stats object's cells are: the library's own plan of its memory, from the memory's header. */
+export function layoutOf(stats: { handle: { memory: WebAssembly.Memory } }): Layout {
+  const buffer = stats.handle.memory.buffer;
+  return readHeader(buffer, 'test', 'test').layout;
+}
+
+/** The raw u64 at a byte offset of a stats object's shared memory. */
+export function word(stats: { handle: { memory: WebAssembly.Memory } }, byteOffset: number): bigint {
+  return Atomics.load(new BigUint64Array(stats.handle.memory.buffer, byteOffset, 1), 0);
+}
+
+/** The raw u32 at a byte offset of a stats object's shared memory. */
+export function word32(stats: { handle: { memory: WebAssembly.Memory } }, byteOffset: number): number {
+  return Atomics.load(new Uint32Array(stats.handle.memory.buffer, byteOffset, 1), 0);
+}
+
+/** Byte offset of a scalar metric's base cell, and of its cell in lane `lane` (−1 for a gauge). */
+export function cellOf(stats: { handle: { memory: WebAssembly.Memory } }, name: string, lane = 0): { base: number; lane: number } {
+  const layout = layoutOf(stats);
+  const entry = layout.metrics.find((m) => m.spec.name === name);
+  if (!entry) throw new Error(`no metric ${name}`);
+  return { base: entry.base, lane: entry.lane < 0 ? -1 : layout.lanesOffset + layout.laneStride * lane + entry.lane };
 }

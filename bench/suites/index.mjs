@@ -2,6 +2,7 @@
 //
 // A suite is the default export of one module, an object with:
 //   name         what `--only` selects it by, and its key in the JSON (its `data` goes there)
+//   optional     when true, it runs only when `--only` names it (it takes long or builds something)
 //   usesNative   whether it runs the native C reference (`context.native`), which is then built
 //   settings     `{ quick, full }`: its own settings, merged into the run's `config`
 //   describe     `(config) => text`: what it runs, for the report's second line
@@ -12,8 +13,9 @@
 //                line), and the JSON keeps the ratios (merged with the other suites') and data.
 // A suite throws an Error whose message starts with "bench stopped:" when a total is not exact.
 import attach from './attach.mjs';
+import release from './release.mjs';
 import single from './single.mjs';
 import threads from './threads.mjs';
 
 /** Every suite, in the order they run. */
-export const SUITES = [single, threads, attach];
+export const SUITES = [single, threads, attach, release];

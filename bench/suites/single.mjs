@@ -22,7 +22,7 @@ const SCENARIOS = [
   ['rateExceeded', 'migrationRateExceeded()'],
   ['packetPerUpdate', 'addMultifdPacket(), per counter update (÷3)'],
   ['rawExportAdd', 'raw Wasm export addNum(addr, 1), no API'],
-  ['rawExportPacketPerUpdate', 'raw Wasm export addPacket, per update, no API'],
+  ['rawExportPacketPerUpdate', 'raw Wasm export add3 (a packet), per update, no API'],
   ['emptyWasmCall', 'empty Wasm export call (boundary cost only)'],
 ];
 const JS_IMPLS = ['wasm', 'js', 'prom'];

@@ -1,49 +1,93 @@
 /**
- * Gives a lane back when the instance that claimed it can no longer add into it.
+ * Which lane a stats instance adds into, for both backends (the header words are read and written
+ * with `Atomics`).
  *
- * A lane must have one writer at a time. Every counter of an instance calls through the instance's
- * {@link Core}, so the core is what must be unreachable before the lane may be reused; tracking the
- * `MigrationStats` object instead would free the lane while a counter taken from it
- * (`const { zeroPages } = stats`) still adds into it. The release clears the lane's bit straight
- * in the shared bitmap, so it needs nothing from the collected core.
+ * A lane is a hint, not a lock: every add is atomic, so two threads adding into one lane cost some
+ * speed, never a count (as cells do in Java's `LongAdder`). An instance takes the lowest lane that
+ * has no owner and marks it in the header's bitmap; `close()`, or the garbage collector once the
+ * instance is unreachable, clears the mark. A thread that ends without either (terminated, crashed,
+ * a closed tab) leaves its mark behind. When every lane is marked, an instance shares one: the next
+ * in turn, so that late instances spread over all lanes instead of piling onto one. The lane count
+ * is small (about twice the cores), so reads, which sum every lane ever used, stay cheap however
+ * many threads came and went.
  * @packageDocumentation
  */
-import { HDR_LANE_BITMAP, LANE_COUNT } from './abi.js';
+import { HDR_LANE_BITMAP, HDR_LANES_EVER, HDR_NEXT_SHARED, HEADER_BYTES } from './abi.js';
 
-/** The ownership bitmap with every lane taken. @internal */
-export const ALL_LANES = (1n << BigInt(LANE_COUNT)) - 1n;
+/** The lane an instance got. */
+export interface LaneClaim {
+  /** 0 to lanes − 1. */
+  readonly lane: number;
+  /** Whether it owns the lane (its bit is set for it), or shares it because every lane was taken. */
+  readonly owned: boolean;
+}
 
-interface ClaimedLane {
+const header64 = (buffer: ArrayBufferLike) => new BigUint64Array(buffer, 0, HEADER_BYTES >> 3);
+const header32 = (buffer: ArrayBufferLike) => new Uint32Array(buffer, 0, HEADER_BYTES >> 2);
+
+/** Raises the lanes-ever word to at least `count` (readers sum that many lanes). */
+function raiseLanesEver(u32: Uint32Array, count: number): void {
+  let ever = Atomics.load(u32, HDR_LANES_EVER >> 2);
+  while (ever < count) {
+    const seen = Atomics.compareExchange(u32, HDR_LANES_EVER >> 2, ever, count);
+    // Someone raised it first: keep theirs if it is already high enough.
+    if (seen === ever) return;
+    ever = seen;
+  }
+}
+
+/**
+ * Claims a lane of a memory with `lanes` lanes: the lowest one without an owner, else a shared one.
+ * @returns the lane, and whether this claim owns it
+ */
+export function claimLane(buffer: ArrayBufferLike, lanes: number): LaneClaim {
+  const u64 = header64(buffer);
+  const u32 = header32(buffer);
+  const all = (1n << BigInt(lanes)) - 1n;
+  let bits = Atomics.load(u64, HDR_LANE_BITMAP >> 3);
+  while ((bits & all) !== all) {
+    let free = 0;
+    while ((bits >> BigInt(free)) & 1n) free++;
+    const seen = Atomics.compareExchange(u64, HDR_LANE_BITMAP >> 3, bits, bits | (1n << BigInt(free)));
+    // Another instance claimed or released a lane in between: look again at what it left.
+    if (seen !== bits) {
+      bits = seen;
+      continue;
+    }
+    raiseLanesEver(u32, free + 1);
+    return { lane: free, owned: true };
+  }
+  const turn = Atomics.add(u32, HDR_NEXT_SHARED >> 2, 1);
+  const lane = turn % lanes;
+  raiseLanesEver(u32, lanes);
+  return { lane, owned: false };
+}
+
+/** Clears lane `lane`'s mark: it has no owner any more. */
+export function releaseLane(buffer: ArrayBufferLike, lane: number): void {
+  Atomics.and(header64(buffer), HDR_LANE_BITMAP >> 3, ~(1n << BigInt(lane)) & 0xffff_ffff_ffff_ffffn);
+}
+
+interface OwnedLane {
   readonly buffer: ArrayBufferLike;
   readonly lane: number;
 }
 
-/**
- * Clears lane `lane`'s bit in the ownership bitmap of the memory `buffer`: the lane is free again.
- * @internal
- */
-export function clearLaneBit(buffer: ArrayBufferLike, lane: number): void {
-  Atomics.and(new BigUint64Array(buffer, HDR_LANE_BITMAP, 1), 0, ALL_LANES ^ (1n << BigInt(lane)));
-}
-
 const registry =
   typeof FinalizationRegistry === 'function'
-    ? new FinalizationRegistry<ClaimedLane>(({ buffer, lane }) => clearLaneBit(buffer, lane))
+    ? new FinalizationRegistry<OwnedLane>(({ buffer, lane }) => releaseLane(buffer, lane))
     : undefined;
 
 /**
- * Frees `lane` of the memory `buffer` once `owner` has been garbage-collected.
- * @param owner - the core whose adds go to the lane (held weakly)
- * @internal
+ * Releases `lane` once `holder` has been garbage-collected. The holder must be reachable from every
+ * object that adds into the lane (each of the instance's metrics keeps it), so that a metric taken
+ * from the instance (`const { zeroPages } = stats`) keeps the lane alive.
  */
-export function releaseWhenCollected(owner: object, buffer: ArrayBufferLike, lane: number): void {
-  registry?.register(owner, { buffer, lane }, owner);
+export function releaseWhenCollected(holder: object, buffer: ArrayBufferLike, lane: number): void {
+  registry?.register(holder, { buffer, lane }, holder);
 }
 
-/**
- * Cancels {@link releaseWhenCollected}, after the owner gave its lane back itself.
- * @internal
- */
-export function forgetLane(owner: object): void {
-  registry?.unregister(owner);
+/** Cancels {@link releaseWhenCollected}, after the holder gave its lane back itself. */
+export function forgetLane(holder: object): void {
+  registry?.unregister(holder);
 }

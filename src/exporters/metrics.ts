@@ -7,7 +7,8 @@
  * @packageDocumentation
  */
 import { describe } from '../errors.js';
-import { COUNTERS, type CounterName } from '../counters.js';
+import { QEMU_DEFINITION, type CounterName } from '../counters.js';
+import { otelPrefix, promPrefix } from '../definition.js';
 
 /** One counter as a metric. */
 export interface MetricInfo {
@@ -27,44 +28,25 @@ export interface MetricInfo {
   readonly help: string;
 }
 
-const PROM: Record<CounterName, [promName: string, otelUnit: string]> = {
-  dirtyBytesLastSync: ['last_sync_dirty_bytes', 'By'],
-  dirtyPagesRate: ['dirty_pages_per_second', '{page}/s'],
-  dirtySyncCount: ['dirty_syncs', '{sync}'],
-  dirtySyncMissedZeroCopy: ['dirty_sync_missed_zero_copy', '{sync}'],
-  downtimeBytes: ['downtime_bytes', 'By'],
-  multifdBytes: ['multifd_bytes', 'By'],
-  normalPages: ['normal_pages', '{page}'],
-  postcopyBytes: ['postcopy_bytes', 'By'],
-  postcopyRequests: ['postcopy_requests', '{request}'],
-  precopyBytes: ['precopy_bytes', 'By'],
-  qemuFileTransferred: ['qemu_file_transferred_bytes', 'By'],
-  rateLimitStart: ['rate_limit_start_bytes', 'By'],
-  rateLimitMax: ['rate_limit_max_bytes', 'By'],
-  rdmaBytes: ['rdma_bytes', 'By'],
-  zeroPages: ['zero_pages', '{page}'],
-};
-
-/** The 15 counters as metrics, in QEMU's struct order. */
+/** The 15 counters as metrics, in QEMU's struct order: the names of QEMU's definition. */
 export const METRICS: readonly MetricInfo[] = Object.freeze(
-  COUNTERS.map((info): MetricInfo => {
-    const [promName, otelUnit] = PROM[info.name];
-    return Object.freeze({
-      counter: info.name,
-      promName,
-      type: info.kind === 'add' ? 'counter' : 'gauge',
-      promUnit: promName.endsWith('_bytes') ? 'bytes' : undefined,
-      otelName: info.cName,
-      otelUnit,
-      help: `${info.help.replace(/\.$/, '')}; QEMU ${info.cName}.`,
-    });
-  }),
+  QEMU_DEFINITION.metrics.map((spec): MetricInfo =>
+    Object.freeze({
+      counter: spec.name as CounterName,
+      promName: spec.promName,
+      type: spec.kind === 'counter' ? 'counter' : 'gauge',
+      promUnit: spec.promName.endsWith('_bytes') ? 'bytes' : undefined,
+      otelName: spec.otelName,
+      otelUnit: spec.otelUnit,
+      help: spec.help,
+    }),
+  ),
 );
 
 /** Default prefix of Prometheus metric names. */
-export const DEFAULT_PROM_PREFIX = 'qemu_migration_';
+export const DEFAULT_PROM_PREFIX: string = promPrefix(QEMU_DEFINITION.namespace);
 /** Default prefix of OpenTelemetry instrument names. */
-export const DEFAULT_OTEL_PREFIX = 'qemu.migration.';
+export const DEFAULT_OTEL_PREFIX: string = otelPrefix(QEMU_DEFINITION.namespace);
 
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;

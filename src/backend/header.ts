@@ -1,0 +1,124 @@
+/**
+ * The memory's header: written once by `create`, before any other thread has the memory, and read
+ * by every `attach`, which trusts nothing in it that it has not checked.
+ *
+ * `attach` reads the definition the header points at, plans the layout from it and the header's
+ * lane count, and accepts the memory only when every header field is what that plan says: so every
+ * address the backends are later given lies inside the memory, whatever else the memory holds.
+ * @packageDocumentation
+ */
+import {
+  HDR_CELLS_END,
+  HDR_DEFINITION_BYTES,
+  HDR_DEFINITION_HASH,
+  HDR_DEFINITION_OFFSET,
+  HDR_LANE_BITMAP,
+  HDR_LANE_COUNT,
+  HDR_LANE_STRIDE,
+  HDR_LANES_EVER,
+  HDR_LANES_OFFSET,
+  HDR_MAGIC,
+  HDR_VERSION,
+  HEADER_BYTES,
+  LAYOUT_VERSION,
+  MAGIC,
+  MAX_LANES,
+} from './abi.js';
+import { planLayout, type Layout } from './layout.js';
+import { decodeDefinition, encodeDefinition, fnv1a, type Definition } from '../definition.js';
+import { handleError } from '../errors.js';
+
+/** The definition's JSON as UTF-8 bytes. */
+export function definitionBytes(definition: Definition): Uint8Array {
+  return new TextEncoder().encode(encodeDefinition(definition));
+}
+
+/** Writes the header and the definition into a new, blank memory laid out as `layout`. */
+export function writeHeader(buffer: ArrayBufferLike, layout: Layout, json: Uint8Array): void {
+  new Uint8Array(buffer, layout.definitionOffset, json.length).set(json);
+  const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >> 2);
+  Atomics.store(u32, HDR_LANE_COUNT >> 2, layout.lanes);
+  Atomics.store(u32, HDR_LANE_STRIDE >> 2, layout.laneStride);
+  Atomics.store(u32, HDR_LANES_OFFSET >> 2, layout.lanesOffset);
+  Atomics.store(u32, HDR_CELLS_END >> 2, layout.cellsEnd);
+  Atomics.store(u32, HDR_DEFINITION_OFFSET >> 2, layout.definitionOffset);
+  Atomics.store(u32, HDR_DEFINITION_BYTES >> 2, json.length);
+  Atomics.store(u32, HDR_DEFINITION_HASH >> 2, fnv1a(json));
+  Atomics.store(u32, HDR_VERSION >> 2, LAYOUT_VERSION);
+  // Last: a memory is ours from the moment its magic is there.
+  Atomics.store(u32, HDR_MAGIC >> 2, MAGIC);
+}
+
+/** What a checked header says: the memory's definition and its layout. */
+export interface MemoryLayout {
+  readonly definition: Definition;
+  readonly layout: Layout;
+}
+
+/**
+ * Checks the header of a shared memory's buffer and returns its definition and layout.
+ * @param where - the call, for messages (`MigrationStats.attach`)
+ * @param maker - what makes such memories, for the message about a blank one (`MigrationStats.create()`)
+ * @throws TypeError (as `attach`'s handle error) naming the first thing that is not as it must be
+ */
+export function readHeader(buffer: ArrayBufferLike, where: string, maker: string): MemoryLayout {
+  if (buffer.byteLength < HEADER_BYTES) {
+    throw handleError(where, `.memory is ${buffer.byteLength} bytes, smaller than the ${HEADER_BYTES}-byte header`);
+  }
+  const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >> 2);
+  const field = (offset: number): number => Atomics.load(u32, offset >> 2);
+  const magic = field(HDR_MAGIC);
+  if (magic === 0) {
+    throw handleError(where, `.memory is blank: it has no migration-stats header, so it was not made by ${maker}`);
+  }
+  if (magic !== MAGIC) {
+    throw handleError(where, `.memory holds something else: its first word is 0x${magic.toString(16)}, not the migration-stats magic 0x${MAGIC.toString(16)}`);
+  }
+  const version = field(HDR_VERSION);
+  if (version !== LAYOUT_VERSION) {
+    throw handleError(where, `.memory has layout version ${version}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
+  }
+  const bad = (what: string): never => {
+    throw handleError(where, `.memory has a damaged header: ${what}`);
+  };
+  const lanes = field(HDR_LANE_COUNT);
+  if (lanes < 1 || lanes > MAX_LANES) bad(`its lane count is ${lanes}, not from 1 to ${MAX_LANES}`);
+  const offset = field(HDR_DEFINITION_OFFSET);
+  const length = field(HDR_DEFINITION_BYTES);
+  if (offset < HEADER_BYTES || length === 0 || offset + length > buffer.byteLength) {
+    bad(`its definition (${length} bytes at ${offset}) is not inside the ${buffer.byteLength}-byte memory`);
+  }
+  // A copy: the JSON is decoded from bytes that no other thread can change under the decoder.
+  const json = new Uint8Array(buffer, offset, length).slice();
+  if (fnv1a(json) !== field(HDR_DEFINITION_HASH)) bad('its definition does not match the hash beside it');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
+  } catch {
+    return bad('its definition is not UTF-8');
+  }
+  let definition: Definition;
+  try {
+    definition = decodeDefinition(where, text);
+  } catch (error) {
+    return bad(`its definition is not valid (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const layout = planLayout(definition, lanes, length);
+  if (typeof layout === 'string') return bad(`its definition does not fit: ${layout}`);
+  const expect = (name: string, at: number, value: number): void => {
+    if (field(at) !== value) bad(`its ${name} is ${field(at)}, but its definition with ${lanes} lanes puts it at ${value}`);
+  };
+  expect('lane stride', HDR_LANE_STRIDE, layout.laneStride);
+  expect('lanes offset', HDR_LANES_OFFSET, layout.lanesOffset);
+  expect('end of the cells', HDR_CELLS_END, layout.cellsEnd);
+  expect('definition offset', HDR_DEFINITION_OFFSET, layout.definitionOffset);
+  if (buffer.byteLength < layout.bytes) {
+    throw handleError(where, `.memory is ${buffer.byteLength} bytes, smaller than the ${layout.bytes}-byte layout`);
+  }
+  const ever = field(HDR_LANES_EVER);
+  if (ever > lanes) bad(`${ever} lanes were claimed in it, more than its ${lanes} lanes`);
+  const bitmap = Atomics.load(new BigUint64Array(buffer, HDR_LANE_BITMAP, 1), 0);
+  if (bitmap >> BigInt(lanes) !== 0n) bad(`its lane bitmap 0x${bitmap.toString(16)} marks lanes past its ${lanes} lanes`);
+  if (bitmap >> BigInt(ever) !== 0n) bad(`its lane bitmap 0x${bitmap.toString(16)} marks lanes past the ${ever} ever claimed`);
+  return { definition, layout };
+}

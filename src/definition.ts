@@ -1,0 +1,500 @@
+/**
+ * Definitions of shared statistics: what `defineStats` takes, the checks it makes, and the canonical
+ * form that is written into the memory so that any thread can rebuild the stats from the memory alone.
+ *
+ * A definition is checked once, where it is made, and every message names the field; everything
+ * else (the memory layout, the exporters' names, the vectors' labels) derives from the canonical
+ * form, which is plain JSON. Two definitions are the same stats exactly when their canonical forms
+ * are equal; {@link firstDifference} says where two differ.
+ * @packageDocumentation
+ */
+import { MAX_LANES, MAX_SUB_BITS } from './backend/abi.js';
+import { describe } from './errors.js';
+
+/** The kinds of metric: a `counter` is added to (laned), a `gauge` is set (one cell), a `histogram` records values. */
+export type MetricKind = 'counter' | 'gauge' | 'histogram';
+
+/** Names a metric takes elsewhere, when the derived ones do not fit. */
+export interface MetricNames {
+  /** The C name it mirrors (`Stat64.cName`); default: the name in snake_case. */
+  readonly c?: string;
+  /** Prometheus family name after the prefix, without `_total`; default: snake_case plus a unit suffix for bytes and seconds. */
+  readonly prometheus?: string;
+  /** OpenTelemetry instrument name after the prefix; default: the C name. */
+  readonly otel?: string;
+  /** OpenTelemetry unit (UCUM); default: derived from `unit` (`bytes` → `By`, `pages` → `{pages}`). */
+  readonly otelUnit?: string;
+}
+
+/** A counter or a gauge: one value, or a fixed-length vector of them. */
+export interface CounterDefinition {
+  readonly kind: 'counter' | 'gauge';
+  /** Unit of the value, e.g. `bytes`, `files`, `pages/s`. */
+  readonly unit: string;
+  /** One line saying what it counts. */
+  readonly help: string;
+  /** A vector of this many values (1 to 1024), each a `Stat64`; absent: one value. */
+  readonly length?: number;
+  /** The vector's label when exported, e.g. `worker` (default `index`). */
+  readonly label?: string;
+  readonly names?: MetricNames;
+}
+
+/** A histogram: values counted in buckets, with an exact count and sum. */
+export interface HistogramDefinition {
+  readonly kind: 'histogram';
+  readonly unit: string;
+  readonly help: string;
+  /**
+   * Number of buckets. With `subBuckets` 1 (the default), bucket k counts values in [2^k, 2^(k+1))
+   * and 0 goes to bucket 0, as QEMU's `postcopy-latency-dist`; anything past the last bucket counts
+   * in the last.
+   */
+  readonly buckets: number;
+  /**
+   * Finer buckets: each power of two split into this many (a power of two from 1 to 64); values
+   * below it get a bucket each. Relative error of a bucket ≤ 1 / subBuckets.
+   */
+  readonly subBuckets?: number;
+  readonly names?: MetricNames;
+}
+
+/** One metric of a schema. */
+export type MetricDefinition = CounterDefinition | HistogramDefinition;
+
+/** What `defineStats` takes: metric name → metric. */
+export type StatsSchema = { readonly [name: string]: MetricDefinition };
+
+/** QEMU's rate limiter over the sum of some counters, with its window start and budget in named gauges. */
+export interface RateLimitDefinition {
+  /** Counters whose sum is the transferred total the limit applies to. */
+  readonly counters: readonly string[];
+  /** A gauge that holds the total when the current window began (default: a cell of its own). */
+  readonly start?: string;
+  /** A gauge that holds the budget of one window (default: a cell of its own). */
+  readonly max?: string;
+}
+
+/** Options of `defineStats`. */
+export interface DefineStatsOptions {
+  /** QEMU's rate limiter over the sum of these counters (scalar or vector counters). */
+  readonly rateLimit?: readonly string[] | RateLimitDefinition;
+  /**
+   * Where exported names start: `copy` gives Prometheus `copy_…` and OpenTelemetry `copy.…`;
+   * dots separate words (`qemu.migration`). Default: none.
+   */
+  readonly namespace?: string;
+  /**
+   * Lanes for the adds of different threads (1 to 64). Default: twice the engine's
+   * `hardwareConcurrency` rounded up to a power of two, from 4 to 64. More lanes than threads that
+   * add at once cost reads and memory, and win nothing.
+   */
+  readonly lanes?: number;
+}
+
+/** A metric as a definition fixes it: every field present, every name resolved. */
+export interface MetricSpec {
+  readonly name: string;
+  readonly kind: MetricKind;
+  readonly unit: string;
+  readonly help: string;
+  /** 0 for one value; N for a vector of N. Histograms: 0. */
+  readonly length: number;
+  /** The vector's label ('' for one value). */
+  readonly label: string;
+  /** Histograms: the number of buckets (0 otherwise). */
+  readonly buckets: number;
+  /** Histograms: log2 of the sub-buckets per power of two (0 otherwise). */
+  readonly subBits: number;
+  /** The C name (`Stat64.cName`). */
+  readonly cName: string;
+  /** Prometheus family name after the prefix, without `_total`. */
+  readonly promName: string;
+  /** OpenTelemetry instrument name after the prefix. */
+  readonly otelName: string;
+  /** OpenTelemetry unit. */
+  readonly otelUnit: string;
+}
+
+/** The limiter as a definition fixes it. */
+export interface RateLimitSpec {
+  readonly counters: readonly string[];
+  /** The gauge holding the window's start, or '' for a cell of the limiter's own. */
+  readonly start: string;
+  /** The gauge holding the window's budget, or '' for a cell of the limiter's own. */
+  readonly max: string;
+}
+
+/** A definition in canonical form, as stored in the memory (plain JSON). */
+export interface Definition {
+  /** Version of this form. */
+  readonly format: 1;
+  readonly namespace: string;
+  readonly metrics: readonly MetricSpec[];
+  readonly rateLimit: RateLimitSpec | null;
+}
+
+/** Most metrics in one definition. */
+export const MAX_METRICS = 256;
+/** Longest vector. */
+export const MAX_LENGTH = 1024;
+/** Most cells (u64 values) of one definition, over all its metrics. */
+export const MAX_CELLS = 32768;
+
+const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const C_NAME = /^[a-z_][a-z0-9_]{0,63}$/;
+const PROM_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]{0,127}$/;
+const OTEL_NAME = /^[A-Za-z][A-Za-z0-9_.\-/]{0,127}$/;
+const UNIT = /^[A-Za-z%][A-Za-z0-9/%_.]{0,31}$/;
+const OTEL_UNIT = /^[\x21-\x7e]{1,63}$/;
+const NAMESPACE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
+
+/** Units with a UCUM symbol and a Prometheus suffix of their own. */
+const KNOWN_UNITS: Readonly<Record<string, string>> = {
+  bytes: 'By',
+  seconds: 's',
+  milliseconds: 'ms',
+  microseconds: 'us',
+  nanoseconds: 'ns',
+};
+
+/** `bytesCopied` → `bytes_copied`. */
+export function snakeCase(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase();
+}
+
+/** The Prometheus prefix of a namespace: `qemu.migration` → `qemu_migration_`. */
+export function promPrefix(namespace: string): string {
+  return namespace === '' ? '' : `${namespace.replace(/\./g, '_')}_`;
+}
+
+/** The OpenTelemetry prefix of a namespace: `qemu.migration` → `qemu.migration.`. */
+export function otelPrefix(namespace: string): string {
+  return namespace === '' ? '' : `${namespace}.`;
+}
+
+/** The default lane count: twice the cores, rounded up to a power of two, from 4 to 64. */
+export function defaultLanes(): number {
+  const g = globalThis as { navigator?: { hardwareConcurrency?: unknown }; process?: { getBuiltinModule?: (id: string) => unknown } };
+  let cores = g.navigator?.hardwareConcurrency;
+  if (typeof cores !== 'number') {
+    // Node before 21 has no navigator; its os module says the same.
+    const os = g.process?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number } | undefined;
+    cores = os?.availableParallelism?.();
+  }
+  const n = typeof cores === 'number' && Number.isInteger(cores) && cores > 0 ? cores : 8;
+  let lanes = 4;
+  while (lanes < 2 * n && lanes < MAX_LANES) lanes *= 2;
+  return lanes;
+}
+
+/** Throws the definition error for `path`. */
+function fail(where: string, path: string, value: unknown, allowed: string, range = false): never {
+  const message = `${where}: ${path} must be ${allowed}; received ${describe(value)}`;
+  throw range ? new RangeError(message) : new TypeError(message);
+}
+
+/** Reads a plain object's own entries once, refusing anything else. */
+function entries(where: string, path: string, value: unknown, example: string): [string, unknown][] {
+  let tag: string;
+  try {
+    tag = Object.prototype.toString.call(value);
+  } catch (error) {
+    throw new TypeError(`${where}: ${path} could not be read (${error instanceof Error ? error.message : describe(error)})`);
+  }
+  if (value === null || typeof value !== 'object' || tag !== '[object Object]') fail(where, path, value, `an object such as ${example}`);
+  try {
+    return Object.keys(value).map((key) => [key, (value as Record<string, unknown>)[key]]);
+  } catch (error) {
+    throw new TypeError(`${where}: ${path} could not be read (${error instanceof Error ? error.message : describe(error)})`);
+  }
+}
+
+function wholeIn(where: string, path: string, value: unknown, lo: number, hi: number, what: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= lo && value <= hi) return value;
+  return fail(where, path, value, `${what} from ${lo} to ${hi}`, typeof value === 'number');
+}
+
+function text(where: string, path: string, value: unknown, pattern: RegExp, allowed: string): string {
+  if (typeof value === 'string' && pattern.test(value)) return value;
+  return fail(where, path, value, allowed);
+}
+
+const METRIC_FIELDS: Readonly<Record<MetricKind, readonly string[]>> = {
+  counter: ['kind', 'unit', 'help', 'length', 'label', 'names'],
+  gauge: ['kind', 'unit', 'help', 'length', 'label', 'names'],
+  histogram: ['kind', 'unit', 'help', 'buckets', 'subBuckets', 'names'],
+};
+
+function checkNames(where: string, path: string, value: unknown): MetricNames {
+  if (value === undefined) return {};
+  const out: Record<string, string> = {};
+  const rules: Record<string, [RegExp, string]> = {
+    c: [C_NAME, 'a C identifier in snake_case (a lowercase letter or _, then lowercase letters, digits, _), at most 64 characters'],
+    prometheus: [PROM_NAME, `a Prometheus metric name (matching ${PROM_NAME.source})`],
+    otel: [OTEL_NAME, 'an OpenTelemetry instrument name (a letter, then letters, digits, _ . - /), at most 128 characters'],
+    otelUnit: [OTEL_UNIT, 'printable ASCII without spaces, 1 to 63 characters'],
+  };
+  for (const [key, v] of entries(where, path, value, "{ prometheus: 'bytes_copied' }")) {
+    const rule = rules[key];
+    if (!rule) throw new TypeError(`${where}: ${path}.${key} is not a name a metric takes; the names are ${Object.keys(rules).join(', ')}`);
+    out[key] = text(where, `${path}.${key}`, v, rule[0], rule[1]);
+  }
+  return out;
+}
+
+/** Subsets of a metric's fields, read once. */
+interface RawMetric {
+  kind?: unknown;
+  unit?: unknown;
+  help?: unknown;
+  length?: unknown;
+  label?: unknown;
+  buckets?: unknown;
+  subBuckets?: unknown;
+  names?: unknown;
+}
+
+/** The most buckets `subBits` sub-bits can tell apart: every value up to 2^64 − 1 has its own. */
+export function maxBuckets(subBits: number): number {
+  return subBits === 0 ? 64 : (65 - subBits) << subBits;
+}
+
+function checkMetric(where: string, name: string, value: unknown): MetricSpec {
+  const path = `schema.${name}`;
+  const raw: RawMetric = {};
+  const fields = entries(where, path, value, "{ kind: 'counter', unit: 'bytes', help: '…' }");
+  for (const [key, v] of fields) (raw as Record<string, unknown>)[key] = v;
+  const kind = raw.kind;
+  if (kind !== 'counter' && kind !== 'gauge' && kind !== 'histogram') fail(where, `${path}.kind`, kind, "'counter', 'gauge' or 'histogram'");
+  for (const [key] of fields) {
+    if (!METRIC_FIELDS[kind].includes(key)) {
+      throw new TypeError(`${where}: ${path}.${key} is not a field of a ${kind}; its fields are ${METRIC_FIELDS[kind].join(', ')}`);
+    }
+  }
+  const unit = text(where, `${path}.unit`, raw.unit, UNIT, "a unit such as 'bytes', 'files' or 'pages/s' (a letter or %, then letters, digits, / % _ .), at most 32 characters");
+  if (typeof raw.help !== 'string' || raw.help.trim() === '' || raw.help.length > 1000) fail(where, `${path}.help`, raw.help, 'a line of text (1 to 1000 characters)');
+  const help = raw.help;
+  let length = 0;
+  let label = '';
+  let buckets = 0;
+  let subBits = 0;
+  if (kind === 'histogram') {
+    const sub = raw.subBuckets === undefined ? 1 : raw.subBuckets;
+    if (typeof sub !== 'number' || !Number.isInteger(sub) || sub < 1 || sub > 1 << MAX_SUB_BITS || (sub & (sub - 1)) !== 0) {
+      fail(where, `${path}.subBuckets`, sub, `a power of two from 1 to ${1 << MAX_SUB_BITS}`, typeof sub === 'number');
+    }
+    subBits = Math.log2(sub);
+    buckets = wholeIn(where, `${path}.buckets`, raw.buckets, 1, maxBuckets(subBits), `a whole number of buckets (with ${sub} sub-bucket${sub === 1 ? '' : 's'})`);
+  } else {
+    if (raw.length !== undefined) length = wholeIn(where, `${path}.length`, raw.length, 1, MAX_LENGTH, 'a whole number');
+    if (raw.label !== undefined) {
+      if (raw.length === undefined) throw new TypeError(`${where}: ${path}.label names a vector's label, but ${path} has no length`);
+      if (typeof raw.label !== 'string' || !LABEL_NAME.test(raw.label) || raw.label.startsWith('__') || raw.label === 'le' || raw.label === 'quantile') {
+        fail(where, `${path}.label`, raw.label, `a Prometheus label name (matching ${LABEL_NAME.source}, not starting with __, not le or quantile)`);
+      }
+    }
+    if (length > 0) label = (raw.label as string | undefined) ?? 'index';
+  }
+  const names = checkNames(where, `${path}.names`, raw.names);
+  const cName = names.c ?? snakeCase(name);
+  const known = KNOWN_UNITS[unit];
+  const suffix = known && !cName.endsWith(`_${unit}`) ? `_${unit}` : '';
+  return Object.freeze({
+    name,
+    kind,
+    unit,
+    help,
+    length,
+    label,
+    buckets,
+    subBits,
+    cName,
+    promName: names.prometheus ?? cName + suffix,
+    otelName: names.otel ?? cName,
+    otelUnit: names.otelUnit ?? known ?? `{${unit}}`,
+  });
+}
+
+/** Cells of a metric: one per value; a histogram's buckets and its sum. */
+export function cellCount(metric: MetricSpec): number {
+  if (metric.kind === 'histogram') return metric.buckets + 1;
+  return metric.length === 0 ? 1 : metric.length;
+}
+
+/** Every sample name a metric makes in Prometheus' text format, for clashes between metrics. */
+function sampleNames(prefix: string, metric: MetricSpec): string[] {
+  const family = prefix + metric.promName;
+  if (metric.kind === 'histogram') return [`${family}_bucket`, `${family}_sum`, `${family}_count`, family];
+  return metric.kind === 'counter' ? [`${family}_total`, family] : [family];
+}
+
+/** Names no metric may have: the stats object's own API. */
+const reservedNames = new Set<string>();
+
+/** Adds the names of a stats class's API to those no metric may take (called once per class). */
+export function reserveNames(names: Iterable<string>): void {
+  for (const name of names) reservedNames.add(name);
+}
+
+/**
+ * Checks a schema and its options and returns the canonical definition.
+ * @param where - the call, for messages
+ * @throws TypeError or RangeError naming the first field that is not allowed
+ */
+export function checkDefinition(where: string, schema: unknown, options: unknown): { definition: Definition; lanes: number | undefined } {
+  const metricEntries = entries(where, 'schema', schema, "{ bytesCopied: { kind: 'counter', unit: 'bytes', help: '…' } }");
+  if (metricEntries.length === 0 || metricEntries.length > MAX_METRICS) {
+    throw new RangeError(`${where}: schema must have from 1 to ${MAX_METRICS} metrics; received ${metricEntries.length}`);
+  }
+  const metrics: MetricSpec[] = [];
+  const snake = new Map<string, string>();
+  for (const [name, value] of metricEntries) {
+    if (!NAME.test(name)) {
+      throw new TypeError(`${where}: schema has the metric name ${JSON.stringify(name)}; names must be a letter, then letters, digits or _, at most 64 characters`);
+    }
+    if (reservedNames.has(name) || name in Object.prototype) {
+      throw new TypeError(`${where}: schema has the metric name ${JSON.stringify(name)}, which the stats object uses for its own API`);
+    }
+    const metric = checkMetric(where, name, value);
+    const clash = snake.get(metric.cName);
+    if (clash !== undefined) throw new TypeError(`${where}: schema.${name} and schema.${clash} both export as ${metric.cName}`);
+    snake.set(metric.cName, name);
+    metrics.push(metric);
+  }
+  const opts = options === undefined ? [] : entries(where, 'options', options, "{ rateLimit: ['bytesCopied'] }");
+  const given: Record<string, unknown> = {};
+  for (const [key, v] of opts) {
+    if (key !== 'rateLimit' && key !== 'namespace' && key !== 'lanes') {
+      throw new TypeError(`${where}: options.${key} is not an option; the options are rateLimit, namespace, lanes`);
+    }
+    given[key] = v;
+  }
+  const namespace = given.namespace === undefined ? '' : text(where, 'options.namespace', given.namespace, NAMESPACE, "'' or lowercase words of letters, digits and _, separated by dots ('copy', 'qemu.migration')");
+  const lanes = given.lanes === undefined ? undefined : wholeIn(where, 'options.lanes', given.lanes, 1, MAX_LANES, 'a whole number of lanes');
+  const rateLimit = given.rateLimit === undefined ? null : checkRateLimit(where, given.rateLimit, metrics);
+
+  const prefix = promPrefix(namespace);
+  const samples = new Map<string, string>();
+  for (const metric of metrics) {
+    for (const sample of sampleNames(prefix, metric)) {
+      const other = samples.get(sample);
+      if (other !== undefined && other !== metric.name) {
+        throw new TypeError(`${where}: schema.${metric.name} and schema.${other} both export the Prometheus name ${sample}`);
+      }
+      samples.set(sample, metric.name);
+    }
+  }
+  const cells = metrics.reduce((n, m) => n + cellCount(m), 0) + (rateLimit && (rateLimit.start === '' || rateLimit.max === '') ? 2 : 0);
+  if (cells > MAX_CELLS) {
+    throw new RangeError(`${where}: schema needs ${cells} cells (one per value, a histogram's buckets and sum); at most ${MAX_CELLS} fit in a memory`);
+  }
+  return { definition: Object.freeze({ format: 1, namespace, metrics: Object.freeze(metrics), rateLimit }), lanes };
+}
+
+function checkRateLimit(where: string, value: unknown, metrics: readonly MetricSpec[]): RateLimitSpec {
+  let counters: unknown;
+  let start: unknown;
+  let max: unknown;
+  if (Array.isArray(value)) {
+    counters = value;
+  } else {
+    for (const [key, v] of entries(where, 'options.rateLimit', value, "['bytesCopied'] or { counters, start, max }")) {
+      if (key === 'counters') counters = v;
+      else if (key === 'start') start = v;
+      else if (key === 'max') max = v;
+      else throw new TypeError(`${where}: options.rateLimit.${key} is not a field; the fields are counters, start, max`);
+    }
+  }
+  const path = Array.isArray(value) ? 'options.rateLimit' : 'options.rateLimit.counters';
+  if (!Array.isArray(counters) || counters.length === 0 || counters.length > 16) fail(where, path, counters, 'an array of 1 to 16 counter names');
+  const byName = new Map(metrics.map((m) => [m.name, m]));
+  const names = (counters as unknown[]).map((name, i) => {
+    const metric = typeof name === 'string' ? byName.get(name) : undefined;
+    if (metric?.kind !== 'counter') fail(where, `${path}[${i}]`, name, 'the name of a counter of the schema');
+    return name as string;
+  });
+  if (new Set(names).size !== names.length) throw new TypeError(`${where}: ${path} names a counter twice`);
+  const gauge = (field: string, v: unknown): string => {
+    if (v === undefined) return '';
+    const metric = typeof v === 'string' ? byName.get(v) : undefined;
+    if (metric?.kind !== 'gauge' || metric.length !== 0) fail(where, `options.rateLimit.${field}`, v, 'the name of a gauge of the schema with one value');
+    return v as string;
+  };
+  const startName = gauge('start', start);
+  const maxName = gauge('max', max);
+  if (startName !== '' && startName === maxName) throw new TypeError(`${where}: options.rateLimit.start and options.rateLimit.max name the same gauge`);
+  return Object.freeze({ counters: Object.freeze(names), start: startName, max: maxName });
+}
+
+/** The definition as JSON text, for the memory. */
+export function encodeDefinition(definition: Definition): string {
+  return JSON.stringify(definition);
+}
+
+/**
+ * Rebuilds a definition from the JSON a memory holds, with the same checks as `defineStats`.
+ * @throws TypeError saying what is wrong with it
+ */
+export function decodeDefinition(where: string, json: string): Definition {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    throw new TypeError(`${where}: the memory's definition is not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const stored = parsed as Partial<Definition> | null;
+  if (stored === null || typeof stored !== 'object' || stored.format !== 1 || !Array.isArray(stored.metrics)) {
+    throw new TypeError(`${where}: the memory's definition is not one this version of migration-stats reads`);
+  }
+  const schema: Record<string, MetricDefinition> = {};
+  for (const m of stored.metrics as MetricSpec[]) {
+    if (m === null || typeof m !== 'object' || typeof m.name !== 'string') throw new TypeError(`${where}: the memory's definition has a metric without a name`);
+    const names = { c: m.cName, prometheus: m.promName, otel: m.otelName, otelUnit: m.otelUnit };
+    schema[m.name] =
+      m.kind === 'histogram'
+        ? { kind: m.kind, unit: m.unit, help: m.help, buckets: m.buckets, subBuckets: 2 ** m.subBits, names }
+        : { kind: m.kind, unit: m.unit, help: m.help, ...(m.length > 0 ? { length: m.length, label: m.label } : {}), names };
+  }
+  const options: Record<string, unknown> = {};
+  if (stored.namespace) options.namespace = stored.namespace;
+  if (stored.rateLimit) {
+    const { counters, start, max } = stored.rateLimit;
+    options.rateLimit = { counters, ...(start ? { start } : {}), ...(max ? { max } : {}) };
+  }
+  const { definition } = checkDefinition(where, schema, options);
+  if (encodeDefinition(definition) !== json) throw new TypeError(`${where}: the memory's definition is not in canonical form`);
+  return definition;
+}
+
+/**
+ * Where two definitions first differ, in words ("schema.bytesPerWorker.length is 8 here and 4 in
+ * the memory"), or `undefined` when they are the same.
+ */
+export function firstDifference(here: Definition, there: Definition): string | undefined {
+  if (here.namespace !== there.namespace) return `the namespace is ${JSON.stringify(here.namespace)} here and ${JSON.stringify(there.namespace)} in the memory`;
+  const n = Math.max(here.metrics.length, there.metrics.length);
+  for (let i = 0; i < n; i++) {
+    const a = here.metrics[i];
+    const b = there.metrics[i];
+    if (!a || !b) {
+      return a ? `schema.${a.name} is not in the memory's definition` : `the memory's definition has schema.${b!.name}, which this one has not`;
+    }
+    if (a.name !== b.name) return `metric ${i + 1} is schema.${a.name} here and schema.${b.name} in the memory`;
+    for (const key of Object.keys(a) as (keyof MetricSpec)[]) {
+      if (a[key] !== b[key]) return `schema.${a.name}.${key} is ${JSON.stringify(a[key])} here and ${JSON.stringify(b[key])} in the memory`;
+    }
+  }
+  const ra = JSON.stringify(here.rateLimit);
+  const rb = JSON.stringify(there.rateLimit);
+  if (ra !== rb) return `options.rateLimit is ${ra} here and ${rb} in the memory`;
+  return undefined;
+}
+
+/** FNV-1a over bytes: the header's check that the definition it points at is whole. */
+export function fnv1a(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash;
+}

@@ -1,0 +1,198 @@
+/**
+ * A histogram in shared memory: each `record` is one call into the core, which computes the bucket
+ * (`clz`) and adds to it and to the sum, in this thread's lane; the count is the buckets' total.
+ * Readers sum the lanes; percentiles are computed by readers, from the buckets, never by writers.
+ *
+ * Buckets, as QEMU's `postcopy-latency-dist` (one sub-bucket): bucket k counts values in
+ * [2^k, 2^(k+1)), and 0 counts in bucket 0. With 2^s sub-buckets (log-linear, as HdrHistogram):
+ * values below 2^s have a bucket each, and every power of two from 2^s up is split into 2^s
+ * buckets of equal width. Values past the last bucket count in the last.
+ * @packageDocumentation
+ */
+import { LANE_ALIGN } from './backend/abi.js';
+import type { Core } from './backend/core.js';
+import { describe, u64ArgumentError } from './errors.js';
+import type { CellPlace } from './stat64.js';
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** Where a histogram lives: bucket 0's cell (the others follow), and its sum's. @internal */
+export interface HistogramPlace extends CellPlace {
+  readonly buckets: number;
+  readonly subBits: number;
+}
+
+/** One bucket's range of values: from `lower` up to, and not including, `upper`. */
+export interface BucketRange {
+  readonly lower: bigint;
+  /** `null` for the last bucket, which also counts every larger value. */
+  readonly upper: bigint | null;
+}
+
+/** The range of bucket `index` of a histogram with `subBits` sub-bits (the last one open above). */
+export function bucketRange(index: number, buckets: number, subBits: number): BucketRange {
+  let lower: bigint;
+  let width: bigint;
+  if (subBits === 0) {
+    lower = index === 0 ? 0n : 1n << BigInt(index);
+    width = index === 0 ? 2n : lower;
+  } else if (index < 1 << subBits) {
+    lower = BigInt(index);
+    width = 1n;
+  } else {
+    const shift = (index >> subBits) - 1;
+    lower = BigInt((1 << subBits) + (index & ((1 << subBits) - 1))) << BigInt(shift);
+    width = 1n << BigInt(shift);
+  }
+  const upper = lower + width;
+  return Object.freeze({ lower, upper: index === buckets - 1 || upper > 0xffff_ffff_ffff_ffffn ? null : upper });
+}
+
+/** Made only here: `new Histogram()` from outside cannot get one. */
+const TOKEN = Symbol('Histogram');
+
+/** What stats objects use to make and re-aim their histograms; not part of the package's API. @internal */
+export let histogramInternals: {
+  make(name: string, unit: string, place: HistogramPlace, lane: number, holder: object): Histogram;
+  useLane(histogram: Histogram, lane: number): void;
+};
+
+/**
+ * Values counted in buckets, in shared memory that every thread records into. `count()` and
+ * `sum()` are exact (u64, mod 2^64); `buckets()` and `percentile()` read the buckets.
+ */
+export class Histogram {
+  /** TS name, e.g. `copyLatency`. */
+  readonly name: string;
+  /** Unit of the recorded values, e.g. `microseconds`. */
+  readonly unit: string;
+  /** Number of buckets. */
+  readonly bucketCount: number;
+  /** Sub-buckets per power of two (1: plain powers of two). */
+  readonly subBuckets: number;
+  readonly #core: Core;
+  readonly #base: number;
+  readonly #first: number;
+  readonly #geometry: number;
+  readonly #subBits: number;
+  readonly #holder: object;
+  /** Where this thread records: bucket 0 and the sum in its lane, or in the base cells. */
+  #recordAt: number;
+  #sumAt: number;
+
+  static {
+    histogramInternals = {
+      make: (name, unit, place, lane, holder) => new Histogram(TOKEN, name, unit, place, lane, holder),
+      useLane: (histogram, lane) => histogram.#useLane(lane),
+    };
+  }
+
+  private constructor(token: typeof TOKEN, name: string, unit: string, place: HistogramPlace, lane: number, holder: object) {
+    if (token !== TOKEN) throw new TypeError('Histogram: histograms are made by the stats objects (defineStats(…).create); there is no constructor');
+    this.name = name;
+    this.unit = unit;
+    this.bucketCount = place.buckets;
+    this.subBuckets = 2 ** place.subBits;
+    this.#core = place.core;
+    this.#base = place.base;
+    this.#first = place.first;
+    this.#geometry = place.geometry;
+    this.#subBits = place.subBits;
+    this.#holder = holder;
+    this.#recordAt = place.base;
+    this.#sumAt = place.base + 8 * place.buckets;
+    this.#useLane(lane);
+    Object.freeze(this);
+  }
+
+  #useLane(lane: number): void {
+    const lanes = this.#geometry & (LANE_ALIGN - 1);
+    const at = lane >= 0 && lane < lanes ? this.#first + (this.#geometry - lanes) * lane : this.#base;
+    this.#recordAt = at;
+    this.#sumAt = at + 8 * this.bucketCount;
+  }
+
+  /**
+   * Records one value: its bucket and the sum, in one call (two atomic adds).
+   * @param value - a non-negative safe-integer number or a bigint in [0, 2^64 − 1]
+   * @throws TypeError or RangeError for anything else; nothing is recorded then
+   */
+  record(value: number | bigint): void {
+    if (typeof value === 'number') {
+      if ((value >>> 0) === value || (value >= 0 && value <= MAX_SAFE && Number.isInteger(value))) {
+        this.#core.recordNum(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
+        return;
+      }
+    } else if (typeof value === 'bigint' && BigInt.asUintN(64, value) === value) {
+      this.#core.record(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
+      return;
+    }
+    throw u64ArgumentError(`${this.name}.record`, 'value', value);
+  }
+
+  /** Values recorded, every thread's (the buckets' total). */
+  count(): bigint {
+    return this.#core.groupSum(this.#base, this.#first, this.bucketCount, this.#geometry);
+  }
+
+  /** Sum of the values recorded, mod 2^64. */
+  sum(): bigint {
+    return this.#core.sum(this.#base + 8 * this.bucketCount, this.#first + 8 * this.bucketCount, this.#geometry);
+  }
+
+  /** Each bucket's count (one read of each; not one snapshot of all, as with any two values). */
+  buckets(): bigint[] {
+    const out: bigint[] = [];
+    for (let i = 0; i < this.bucketCount; i++) out.push(this.#core.sum(this.#base + 8 * i, this.#first + 8 * i, this.#geometry));
+    return out;
+  }
+
+  /** Bucket `index`'s range of values. @throws RangeError for an index out of range */
+  bucketRange(index: number): BucketRange {
+    if (!Number.isInteger(index) || index < 0 || index >= this.bucketCount) {
+      throw new RangeError(`${this.name}.bucketRange: index must be a whole number from 0 to ${this.bucketCount - 1}; received ${describe(index)}`);
+    }
+    return bucketRange(index, this.bucketCount, this.#subBits);
+  }
+
+  /**
+   * The bucket a value counts in (the rule `record` follows).
+   * @throws TypeError or RangeError for a value that is not an unsigned 64-bit integer
+   */
+  bucketOf(value: number | bigint): number {
+    const v = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? BigInt(value) : value;
+    if (typeof v !== 'bigint' || BigInt.asUintN(64, v) !== v) throw u64ArgumentError(`${this.name}.bucketOf`, 'value', value);
+    return this.#core.bucketIndex(v, this.bucketCount, this.#subBits);
+  }
+
+  /**
+   * The value at or below which `p` percent of the recorded values lie, read from the buckets: the
+   * largest value of the bucket where that count is reached (HdrHistogram's "highest equivalent
+   * value"). For the last bucket, which also counts every larger value, its lower bound: the answer
+   * is then a floor. 0n when nothing was recorded.
+   * @param p - a percentage from 0 to 100
+   * @throws RangeError for another `p`
+   */
+  percentile(p: number): bigint {
+    if (typeof p !== 'number' || !(p >= 0 && p <= 100)) {
+      const message = `${this.name}.percentile: p must be a number from 0 to 100; received ${describe(p)}`;
+      throw typeof p === 'number' ? new RangeError(message) : new TypeError(message);
+    }
+    const counts = this.buckets();
+    const total = counts.reduce((a, b) => a + b, 0n);
+    if (total === 0n) return 0n;
+    // The rank of the value asked for: at least the first value, at most the last.
+    const scaled = BigInt(Math.round(p * 1e6));
+    let rank = (total * scaled + 100_000_000n - 1n) / 100_000_000n;
+    if (rank < 1n) rank = 1n;
+    let seen = 0n;
+    for (let i = 0; i < counts.length; i++) {
+      seen += counts[i]!;
+      if (seen >= rank) {
+        const { lower, upper } = bucketRange(i, this.bucketCount, this.#subBits);
+        return upper === null ? lower : upper - 1n;
+      }
+    }
+    return bucketRange(counts.length - 1, this.bucketCount, this.#subBits).lower;
+  }
+}

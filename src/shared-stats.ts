@@ -1,0 +1,457 @@
+/**
+ * Your own statistics in shared memory: `defineStats` turns a schema into a definition whose
+ * `create()` makes the memory and whose `attach(handle)` joins it from any thread; `attachStats`
+ * joins a memory from a thread that never saw the definition, which the memory carries.
+ *
+ * Every stats object is a {@link SharedStats}: its metrics are properties named as in the schema
+ * ({@link Stat64} for counters and gauges, {@link StatVector} for vectors, {@link Histogram} for
+ * histograms), plus the handle, the lane, `close`, `snapshot`, `reset` and, when the definition
+ * declares one, QEMU's rate limiter over the sum of some counters.
+ * @packageDocumentation
+ */
+import { LAYOUT_VERSION } from './backend/abi.js';
+import type { BackendName, Core } from './backend/core.js';
+import { definitionBytes, readHeader, writeHeader } from './backend/header.js';
+import { JsCore } from './backend/js-core.js';
+import { claimLane, forgetLane, releaseLane, releaseWhenCollected } from './backend/lanes.js';
+import { planLayout, type Layout, type MetricLayout } from './backend/layout.js';
+import { compileCore, LayoutVersionError, wasmCore } from './backend/wasm-core.js';
+import {
+  checkDefinition,
+  defaultLanes,
+  firstDifference,
+  reserveNames,
+  type DefineStatsOptions,
+  type Definition,
+  type MetricDefinition,
+  type StatsSchema,
+} from './definition.js';
+import { describe, explainCompileError, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
+import { checkHandle, makeHandle, type StatsHandle } from './handle.js';
+import { Histogram, histogramInternals } from './histogram.js';
+import { readOptions, type OptionSpec } from './options.js';
+import { Stat64, stat64Internals } from './stat64.js';
+import { StatVector, vectorInternals } from './vector.js';
+
+/** Options of `create` and `attach`. */
+export interface StatsOptions {
+  /** `'wasm'` (default): the AssemblyScript core; `'js'`: `Atomics` on a `BigUint64Array`. */
+  backend?: BackendName;
+  /**
+   * Claim a lane for this instance's adds (default `true`). A thread that only reads may pass
+   * `false` to leave the lanes to writers.
+   */
+  lane?: boolean;
+}
+
+const OPTIONS: OptionSpec<StatsOptions> = { names: { backend: true, lane: true }, example: "{ backend: 'wasm' | 'js' }" };
+const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
+
+/** Checks `create`/`attach` options. @internal */
+export function checkStatsOptions(where: string, options: unknown): Required<StatsOptions> {
+  const { backend = 'wasm', lane = true } = readOptions(where, options, OPTIONS);
+  if (!BACKENDS.includes(backend)) throw optionError(where, 'options.backend', backend, "'wasm' or 'js'");
+  if (typeof lane !== 'boolean') throw optionError(where, 'options.lane', lane, 'true or false');
+  return { backend, lane };
+}
+
+/** Any metric of a stats object. */
+export type Metric = Stat64 | StatVector | Histogram;
+
+/** The metric a schema entry makes. */
+export type MetricOf<M extends MetricDefinition> = M extends { kind: 'histogram' } ? Histogram : M extends { length: number } ? StatVector : Stat64;
+
+/** The stats object a schema makes: its metrics by name, and the rate limiter when declared. */
+export type StatsOf<S extends StatsSchema, O extends DefineStatsOptions = DefineStatsOptions> = SharedStats & {
+  readonly [K in keyof S]: MetricOf<S[K]>;
+} & (O extends { rateLimit: unknown } ? RateLimiter : unknown);
+
+/** QEMU's rate limiter (`migration-stats.h`) over the sum of the counters a definition names. */
+export interface RateLimiter {
+  /**
+   * `migration_rate_set()`: the limit in bytes per second; stores `floor(bytesPerSecond / 10)` as the
+   * budget of one 100 ms window (0 to 9 store 0: unlimited). It does not start a new window.
+   * @throws TypeError or RangeError for anything but an unsigned 64-bit integer; the limit is then unchanged
+   */
+  rateSet(bytesPerSecond: bigint | number): void;
+  /** `migration_rate_get()`: the budget of one window in bytes. */
+  rateGet(): bigint;
+  /** `migration_rate_reset()`: starts a new window at the current {@link RateLimiter.transferredBytes}. */
+  rateReset(): void;
+  /**
+   * `migration_rate_exceeded()`: whether the current window's budget is spent (strictly more used
+   * than the budget); `true` when `fileError` says the stream failed, `false` when no limit is set.
+   * @param fileError - `undefined`, `0`, `0n`, `null` or `false` mean no error; anything else means the stream failed
+   */
+  rateExceeded(fileError?: unknown): boolean;
+  /** The sum of the limited counters, mod 2^64 (QEMU's `migration_transferred_bytes()`). */
+  transferredBytes(): bigint;
+}
+
+/** A definition made by {@link defineStats}: makes and joins its stats. */
+export interface StatsDefinition<S extends StatsSchema = StatsSchema, O extends DefineStatsOptions = DefineStatsOptions> {
+  /** The canonical definition, as the memory records it. */
+  readonly definition: Definition;
+  /**
+   * Makes new stats, all zero, in a new shared memory.
+   * @throws TypeError for unknown options; Error naming `'wasm-unsafe-eval'` when a page's CSP forbids WebAssembly
+   */
+  create(options?: StatsOptions): Promise<StatsOf<S, O>>;
+  /**
+   * Joins the stats of a handle made by `create()` of this definition, in this or another thread.
+   * @throws TypeError when the handle is not a live one, or its memory holds another definition
+   *   (the message names the first difference)
+   */
+  attach(handle: StatsHandle, options?: StatsOptions): Promise<StatsOf<S, O>>;
+}
+
+/** What the constructor of a stats class must be given: made only here. @internal */
+export const STATS_TOKEN = Symbol('SharedStats');
+const TOKEN = STATS_TOKEN;
+
+/** What a stats object is built from. @internal */
+export interface StatsParts {
+  readonly core: Core;
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+  readonly definition: Definition;
+  readonly layout: Layout;
+}
+
+/** The constructor as this module calls it (it is protected to everyone else). */
+type StatsConstructor = new (token: symbol, parts: StatsParts, claim: boolean) => SharedStats;
+
+/** Marks stats objects across copies of this library (a browser bundle carries its own classes). */
+const BRAND = Symbol.for('migration-stats.SharedStats');
+
+/** Every JS core of this thread, by memory (one per memory, so call sites stay monomorphic). */
+const jsCores = new WeakMap<WebAssembly.Memory, JsCore>();
+
+function makeCore(where: string, backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
+  if (backend === 'js') {
+    let core = jsCores.get(memory);
+    if (!core) jsCores.set(memory, (core = new JsCore(memory.buffer)));
+    return core;
+  }
+  try {
+    return wasmCore(module, memory);
+  } catch (error) {
+    if (error instanceof WebAssembly.LinkError) throw handleError(where, `.memory does not fit the Wasm core (${error.message})`);
+    if (error instanceof LayoutVersionError) {
+      throw handleError(where, `.module is built for layout version ${String(error.version)}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Makes a new memory for `definition` with `lanes` lanes, writes its header, and returns the parts.
+ * @internal
+ */
+export async function createParts(where: string, definition: Definition, lanes: number, backend: BackendName): Promise<StatsParts> {
+  const json = definitionBytes(definition);
+  const layout = planLayout(definition, lanes, json.length);
+  if (typeof layout === 'string') throw new RangeError(`${where}: the definition does not fit: ${layout}`);
+  const memory = new WebAssembly.Memory({ initial: layout.pages, maximum: layout.pages, shared: true });
+  const module = await compileCore().catch((error: unknown) => {
+    throw explainCompileError(error);
+  });
+  const core = makeCore(where, backend, module, memory);
+  writeHeader(memory.buffer, layout, json);
+  return { core, memory, module, definition, layout };
+}
+
+/**
+ * Checks a handle and its memory's header and returns the parts.
+ * @param maker - what makes such memories, for the message about a blank one
+ * @internal
+ */
+export function attachParts(where: string, maker: string, handle: unknown, backend: BackendName): StatsParts {
+  const { memory, module } = checkHandle(where, handle);
+  const { definition, layout } = readHeader(memory.buffer, where, maker);
+  const core = makeCore(where, backend, module, memory);
+  return { core, memory, module, definition, layout };
+}
+
+/** A metric made for a layout entry, and how to re-aim it at a lane. */
+interface Built {
+  readonly metric: Metric;
+  readonly useLane: (lane: number) => void;
+}
+
+function build(parts: StatsParts, entry: MetricLayout, lane: number, holder: object): Built {
+  const { core, layout } = parts;
+  const { spec } = entry;
+  const at = (i: number) => ({
+    core,
+    base: entry.base + 8 * i,
+    first: entry.lane < 0 ? -1 : layout.lanesOffset + entry.lane + 8 * i,
+    geometry: layout.geometry,
+  });
+  if (spec.kind === 'histogram') {
+    const histogram = histogramInternals.make(spec.name, spec.unit, { ...at(0), buckets: spec.buckets, subBits: spec.subBits }, lane, holder);
+    return { metric: histogram, useLane: (l) => histogramInternals.useLane(histogram, l) };
+  }
+  const kind = spec.kind === 'counter' ? 'add' : 'set';
+  const info = (where: string) => ({ name: spec.name, cName: spec.cName, unit: spec.unit, kind, where }) as const;
+  if (spec.length === 0) {
+    const stat = stat64Internals.make(info(spec.name), at(0), lane, holder);
+    return { metric: stat, useLane: (l) => stat64Internals.useLane(stat, l) };
+  }
+  const elements = Array.from({ length: spec.length }, (_, i) => stat64Internals.make(info(`${spec.name}.at(${i})`), at(i), lane, holder));
+  return {
+    metric: vectorInternals.make(spec.name, spec.label, Object.freeze(elements)),
+    useLane: (l) => {
+      for (const element of elements) stat64Internals.useLane(element, l);
+    },
+  };
+}
+
+/**
+ * A stats object: the metrics of its definition as properties, in shared memory that every thread
+ * attached to the same handle sees. Made by {@link defineStats}' `create` and `attach`, and by
+ * {@link attachStats}.
+ */
+export class SharedStats {
+  /** The backend this instance runs on. */
+  readonly backend: BackendName;
+  /** The canonical definition the memory holds. */
+  readonly definition: Definition;
+  readonly #handle: StatsHandle;
+  readonly #core: Core;
+  readonly #layout: Layout;
+  readonly #metrics: ReadonlyMap<string, Built>;
+  readonly #holder: object = {};
+  /** The limiter's block (base, first lane cell, count, budget's address), or null without one. */
+  readonly #rate: readonly [number, number, number, number] | null;
+  /** The same, for the hot `rateExceeded` (−1 without a limiter). */
+  readonly #rateBase: number;
+  readonly #rateFirst: number;
+  readonly #rateCount: number;
+  readonly #geometry: number;
+  #lane: number;
+  #ownsLane: boolean;
+
+  /** Stats objects are made by `create` and `attach` (the arguments are internal). */
+  protected constructor(...args: unknown[]) {
+    const [token, parts, claim] = args as [symbol, StatsParts, boolean];
+    if (token !== TOKEN) throw new TypeError('SharedStats: stats are made by create() and attach(); there is no constructor');
+    this.backend = parts.core.backend;
+    this.definition = parts.definition;
+    this.#handle = makeHandle(parts.memory, parts.module);
+    this.#core = parts.core;
+    this.#layout = parts.layout;
+    const l = parts.layout.limiter;
+    this.#rate = l ? [l.base, parts.layout.lanesOffset + l.lane, l.count, l.maxAddr] : null;
+    this.#rateBase = l ? l.base : -1;
+    this.#rateFirst = l ? parts.layout.lanesOffset + l.lane : -1;
+    this.#rateCount = l ? l.count : -1;
+    this.#geometry = parts.layout.geometry;
+    const buffer = parts.memory.buffer;
+    const claimed = claim ? claimLane(buffer, parts.layout.lanes) : undefined;
+    this.#lane = claimed?.lane ?? -1;
+    this.#ownsLane = claimed?.owned ?? false;
+    if (this.#ownsLane) releaseWhenCollected(this.#holder, buffer, this.#lane);
+    const metrics = new Map<string, Built>();
+    for (const entry of parts.layout.metrics) {
+      const built = build(parts, entry, this.#lane, this.#holder);
+      metrics.set(entry.spec.name, built);
+      Object.defineProperty(this, entry.spec.name, { value: built.metric, enumerable: true });
+    }
+    this.#metrics = metrics;
+    Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });
+  }
+
+  /**
+   * Whether `value` is a stats object of this library (from this copy or another copy of the same
+   * layout version, such as a browser bundle, where `instanceof` would say no).
+   */
+  static isStats(value: unknown): value is SharedStats {
+    try {
+      return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === LAYOUT_VERSION;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Pass this to other threads (`postMessage`) and to `attach`.
+   * @throws Error saying why, where this thread cannot send shared memory to another (see
+   *   `MigrationStats.canShareMemory`)
+   */
+  get handle(): StatsHandle {
+    if (!canShareMemory()) throw notIsolatedError();
+    return this.#handle;
+  }
+
+  /** This instance's lane (0 to lanes − 1), or −1 when its adds go to the shared base cells. */
+  get lane(): number {
+    return this.#lane;
+  }
+
+  /**
+   * A metric by name.
+   * @throws TypeError naming the metrics when the definition has no such one
+   */
+  metric(name: string): Metric {
+    const built = typeof name === 'string' ? this.#metrics.get(name) : undefined;
+    if (!built) throw new TypeError(`metric: name must be one of ${[...this.#metrics.keys()].join(', ')}; received ${describe(name)}`);
+    return built.metric;
+  }
+
+  /** Reads every metric (one atomic read per cell; not one consistent snapshot, as in QEMU). */
+  snapshot(): Record<string, bigint | bigint[] | { count: bigint; sum: bigint; buckets: bigint[] }> {
+    const out: Record<string, bigint | bigint[] | { count: bigint; sum: bigint; buckets: bigint[] }> = {};
+    for (const [name, { metric }] of this.#metrics) {
+      if (metric instanceof Histogram) out[name] = { count: metric.count(), sum: metric.sum(), buckets: metric.buckets() };
+      else if (metric instanceof StatVector) out[name] = metric.values();
+      else out[name] = metric.get();
+    }
+    return out;
+  }
+
+  /**
+   * Zeroes every cell, as QEMU's `migrate_init` does when a new migration starts. Call it before
+   * writers start: an add racing with it counts either before it (lost) or after it (kept).
+   */
+  reset(): void {
+    const { lanesOffset, geometry } = this.#layout;
+    for (const entry of this.#layout.metrics) {
+      for (let i = 0; i < entry.cells; i++) {
+        const base = entry.base + 8 * i;
+        if (entry.lane < 0) this.#core.store(base, 0n);
+        else this.#core.lanedWrite(base, lanesOffset + entry.lane + 8 * i, geometry, 0n, 0);
+      }
+    }
+    // The limiter's own cells, when it has them (named gauges were zeroed above).
+    const limiter = this.#layout.limiter;
+    if (limiter && this.definition.rateLimit?.start === '') this.#core.store(limiter.startAddr, 0n);
+    if (limiter && this.definition.rateLimit?.max === '') this.#core.store(limiter.maxAddr, 0n);
+  }
+
+  /**
+   * Gives this instance's lane back for another thread to claim. Its counts stay (they are part of
+   * every value's sum); later adds through this instance go to the shared base cells.
+   */
+  close(): void {
+    if (this.#lane < 0) return;
+    if (this.#ownsLane) {
+      forgetLane(this.#holder);
+      releaseLane(this.#handle.memory.buffer, this.#lane);
+    }
+    this.#lane = -1;
+    this.#ownsLane = false;
+    for (const { useLane } of this.#metrics.values()) useLane(-1);
+  }
+
+  #limiter(where: string): readonly [number, number, number, number] {
+    const rate = this.#rate;
+    if (rate === null) throw new TypeError(`${where}: this definition declares no rate limit (defineStats(schema, { rateLimit: ['…'] }))`);
+    return rate;
+  }
+
+  /** See {@link RateLimiter.rateSet}. */
+  rateSet(bytesPerSecond: bigint | number): void {
+    const [, , , max] = this.#limiter('rateSet');
+    this.#core.rateSet(max, toU64('rateSet', 'bytesPerSecond', bytesPerSecond));
+  }
+
+  /** See {@link RateLimiter.rateGet}. */
+  rateGet(): bigint {
+    return this.#core.load(this.#limiter('rateGet')[3]);
+  }
+
+  /** See {@link RateLimiter.rateReset}. */
+  rateReset(): void {
+    const [base, first, count] = this.#limiter('rateReset');
+    this.#core.rateReset(base, first, count, this.#geometry);
+  }
+
+  /** See {@link RateLimiter.rateExceeded}. */
+  rateExceeded(fileError?: unknown): boolean {
+    if (this.#rateBase < 0) this.#limiter('rateExceeded');
+    if (fileError !== undefined && fileError !== 0 && fileError !== 0n && fileError !== null && fileError !== false) return true;
+    return this.#core.rateExceeded(this.#rateBase, this.#rateFirst, this.#rateCount, this.#geometry) !== 0;
+  }
+
+  /** See {@link RateLimiter.transferredBytes}. */
+  transferredBytes(): bigint {
+    const [base, first, count] = this.#limiter('transferredBytes');
+    return this.#core.groupSum(base, first, count, this.#geometry);
+  }
+}
+
+reserveNames(['handle', 'lane', 'backend', 'definition', 'metric', 'snapshot', 'reset', 'close']);
+reserveNames(Object.getOwnPropertyNames(SharedStats.prototype));
+
+/**
+ * Whether this thread can send shared memory to another one, i.e. whether a stats object's `handle`
+ * is available. `true` where the engine exposes `SharedArrayBuffer` (Node, Bun, Deno, and browser
+ * pages that are cross-origin isolated, with their workers); single-thread use works either way.
+ */
+export function canShareMemory(): boolean {
+  // Browsers hide the SharedArrayBuffer global exactly where they refuse to post one.
+  return (globalThis as { crossOriginIsolated?: unknown }).crossOriginIsolated !== false || typeof SharedArrayBuffer === 'function';
+}
+
+/**
+ * Defines your own statistics: counters, gauges, vectors of them and histograms, in shared memory,
+ * optionally with QEMU's rate limiter over the sum of some counters. The definition is checked here,
+ * once; every error names the field.
+ * @param schema - metric name → `{ kind, unit, help, … }` (see {@link MetricDefinition})
+ * @param options - `rateLimit`, `namespace`, `lanes` (see {@link DefineStatsOptions})
+ * @returns the definition, whose `create()` and `attach(handle)` make and join its stats
+ * @throws TypeError or RangeError naming the first field that is not allowed
+ * @example
+ * const CopyStats = defineStats({
+ *   bytesCopied: { kind: 'counter', unit: 'bytes', help: 'Bytes written to the destination' },
+ *   copyLatency: { kind: 'histogram', unit: 'microseconds', help: 'Time to copy one file', buckets: 24 },
+ * }, { rateLimit: ['bytesCopied'] });
+ * const stats = await CopyStats.create();
+ * stats.bytesCopied.add(4096);
+ * stats.copyLatency.record(130);
+ */
+export function defineStats<const S extends StatsSchema, const O extends DefineStatsOptions = Record<never, never>>(
+  schema: S,
+  options?: O,
+): StatsDefinition<S, O> {
+  const { definition, lanes } = checkDefinition('defineStats', schema, options);
+  const laneCount = lanes ?? defaultLanes();
+  const fits = planLayout(definition, 64, definitionBytes(definition).length);
+  if (typeof fits === 'string') throw new RangeError(`defineStats: the schema does not fit in a memory: ${fits}`);
+  return Object.freeze({
+    definition,
+    async create(createOptions?: StatsOptions) {
+      const { backend, lane } = checkStatsOptions('create', createOptions);
+      const parts = await createParts('create', definition, laneCount, backend);
+      return new (SharedStats as unknown as StatsConstructor)(TOKEN, parts, lane) as StatsOf<S, O>;
+    },
+    async attach(handle: StatsHandle, attachOptions?: StatsOptions) {
+      const { backend, lane } = checkStatsOptions('attach', attachOptions);
+      const parts = attachParts('attach', 'create()', handle, backend);
+      const difference = firstDifference(definition, parts.definition);
+      if (difference !== undefined) throw handleError('attach', `.memory holds another definition: ${difference}`);
+      return new (SharedStats as unknown as StatsConstructor)(TOKEN, parts, lane) as StatsOf<S, O>;
+    },
+  });
+}
+
+/**
+ * Joins the stats of any handle, from a thread that never saw their definition: the memory carries
+ * it. Metrics are properties by name as in the definition (and through `metric(name)`).
+ * @throws TypeError when the handle is not a live one of this library
+ */
+export async function attachStats(handle: StatsHandle, options?: StatsOptions): Promise<SharedStats> {
+  const { backend, lane } = checkStatsOptions('attachStats', options);
+  const parts = attachParts('attachStats', 'create()', handle, backend);
+  const make = statsMakers.find((maker) => maker.matches(parts.definition));
+  return make ? make.make(parts, lane) : new (SharedStats as unknown as StatsConstructor)(TOKEN, parts, lane);
+}
+
+/** Classes with a definition of their own (MigrationStats) that attachStats returns for it. @internal */
+const statsMakers: { matches(definition: Definition): boolean; make(parts: StatsParts, lane: boolean): SharedStats }[] = [];
+
+/** Registers a class that attachStats makes for memories of its definition. @internal */
+export function registerStatsClass(maker: (typeof statsMakers)[number]): void {
+  statsMakers.push(maker);
+}
