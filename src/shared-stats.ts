@@ -260,6 +260,8 @@ export class SharedStats {
     }
     this.#metrics = metrics;
     Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });
+    // A class of its own (MigrationStats) adds its properties, then freezes.
+    if (new.target === SharedStats) Object.freeze(this);
   }
 
   /**

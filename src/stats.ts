@@ -98,6 +98,7 @@ export class MigrationStats extends SharedStats {
     this.#packetCore = parts.core;
     this.#aimPackets();
     Object.defineProperty(this, BRAND, { value: BRAND_VERSION });
+    Object.freeze(this);
   }
 
   #aimPackets(): void {

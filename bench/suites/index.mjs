@@ -13,9 +13,10 @@
 //                line), and the JSON keeps the ratios (merged with the other suites') and data.
 // A suite throws an Error whose message starts with "bench stopped:" when a total is not exact.
 import attach from './attach.mjs';
+import churn from './churn.mjs';
 import release from './release.mjs';
 import single from './single.mjs';
 import threads from './threads.mjs';
 
 /** Every suite, in the order they run. */
-export const SUITES = [single, threads, attach, release];
+export const SUITES = [single, threads, attach, release, churn];
