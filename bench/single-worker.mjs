@@ -46,6 +46,8 @@ async function scenarios() {
   stats.migrationRateSet(1e15);
   stats.migrationRateReset();
   const zero = stats.zeroPages;
+  const zeroBatch = zero.batch(1024);
+  const plain = { n: 0 };
   const expected = { zeroPages: 0n, normalPages: 0n, multifdBytes: 0n };
   const check = () => {
     for (const [name, value] of Object.entries(expected)) {
@@ -71,6 +73,24 @@ async function scenarios() {
         return 0;
       },
       check,
+    },
+    batchAdd: {
+      batch(n) {
+        for (let i = 0; i < n; i++) zeroBatch.add(1);
+        expected.zeroPages += BigInt(n);
+        return 0;
+      },
+      check: () => {
+        zeroBatch.flush();
+        return check();
+      },
+    },
+    plainIncrement: {
+      // The ceiling a batched writer is measured against: a plain JS number in one thread.
+      batch(n) {
+        for (let i = 0; i < n; i++) plain.n += 1;
+        return plain.n & 1;
+      },
     },
     get: {
       // Every result is compared with the previous one, so none can be dropped as unused.

@@ -99,6 +99,18 @@ export function toU64(where: string, name: string, value: unknown): bigint {
   throw u64ArgumentError(where, name, value);
 }
 
+/**
+ * Checks the `every` of a batched writer: a whole number from 1 to 2^20 (so that 2^20 pending
+ * adds below 2^32 stay below 2^53 without a check).
+ * @throws TypeError or RangeError naming the call and the value
+ */
+export function checkBatchSize(where: string, every: unknown): asserts every is number {
+  if (typeof every !== 'number' || !Number.isInteger(every) || every < 1 || every > 2 ** 20) {
+    const message = `${where}: every must be a whole number from 1 to 1048576; received ${describe(every)}`;
+    throw typeof every === 'number' ? new RangeError(message) : new TypeError(message);
+  }
+}
+
 /** The error of `getNumber()` when the value does not fit in a number exactly. */
 export function unsafeNumberError(where: string, value: bigint): RangeError {
   return new RangeError(

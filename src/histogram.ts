@@ -11,7 +11,7 @@
  */
 import { LANE_ALIGN } from './backend/abi.js';
 import type { Core } from './backend/core.js';
-import { describe, u64ArgumentError } from './errors.js';
+import { checkBatchSize, describe, u64ArgumentError } from './errors.js';
 import type { CellPlace } from './stat64.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -46,6 +46,88 @@ export function bucketRange(index: number, buckets: number, subBits: number): Bu
   }
   const upper = lower + width;
   return Object.freeze({ lower, upper: index === buckets - 1 || upper > 0xffff_ffff_ffff_ffffn ? null : upper });
+}
+
+const TWO_32 = 2 ** 32;
+
+/** Position of the highest set bit of a positive safe integer. */
+function topBit(value: number): number {
+  return value < TWO_32 ? 31 - Math.clz32(value) : 63 - Math.clz32(Math.floor(value / TWO_32));
+}
+
+/** The bucket of a safe-integer value: the core's rule, in plain JS numbers (for the batched writer). */
+export function bucketOfNumber(value: number, buckets: number, subBits: number): number {
+  let index: number;
+  if (subBits === 0) index = value === 0 ? 0 : topBit(value);
+  else if (value < 1 << subBits) index = value;
+  else {
+    const shift = topBit(value) - subBits;
+    // Division by a power of two is exact for safe integers, and so is its floor.
+    index = ((shift + 1) << subBits) + (Math.floor(value / 2 ** shift) & ((1 << subBits) - 1));
+  }
+  return index < buckets ? index : buckets - 1;
+}
+
+/**
+ * A batched writer of one {@link Histogram} (from {@link Histogram.batch}): records count in this
+ * thread's own arrays and reach the shared histogram every `every` records, on
+ * {@link HistogramBatch.flush} and on {@link HistogramBatch.close}. The pending sum never passes
+ * 2^53 − 1: a record that would take it there flushes first.
+ */
+export class HistogramBatch {
+  readonly #where: string;
+  readonly #buckets: number;
+  readonly #subBits: number;
+  readonly #every: number;
+  readonly #counts: Float64Array;
+  readonly #write: (counts: Float64Array, total: number) => void;
+  #sum = 0;
+  #pending = 0;
+
+  /** @internal */
+  constructor(name: string, buckets: number, subBits: number, every: number, write: (counts: Float64Array, total: number) => void) {
+    this.#where = `${name}.batch().record`;
+    this.#buckets = buckets;
+    this.#subBits = subBits;
+    this.#every = every;
+    this.#counts = new Float64Array(buckets);
+    this.#write = write;
+  }
+
+  /** Records waiting for a flush. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /**
+   * Counts `value` in this thread's arrays; flushes when `every` records are pending.
+   * @param value - a non-negative safe-integer number
+   * @throws TypeError or RangeError for anything else; nothing is recorded then
+   */
+  record(value: number): void {
+    if (typeof value === 'number' && ((value >>> 0) === value || (value >= 0 && value <= MAX_SAFE && Number.isInteger(value)))) {
+      if (this.#sum + value > MAX_SAFE) this.flush();
+      this.#counts[bucketOfNumber(value, this.#buckets, this.#subBits)]!++;
+      this.#sum += value;
+      if (++this.#pending >= this.#every) this.flush();
+      return;
+    }
+    throw u64ArgumentError(this.#where, 'value', value);
+  }
+
+  /** Adds what is pending to the shared histogram: exact for every reader from here on. */
+  flush(): void {
+    if (this.#pending === 0) return;
+    this.#write(this.#counts, this.#sum);
+    this.#counts.fill(0);
+    this.#sum = 0;
+    this.#pending = 0;
+  }
+
+  /** Flushes; the writer stays usable. */
+  close(): void {
+    this.flush();
+  }
 }
 
 /** Made only here: `new Histogram()` from outside cannot get one. */
@@ -163,6 +245,26 @@ export class Histogram {
     const v = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? BigInt(value) : value;
     if (typeof v !== 'bigint' || BigInt.asUintN(64, v) !== v) throw u64ArgumentError(`${this.name}.bucketOf`, 'value', value);
     return this.#core.bucketIndex(v, this.bucketCount, this.#subBits);
+  }
+
+  /**
+   * A writer for a hot loop in this thread: {@link HistogramBatch.record} counts in plain JS arrays
+   * of this thread, and reaches the shared buckets and sum every `every` records, on `flush()` and
+   * on `close()`, with one atomic add per bucket that changed. Until then other threads do not see
+   * them: a reader is behind by at most `every − 1` records of this writer.
+   * @param every - records between two flushes, from 1 to 2^20 (default 1024)
+   * @throws RangeError for another `every`
+   */
+  batch(every = 1024): HistogramBatch {
+    checkBatchSize(`${this.name}.batch`, every);
+    const core = this.#core;
+    const buckets = this.bucketCount;
+    return new HistogramBatch(this.name, buckets, this.#subBits, every, (counts, total) => {
+      // Read where this thread records now: close() may have moved it to the base cells.
+      const at = this.#recordAt;
+      for (let i = 0; i < buckets; i++) if (counts[i] !== 0) core.addNum(at + 8 * i, counts[i]!);
+      core.addNum(this.#sumAt, total);
+    });
   }
 
   /**

@@ -12,11 +12,13 @@
 //                the report prints the title, the table and the notes (lines; '' is a blank
 //                line), and the JSON keeps the ratios (merged with the other suites') and data.
 // A suite throws an Error whose message starts with "bench stopped:" when a total is not exact.
+import aggregate from './aggregate.mjs';
 import attach from './attach.mjs';
 import churn from './churn.mjs';
+import histogram from './histogram.mjs';
 import release from './release.mjs';
 import single from './single.mjs';
 import threads from './threads.mjs';
 
 /** Every suite, in the order they run. */
-export const SUITES = [single, threads, attach, release, churn];
+export const SUITES = [single, threads, attach, histogram, aggregate, release, churn];

@@ -17,6 +17,8 @@ const WORKER = new URL('../single-worker.mjs', import.meta.url);
 const SCENARIOS = [
   ['addNumber', 'add(1), number argument'],
   ['addBigint', 'add(1n), bigint argument'],
+  ['batchAdd', 'batch().add(1), flushed every 1024 adds'],
+  ['plainIncrement', 'plain JS number += 1 (one thread, not shared)'],
   ['get', 'get() → bigint'],
   ['getNumber', 'getNumber() → number'],
   ['rateExceeded', 'migrationRateExceeded()'],
@@ -50,6 +52,7 @@ const RATIOS = {
   rawExportPacketVsC: ['c', 'rawExportPacketPerUpdate', 'packetPerUpdate'],
   emptyCallVsCAdd: ['c', 'emptyWasmCall', 'add'],
   addNumberWasmVsProm: ['prom', 'addNumber'],
+  batchAddVsPlainIncrement: ['wasm', 'batchAdd', 'plainIncrement'],
 };
 
 /**
@@ -141,7 +144,7 @@ export default {
         'C: get and getNumber are the same read; the add rows and the empty call compare with one C atomic add, the packet rows with',
         'C doing the same three adds. The raw-export rows call the Wasm core directly, without the public API.',
         `C, lane owner's relaxed load+store instead of a locked add (not used by the library): ${num(at('c', 'relaxedLaneAdd'))} ns/op`,
-        `Other ratios: add(1) Wasm vs prom-client ${times(ratios.addNumberWasmVsProm)}; empty Wasm call vs one C atomic add ${times(ratios.emptyCallVsCAdd)}`,
+        `Other ratios: add(1) Wasm vs prom-client ${times(ratios.addNumberWasmVsProm)}; empty Wasm call vs one C atomic add ${times(ratios.emptyCallVsCAdd)}; batch().add(1) vs a plain JS number += 1 ${times(ratios.batchAddVsPlainIncrement)} (speed of the batch ÷ speed of the plain add)`,
       ],
       ratios,
       data: rounds,
