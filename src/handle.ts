@@ -10,7 +10,7 @@
  */
 import { HDR_MAGIC, HDR_VERSION, LAYOUT_BYTES, LAYOUT_VERSION, MAGIC } from './backend/abi.js';
 import { REQUIRED_EXPORTS } from './backend/wasm-core.js';
-import { describe, handleError } from './errors.js';
+import { describe, errorReason, handleError } from './errors.js';
 
 /**
  * What one thread passes to another so that both see the same counters. A plain object: it
@@ -47,8 +47,7 @@ function readFields(handle: object): { memory: unknown; module: unknown } {
     const { memory, module } = handle as { memory?: unknown; module?: unknown };
     return { memory, module };
   } catch (error) {
-    const reason = error instanceof Error ? error.message : describe(error);
-    throw handleError(` could not be read (${reason}); pass the plain object from stats.handle`);
+    throw handleError(` could not be read (${errorReason(error)}); pass the plain object from stats.handle`);
   }
 }
 
@@ -70,7 +69,12 @@ function checkModule(module: unknown): WebAssembly.Module {
   return module as WebAssembly.Module;
 }
 
-function checkMemory(memory: unknown): WebAssembly.Memory {
+/**
+ * Checks that `memory` is a shared `WebAssembly.Memory` holding this library's layout (magic and
+ * layout version), reading nothing but its header.
+ * @throws TypeError of `attach` saying what is wrong
+ */
+export function checkMemory(memory: unknown): WebAssembly.Memory {
   let buffer: ArrayBuffer;
   try {
     buffer = memoryBuffer.call(memory) as ArrayBuffer;
