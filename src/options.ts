@@ -1,6 +1,7 @@
 /**
  * The one reader of option objects (`create`'s options, `queryMigrate`'s context, the exporters'
- * options, the simulator's settings).
+ * options, the simulator's settings), and of the objects nested in arguments (`options.labels`,
+ * `options.attributes`, `infoMigrate`'s info, the values `formatQmp` prints).
  *
  * An options argument is taken once, where it is accepted: it must be a plain object, every key
  * must be a name the call takes (a misspelt name is an error, not a default silently left in
