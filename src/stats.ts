@@ -298,12 +298,19 @@ export interface StatsReader {
   /**
    * Counter `name` now (one atomic read).
    * @param where - the call, for messages
+   * @param name - the counter
    * @throws TypeError naming `where` and the counter when the counters of another copy fail to answer
    */
   get(where: string, name: CounterName): bigint;
-  /** `migration_transferred_bytes()` now: `qemuFileTransferred + multifdBytes + rdmaBytes`, mod 2^64. */
+  /**
+   * `migration_transferred_bytes()` now: `qemuFileTransferred + multifdBytes + rdmaBytes`, mod 2^64.
+   * @param where - the call, for messages
+   */
   transferredBytes(where: string): bigint;
-  /** `migration_rate_reset()`: the rate-limit window starts at the bytes transferred now. */
+  /**
+   * `migration_rate_reset()`: the rate-limit window starts at the bytes transferred now.
+   * @param where - the call, for messages
+   */
   rateReset(where: string): void;
 }
 
