@@ -45,6 +45,20 @@ function describeOrThrow(value: unknown): string {
   }
 }
 
+/**
+ * Why a value could not be read, for a message: the error's own message (a revoked Proxy, a throwing
+ * trap or getter), or a description of what was thrown. Never throws.
+ */
+export function errorReason(error: unknown): string {
+  try {
+    // `instanceof` and `message` run code of their own when what was thrown is a Proxy or has a getter.
+    if (error instanceof Error && typeof error.message === 'string') return error.message;
+  } catch {
+    // described below
+  }
+  return describe(error);
+}
+
 const ALLOWED = 'a bigint from 0n to 18446744073709551615n (2^64 − 1) or a non-negative safe-integer number';
 
 /**

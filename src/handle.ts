@@ -10,7 +10,7 @@
  */
 import { LAYOUT_VERSION } from './backend/abi.js';
 import { REQUIRED_EXPORTS } from './backend/wasm-core.js';
-import { describe, handleError } from './errors.js';
+import { describe, errorReason, handleError } from './errors.js';
 
 /**
  * What one thread passes to another so that both see the same stats. A plain object: it survives
@@ -50,8 +50,7 @@ function readFields(where: string, handle: object): { memory: unknown; module: u
     const { memory, module } = handle as { memory?: unknown; module?: unknown };
     return { memory, module };
   } catch (error) {
-    const reason = error instanceof Error ? error.message : describe(error);
-    throw handleError(where, ` could not be read (${reason}); pass the plain object from stats.handle`);
+    throw handleError(where, ` could not be read (${errorReason(error)}); pass the plain object from stats.handle`);
   }
 }
 
@@ -74,7 +73,11 @@ function checkModule(where: string, module: unknown): WebAssembly.Module {
   return module as WebAssembly.Module;
 }
 
-function checkMemory(where: string, memory: unknown): WebAssembly.Memory {
+/**
+ * Checks that `memory` is a shared `WebAssembly.Memory` (its header is checked by `readHeader`).
+ * @throws TypeError of `attach` saying what is wrong
+ */
+export function checkMemory(where: string, memory: unknown): WebAssembly.Memory {
   let buffer: ArrayBuffer;
   try {
     buffer = memoryBuffer.call(memory) as ArrayBuffer;

@@ -1,6 +1,7 @@
 /**
  * The one reader of option objects (`create`'s options, `queryMigrate`'s context, the exporters'
- * options, the simulator's settings).
+ * options, the simulator's settings), and of the objects nested in arguments (`options.labels`,
+ * `options.attributes`, `infoMigrate`'s info, the values `formatQmp` prints).
  *
  * An options argument is taken once, where it is accepted: it must be a plain object, every key
  * must be a name the call takes (a misspelt name is an error, not a default silently left in
@@ -9,7 +10,7 @@
  * options type by the compiler: see {@link OptionNames}.
  * @packageDocumentation
  */
-import { describe } from './errors.js';
+import { describe, errorReason } from './errors.js';
 
 /**
  * Every option a call takes, written `{ name: true, … }`. Typed against the options interface, the
@@ -17,23 +18,102 @@ import { describe } from './errors.js';
  */
 export type OptionNames<T> = { readonly [K in keyof Required<T>]: true };
 
-/** Why an object could not be read: the engine's message (a revoked Proxy, a throwing trap). */
-function reason(error: unknown): string {
-  return error instanceof Error ? error.message : describe(error);
+/**
+ * How a member is named in messages: `info.ram`, `options.labels.vm`, and `info['total-time']` for
+ * a key that is not an identifier.
+ */
+export function memberPath(parent: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${parent}.${key}` : `${parent}['${key.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
 }
 
 /**
- * Whether `value` is an object that holds options: not an array, a function, a `Date`, a `Map` or
- * another built-in with its own meaning.
- * @throws TypeError naming the argument when even that cannot be asked (a revoked Proxy)
+ * The error for an argument (or a member of one) whose reading threw.
+ * @param what - what to pass instead: a plain `object` or a plain `value`
  */
-function isOptionsObject(where: string, what: string, value: unknown): value is object {
+export function unreadableError(where: string, path: string, error: unknown, what: 'object' | 'value'): TypeError {
+  return new TypeError(`${where}: ${path} could not be read (${errorReason(error)}); pass a plain ${what}`);
+}
+
+/**
+ * Reads one member of an argument. Call it once per member and keep what it returns.
+ * @param path - the member as messages name it (`options.labels.vm`)
+ * @returns `object[key]`
+ * @throws TypeError naming `path` when a getter or a Proxy trap throws (its error is named, not passed on)
+ */
+export function readMember(where: string, path: string, object: object, key: string | number): unknown {
+  try {
+    return (object as Record<string | number, unknown>)[key];
+  } catch (error) {
+    throw unreadableError(where, path, error, 'value');
+  }
+}
+
+/**
+ * Whether `value` is an object that holds named values: not an array, a function, a `Date`, a `Map`
+ * or another built-in with its own meaning.
+ * @throws TypeError naming `path` when even that cannot be asked (a revoked Proxy, a throwing trap)
+ */
+export function isPlainObject(where: string, path: string, value: unknown): value is object {
   if (value === null || typeof value !== 'object') return false;
   try {
     return Object.prototype.toString.call(value) === '[object Object]';
   } catch (error) {
-    throw new TypeError(`${where}: ${what} could not be read (${reason(error)}); pass a plain object`);
+    throw unreadableError(where, path, error, 'object');
   }
+}
+
+/**
+ * The own enumerable string keys of an argument.
+ * @throws TypeError naming `path` when a Proxy trap throws
+ */
+export function keysOf(where: string, path: string, value: object): string[] {
+  try {
+    return Object.keys(value);
+  } catch (error) {
+    throw unreadableError(where, path, error, 'object');
+  }
+}
+
+/** Sets `key` on a fresh object even when it is `__proto__`, which plain assignment would not. */
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * Reads a nested object of an argument once (`options.labels`, `options.attributes`): each own
+ * enumerable string key, each value read once, into a fresh frozen object that later uses read
+ * instead of the caller's.
+ * @param allowed - what the message says it must be (`an object of label name → string value`)
+ * @returns the frozen copy
+ * @throws TypeError naming `path` when `value` is not a plain object or cannot be read
+ */
+export function readRecord(where: string, path: string, value: unknown, allowed: string): Readonly<Record<string, unknown>> {
+  if (!isPlainObject(where, path, value)) throw new TypeError(`${where}: ${path} must be ${allowed}; received ${describe(value)}`);
+  const out: Record<string, unknown> = {};
+  for (const key of keysOf(where, path, value)) define(out, key, readMember(where, memberPath(path, key), value, key));
+  return Object.freeze(out);
+}
+
+/**
+ * Reads an array of an argument once into a frozen copy.
+ * @param maxLength - the most items taken (a sparse array may claim 2^32 − 1)
+ * @returns the copy, or `undefined` when `value` is not an array
+ * @throws TypeError naming `path` when it cannot be read; RangeError when it has more than `maxLength` items
+ */
+export function readArray(where: string, path: string, value: unknown, maxLength: number): readonly unknown[] | undefined {
+  let length: unknown;
+  try {
+    if (!Array.isArray(value)) return undefined;
+    length = value.length;
+  } catch (error) {
+    throw unreadableError(where, path, error, 'value');
+  }
+  if (typeof length !== 'number' || length > maxLength) {
+    throw new RangeError(`${where}: ${path} must have at most ${maxLength} items; received an array of ${describe(length)}`);
+  }
+  const out: unknown[] = [];
+  for (let i = 0; i < length; i++) out.push(readMember(where, `${path}[${i}]`, value as unknown[], i));
+  return Object.freeze(out);
 }
 
 /** How a call takes its options: every name, and how messages speak of them. */
@@ -65,31 +145,21 @@ export interface OptionSpec<T> {
 export function readOptions<T extends object>(where: string, value: unknown, spec: OptionSpec<T>): Readonly<Partial<T>> {
   const { names, example, what = 'options', noun = 'option', required = false, notTaken = {} } = spec;
   if (value === undefined && !required) return Object.freeze({});
-  if (!isOptionsObject(where, what, value)) {
+  if (!isPlainObject(where, what, value)) {
     throw new TypeError(`${where}: ${what} must be an object such as ${example}; received ${describe(value)}`);
-  }
-  let keys: string[];
-  try {
-    keys = Object.keys(value);
-  } catch (error) {
-    throw new TypeError(`${where}: ${what} could not be read (${reason(error)}); pass a plain object`);
   }
   const allowed = Object.keys(names);
   const out: Record<string, unknown> = {};
-  for (const key of keys) {
+  for (const key of keysOf(where, what, value)) {
     const known = Object.prototype.hasOwnProperty.call(names, key);
     if (!known && !Object.prototype.hasOwnProperty.call(notTaken, key)) {
       throw new TypeError(`${where}: ${what}.${key} is not ${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}; the ${noun}s are ${allowed.join(', ')}`);
     }
-    try {
-      out[key] = (value as Record<string, unknown>)[key];
-    } catch (error) {
-      throw new TypeError(`${where}: ${what}.${key} could not be read (${reason(error)}); pass a plain value`);
+    const given = readMember(where, `${what}.${key}`, value, key);
+    if (!known && given !== undefined) {
+      throw new TypeError(`${where}: ${what}.${key} is not taken here; received ${describe(given)}: ${notTaken[key]}`);
     }
-    if (!known && out[key] !== undefined) {
-      throw new TypeError(`${where}: ${what}.${key} is not taken here; received ${describe(out[key])}: ${notTaken[key]}`);
-    }
-    if (!known) delete out[key];
+    if (known) out[key] = given;
   }
   return Object.freeze(out) as Readonly<Partial<T>>;
 }

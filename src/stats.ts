@@ -7,11 +7,11 @@
  * for the rate limiter, `addMultifdPacket` for a channel's hot loop.
  * @packageDocumentation
  */
-import { BUFFER_DELAY as CORE_BUFFER_DELAY, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
-import { COUNTER_NAMES, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
+import { BUFFER_DELAY as CORE_BUFFER_DELAY, LAYOUT_VERSION, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
+import { COUNTER_NAMES, COUNTERS, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
 import { defaultLanes, firstDifference } from './definition.js';
-import { describe, handleError, toU64 } from './errors.js';
-import type { MigrationStatsHandle } from './handle.js';
+import { describe, errorReason, handleError, isU64, toU64 } from './errors.js';
+import { checkMemory, type MigrationStatsHandle } from './handle.js';
 import {
   attachParts,
   canShareMemory,
@@ -43,7 +43,7 @@ export type MigrationStatsOptions = StatsOptions;
  * another copy's class fails although the object works the same.
  */
 const BRAND = Symbol.for('migration-stats.MigrationStats');
-const BRAND_VERSION = 2;
+
 
 /**
  * `isCount` of errors.ts, kept beside its hot caller {@link MigrationStats.addMultifdPacket}: through
@@ -67,6 +67,9 @@ function packetArgumentError(normalPages: unknown, zeroPages: unknown, bytes: un
 
 /** The lane count of every `MigrationStats` memory this thread creates. */
 let qemuLanes: number | undefined;
+
+/** Whether `value` is an instance of this copy of the class; set by the class itself (it reads a private field). */
+let isOwnInstance: (value: object) => value is MigrationStats;
 
 /** `MigrationStats` has the 15 counters as properties, from the counter table. */
 export interface MigrationStats extends CounterFields<Stat64> {}
@@ -97,7 +100,7 @@ export class MigrationStats extends SharedStats {
     this.counters = Object.freeze(COUNTER_NAMES.map((name) => fields[name]));
     this.#packetCore = parts.core;
     this.#aimPackets();
-    Object.defineProperty(this, BRAND, { value: BRAND_VERSION });
+    Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });
     Object.freeze(this);
   }
 
@@ -109,15 +112,21 @@ export class MigrationStats extends SharedStats {
 
   /**
    * Whether `value` is a `MigrationStats`, from this copy of the library or from another copy of the
-   * same layout version (a bundle), where `instanceof` would say no.
+   * same layout version (a bundle), where `instanceof` would say no. An object of another copy must
+   * behave as one: its 15 counters are objects with their methods whose `get()` answers an unsigned
+   * 64-bit bigint, and its handle's memory is a shared `WebAssembly.Memory` holding this layout
+   * (where this thread can share memory at all). The brand alone, a copy of an instance's
+   * properties or a Proxy of an instance is not one. Never throws.
+   * @param value - anything
+   * @returns `true` for a `MigrationStats` of this or another copy of the library
    * @example MigrationStats.isMigrationStats(await MigrationStats.create()) //=> true
    */
   static isMigrationStats(value: unknown): value is MigrationStats {
-    try {
-      return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === BRAND_VERSION;
-    } catch {
-      return false;
-    }
+    return statsReader(value) !== undefined;
+  }
+
+  static {
+    isOwnInstance = (value: object): value is MigrationStats => #packetCore in value;
   }
 
   /**
@@ -243,12 +252,119 @@ registerStatsClass({
 });
 
 /**
- * Checks the `stats` argument of the report and exporter functions.
+ * What the reports and exporters read of a stats argument. It is taken once, when the argument is
+ * accepted ({@link requireStats}), so nothing the caller changes later reaches the reports.
+ * @internal
+ */
+export interface StatsReader {
+  /**
+   * Counter `name` now (one atomic read).
+   * @param where - the call, for messages
+   * @param name - the counter
+   * @throws TypeError naming `where` and the counter when the counters of another copy fail to answer
+   */
+  get(where: string, name: CounterName): bigint;
+  /**
+   * `migration_transferred_bytes()` now: `qemuFileTransferred + multifdBytes + rdmaBytes`, mod 2^64.
+   * @param where - the call, for messages
+   */
+  transferredBytes(where: string): bigint;
+  /**
+   * `migration_rate_reset()`: the rate-limit window starts at the bytes transferred now.
+   * @param where - the call, for messages
+   */
+  rateReset(where: string): void;
+}
+
+/** The methods a counter of another copy of the library must have. */
+const COUNTER_METHODS = ['get', 'set', 'add', 'min', 'max', 'getNumber'] as const;
+
+/** One counter of another copy: the object and the two methods the reports call, read once. */
+interface ForeignCounter {
+  readonly counter: object;
+  readonly get: (...args: unknown[]) => unknown;
+  readonly set: (...args: unknown[]) => unknown;
+}
+
+/** An instance of this copy: its own methods, which read the shared memory and cannot fail. */
+function ownReader(stats: MigrationStats): StatsReader {
+  return {
+    get: (_where, name) => stats[name].get(),
+    transferredBytes: () => stats.migrationTransferredBytes(),
+    rateReset: () => stats.migrationRateReset(),
+  };
+}
+
+/**
+ * Checks that an object of another copy of the library behaves as a `MigrationStats`, every access
+ * guarded, and reads its counters' methods once.
+ * @returns a reader that calls those methods and checks what they answer, or `undefined`
+ */
+function foreignReader(value: object): StatsReader | undefined {
+  const counters = new Map<CounterName, ForeignCounter>();
+  try {
+    const object = value as Record<string | symbol, unknown>;
+    if (object[BRAND] !== LAYOUT_VERSION) return undefined;
+    // `handle` throws by design where this thread cannot share memory (a page not cross-origin isolated).
+    if (MigrationStats.canShareMemory()) {
+      const handle = object.handle;
+      if (handle === null || typeof handle !== 'object') return undefined;
+      checkMemory('isMigrationStats', (handle as { memory?: unknown }).memory);
+    }
+    for (const { name } of COUNTERS) {
+      const counter = object[name];
+      if (counter === null || typeof counter !== 'object') return undefined;
+      const members = counter as Record<string, unknown>;
+      const methods: Record<string, unknown> = {};
+      for (const method of COUNTER_METHODS) methods[method] = members[method];
+      if (members.name !== name || COUNTER_METHODS.some((method) => typeof methods[method] !== 'function')) return undefined;
+      const found: ForeignCounter = { counter, get: methods.get as ForeignCounter['get'], set: methods.set as ForeignCounter['set'] };
+      if (!isU64(Reflect.apply(found.get, counter, []))) return undefined;
+      counters.set(name, found);
+    }
+  } catch {
+    return undefined;
+  }
+  const call = (where: string, name: CounterName, method: 'get' | 'set', args: unknown[]): unknown => {
+    const found = counters.get(name)!;
+    try {
+      return Reflect.apply(found[method], found.counter, args);
+    } catch (error) {
+      throw new TypeError(`${where}: stats.${name}.${method}() failed (${errorReason(error)}); stats must be a MigrationStats (from MigrationStats.create or attach)`);
+    }
+  };
+  const get = (where: string, name: CounterName): bigint => {
+    const answer = call(where, name, 'get', []);
+    if (isU64(answer)) return answer;
+    throw new TypeError(`${where}: stats.${name}.get() must answer a bigint from 0n to 18446744073709551615n (2^64 − 1); it answered ${describe(answer)}`);
+  };
+  const transferredBytes = (where: string): bigint =>
+    BigInt.asUintN(64, get(where, 'qemuFileTransferred') + get(where, 'multifdBytes') + get(where, 'rdmaBytes'));
+  return { get, transferredBytes, rateReset: (where) => void call(where, 'rateLimitStart', 'set', [transferredBytes(where)]) };
+}
+
+/**
+ * The one check of a stats argument, and how it is read: an instance of this copy of the library
+ * is read through its own methods; an object of another copy (a bundle) is checked to behave as one
+ * and read through its counters' methods, taken once. Other kinds of stats objects are recognised here.
+ * @returns the reader, or `undefined` when `value` is not a stats object
+ */
+function statsReader(value: unknown): StatsReader | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (isOwnInstance(value)) return ownReader(value);
+  return foreignReader(value);
+}
+
+/**
+ * Checks the `stats` argument of the report and exporter functions and reads it once.
  * @param where - the call, for the message
+ * @param stats - what the caller passed
+ * @returns how the call reads the counters
  * @throws TypeError naming the call and the value when `stats` is not a {@link MigrationStats}
  * @internal
  */
-export function requireStats(where: string, stats: unknown): MigrationStats {
-  if (MigrationStats.isMigrationStats(stats)) return stats;
+export function requireStats(where: string, stats: unknown): StatsReader {
+  const reader = statsReader(stats);
+  if (reader !== undefined) return reader;
   throw new TypeError(`${where}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
 }

@@ -1,5 +1,21 @@
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { MigrationStats, prometheusText, queryMigrate } from '../dist/index.js';
+import { createMetricsHandler, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../dist/index.js';
+import { observeMigrationStats } from '../dist/exporters/otel.js';
+import { registerPromClient } from '../dist/exporters/prom-client.js';
+import { BACKENDS } from './helpers.js';
+import { forgedStats } from './hostile.js';
+
+/** Every function that takes a stats argument, called with `stats`. */
+const TAKERS: [where: string, call: (stats: MigrationStats) => unknown][] = [
+  ['queryMigrate', (stats) => queryMigrate(stats, { status: 'active', setupTimeMs: 1, totalTimeMs: 2, ramTotalBytes: 4096n, remainingBytes: 0n, mbps: 0, pagesPerSecond: 0 })],
+  ['prometheusText', (stats) => prometheusText(stats)],
+  ['createMetricsHandler', (stats) => createMetricsHandler(stats)],
+  ['new MigrationWindow', (stats) => new MigrationWindow(stats, { nowMs: 0 }).update(100)],
+  ['registerPromClient', (stats) => registerPromClient(stats, { registry: new Registry() })],
+  ['observeMigrationStats', (stats) => observeMigrationStats(stats, new MeterProvider().getMeter('brand'))],
+];
 
 describe('MigrationStats.isMigrationStats', () => {
   it('knows instances of this copy of the library, on both backends', async () => {
@@ -15,6 +31,35 @@ describe('MigrationStats.isMigrationStats', () => {
     for (const value of [null, undefined, 0, 'stats', {}, { ...stats }, Object.create(MigrationStats.prototype), stats.handle]) {
       expect(MigrationStats.isMigrationStats(value)).toBe(false);
     }
+  });
+
+  it.each(BACKENDS)('refuses forgeries in every function, with the library’s TypeError naming stats (%s backend)', async (backend) => {
+    const real = await MigrationStats.create({ backend });
+    for (const [label, forgery] of forgedStats(real)) {
+      expect(MigrationStats.isMigrationStats(forgery), label).toBe(false);
+      for (const [where, call] of TAKERS) {
+        let error: unknown;
+        try {
+          call(forgery as MigrationStats);
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error, `${where} given ${label}`).toBeInstanceOf(TypeError);
+        expect((error as Error).message, `${where} given ${label}`).toMatch(new RegExp(`^${where}: stats must be a MigrationStats \\(from MigrationStats\\.create or attach\\); received `));
+      }
+    }
+  });
+
+  it('lets every function take the counters of another copy of the library', async () => {
+    const bundled = (await import('migration-stats/browser')) as typeof import('../dist/index.js');
+    const stats = await bundled.MigrationStats.create();
+    for (const [where, call] of TAKERS) expect(() => call(stats), where).not.toThrow();
+    // The window resets the other copy's rate limiter through its counters.
+    stats.qemuFileTransferred.add(5000);
+    const window = new MigrationWindow(stats, { nowMs: 0 });
+    stats.qemuFileTransferred.add(1000);
+    expect(window.update(100)?.transferred).toBe(1000n);
+    expect(stats.rateLimitStart.get()).toBe(6000n);
   });
 
   it('knows instances made by another copy of the library (a bundle), which instanceof does not', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MigrationStats } from '../dist/index.js';
 import { BACKENDS, fresh, values } from './helpers.js';
+import { revokedProxy } from './hostile.js';
 
 // Each class of bad input, with the error it must raise and how its value is shown.
 const BAD: [label: string, value: unknown, error: typeof TypeError | typeof RangeError, shown: string][] = [
@@ -26,11 +27,6 @@ const BAD: [label: string, value: unknown, error: typeof TypeError | typeof Rang
   ['a Proxy whose traps throw', new Proxy({}, { get() { throw new Error('trap'); } }), TypeError, 'received an object'],
 ];
 
-function revokedProxy(): object {
-  const { proxy, revoke } = Proxy.revocable({}, {});
-  revoke();
-  return proxy;
-}
 
 const ALLOWED = 'must be a bigint from 0n to 18446744073709551615n (2^64 − 1) or a non-negative safe-integer number';
 

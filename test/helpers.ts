@@ -1,4 +1,4 @@
-import { MigrationStats, type BackendName } from '../dist/index.js';
+import { MigrationStats, type BackendName, type MetricsRequest } from '../dist/index.js';
 import { readHeader } from '../dist/backend/header.js';
 import type { Layout } from '../dist/backend/layout.js';
 
@@ -40,4 +40,33 @@ export function cellOf(stats: { handle: { memory: WebAssembly.Memory } }, name: 
   const entry = layout.metrics.find((m) => m.spec.name === name);
   if (!entry) throw new Error(`no metric ${name}`);
   return { base: entry.base, lane: entry.lane < 0 ? -1 : layout.lanesOffset + layout.laneStride * lane + entry.lane };
+}
+
+/** What a metrics handler answered. */
+export interface Answer {
+  status: number;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+/** Calls a `createMetricsHandler` handler as node:http would, recording the answer. */
+export function callHandler(handler: (request: MetricsRequest, response: never) => void, request: MetricsRequest): Answer {
+  const answer: Answer = { status: 0, headers: {}, body: undefined };
+  const response = {
+    set statusCode(code: number) {
+      answer.status = code;
+    },
+    get statusCode() {
+      return answer.status;
+    },
+    setHeader(name: string, value: string | number) {
+      answer.headers[name.toLowerCase()] = String(value);
+    },
+    end(body?: string) {
+      answer.body = body;
+    },
+  };
+  handler(request, response as never);
+  return answer;
 }

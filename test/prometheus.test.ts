@@ -10,6 +10,9 @@ import {
   PROMETHEUS_CONTENT_TYPE,
   type BackendName,
 } from '../dist/index.js';
+import { readExposition } from './exposition.js';
+import { callHandler } from './helpers.js';
+import { BRAND, flippingGetter, throwingGetter } from './hostile.js';
 import { requireTool, skipWithout } from './tools.js';
 import { addInWorkers } from './workers.js';
 
@@ -82,6 +85,39 @@ describe.each<BackendName>(['wasm', 'js'])('prometheusText (%s backend)', (backe
   });
 });
 
+describe('the exposition reader of the tests', () => {
+  it('reads both formats as written, with labels and 64-bit values', async () => {
+    const stats = await MigrationStats.create();
+    stats.multifdBytes.set(U64_MAX);
+    for (const format of ['prometheus', 'openmetrics'] as const) {
+      const families = readExposition(prometheusText(stats, { format, labels: { vm: 'a"b\\c\nd' } }), format);
+      expect(families).toHaveLength(15);
+      const multifd = families.find((f) => f.name.startsWith('qemu_migration_multifd_bytes'))!;
+      expect(multifd.samples).toEqual([{ name: 'qemu_migration_multifd_bytes_total', labels: { vm: 'a"b\\c\nd' }, value: '18446744073709551615' }]);
+      expect(multifd.unit).toBe(format === 'openmetrics' ? 'bytes' : undefined);
+    }
+  });
+
+  it('refuses texts that break a rule (so it can fail)', async () => {
+    const text = prometheusText(await MigrationStats.create());
+    const open = prometheusText(await MigrationStats.create(), { format: 'openmetrics' });
+    const broken: [string, string, 'prometheus' | 'openmetrics'][] = [
+      [text.replace('qemu_migration_zero_pages_total 0', 'qemu_migration_zero_pages_total{vm="a\\x"} 0'), 'escape', 'prometheus'],
+      [text.replace('qemu_migration_zero_pages_total 0', 'qemu_migration_zero_pages_total{bad name="x"} 0'), 'bad label name', 'prometheus'],
+      [text.replace('qemu_migration_zero_pages_total 0', 'qemu_migration_zero_pages_total{vm="x"}0'), 'no space', 'prometheus'],
+      [text.replace('qemu_migration_zero_pages_total 0', 'qemu_migration_zero_pages_total 42a'), 'not a number', 'prometheus'],
+      [text.replace('# TYPE qemu_migration_zero_pages_total counter\n', ''), 'before the TYPE', 'prometheus'],
+      [text + text, 'after its samples', 'prometheus'],
+      [text.replace('# TYPE qemu_migration_zero_pages_total', '# HELP qemu_migration_zero_pages_total again\n# TYPE qemu_migration_zero_pages_total'), 'second HELP', 'prometheus'],
+      [open.replace('# EOF\n', ''), 'without # EOF', 'openmetrics'],
+      [open + 'x 1\n', 'after # EOF', 'openmetrics'],
+      [open.replace('# UNIT qemu_migration_multifd_bytes bytes', '# UNIT qemu_migration_multifd_bytes seconds'), 'unit seconds', 'openmetrics'],
+      [text, 'ends in _total', 'openmetrics'],
+    ];
+    for (const [bad, why, format] of broken) expect(() => readExposition(bad, format), why).toThrow(why);
+  });
+});
+
 describe('promtool check metrics', () => {
   it.skipIf(skipWithout('promtool'))('accepts the exposition, with labels and with 64-bit values', async () => {
     const stats = await MigrationStats.create();
@@ -104,6 +140,8 @@ describe('promtool check metrics', () => {
 describe('createMetricsHandler', () => {
   let server: Server | undefined;
   afterEach(async () => {
+    // Connections left open (keep-alive, or a request the handler never answered) would keep close() waiting.
+    server?.closeAllConnections();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     server = undefined;
   });
@@ -152,6 +190,70 @@ describe('createMetricsHandler', () => {
     expect(() => createMetricsHandler(stats, { prefix: 'a-b' })).toThrow(/createMetricsHandler: options.prefix must be/);
   });
 
+  it('copies its options when made: changing the labels object afterwards changes no response, and the server stays up', async () => {
+    const stats = await MigrationStats.create();
+    const labels: Record<string, unknown> = { vm: 'guest1' };
+    const handler = createMetricsHandler(stats, { labels: labels as Record<string, string> });
+    labels.vm = 42;
+    labels['bad name'] = 'x';
+    const answer = callHandler(handler, { method: 'GET', headers: {} });
+    expect(answer.status).toBe(200);
+    expect(readExposition(answer.body!, 'prometheus')).toHaveLength(15);
+    server = createServer(handler);
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(response.status).toBe(200);
+      const text = await response.text();
+      expect(text).toContain('\nqemu_migration_zero_pages_total{vm="guest1"} 0\n');
+      expect(readExposition(text, 'prometheus')).toHaveLength(15);
+    }
+  });
+
+  it('reads each label once, when made', async () => {
+    const { object, reads } = flippingGetter('vm', 'guest1', 42);
+    const handler = createMetricsHandler(await MigrationStats.create(), { labels: object as never });
+    const answer = callHandler(handler, { method: 'GET', headers: {} });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toContain('{vm="guest1"}');
+    expect(reads()).toBe(1);
+  });
+
+  it('answers 500 with a message when a request cannot be answered, and never throws', async () => {
+    const real = await MigrationStats.create();
+    // Counters of another copy of the library whose zeroPages.get() starts to fail after it was checked.
+    let failing = false;
+    const zeroPages = {
+      name: 'zeroPages', add() {}, set() {}, min() {}, max() {}, getNumber: () => 0,
+      get: () => {
+        if (failing) throw new Error('the memory is gone');
+        return 0n;
+      },
+    };
+    const foreign = { ...real, [BRAND]: (real as unknown as Record<symbol, unknown>)[BRAND], handle: real.handle, zeroPages };
+    const handler = createMetricsHandler(foreign as unknown as MigrationStats);
+    expect(callHandler(handler, { method: 'GET', headers: {} }).status).toBe(200);
+    failing = true;
+    const failed = callHandler(handler, { method: 'GET', headers: {} });
+    expect(failed.status).toBe(500);
+    expect(failed.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(failed.body).toMatch(/^Internal Server Error: createMetricsHandler: stats\.zeroPages\.get\(\) failed \(the memory is gone\)/);
+    // A request whose headers cannot be read.
+    const healthy = createMetricsHandler(real);
+    expect(callHandler(healthy, throwingGetter('headers', { method: 'GET' }) as never).status).toBe(500);
+    // A response that cannot even take the 500: the handler still returns normally.
+    const broken = { statusCode: 0, setHeader: () => { throw new Error('closed'); }, end: () => { throw new Error('closed'); } };
+    expect(() => healthy({ method: 'GET', headers: {} }, broken)).not.toThrow();
+    // Behind a real server, a failing request leaves the server answering the next ones.
+    server = createServer(handler);
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(500);
+    failing = false;
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+  });
+
   it('refuses a format option instead of ignoring it: the format follows each request', async () => {
     const stats = await MigrationStats.create();
     expect(() => createMetricsHandler(stats, { format: 'openmetrics' } as never)).toThrow(
@@ -161,3 +263,4 @@ describe('createMetricsHandler', () => {
     );
   });
 });
+

@@ -167,6 +167,28 @@ describe.each<BackendName>(['wasm', 'js'])('queryMigrate (%s backend)', (backend
     expect(() => queryMigrate({} as MigrationStats, RUNNING)).toThrow(/stats must be a MigrationStats/);
   });
 
+  it('checks every context member given, also those its status does not report', async () => {
+    const stats = await statsWithCounts();
+    const refused: [QueryMigrateContext, typeof TypeError | typeof RangeError, RegExp][] = [
+      [{ status: 'setup', setupTimeMs: NaN }, RangeError, /^queryMigrate: context\.setupTimeMs must be .*received NaN/],
+      [{ status: 'setup', ramTotalBytes: 1e21 }, RangeError, /^queryMigrate: context\.ramTotalBytes must be .*received 1e\+21/],
+      [{ ...RUNNING, downtimeMs: -5 }, RangeError, /^queryMigrate: context\.downtimeMs must be .*received -5/],
+      [{ ...RUNNING, status: 'completed', expectedDowntimeMs: -1 }, RangeError, /^queryMigrate: context\.expectedDowntimeMs must be .*received -1/],
+      [{ ...RUNNING, status: 'completed', remainingBytes: 'lots' as never }, TypeError, /^queryMigrate: context\.remainingBytes must be .*received "lots"/],
+      [{ status: 'none', mbps: 'fast' as never }, TypeError, /^queryMigrate: context\.mbps must be a finite non-negative number/],
+      [{ status: 'failed', pagesPerSecond: -1 }, RangeError, /^queryMigrate: context\.pagesPerSecond must be/],
+      [{ status: 'cancelled', pageSize: 0 }, RangeError, /^queryMigrate: context\.pageSize must be at least 1 byte/],
+      [{ status: 'colo', setupTimeMs: 5, totalTimeMs: 4 }, RangeError, /^queryMigrate: context\.setupTimeMs must not exceed context\.totalTimeMs/],
+      [{ status: 'wait-unplug', totalTimeMs: 2n ** 63n }, RangeError, /^queryMigrate: context\.totalTimeMs must fit QEMU's int64 milliseconds/],
+    ];
+    for (const [context, error, message] of refused) {
+      expect(() => queryMigrate(stats, context), JSON.stringify(context, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))).toThrow(error);
+      expect(() => queryMigrate(stats, context)).toThrow(message);
+    }
+    // Members given but not reported are still allowed when they are valid.
+    expect(queryMigrate(stats, { ...RUNNING, status: 'setup', downtimeMs: 0 })).toEqual({ status: 'setup' });
+  });
+
   it('takes the window’s expected downtime exactly even above 2^53', async () => {
     const stats = await statsWithCounts();
     const info = queryMigrate(stats, { ...RUNNING, expectedDowntimeMs: 9223372036854774784 });
@@ -250,5 +272,47 @@ describe('formatQmp', () => {
     loop.self = loop;
     expect(() => formatQmp(loop as never, { type: null })).toThrow(/value.self refers back to itself/);
     expect(() => formatQmp({}, { type: 'Nope' as never })).toThrow(/options.type must be 'MigrationInfo', 'MigrationStats' or null; received "Nope"/);
+  });
+
+  it('takes options.type only as one of its strings or null, never coerced', () => {
+    const refused: [unknown, string][] = [
+      [['MigrationStats'], 'an object (Array)'],
+      [new String('MigrationInfo'), 'an object (String)'],
+      [Object.create(null), 'an object (Object)'],
+      [{ toString: () => 'MigrationInfo' }, 'an object (Object)'],
+      [Symbol('MigrationInfo'), 'Symbol(MigrationInfo)'],
+      ['toString', '"toString"'],
+      ['__proto__', '"__proto__"'],
+    ];
+    for (const [type, shown] of refused) {
+      expect(() => formatQmp({}, { type: type as never })).toThrow(
+        new TypeError(`formatQmp: options.type must be 'MigrationInfo', 'MigrationStats' or null; received ${shown}`),
+      );
+    }
+  });
+
+  it('prints values nested at any depth without running out of stack', () => {
+    let array: unknown = [];
+    let object: unknown = 1n;
+    for (let i = 0; i < 100_000; i++) {
+      array = [array];
+      object = { a: object };
+    }
+    expect(formatQmp(array as never, { type: null })).toBe(`${'['.repeat(100_001)}${']'.repeat(100_001)}`);
+    expect(formatQmp(object as never, { type: null })).toBe(`${'{"a": '.repeat(100_000)}1${'}'.repeat(100_000)}`);
+    // A cycle deep inside is still found, and a value shared by two members is not a cycle.
+    const shared = { x: 1n };
+    expect(formatQmp({ a: shared, b: [shared] }, { type: null })).toBe('{"a": {"x": 1}, "b": [{"x": 1}]}');
+    const loop: unknown[] = [];
+    let deep: unknown = loop;
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    loop.push(deep);
+    expect(() => formatQmp(loop as never, { type: null })).toThrow(/^formatQmp: value\[0\](\[0\]){10000} refers back to itself; QMP values are trees$/);
+  });
+
+  it('refuses a hole or an undefined item in an array instead of printing invalid JSON', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => formatQmp([1n, , 3n] as never, { type: null })).toThrow(new TypeError('formatQmp: value[1] cannot be printed in QMP; received undefined'));
+    expect(() => formatQmp({ a: [undefined] } as never, { type: null })).toThrow(new TypeError('formatQmp: value.a[0] cannot be printed in QMP; received undefined'));
   });
 });

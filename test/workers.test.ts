@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MigrationStats, type BackendName } from '../dist/index.js';
 import { U64_MAX } from './helpers.js';
-import { startFixture } from './workers.js';
+import { startAtLine } from './workers.js';
 
 const ITERATIONS = 250_000;
 const OWN = ['downtimeBytes', 'postcopyBytes', 'rdmaBytes', 'postcopyRequests', 'precopyBytes', 'dirtySyncCount'] as const;
@@ -18,28 +18,23 @@ const CONFIGS: { backend: BackendName; lane: boolean }[] = [
 async function runWorkers(creator: BackendName) {
   const stats = await MigrationStats.create({ backend: creator });
   stats.dirtyBytesLastSync.set(U64_MAX);
-  const startLine = new SharedArrayBuffer(8);
-  const gate = new Int32Array(startLine);
-  const started = CONFIGS.map((config, id) =>
-    startFixture('counting-worker.mjs', { handle: stats.handle, ...config, id, iterations: ITERATIONS, own: OWN[id], startLine }),
-  );
-  const workers = started.map((s) => s.worker);
-  const done = started.map((s) => s.result);
-  // Release every worker at once, then read while they write: reads must never go backwards.
-  while (Atomics.load(gate, 0) < workers.length) await new Promise((r) => setTimeout(r, 1));
-  Atomics.store(gate, 1, 1);
-  Atomics.notify(gate, 1);
-  let last = 0n;
+  // Read while the workers write (from before they are released until all are done): reads must never go backwards.
   let finished = false;
-  const all = Promise.all(done).then(() => (finished = true));
-  while (!finished) {
-    const now = stats.normalPages.get();
-    expect(now >= last, `read ${now} after ${last}`).toBe(true);
-    last = now;
-    await new Promise((r) => setImmediate(r));
+  const reading = (async () => {
+    let last = 0n;
+    while (!finished) {
+      const now = stats.normalPages.get();
+      expect(now >= last, `read ${now} after ${last}`).toBe(true);
+      last = now;
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  try {
+    await startAtLine('counting-worker.mjs', CONFIGS.map((config, id) => ({ handle: stats.handle, ...config, id, iterations: ITERATIONS, own: OWN[id] })));
+  } finally {
+    finished = true;
   }
-  await all;
-  await Promise.all(workers.map((w) => w.terminate()));
+  await reading;
   return stats;
 }
 

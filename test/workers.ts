@@ -34,3 +34,29 @@ export async function addInWorkers(stats: MigrationStats, adds: [string, number]
     }),
   );
 }
+
+/**
+ * Starts one fixture per entry of `workerData`, each waiting at a shared start line, releases them
+ * together once all are waiting, and returns their first messages (terminating them all, also when
+ * one fails).
+ * @param fixture - a file of test/fixtures that counts `Atomics.add(gate, 0, 1)` and waits for word 1
+ */
+export async function startAtLine<T>(fixture: string, workerData: readonly Record<string, unknown>[]): Promise<T[]> {
+  const startLine = new SharedArrayBuffer(8);
+  const gate = new Int32Array(startLine);
+  const started = workerData.map((data) => startFixture<T>(fixture, { ...data, startLine }));
+  // A worker that fails before it reaches the line fails the wait at once.
+  let failure: { error: unknown } | undefined;
+  for (const { result } of started) result.catch((error: unknown) => (failure ??= { error }));
+  try {
+    while (Atomics.load(gate, 0) < started.length) {
+      if (failure !== undefined) throw failure.error;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    Atomics.store(gate, 1, 1);
+    Atomics.notify(gate, 1);
+    return await Promise.all(started.map((s) => s.result));
+  } finally {
+    await Promise.all(started.map((s) => s.worker.terminate()));
+  }
+}

@@ -9,6 +9,7 @@
 import { describe } from '../errors.js';
 import { QEMU_DEFINITION, type CounterName } from '../counters.js';
 import { otelPrefix, promPrefix } from '../definition.js';
+import { readRecord } from '../options.js';
 
 /** One counter as a metric. */
 export interface MetricInfo {
@@ -61,15 +62,16 @@ export function checkPromPrefix(where: string, prefix: unknown): string {
 }
 
 /**
- * Checks constant labels: names valid and not reserved (`__…`), values strings.
- * @throws TypeError naming the label and what is allowed
+ * Reads constant labels once and checks them: names valid and not reserved (`__…`), values strings.
+ * @param where - the call, for messages
+ * @param labels - `options.labels` as given (`undefined` for none)
+ * @returns a frozen copy, the only object later reads see
+ * @throws TypeError naming the label and what is allowed, or naming `options.labels` when it cannot be read
  */
 export function checkLabels(where: string, labels: unknown): Readonly<Record<string, string>> {
-  if (labels === undefined) return {};
-  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
-    throw new TypeError(`${where}: options.labels must be an object of label name → string value; received ${describe(labels)}`);
-  }
-  for (const [name, value] of Object.entries(labels)) {
+  if (labels === undefined) return Object.freeze({});
+  const copy = readRecord(where, 'options.labels', labels, 'an object of label name → string value');
+  for (const [name, value] of Object.entries(copy)) {
     if (!LABEL_NAME.test(name) || name.startsWith('__')) {
       throw new TypeError(`${where}: options.labels has the name ${JSON.stringify(name)}; label names must match ${LABEL_NAME} and not start with "__"`);
     }
@@ -77,6 +79,6 @@ export function checkLabels(where: string, labels: unknown): Readonly<Record<str
       throw new TypeError(`${where}: options.labels.${name} must be a string; received ${describe(value)}`);
     }
   }
-  return labels as Record<string, string>;
+  return copy as Readonly<Record<string, string>>;
 }
 

@@ -9,8 +9,8 @@
 import type { Attributes, BatchObservableCallback, Meter, Observable } from '@opentelemetry/api';
 import { describe } from '../errors.js';
 import { DEFAULT_OTEL_PREFIX, METRICS } from './metrics.js';
-import { readOptions, type OptionSpec } from '../options.js';
-import { MigrationStats, requireStats } from '../stats.js';
+import { readArray, readMember, readOptions, readRecord, type OptionSpec } from '../options.js';
+import { requireStats, type MigrationStats } from '../stats.js';
 
 /** Options of {@link observeMigrationStats}. */
 export interface OtelOptions {
@@ -53,19 +53,47 @@ function checkPrefix(where: string, prefix: unknown): void {
 
 const isPrimitiveAttribute = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
-/** Checks attributes: each value a string, number or boolean, or an array of one of those types. */
-function checkAttributes(where: string, attributes: unknown): void {
-  if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) {
-    throw new TypeError(`${where}: options.attributes must be an object of attribute name → value; received ${describe(attributes)}`);
-  }
-  for (const [name, value] of Object.entries(attributes)) {
+/** The most items an attribute array may have here (a sparse array may claim 2^32 − 1). */
+const MAX_ATTRIBUTE_ITEMS = 65_536;
+
+/**
+ * Reads the attributes once into a frozen copy (arrays copied too) and checks them: each value a
+ * string, number or boolean, or an array of one of those types (`null` and `undefined` items allowed).
+ */
+function readAttributes(where: string, attributes: unknown): Attributes {
+  const copy: Record<string, unknown> = { ...readRecord(where, 'options.attributes', attributes, 'an object of attribute name → value') };
+  for (const [name, value] of Object.entries(copy)) {
     if (isPrimitiveAttribute(value)) continue;
-    if (Array.isArray(value)) {
-      const types = new Set(value.filter((item) => item !== null && item !== undefined).map((item: unknown) => typeof item));
-      if (types.size <= 1 && value.every((item: unknown) => item === null || item === undefined || isPrimitiveAttribute(item))) continue;
+    const path = `options.attributes.${name}`;
+    const items = readArray(where, path, value, MAX_ATTRIBUTE_ITEMS);
+    if (items !== undefined) {
+      const types = new Set(items.filter((item) => item !== null && item !== undefined).map((item) => typeof item));
+      if (types.size <= 1 && items.every((item) => item === null || item === undefined || isPrimitiveAttribute(item))) {
+        Object.defineProperty(copy, name, { value: items, enumerable: true });
+        continue;
+      }
     }
-    throw new TypeError(`${where}: options.attributes.${name} must be a string, number, boolean or an array of one of them; received ${describe(value)}`);
+    throw new TypeError(`${where}: ${path} must be a string, number, boolean or an array of one of them; received ${describe(value)}`);
   }
+  return Object.freeze(copy) as Attributes;
+}
+
+/** The four methods of a `Meter` that are used, read once. */
+const METER_METHODS = ['createObservableCounter', 'createObservableGauge', 'addBatchObservableCallback', 'removeBatchObservableCallback'] as const;
+
+/**
+ * Reads the meter's methods once.
+ * @throws TypeError naming `meter` when it is not a meter or cannot be read
+ */
+function readMeter(where: string, meter: unknown): Record<(typeof METER_METHODS)[number], (...args: unknown[]) => unknown> {
+  const methods: Partial<Record<(typeof METER_METHODS)[number], unknown>> = {};
+  if (meter !== null && typeof meter === 'object') {
+    for (const name of METER_METHODS) methods[name] = readMember(where, `meter.${name}`, meter, name);
+  }
+  if (!METER_METHODS.every((name) => typeof methods[name] === 'function')) {
+    throw new TypeError(`${where}: meter must be an OpenTelemetry Meter (metrics.getMeter(…)); received ${describe(meter)}`);
+  }
+  return methods as Record<(typeof METER_METHODS)[number], (...args: unknown[]) => unknown>;
 }
 
 /**
@@ -77,7 +105,8 @@ function checkAttributes(where: string, attributes: unknown): void {
  * @param options - `prefix`, `attributes`
  * @returns the instrument names and a way to stop observing
  * @throws TypeError for a bad stats or meter, a prefix that makes names OpenTelemetry does not allow,
- *   or an attribute value that is not a string, number, boolean or array of one of them
+ *   an attribute value that is not a string, number, boolean or array of one of them, or an argument
+ *   whose reading throws (a getter, a Proxy); RangeError for an attribute array of more than 65536 items
  * @example
  * import { metrics } from '@opentelemetry/api';
  * import { observeMigrationStats } from 'migration-stats/otel';
@@ -85,30 +114,28 @@ function checkAttributes(where: string, attributes: unknown): void {
  */
 export function observeMigrationStats(stats: MigrationStats, meter: Meter, options?: OtelOptions): OtelRegistration {
   const where = 'observeMigrationStats';
-  requireStats(where, stats);
-  if (meter === null || typeof meter !== 'object' || typeof meter.addBatchObservableCallback !== 'function') {
-    throw new TypeError(`${where}: meter must be an OpenTelemetry Meter (metrics.getMeter(…)); received ${describe(meter)}`);
-  }
-  const { prefix = DEFAULT_OTEL_PREFIX, attributes = {} } = readOptions(where, options, OPTIONS);
+  const reader = requireStats(where, stats);
+  const methods = readMeter(where, meter);
+  const { prefix = DEFAULT_OTEL_PREFIX, attributes } = readOptions(where, options, OPTIONS);
   checkPrefix(where, prefix);
-  checkAttributes(where, attributes);
+  const observedAttributes = attributes === undefined ? Object.freeze({}) : readAttributes(where, attributes);
 
   const observed = METRICS.map((metric) => {
     const name = prefix + metric.otelName;
     const config = { description: metric.help, unit: metric.otelUnit };
-    const instrument: Observable =
-      metric.type === 'counter' ? meter.createObservableCounter(name, config) : meter.createObservableGauge(name, config);
-    return { name, instrument, counter: stats[metric.counter] };
+    const create = metric.type === 'counter' ? methods.createObservableCounter : methods.createObservableGauge;
+    const instrument = Reflect.apply(create, meter, [name, config]) as Observable;
+    return { name, instrument, counter: metric.counter };
   });
   const instruments = observed.map((entry) => entry.instrument);
   const callback: BatchObservableCallback = (result) => {
-    for (const { instrument, counter } of observed) result.observe(instrument, Number(counter.get()), attributes);
+    for (const { instrument, counter } of observed) result.observe(instrument, Number(reader.get(where, counter)), observedAttributes);
   };
-  meter.addBatchObservableCallback(callback, instruments);
+  Reflect.apply(methods.addBatchObservableCallback, meter, [callback, instruments]);
   return Object.freeze({
     names: Object.freeze(observed.map((entry) => entry.name)),
     remove(): void {
-      meter.removeBatchObservableCallback(callback, instruments);
+      Reflect.apply(methods.removeBatchObservableCallback, meter, [callback, instruments]);
     },
   });
 }

@@ -11,8 +11,8 @@
 import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client';
 import { describe } from '../errors.js';
 import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
-import { readOptions, type OptionSpec } from '../options.js';
-import { MigrationStats, requireStats } from '../stats.js';
+import { readMember, readOptions, type OptionSpec } from '../options.js';
+import { requireStats, type MigrationStats } from '../stats.js';
 
 /** Options of {@link registerPromClient}. */
 export interface PromClientOptions {
@@ -39,8 +39,8 @@ export interface PromClientRegistration {
  * @param stats - the counters (any thread's updates are included)
  * @param options - `registry` (default: the global one), `prefix`, constant `labels`
  * @returns the names registered and a way to remove them
- * @throws TypeError for bad options; prom-client's own Error when a name is already registered
- *   (nothing is then left registered)
+ * @throws TypeError for a bad stats or bad options, or options whose reading throws (a getter, a
+ *   Proxy); prom-client's own Error when a name is already registered (nothing is then left registered)
  * @example
  * import { Registry } from 'prom-client';
  * import { registerPromClient } from 'migration-stats/prom-client';
@@ -50,20 +50,20 @@ export interface PromClientRegistration {
  */
 export function registerPromClient(stats: MigrationStats, options?: PromClientOptions): PromClientRegistration {
   const where = 'registerPromClient';
-  requireStats(where, stats);
-  options = readOptions(where, options, OPTIONS);
-  const registry = options.registry ?? globalRegistry;
-  if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function') {
-    throw new TypeError(`${where}: options.registry must be a prom-client Registry; received ${describe(registry)}`);
-  }
-  const prefix = checkPromPrefix(where, options.prefix ?? DEFAULT_PROM_PREFIX);
-  const labels = checkLabels(where, options.labels);
+  const reader = requireStats(where, stats);
+  const given = readOptions(where, options, OPTIONS);
+  const registry = given.registry ?? globalRegistry;
+  const isRegistry =
+    registry !== null && typeof registry === 'object' && typeof readMember(where, 'options.registry.registerMetric', registry, 'registerMetric') === 'function';
+  if (!isRegistry) throw new TypeError(`${where}: options.registry must be a prom-client Registry; received ${describe(registry)}`);
+  const prefix = checkPromPrefix(where, given.prefix ?? DEFAULT_PROM_PREFIX);
+  const labels = checkLabels(where, given.labels);
   const labelNames = Object.keys(labels);
 
   const names: string[] = [];
   try {
     for (const metric of METRICS) {
-      const counter = stats[metric.counter];
+      const read = (): number => Number(reader.get(where, metric.counter));
       if (metric.type === 'counter') {
         const name = `${prefix}${metric.promName}_total`;
         names.push(name);
@@ -75,7 +75,7 @@ export function registerPromClient(stats: MigrationStats, options?: PromClientOp
           collect(this: Counter) {
             // A counter can only be increased: start from zero at each collection.
             this.reset();
-            this.inc(labels, Number(counter.get()));
+            this.inc(labels, read());
           },
         });
       } else {
@@ -87,7 +87,7 @@ export function registerPromClient(stats: MigrationStats, options?: PromClientOp
           labelNames,
           registers: [registry],
           collect(this: Gauge) {
-            this.set(labels, Number(counter.get()));
+            this.set(labels, read());
           },
         });
       }

@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 import { describe, INT64_MIN, toU64, U64_MAX } from '../errors.js';
+import { isPlainObject, memberPath, readMember } from '../options.js';
 import { printfF, printfG } from './printf.js';
 import { MIGRATION_STATUSES, type MigrationInfo, type MigrationRamStats } from './query-migrate.js';
 
@@ -62,36 +63,53 @@ const RAM_INTEGERS = [
   'dirty-sync-missed-zero-copy',
 ] as const satisfies readonly (keyof MigrationRamStats)[];
 
-/** How a member is named in messages: `info.ram.normal`, `info['total-time']`. */
-function memberPath(parent: string, key: string): string {
-  return /^[a-z]+$/.test(key) ? `${parent}.${key}` : `${parent}['${key}']`;
-}
+const WHERE = 'infoMigrate';
 
-/** Checks an integer member (an `int64_t` or `uint64_t` field in QEMU) when it must be there or is. */
-function checkInteger(path: string, value: unknown): void {
-  if (typeof value === 'bigint' && value >= INT64_MIN && value <= U64_MAX) return;
-  const head = `infoMigrate: ${path} must be a bigint from -2^63 to 2^64 − 1 (as queryMigrate returns it); received ${describe(value)}`;
+/** Checks an integer member (an `int64_t` or `uint64_t` field in QEMU). */
+function checkInteger(path: string, value: unknown): bigint {
+  if (typeof value === 'bigint' && value >= INT64_MIN && value <= U64_MAX) return value;
+  const head = `${WHERE}: ${path} must be a bigint from -2^63 to 2^64 − 1 (as queryMigrate returns it); received ${describe(value)}`;
   throw typeof value === 'bigint' ? new RangeError(head) : new TypeError(head);
 }
 
-/** Checks every member that {@link infoMigrate} prints, before it prints anything. */
-function checkInfo(info: MigrationInfo): void {
-  const { status, ram } = info;
+/** Reads the `ram` member once: each member printed, read once and checked. */
+function readRam(value: unknown): MigrationRamStats {
+  const path = 'info.ram';
+  if (!isPlainObject(WHERE, path, value)) {
+    throw new TypeError(`${WHERE}: info.ram must be the ram object of queryMigrate(); received ${describe(value)}`);
+  }
+  const ram: Partial<Record<keyof MigrationRamStats, unknown>> = {};
+  for (const key of RAM_INTEGERS) ram[key] = checkInteger(memberPath(path, key), readMember(WHERE, memberPath(path, key), value, key));
+  const mbps = readMember(WHERE, `${path}.mbps`, value, 'mbps');
+  if (typeof mbps !== 'number') throw new TypeError(`${WHERE}: info.ram.mbps must be a number; received ${describe(mbps)}`);
+  ram.mbps = mbps;
+  return Object.freeze(ram) as MigrationRamStats;
+}
+
+/** Reads every member that {@link infoMigrate} prints once and checks it, before anything is printed. */
+function readInfo(value: unknown): Readonly<MigrationInfo> {
+  if (!isPlainObject(WHERE, 'info', value)) {
+    throw new TypeError(`${WHERE}: info must be the object from queryMigrate(); received ${describe(value)}`);
+  }
+  const member = (key: keyof MigrationInfo): unknown => readMember(WHERE, memberPath('info', key), value, key);
+  const info: MigrationInfo = {};
+  const status = member('status');
   if (status !== undefined && !(MIGRATION_STATUSES as readonly unknown[]).includes(status)) {
-    throw new TypeError(`infoMigrate: info.status must be a migration status such as 'active'; received ${describe(status)}`);
+    throw new TypeError(`${WHERE}: info.status must be a migration status such as 'active'; received ${describe(status)}`);
   }
-  if (info['error-desc'] !== undefined && typeof info['error-desc'] !== 'string') {
-    throw new TypeError(`infoMigrate: info['error-desc'] must be a string; received ${describe(info['error-desc'])}`);
+  if (status !== undefined) info.status = status as MigrationInfo['status'];
+  const errorDesc = member('error-desc');
+  if (errorDesc !== undefined && typeof errorDesc !== 'string') {
+    throw new TypeError(`${WHERE}: info['error-desc'] must be a string; received ${describe(errorDesc)}`);
   }
+  if (errorDesc !== undefined) info['error-desc'] = errorDesc;
   for (const key of ['total-time', 'setup-time', 'expected-downtime', 'downtime'] as const) {
-    if (info[key] !== undefined) checkInteger(memberPath('info', key), info[key]);
+    const time = member(key);
+    if (time !== undefined) info[key] = checkInteger(memberPath('info', key), time);
   }
-  if (ram === undefined) return;
-  if (ram === null || typeof ram !== 'object' || Array.isArray(ram)) {
-    throw new TypeError(`infoMigrate: info.ram must be the ram object of queryMigrate(); received ${describe(ram)}`);
-  }
-  for (const key of RAM_INTEGERS) checkInteger(memberPath('info.ram', key), ram[key]);
-  if (typeof ram.mbps !== 'number') throw new TypeError(`infoMigrate: info.ram.mbps must be a number; received ${describe(ram.mbps)}`);
+  const ram = member('ram');
+  if (ram !== undefined) info.ram = readRam(ram);
+  return Object.freeze(info);
 }
 
 /** C's `%PRIu64` of a value stored in an `int64_t` or `uint64_t` field. */
@@ -104,34 +122,32 @@ function u64(value: bigint): string {
  * `failed` and `postcopy-paused`), the times when the total is non-zero, and the RAM section with
  * sizes from {@link sizeToStr}. Optional parts (`exp_down`/`down`, `dirty=`, `postcopy_req=`,
  * `downtime_bytes=`, `zerocopy_fallbacks=`) appear only when QEMU prints them.
- * @param info - what {@link queryMigrate} returns
+ * @param info - what {@link queryMigrate} returns; each member printed is read once
  * @returns the lines, each ending in `\n` (empty for `{}`, as QEMU prints nothing)
- * @throws TypeError when `info` is not an object, or a member it prints is missing or of another type
- *   than {@link queryMigrate} gives it (RangeError for an integer outside 64 bits); nothing is printed
+ * @throws TypeError when `info` is not a plain object, or a member it prints is missing, of another
+ *   type than {@link queryMigrate} gives it (RangeError for an integer outside 64 bits) or cannot be
+ *   read (a getter or a Proxy that throws); nothing is printed
  * @example
  * infoMigrate(queryMigrate(stats, { status: 'completed', … }))
  * //=> 'Status: \t\tcompleted\nTime (ms): \t\ttotal=67, setup=3, down=5\nRAM info:\n  Throughput (Mbps): \t58.15\n…'
  */
 export function infoMigrate(info: MigrationInfo): string {
-  if (info === null || typeof info !== 'object') {
-    throw new TypeError(`infoMigrate: info must be the object from queryMigrate(); received ${describe(info)}`);
-  }
-  checkInfo(info);
+  const read = readInfo(info);
   let out = '';
-  if (info.status !== undefined) {
-    out += `Status: \t\t${info.status}`;
-    const showError = (info.status === 'failed' || info.status === 'postcopy-paused') && info['error-desc'] !== undefined;
-    out += showError ? ` (${info['error-desc']})\n` : '\n';
-    const total = info['total-time'];
+  if (read.status !== undefined) {
+    out += `Status: \t\t${read.status}`;
+    const showError = (read.status === 'failed' || read.status === 'postcopy-paused') && read['error-desc'] !== undefined;
+    out += showError ? ` (${read['error-desc']})\n` : '\n';
+    const total = read['total-time'];
     if (total !== undefined && total !== 0n) {
       out += `Time (ms): \t\ttotal=${u64(total)}`;
-      if (info['setup-time'] !== undefined) out += `, setup=${u64(info['setup-time'])}`;
-      if (info['expected-downtime'] !== undefined) out += `, exp_down=${u64(info['expected-downtime'])}`;
-      if (info.downtime !== undefined) out += `, down=${u64(info.downtime)}`;
+      if (read['setup-time'] !== undefined) out += `, setup=${u64(read['setup-time'])}`;
+      if (read['expected-downtime'] !== undefined) out += `, exp_down=${u64(read['expected-downtime'])}`;
+      if (read.downtime !== undefined) out += `, down=${u64(read.downtime)}`;
       out += '\n';
     }
   }
-  const { ram } = info;
+  const { ram } = read;
   if (ram !== undefined) {
     // size_to_str() takes a uint64_t: an int64_t field converts as C converts it.
     const size = (value: bigint): string => sizeToStr(BigInt.asUintN(64, value));

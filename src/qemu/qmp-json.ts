@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { describe, INT64_MIN, U64_MAX } from '../errors.js';
-import { readOptions, type OptionSpec } from '../options.js';
+import { keysOf, readMember, readOptions, unreadableError, type OptionSpec } from '../options.js';
 import { printfG } from './printf.js';
 import { qdictOrder } from './qdict.js';
 import type { MigrationInfo } from './query-migrate.js';
@@ -128,11 +128,6 @@ function quote(text: string): string {
   return out + '"';
 }
 
-function isPlainObject(value: object): value is { readonly [key: string]: QmpValue | undefined } {
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 function formatInteger(value: bigint, type: MemberType | undefined, path: string): string {
   if (type === 'int') {
     // An int64_t member: C converts a value of 2^63 or more to negative (gcc wraps).
@@ -151,7 +146,8 @@ function integerRange(path: string, value: bigint, allowed: string): RangeError 
   return new RangeError(`formatQmp: ${path} must be an integer ${allowed}; received ${value}n`);
 }
 
-function write(value: unknown, type: MemberType | undefined, path: string, seen: Set<object>): string {
+/** A scalar as QMP prints it, checked against its schema type. */
+function writeScalar(value: unknown, type: MemberType | undefined, path: string): string {
   switch (typeof value) {
     case 'bigint':
       if (type === 'number') throw new TypeError(`formatQmp: ${path} is a schema number and must be a JS number; received ${describe(value)}`);
@@ -168,35 +164,104 @@ function write(value: unknown, type: MemberType | undefined, path: string, seen:
       return quote(value);
     case 'boolean':
       return value ? 'true' : 'false';
-    case 'object': {
-      if (value === null) return 'null';
-      if (seen.has(value)) throw new TypeError(`formatQmp: ${path} refers back to itself; QMP values are trees`);
-      seen.add(value);
-      try {
-        if (Array.isArray(value)) {
-          return `[${value.map((item: unknown, i) => write(item, type, `${path}[${i}]`, seen)).join(', ')}]`;
-        }
-        if (!isPlainObject(value)) {
-          throw new TypeError(`formatQmp: ${path} must be a plain object, array, string, bigint, number, boolean or null; received ${describe(value)}`);
-        }
-        const schema = type !== undefined && typeof type === 'object' ? type.struct : undefined;
-        const present = Object.keys(value).filter((key) => value[key] !== undefined);
-        // QEMU inserts members in schema order; anything the schema lacks comes after, as given.
-        const inserted = schema
-          ? [...schema.map(([name]) => name).filter((name) => present.includes(name)), ...present.filter((key) => !schema.some(([name]) => name === key))]
-          : present;
-        const members = qdictOrder(inserted).map((key) => {
-          const memberType = schema?.find(([name]) => name === key)?.[1];
-          return `${quote(key)}: ${write(value[key], memberType, `${path}.${key}`, seen)}`;
-        });
-        return `{${members.join(', ')}}`;
-      } finally {
-        seen.delete(value);
-      }
-    }
     default:
+      if (value === null) return 'null';
       throw new TypeError(`formatQmp: ${path} cannot be printed in QMP; received ${describe(value)}`);
   }
+}
+
+/** One array or object being printed: what it holds, read once, and how far it has got. */
+interface Open {
+  readonly node: object;
+  readonly path: string;
+  readonly close: ']' | '}';
+  /** The items (an array's, read one at a time) or the members (an object's, read when it opened). */
+  readonly next: (index: number) => { readonly prefix: string; readonly value: unknown; readonly type: MemberType | undefined; readonly path: string };
+  readonly length: number;
+  index: number;
+}
+
+/** Reads an object's members once, in QEMU's order, without those whose value is `undefined`. */
+function members(node: object, type: MemberType | undefined, path: string): Pick<Open, 'next' | 'length'> {
+  const schema = type !== undefined && typeof type === 'object' ? type.struct : undefined;
+  const present = new Map<string, unknown>();
+  for (const key of keysOf('formatQmp', path, node)) {
+    const value = readMember('formatQmp', `${path}.${key}`, node, key);
+    if (value !== undefined) present.set(key, value);
+  }
+  // QEMU inserts members in schema order; anything the schema lacks comes after, as given.
+  const inserted = schema
+    ? [...schema.map(([name]) => name).filter((name) => present.has(name)), ...[...present.keys()].filter((key) => !schema.some(([name]) => name === key))]
+    : [...present.keys()];
+  const order = qdictOrder(inserted);
+  const next = (index: number) => {
+    const key = order[index]!;
+    return { prefix: `${index > 0 ? ', ' : ''}${quote(key)}: `, value: present.get(key), type: schema?.find(([name]) => name === key)?.[1], path: `${path}.${key}` };
+  };
+  return { next, length: order.length };
+}
+
+/** Opens an array or a plain object for printing; anything else is refused. */
+function open(node: object, type: MemberType | undefined, path: string): Open {
+  let isArray: boolean;
+  let proto: unknown;
+  let length = 0;
+  try {
+    isArray = Array.isArray(node);
+    if (isArray) length = (node as unknown[]).length;
+    else proto = Object.getPrototypeOf(node);
+  } catch (error) {
+    throw unreadableError('formatQmp', path, error, 'value');
+  }
+  if (isArray) {
+    const next = (index: number) => ({
+      prefix: index > 0 ? ', ' : '',
+      value: readMember('formatQmp', `${path}[${index}]`, node, index),
+      type,
+      path: `${path}[${index}]`,
+    });
+    return { node, path, close: ']', next, length, index: 0 };
+  }
+  if (proto !== Object.prototype && proto !== null) {
+    throw new TypeError(`formatQmp: ${path} must be a plain object, array, string, bigint, number, boolean or null; received ${describe(node)}`);
+  }
+  return { node, path, close: '}', ...members(node, type, path), index: 0 };
+}
+
+/**
+ * Prints a value without recursion, so that no depth of nesting runs out of stack: each array or
+ * object still open is on a list, and its ancestors are a set (a value met again inside itself is a
+ * cycle, a value met twice side by side is not).
+ */
+function write(value: unknown, type: MemberType | undefined, path: string): string {
+  let out = '';
+  const stack: Open[] = [];
+  const ancestors = new Set<object>();
+  const enter = (item: unknown, itemType: MemberType | undefined, itemPath: string): void => {
+    if (item === null || typeof item !== 'object') {
+      out += writeScalar(item, itemType, itemPath);
+      return;
+    }
+    if (ancestors.has(item)) throw new TypeError(`formatQmp: ${itemPath} refers back to itself; QMP values are trees`);
+    const opened = open(item, itemType, itemPath);
+    ancestors.add(item);
+    stack.push(opened);
+    out += opened.close === ']' ? '[' : '{';
+  };
+  enter(value, type, path);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.index < top.length) {
+      const item = top.next(top.index++);
+      out += item.prefix;
+      enter(item.value, item.type, item.path);
+    } else {
+      out += top.close;
+      ancestors.delete(top.node);
+      stack.pop();
+    }
+  }
+  return out;
 }
 
 /**
@@ -211,18 +276,20 @@ function write(value: unknown, type: MemberType | undefined, path: string, seen:
  * @param value - what {@link queryMigrate} returns, or any QMP value with `type: null`
  * @param options - `type` (default `'MigrationInfo'`), `response` (wrap in `{"return": …}`)
  * @returns the JSON text
- * @throws TypeError for values QMP cannot carry (functions, class instances, cycles, a bigint where
- *   the schema has a double); RangeError for integers outside 64 bits
+ * @throws TypeError for values QMP cannot carry (functions, class instances, cycles, `undefined` or a
+ *   hole in an array, a bigint where the schema has a double), for an `options.type` that is not one
+ *   of its strings or `null`, and for a value whose reading throws (a getter, a Proxy); RangeError
+ *   for integers outside 64 bits. Values nest to any depth (the writer does not recurse)
  * @example formatQmp({ status: 'completed', 'total-time': 67n, 'setup-time': 3n }) //=> '{"status": "completed", "setup-time": 3, "total-time": 67}'
  * @example formatQmp({ mbps: 58.153 }, { type: null }) //=> '{"mbps": 58.152999999999999}'
  */
 export function formatQmp(value: MigrationInfo | QmpValue, options?: FormatQmpOptions): string {
   const { type = 'MigrationInfo', response = false } = readOptions('formatQmp', options, OPTIONS);
-  if (type !== null && !Object.prototype.hasOwnProperty.call(SCHEMAS, type)) {
+  if (type !== null && !(typeof type === 'string' && Object.prototype.hasOwnProperty.call(SCHEMAS, type))) {
     throw new TypeError(`formatQmp: options.type must be 'MigrationInfo', 'MigrationStats' or null; received ${describe(type)}`);
   }
   if (typeof response !== 'boolean') throw new TypeError(`formatQmp: options.response must be true or false; received ${describe(response)}`);
   const memberType: MemberType | undefined = type === null ? undefined : { struct: SCHEMAS[type] };
-  const text = write(value, memberType, 'value', new Set());
+  const text = write(value, memberType, 'value');
   return response ? `{"return": ${text}}` : text;
 }

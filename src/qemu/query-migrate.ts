@@ -8,7 +8,7 @@
  */
 import { describe, INT64_MAX, toU64 } from '../errors.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import { MigrationStats, requireStats } from '../stats.js';
+import { requireStats, type MigrationStats } from '../stats.js';
 
 /** QAPI's `MigrationStatus`, in schema order (frozen). */
 export const MIGRATION_STATUSES = Object.freeze([
@@ -198,6 +198,60 @@ function pagesPerSecondValue(value: unknown): bigint {
   throw typeof value === 'number' ? new RangeError(head) : new TypeError(head);
 }
 
+function pageSizeValue(value: unknown): bigint {
+  const pageSize = toU64(WHERE, 'context.pageSize', value);
+  if (pageSize === 0n) throw new RangeError(`${WHERE}: context.pageSize must be at least 1 byte; received ${describe(value)}`);
+  return pageSize;
+}
+
+/** Every member of a context, checked and converted; `undefined` where it was not given. */
+interface CheckedContext {
+  readonly status: MigrationStatus;
+  readonly setupTime: bigint | undefined;
+  readonly totalTime: bigint | undefined;
+  readonly downtime: bigint | undefined;
+  readonly expectedDowntime: bigint | undefined;
+  readonly ramTotal: bigint | undefined;
+  readonly remaining: bigint | undefined;
+  readonly pageSize: bigint;
+  readonly mbps: number | undefined;
+  readonly pagesPerSecond: bigint | undefined;
+  readonly errorDesc: string | undefined;
+}
+
+/** Checks every member given, whether or not its status reports it, before anything is read. */
+function checkContext(context: Readonly<Partial<QueryMigrateContext>>): CheckedContext {
+  const { status, errorDesc } = context;
+  if (!(MIGRATION_STATUSES as readonly unknown[]).includes(status)) {
+    throw new TypeError(`${WHERE}: context.status must be one of ${MIGRATION_STATUSES.map((s) => `'${s}'`).join(', ')}; received ${describe(status)}`);
+  }
+  if (errorDesc !== undefined && typeof errorDesc !== 'string') {
+    throw new TypeError(`${WHERE}: context.errorDesc must be a string or undefined; received ${describe(errorDesc)}`);
+  }
+  const given = <T>(value: unknown, check: (value: unknown) => T): T | undefined => (value === undefined ? undefined : check(value));
+  const time = (name: 'setupTimeMs' | 'totalTimeMs' | 'downtimeMs' | 'expectedDowntimeMs') => given(context[name], (value) => timeMs(name, value));
+  const bytes = (name: 'ramTotalBytes' | 'remainingBytes') => given(context[name], (value) => toU64(WHERE, `context.${name}`, value));
+  const checked: CheckedContext = {
+    status: status as MigrationStatus,
+    setupTime: time('setupTimeMs'),
+    totalTime: time('totalTimeMs'),
+    downtime: time('downtimeMs'),
+    expectedDowntime: time('expectedDowntimeMs'),
+    ramTotal: bytes('ramTotalBytes'),
+    remaining: bytes('remainingBytes'),
+    pageSize: given(context.pageSize, pageSizeValue) ?? 4096n,
+    mbps: given(context.mbps, mbpsValue),
+    pagesPerSecond: given(context.pagesPerSecond, pagesPerSecondValue),
+    errorDesc,
+  };
+  if (checked.setupTime !== undefined && checked.totalTime !== undefined && checked.setupTime > checked.totalTime) {
+    throw new RangeError(
+      `${WHERE}: context.setupTimeMs must not exceed context.totalTimeMs (set-up is part of the total); received ${describe(context.setupTimeMs)} and ${describe(context.totalTimeMs)}`,
+    );
+  }
+  return checked;
+}
+
 /**
  * QMP's `query-migrate` reply for the source side, from the counters and a context.
  *
@@ -207,67 +261,56 @@ function pagesPerSecondValue(value: unknown): bigint {
  * `ram` object, whose `remaining` and `dirty-pages-rate` are 0 once completed. `error-desc` is added
  * whenever `context.errorDesc` is given (except for `none`).
  * @param stats - the migration's counters; each is read once (not one consistent snapshot, as in QEMU)
- * @param context - what the counters don't hold; see {@link QueryMigrateContext}
+ * @param context - what the counters don't hold; see {@link QueryMigrateContext}. Every member given
+ *   is checked, also those the status does not report; each is read once
  * @returns a fresh `MigrationInfo` (integers as unsigned bigint); print it with {@link formatQmp}
- * @throws TypeError or RangeError naming the context member that is missing or not allowed
+ * @throws TypeError or RangeError naming the context member that is missing or not allowed, or
+ *   that cannot be read (a getter or a Proxy that throws); TypeError for a bad stats
  * @example
  * formatQmp(queryMigrate(stats, { status: 'setup' })) //=> '{"status": "setup"}'
  */
 export function queryMigrate(stats: MigrationStats, context: QueryMigrateContext): MigrationInfo {
-  requireStats(WHERE, stats);
-  context = readOptions(WHERE, context, CONTEXT) as QueryMigrateContext;
-  const { status, errorDesc } = context;
-  if (!(MIGRATION_STATUSES as readonly unknown[]).includes(status)) {
-    throw new TypeError(`${WHERE}: context.status must be one of ${MIGRATION_STATUSES.map((s) => `'${s}'`).join(', ')}; received ${describe(status)}`);
-  }
-  if (errorDesc !== undefined && typeof errorDesc !== 'string') {
-    throw new TypeError(`${WHERE}: context.errorDesc must be a string or undefined; received ${describe(errorDesc)}`);
-  }
+  const reader = requireStats(WHERE, stats);
+  const checked = checkContext(readOptions(WHERE, context, CONTEXT));
+  const { status, errorDesc } = checked;
   if (status === 'none') return {};
   const info: MigrationInfo = { status };
   if (WITH_RAM.has(status)) {
     const completed = status === 'completed';
-    // Validate everything before reading a counter.
-    const setupTime = timeMs('setupTimeMs', need('setupTimeMs', context.setupTimeMs, status));
-    const totalTime = timeMs('totalTimeMs', need('totalTimeMs', context.totalTimeMs, status));
-    if (setupTime > totalTime) {
-      throw new RangeError(
-        `${WHERE}: context.setupTimeMs must not exceed context.totalTimeMs (set-up is part of the total); received ${describe(context.setupTimeMs)} and ${describe(context.totalTimeMs)}`,
-      );
-    }
+    // Everything the status needs is there before a counter is read.
+    const setupTime = need('setupTimeMs', checked.setupTime, status);
+    const totalTime = need('totalTimeMs', checked.totalTime, status);
     const showDowntime = WITH_DOWNTIME.has(status);
-    const downtime = showDowntime ? timeMs('downtimeMs', context.downtimeMs ?? 0) : 0n;
-    const expectedDowntime = showDowntime ? 0n : timeMs('expectedDowntimeMs', context.expectedDowntimeMs ?? 0);
-    const total = toU64(WHERE, 'context.ramTotalBytes', need('ramTotalBytes', context.ramTotalBytes, status));
-    const remaining = completed ? 0n : toU64(WHERE, 'context.remainingBytes', need('remainingBytes', context.remainingBytes, status));
-    const pageSize = toU64(WHERE, 'context.pageSize', context.pageSize ?? 4096);
-    if (pageSize === 0n) throw new RangeError(`${WHERE}: context.pageSize must be at least 1 byte; received ${describe(context.pageSize)}`);
-    const mbps = mbpsValue(need('mbps', context.mbps, status));
-    const pagesPerSecond = pagesPerSecondValue(need('pagesPerSecond', context.pagesPerSecond, status));
+    const total = need('ramTotalBytes', checked.ramTotal, status);
+    const remaining = completed ? 0n : need('remainingBytes', checked.remaining, status);
+    const { pageSize } = checked;
+    const mbps = need('mbps', checked.mbps, status);
+    const pagesPerSecond = need('pagesPerSecond', checked.pagesPerSecond, status);
 
-    const normal = stats.normalPages.get();
+    const get = (name: Parameters<typeof reader.get>[1]): bigint => reader.get(WHERE, name);
+    const normal = get('normalPages');
     info.ram = {
-      transferred: stats.migrationTransferredBytes(),
+      transferred: reader.transferredBytes(WHERE),
       remaining,
       total,
-      duplicate: stats.zeroPages.get(),
+      duplicate: get('zeroPages'),
       normal,
       'normal-bytes': BigInt.asUintN(64, normal * pageSize),
-      'dirty-pages-rate': completed ? 0n : stats.dirtyPagesRate.get(),
+      'dirty-pages-rate': completed ? 0n : get('dirtyPagesRate'),
       mbps,
-      'dirty-sync-count': stats.dirtySyncCount.get(),
-      'postcopy-requests': stats.postcopyRequests.get(),
+      'dirty-sync-count': get('dirtySyncCount'),
+      'postcopy-requests': get('postcopyRequests'),
       'page-size': pageSize,
-      'multifd-bytes': stats.multifdBytes.get(),
+      'multifd-bytes': get('multifdBytes'),
       'pages-per-second': pagesPerSecond,
-      'precopy-bytes': stats.precopyBytes.get(),
-      'downtime-bytes': stats.downtimeBytes.get(),
-      'postcopy-bytes': stats.postcopyBytes.get(),
-      'dirty-sync-missed-zero-copy': stats.dirtySyncMissedZeroCopy.get(),
+      'precopy-bytes': get('precopyBytes'),
+      'downtime-bytes': get('downtimeBytes'),
+      'postcopy-bytes': get('postcopyBytes'),
+      'dirty-sync-missed-zero-copy': get('dirtySyncMissedZeroCopy'),
     };
     info['total-time'] = totalTime;
-    if (showDowntime) info.downtime = downtime;
-    else info['expected-downtime'] = expectedDowntime;
+    if (showDowntime) info.downtime = checked.downtime ?? 0n;
+    else info['expected-downtime'] = checked.expectedDowntime ?? 0n;
     info['setup-time'] = setupTime;
   }
   if (errorDesc !== undefined) info['error-desc'] = errorDesc;

@@ -12,7 +12,7 @@
  */
 import { describe, toU64, U64_MAX } from '../errors.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import { BUFFER_DELAY, MigrationStats, requireStats } from '../stats.js';
+import { BUFFER_DELAY, requireStats, type MigrationStats, type StatsReader } from '../stats.js';
 
 /** QEMU's default `downtime-limit`, in milliseconds. */
 export const DEFAULT_DOWNTIME_LIMIT_MS = 300;
@@ -119,6 +119,8 @@ function toInt64(x: number): number {
 export class MigrationWindow {
   /** The stats whose counters are measured. */
   readonly stats: MigrationStats;
+  /** How they are read, taken once when the window was made. */
+  readonly #reader: StatsReader;
   /** QEMU's `downtime-limit` (ms). */
   readonly downtimeLimitMs: number;
   /** QEMU's `avail-switchover-bandwidth` (bytes/s); 0 = use the measured bandwidth. */
@@ -135,12 +137,12 @@ export class MigrationWindow {
    * @param stats - the migration's counters
    * @param options - `nowMs` (required), `downtimeLimitMs` (default 300),
    *   `availSwitchoverBandwidth` (default 0)
-   * @throws TypeError or RangeError naming the option, when one is not allowed; see the class
-   *   notes for `availSwitchoverBandwidth` 1–999
+   * @throws TypeError or RangeError naming the option, when one is not allowed or cannot be read;
+   *   see the class notes for `availSwitchoverBandwidth` 1–999. TypeError for a bad stats
    */
   constructor(stats: MigrationStats, options: MigrationWindowOptions) {
     const where = 'new MigrationWindow';
-    requireStats(where, stats);
+    const reader = requireStats(where, stats);
     const { nowMs, downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS, availSwitchoverBandwidth = 0 } = readOptions(where, options, OPTIONS);
     const start = wholeMs(where, 'options.nowMs', nowMs);
     if (typeof downtimeLimitMs !== 'number' || !Number.isInteger(downtimeLimitMs) || downtimeLimitMs < 0 || downtimeLimitMs > MAX_DOWNTIME_LIMIT_MS) {
@@ -154,9 +156,10 @@ export class MigrationWindow {
       );
     }
     this.stats = stats;
+    this.#reader = reader;
     this.downtimeLimitMs = downtimeLimitMs;
     this.availSwitchoverBandwidth = switchover;
-    this.begin(start);
+    this.begin(where, start);
   }
 
   /** Start of the current window (ms). */
@@ -204,14 +207,16 @@ export class MigrationWindow {
    * computes the figures, calls `stats.migrationRateReset()` and starts the next window at `nowMs`.
    * @param nowMs - the clock now, in whole milliseconds
    * @returns the window's figures, or `null` (and nothing changed) while the window is not over
-   * @throws TypeError or RangeError when `nowMs` is not a safe-integer number; nothing changes
+   * @throws TypeError or RangeError when `nowMs` is not a safe-integer number; nothing changes.
+   *   TypeError naming the counter when the counters of another copy of the library fail to answer
    */
   update(nowMs: number): MigrationWindowResult | null {
-    const now = wholeMs('MigrationWindow.update', 'nowMs', nowMs);
+    const where = 'MigrationWindow.update';
+    const now = wholeMs(where, 'nowMs', nowMs);
     if (now < this.windowStartMs + BUFFER_DELAY) return null;
 
-    const { stats } = this;
-    const transferred = BigInt.asUintN(64, stats.migrationTransferredBytes() - this.windowStartBytes);
+    const stats = this.#reader;
+    const transferred = BigInt.asUintN(64, stats.transferredBytes(where) - this.windowStartBytes);
     const timeSpentMs = now - this.windowStartMs;
     // (double)transferred / time_spent
     const bandwidth = Number(transferred) / timeSpentMs;
@@ -219,13 +224,15 @@ export class MigrationWindow {
     const expectedBwPerMs = this.availSwitchoverBandwidth !== 0n ? Number(this.availSwitchoverBandwidth / 1000n) : bandwidth;
     const thresholdSize = toUint64(expectedBwPerMs * this.downtimeLimitMs);
     const mbps = ((Number(transferred) * 8.0) / (timeSpentMs / 1000.0)) / 1000.0 / 1000.0;
-    const transferredPages = BigInt.asUintN(64, pagesSent(stats) - this.windowStartPages);
+    const transferredPages = BigInt.asUintN(64, pagesSent(where, stats) - this.windowStartPages);
     const pagesPerSecond = Number(transferredPages) / (timeSpentMs / 1000.0);
-    if (stats.dirtyPagesRate.get() !== 0n && transferred > EXPECTED_DOWNTIME_MIN_BYTES) {
-      this.expectedDowntime = toInt64(Number(stats.dirtyBytesLastSync.get()) / expectedBwPerMs);
-    }
-    stats.migrationRateReset();
-    this.begin(now);
+    const expectedDowntime =
+      stats.get(where, 'dirtyPagesRate') !== 0n && transferred > EXPECTED_DOWNTIME_MIN_BYTES
+        ? toInt64(Number(stats.get(where, 'dirtyBytesLastSync')) / expectedBwPerMs)
+        : this.expectedDowntime;
+    stats.rateReset(where);
+    this.expectedDowntime = expectedDowntime;
+    this.begin(where, now);
     const result: MigrationWindowResult = Object.freeze({
       transferred,
       timeSpentMs,
@@ -246,20 +253,23 @@ export class MigrationWindow {
    * @throws TypeError or RangeError when `nowMs` is not a safe-integer number
    */
   restart(nowMs: number): void {
-    this.begin(wholeMs('MigrationWindow.restart', 'nowMs', nowMs));
+    const where = 'MigrationWindow.restart';
+    this.begin(where, wholeMs(where, 'nowMs', nowMs));
   }
 
-  private begin(nowMs: number): void {
+  private begin(where: string, nowMs: number): void {
     // QEMU's update_iteration_initial_status(): it reads the counters again after the reset.
+    const bytes = this.#reader.transferredBytes(where);
+    const pages = pagesSent(where, this.#reader);
     this.windowStartMs = nowMs;
-    this.windowStartBytes = this.stats.migrationTransferredBytes();
-    this.windowStartPages = pagesSent(this.stats);
+    this.windowStartBytes = bytes;
+    this.windowStartPages = pages;
   }
 }
 
 /** QEMU's `ram_get_total_transferred_pages()` without XBZRLE: normal + zero pages, mod 2^64. */
-function pagesSent(stats: MigrationStats): bigint {
-  return BigInt.asUintN(64, stats.normalPages.get() + stats.zeroPages.get());
+function pagesSent(where: string, stats: StatsReader): bigint {
+  return BigInt.asUintN(64, stats.get(where, 'normalPages') + stats.get(where, 'zeroPages'));
 }
 
 /**

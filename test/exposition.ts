@@ -1,0 +1,158 @@
+/**
+ * A strict reader of the two exposition formats the library writes, for tests: Prometheus' text
+ * format 0.0.4 and OpenMetrics 1.0 (counters and gauges). It checks the syntax of every line (names,
+ * label escapes, values), that metadata comes before a family's samples and only once, that each
+ * family's samples are together and named as its type requires, and OpenMetrics' `# UNIT` and
+ * `# EOF`. It throws at the first line that breaks a rule, naming the line.
+ */
+
+/** One sample line, read. */
+export interface Sample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** The value as written (exact for integers of any size). */
+  readonly value: string;
+}
+
+/** One metric family, read. */
+export interface Family {
+  readonly name: string;
+  type: 'counter' | 'gauge' | 'untyped' | undefined;
+  help: string | undefined;
+  unit: string | undefined;
+  readonly samples: Sample[];
+}
+
+export type ExpositionFormat = 'prometheus' | 'openmetrics';
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const VALUE = /^(?:[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|[+-]?Inf|NaN)$/;
+
+/** Reads `"…"` label values with the escapes `\\`, `\"` and `\n`, from `text[at]` on. */
+function readLabels(text: string, at: number, line: number): { labels: Record<string, string>; end: number } {
+  const labels: Record<string, string> = {};
+  let i = at + 1;
+  for (;;) {
+    if (text[i] === '}') return { labels, end: i + 1 };
+    const eq = text.indexOf('=', i);
+    if (eq < 0) throw new Error(`line ${line}: label without "="`);
+    const name = text.slice(i, eq);
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) throw new Error(`line ${line}: bad label name ${JSON.stringify(name)}`);
+    if (Object.prototype.hasOwnProperty.call(labels, name)) throw new Error(`line ${line}: label ${name} given twice`);
+    if (text[eq + 1] !== '"') throw new Error(`line ${line}: label ${name} has no opening quote`);
+    let value = '';
+    let j = eq + 2;
+    for (;; j++) {
+      const c = text[j];
+      if (c === undefined) throw new Error(`line ${line}: label ${name} has no closing quote`);
+      if (c === '"') break;
+      if (c === '\\') {
+        const next = text[++j];
+        if (next === '\\') value += '\\';
+        else if (next === '"') value += '"';
+        else if (next === 'n') value += '\n';
+        else throw new Error(`line ${line}: label ${name} has the escape \\${next ?? ''}`);
+      } else value += c;
+    }
+    labels[name] = value;
+    i = j + 1;
+    if (text[i] === ',') i++;
+    else if (text[i] !== '}') throw new Error(`line ${line}: labels not separated by ","`);
+  }
+}
+
+/** The family a sample belongs to, by its name and the families declared so far. */
+function familyOf(sample: string, families: Map<string, Family>, format: ExpositionFormat): Family | undefined {
+  const exact = families.get(sample);
+  if (exact !== undefined && (format === 'prometheus' || exact.type !== 'counter')) return exact;
+  if (format === 'openmetrics' && sample.endsWith('_total')) {
+    const family = families.get(sample.slice(0, -'_total'.length));
+    if (family?.type === 'counter') return family;
+  }
+  return undefined;
+}
+
+/**
+ * Reads an exposition, checking every rule above.
+ * @returns its families in order
+ * @throws Error naming the first line that breaks a rule
+ */
+export function readExposition(text: string, format: ExpositionFormat): Family[] {
+  if (!text.endsWith('\n')) throw new Error('the text does not end with a newline');
+  const lines = text.slice(0, -1).split('\n');
+  const families = new Map<string, Family>();
+  const order: Family[] = [];
+  let current: Family | undefined;
+  const declare = (name: string, line: number): Family => {
+    if (!METRIC_NAME.test(name)) throw new Error(`line ${line}: bad metric name ${JSON.stringify(name)}`);
+    let family = families.get(name);
+    if (family === undefined) {
+      family = { name, type: undefined, help: undefined, unit: undefined, samples: [] };
+      families.set(name, family);
+      order.push(family);
+    } else if (family !== current || family.samples.length > 0) {
+      throw new Error(`line ${line}: metadata of ${name} after its samples or apart from its other metadata`);
+    }
+    current = family;
+    return family;
+  };
+  let eof = false;
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    if (eof) throw new Error(`line ${line}: text after # EOF`);
+    if (format === 'openmetrics' && raw === '# EOF') {
+      eof = true;
+      return;
+    }
+    const meta = /^# (HELP|TYPE|UNIT) (\S+)(?: (.*))?$/.exec(raw);
+    if (meta !== null) {
+      const [, kind, name, rest = ''] = meta as unknown as [string, string, string, string | undefined];
+      const family = declare(name, line);
+      if (kind === 'HELP') {
+        if (family.help !== undefined) throw new Error(`line ${line}: second HELP for ${name}`);
+        const escapes = format === 'openmetrics' ? /\\(?![\\n"])/ : /\\(?![\\n])/;
+        if (escapes.test(rest)) throw new Error(`line ${line}: HELP of ${name} has an escape the format does not know`);
+        family.help = rest;
+      } else if (kind === 'TYPE') {
+        if (family.type !== undefined) throw new Error(`line ${line}: second TYPE for ${name}`);
+        if (rest !== 'counter' && rest !== 'gauge' && rest !== 'untyped') throw new Error(`line ${line}: type ${JSON.stringify(rest)} is not counter, gauge or untyped`);
+        if (format === 'prometheus' && rest === 'counter' && !name.endsWith('_total')) throw new Error(`line ${line}: counter ${name} does not end in _total`);
+        if (format === 'openmetrics' && name.endsWith('_total')) throw new Error(`line ${line}: OpenMetrics family ${name} ends in _total`);
+        family.type = rest;
+      } else {
+        if (format !== 'openmetrics') throw new Error(`line ${line}: UNIT is OpenMetrics only`);
+        if (family.unit !== undefined) throw new Error(`line ${line}: second UNIT for ${name}`);
+        if (!name.endsWith(`_${rest}`)) throw new Error(`line ${line}: unit ${rest} is not the end of the family name ${name}`);
+        family.unit = rest;
+      }
+      return;
+    }
+    if (raw.startsWith('#')) {
+      if (format === 'openmetrics') throw new Error(`line ${line}: OpenMetrics has no comment lines`);
+      return;
+    }
+    if (raw === '') throw new Error(`line ${line}: empty line`);
+    const nameEnd = raw.search(/[{ ]/);
+    if (nameEnd <= 0) throw new Error(`line ${line}: not a sample`);
+    const name = raw.slice(0, nameEnd);
+    if (!METRIC_NAME.test(name)) throw new Error(`line ${line}: bad sample name ${JSON.stringify(name)}`);
+    let labels: Record<string, string> = {};
+    let at = nameEnd;
+    if (raw[at] === '{') ({ labels, end: at } = readLabels(raw, at, line));
+    if (raw[at] !== ' ') throw new Error(`line ${line}: no space before the value`);
+    const [value = '', timestamp, ...more] = raw.slice(at + 1).split(' ');
+    if (!VALUE.test(value)) throw new Error(`line ${line}: value ${JSON.stringify(value)} is not a number`);
+    if (more.length > 0 || (timestamp !== undefined && !/^-?\d+(?:\.\d+)?$/.test(timestamp))) throw new Error(`line ${line}: text after the value`);
+    const family = familyOf(name, families, format);
+    if (family === undefined || family !== current) throw new Error(`line ${line}: sample ${name} is not in the family declared just before it`);
+    if (family.type === undefined) throw new Error(`line ${line}: sample ${name} before the TYPE of its family`);
+    if (family.type === 'counter' && (value.startsWith('-') || value === 'NaN')) throw new Error(`line ${line}: counter ${name} is ${value}`);
+    family.samples.push({ name, labels, value });
+  });
+  if (format === 'openmetrics' && !eof) throw new Error('OpenMetrics text without # EOF');
+  for (const family of order) {
+    if (family.samples.length === 0) throw new Error(`family ${family.name} has no sample`);
+  }
+  return order;
+}

@@ -1,0 +1,193 @@
+// The HTTP case: a Node process serving createMetricsHandler over real node:http servers, sent
+// thousands of requests with hostile Accept headers and methods, eight at a time on keep-alive
+// connections: first as soon as it listens, while its worker threads may still be counting, then
+// once they have finished. The process never exits; every
+// answer is 200, 405, 406 or 500; a 200 is valid exposition text (read by the tests' strict reader,
+// and by `promtool check metrics` for the text format) holding the exact counts; the same request
+// always gets the same kind of answer; and the server whose counters fail answers 500 and goes on.
+import { spawnSync } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../../dist/index.js';
+import { readExposition, type ExpositionFormat } from '../exposition.js';
+import { poll, requireTool, skipWithout, start, stop } from '../tools.js';
+import { acceptHeader } from './arbitraries.js';
+
+/** Requests to the healthy server while the workers count, then after, then to the faulty one. */
+const DURING = 1500;
+const AFTER = 1500;
+const FAULTY = 600;
+const IN_FLIGHT = 8;
+const WORKERS = 2;
+const TIMES = 200_000;
+/** Methods, GET most often; all are ones Node's parser takes (it answers 400 itself to unknown ones). */
+const METHOD = fc.oneof(
+  { weight: 12, arbitrary: fc.constant('GET') },
+  { weight: 3, arbitrary: fc.constant('HEAD') },
+  { weight: 4, arbitrary: fc.constantFrom('POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'PROPFIND', 'PURGE') },
+);
+
+interface Sent {
+  readonly method: string;
+  readonly accept: string | string[] | undefined;
+}
+
+interface Got {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** The requests, the same on every run (seeded): methods, Accept headers of one or more lines, some very long. */
+function requests(count: number, seed: number): Sent[] {
+  const long = fc.tuple(acceptHeader, fc.nat(400)).map(([header, times]) => `${header}, ${'text/plain;q=0.001, '.repeat(times)}*/*;q=0`);
+  const accept = fc.oneof(
+    { weight: 6, arbitrary: acceptHeader },
+    { weight: 1, arbitrary: fc.array(acceptHeader, { minLength: 2, maxLength: 4 }) },
+    { weight: 1, arbitrary: long },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+  );
+  return fc.sample(fc.record({ method: METHOD, accept }), { seed, numRuns: count });
+}
+
+/** Sends one request and reads the whole answer. */
+function send(port: number, agent: Agent, { method, accept }: Sent): Promise<Got> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | string[]> = accept === undefined ? {} : { accept };
+    const req = request({ host: '127.0.0.1', port, path: '/metrics', method, agent, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Sends every request, `IN_FLIGHT` at a time, and returns the answers in order. */
+async function sendAll(port: number, sent: readonly Sent[]): Promise<Got[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
+  const got: Got[] = new Array(sent.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < sent.length) {
+        const i = next++;
+        got[i] = await send(port, agent, sent[i]!);
+      }
+    }),
+  );
+  agent.destroy();
+  return got;
+}
+
+/** The format of a 200 answer, by its content type. */
+function formatOf(got: Got): ExpositionFormat {
+  const type = got.headers['content-type'];
+  if (type === PROMETHEUS_CONTENT_TYPE) return 'prometheus';
+  if (type === OPENMETRICS_CONTENT_TYPE) return 'openmetrics';
+  throw new Error(`a 200 answer of content type ${String(type)}`);
+}
+
+/** Checks one answer as the header comment says; returns its kind for the consistency check. */
+function check(sent: Sent, got: Got, seen: Map<string, string>, textBodies: Set<string>, values?: Readonly<Record<string, string>>): string {
+  expect([200, 405, 406, 500], `${sent.method} ${JSON.stringify(sent.accept)}`).toContain(got.status);
+  const head = sent.method === 'HEAD';
+  let kind = String(got.status);
+  if (got.status === 405) {
+    expect(got.headers.allow).toBe('GET, HEAD');
+    expect(got.body).toBe('Method Not Allowed\n');
+  } else if (got.status === 406) {
+    expect(got.body).toBe(head ? '' : `Not Acceptable: this endpoint serves ${PROMETHEUS_CONTENT_TYPE} and ${OPENMETRICS_CONTENT_TYPE}\n`);
+  } else if (got.status === 200) {
+    const format = formatOf(got);
+    kind = format;
+    expect(got.headers.vary).toBe('Accept');
+    if (head) {
+      expect(got.body).toBe('');
+      expect(Number(got.headers['content-length'])).toBeGreaterThan(0);
+    } else {
+      expect(Number(got.headers['content-length'])).toBe(Buffer.byteLength(got.body));
+      const families = readExposition(got.body, format);
+      expect(families).toHaveLength(15);
+      if (values !== undefined) {
+        for (const family of families) {
+          const [sample] = family.samples;
+          const counter = family.name.replace(/^qemu_migration_/, '');
+          if (counter === 'multifd_bytes' || counter === 'multifd_bytes_total') expect(sample?.value).toBe('18446744073709551615');
+          if (counter.startsWith('zero_pages')) expect(sample?.value).toBe(values.zeroPages);
+          if (counter.startsWith('normal_pages')) expect(sample?.value).toBe(values.normalPages);
+        }
+      }
+      if (format === 'prometheus' && textBodies.size < 20) textBodies.add(got.body);
+    }
+  }
+  // The same method and header always get the same kind of answer (500 aside: it comes from a fault).
+  const key = `${sent.method} ${JSON.stringify(sent.accept)}`;
+  if (got.status !== 500) {
+    expect(seen.get(key) ?? kind, key).toBe(kind);
+    seen.set(key, kind);
+  }
+  return kind;
+}
+
+describe('createMetricsHandler behind real node:http servers', () => {
+  let server: ReturnType<typeof start> | undefined;
+  afterAll(async () => stop(server?.child));
+
+  it(`answers ${DURING + AFTER + FAULTY} hostile requests, the process never exits, and 200s are exact exposition text`, async () => {
+    const script = fileURLToPath(new URL('../fixtures/stress-metrics-servers.mjs', import.meta.url));
+    server = start(process.execPath, [script, String(WORKERS), String(TIMES)]);
+    const lines = () => server!.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const { healthy, faulty } = (await poll('servers listening', async () => lines().find((line) => 'healthy' in line))) as { healthy: number; faulty: number };
+
+    const seen = new Map<string, string>();
+    const textBodies = new Set<string>();
+    const kinds = new Map<string, number>();
+    const tally = (kind: string) => kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+
+    // Right away: every answer well-formed, the values whatever they are by then.
+    const during = requests(DURING, 1);
+    (await sendAll(healthy, during)).forEach((got, i) => tally(check(during[i]!, got, seen, textBodies)));
+    const { values } = (await poll('workers done', async () => lines().find((line) => 'done' in line))) as { values: Record<string, string> };
+    expect(values.zeroPages).toBe(String(WORKERS * TIMES));
+    expect(values.normalPages).toBe(String(WORKERS * TIMES * 3));
+
+    // After: the exact counts in every 200.
+    const after = requests(AFTER, 2);
+    (await sendAll(healthy, after)).forEach((got, i) => tally(check(after[i]!, got, seen, textBodies, values)));
+    expect(kinds.get('500') ?? 0).toBe(0);
+
+    // The faulty server: 500 with the library's message where the counters failed, the rest as usual.
+    const faults = requests(FAULTY, 3);
+    const faultyGot = await sendAll(faulty, faults);
+    faultyGot.forEach((got, i) => {
+      tally(check(faults[i]!, got, new Map(), new Set()));
+      if (got.status === 500) {
+        expect(got.headers['content-type']).toBe('text/plain; charset=utf-8');
+        const message = 'Internal Server Error: createMetricsHandler: stats.zeroPages.get() failed (injected fault); stats must be a MigrationStats (from MigrationStats.create or attach)\n';
+        expect(got.body).toBe(faults[i]!.method === 'HEAD' ? '' : message);
+      }
+    });
+    expect(faultyGot.filter((got) => got.status === 500).length).toBeGreaterThan(FAULTY / 20);
+
+    // Every kind of answer was given, and the process is still up, having printed no error.
+    for (const kind of ['prometheus', 'openmetrics', '405', '406', '500']) expect(kinds.get(kind) ?? 0, kind).toBeGreaterThan(0);
+    expect(server.child.exitCode).toBeNull();
+    expect(server.output()).not.toMatch(/Error|error/);
+    console.log(`sent ${DURING + AFTER + FAULTY} requests: ${[...kinds].map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
+
+    if (!skipWithout('promtool')) {
+      const promtool = requireTool('promtool');
+      expect(textBodies.size).toBeGreaterThan(0);
+      for (const body of textBodies) {
+        const result = spawnSync(promtool, ['check', 'metrics'], { input: body, encoding: 'utf8' });
+        expect({ status: result.status, output: `${result.stdout}${result.stderr}` }).toEqual({ status: 0, output: '' });
+      }
+    }
+  });
+});
