@@ -18,7 +18,7 @@ export type MetricKind = 'counter' | 'gauge' | 'histogram';
 export interface MetricNames {
   /** The C name it mirrors (`Stat64.cName`); default: the name in snake_case. */
   readonly c?: string;
-  /** Prometheus family name after the prefix, without `_total`; default: snake_case plus a unit suffix for bytes and seconds. */
+  /** Prometheus family name after the prefix, without `_total`; default: snake_case, plus the unit (bytes, seconds, …) when the name does not have it. */
   readonly prometheus?: string;
   /** OpenTelemetry instrument name after the prefix; default: the C name. */
   readonly otel?: string;
@@ -300,7 +300,8 @@ function checkMetric(where: string, name: string, value: unknown): MetricSpec {
   const names = checkNames(where, `${path}.names`, raw.names);
   const cName = names.c ?? snakeCase(name);
   const known = KNOWN_UNITS[unit];
-  const suffix = known && !cName.endsWith(`_${unit}`) ? `_${unit}` : '';
+  // Prometheus wants the unit in the name: added at the end unless the name already has it as a word.
+  const suffix = known && !cName.split('_').includes(unit) ? `_${unit}` : '';
   return Object.freeze({
     name,
     kind,
