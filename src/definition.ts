@@ -371,7 +371,7 @@ export function checkDefinition(where: string, schema: unknown, options: unknown
     }
     given[key] = v;
   }
-  const namespace = given.namespace === undefined ? '' : text(where, 'options.namespace', given.namespace, NAMESPACE, "'' or lowercase words of letters, digits and _, separated by dots ('copy', 'qemu.migration')");
+  const namespace = given.namespace === undefined || given.namespace === '' ? '' : text(where, 'options.namespace', given.namespace, NAMESPACE, "'' or lowercase words of letters, digits and _, separated by dots ('copy', 'qemu.migration')");
   const lanes = given.lanes === undefined ? undefined : wholeIn(where, 'options.lanes', given.lanes, 1, MAX_LANES, 'a whole number of lanes');
   const rateLimit = given.rateLimit === undefined ? null : checkRateLimit(where, given.rateLimit, metrics);
 
