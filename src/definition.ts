@@ -386,7 +386,9 @@ export function checkDefinition(where: string, schema: unknown, options: unknown
       samples.set(sample, metric.name);
     }
   }
-  const cells = metrics.reduce((n, m) => n + cellCount(m), 0) + (rateLimit && (rateLimit.start === '' || rateLimit.max === '') ? 2 : 0);
+  // The limiter keeps the window's start and budget in cells of its own where it names no gauge.
+  const own = rateLimit ? (rateLimit.start === '' ? 1 : 0) + (rateLimit.max === '' ? 1 : 0) : 0;
+  const cells = metrics.reduce((n, m) => n + cellCount(m), 0) + own;
   if (cells > MAX_CELLS) {
     throw new RangeError(`${where}: schema needs ${cells} cells (one per value, a histogram's buckets and sum); at most ${MAX_CELLS} fit in a memory`);
   }
