@@ -195,19 +195,35 @@ function fail(where: string, path: string, value: unknown, allowed: string, rang
   throw range ? new RangeError(message) : new TypeError(message);
 }
 
+/** The error for a value whose reading threw (a getter, a Proxy): ours, naming the field. */
+function unreadable(where: string, path: string, error: unknown): TypeError {
+  return new TypeError(`${where}: ${path} could not be read (${error instanceof Error ? error.message : describe(error)})`);
+}
+
 /** Reads a plain object's own entries once, refusing anything else. */
 function entries(where: string, path: string, value: unknown, example: string): [string, unknown][] {
   let tag: string;
   try {
     tag = Object.prototype.toString.call(value);
   } catch (error) {
-    throw new TypeError(`${where}: ${path} could not be read (${error instanceof Error ? error.message : describe(error)})`);
+    throw unreadable(where, path, error);
   }
   if (value === null || typeof value !== 'object' || tag !== '[object Object]') fail(where, path, value, `an object such as ${example}`);
   try {
     return Object.keys(value).map((key) => [key, (value as Record<string, unknown>)[key]]);
   } catch (error) {
-    throw new TypeError(`${where}: ${path} could not be read (${error instanceof Error ? error.message : describe(error)})`);
+    throw unreadable(where, path, error);
+  }
+}
+
+/** A copy of an array's first `most + 1` elements, read once, or `undefined` for anything but an array. */
+function arrayHead(where: string, path: string, value: unknown, most: number): unknown[] | undefined {
+  try {
+    if (!Array.isArray(value)) return undefined;
+    const array = value as unknown[];
+    return Array.from({ length: Math.min(array.length, most + 1) }, (_, i) => array[i]);
+  } catch (error) {
+    throw unreadable(where, path, error);
   }
 }
 
@@ -396,23 +412,25 @@ export function checkDefinition(where: string, schema: unknown, options: unknown
 }
 
 function checkRateLimit(where: string, value: unknown, metrics: readonly MetricSpec[]): RateLimitSpec {
-  let counters: unknown;
+  let counters: unknown = value;
   let start: unknown;
   let max: unknown;
-  if (Array.isArray(value)) {
-    counters = value;
-  } else {
+  let path = 'options.rateLimit';
+  let list = arrayHead(where, path, value, 16);
+  if (!list) {
+    counters = undefined;
     for (const [key, v] of entries(where, 'options.rateLimit', value, "['bytesCopied'] or { counters, start, max }")) {
       if (key === 'counters') counters = v;
       else if (key === 'start') start = v;
       else if (key === 'max') max = v;
       else throw new TypeError(`${where}: options.rateLimit.${key} is not a field; the fields are counters, start, max`);
     }
+    path = 'options.rateLimit.counters';
+    list = arrayHead(where, path, counters, 16);
   }
-  const path = Array.isArray(value) ? 'options.rateLimit' : 'options.rateLimit.counters';
-  if (!Array.isArray(counters) || counters.length === 0 || counters.length > 16) fail(where, path, counters, 'an array of 1 to 16 counter names');
+  if (!list || list.length === 0 || list.length > 16) fail(where, path, counters, 'an array of 1 to 16 counter names');
   const byName = new Map(metrics.map((m) => [m.name, m]));
-  const names = (counters as unknown[]).map((name, i) => {
+  const names = list.map((name, i) => {
     const metric = typeof name === 'string' ? byName.get(name) : undefined;
     if (metric?.kind !== 'counter') fail(where, `${path}[${i}]`, name, 'the name of a counter of the schema');
     return name as string;
