@@ -243,19 +243,22 @@ const METRIC_FIELDS: Readonly<Record<MetricKind, readonly string[]>> = {
   histogram: ['kind', 'unit', 'help', 'buckets', 'subBuckets', 'names'],
 };
 
+/** What each name of a metric must be: given or derived, the memory's definition is read back with these. */
+const NAME_RULES: Readonly<Record<keyof MetricNames, readonly [pattern: RegExp, what: string, allowed: string]>> = {
+  c: [C_NAME, 'C name', 'a C identifier in snake_case (a lowercase letter or _, then lowercase letters, digits, _), at most 64 characters'],
+  prometheus: [PROM_NAME, 'Prometheus name', `a Prometheus metric name (matching ${PROM_NAME.source})`],
+  otel: [OTEL_NAME, 'OpenTelemetry name', 'an OpenTelemetry instrument name (a letter, then letters, digits, _ . - /), at most 128 characters'],
+  otelUnit: [OTEL_UNIT, 'OpenTelemetry unit', 'printable ASCII without spaces, 1 to 63 characters'],
+};
+
 function checkNames(where: string, path: string, value: unknown): MetricNames {
   if (value === undefined) return {};
   const out: Record<string, string> = {};
-  const rules: Record<string, [RegExp, string]> = {
-    c: [C_NAME, 'a C identifier in snake_case (a lowercase letter or _, then lowercase letters, digits, _), at most 64 characters'],
-    prometheus: [PROM_NAME, `a Prometheus metric name (matching ${PROM_NAME.source})`],
-    otel: [OTEL_NAME, 'an OpenTelemetry instrument name (a letter, then letters, digits, _ . - /), at most 128 characters'],
-    otelUnit: [OTEL_UNIT, 'printable ASCII without spaces, 1 to 63 characters'],
-  };
+  const rules: Record<string, readonly [RegExp, string, string]> = NAME_RULES;
   for (const [key, v] of entries(where, path, value, "{ prometheus: 'bytes_copied' }")) {
     const rule = rules[key];
     if (!rule) throw new TypeError(`${where}: ${path}.${key} is not a name a metric takes; the names are ${Object.keys(rules).join(', ')}`);
-    out[key] = text(where, `${path}.${key}`, v, rule[0], rule[1]);
+    out[key] = text(where, `${path}.${key}`, v, rule[0], rule[2]);
   }
   return out;
 }
@@ -317,6 +320,19 @@ function checkMetric(where: string, name: string, value: unknown): MetricSpec {
   const cName = names.c ?? snakeCase(name);
   const known = KNOWN_UNITS[unit];
   const suffix = known && !cName.endsWith(`_${unit}`) ? `_${unit}` : '';
+  const resolved: Required<MetricNames> = {
+    c: cName,
+    prometheus: names.prometheus ?? cName + suffix,
+    otel: names.otel ?? cName,
+    otelUnit: names.otelUnit ?? known ?? `{${unit}}`,
+  };
+  // A derived name must pass the rules a given one does, or no thread could read the definition back.
+  for (const key of Object.keys(NAME_RULES) as (keyof MetricNames)[]) {
+    const [pattern, what, allowed] = NAME_RULES[key];
+    if (names[key] === undefined && !pattern.test(resolved[key])) {
+      throw new TypeError(`${where}: ${path} derives the ${what} ${describe(resolved[key])}, which is not ${allowed}; give one in ${path}.names.${key}`);
+    }
+  }
   return Object.freeze({
     name,
     kind,
@@ -327,9 +343,9 @@ function checkMetric(where: string, name: string, value: unknown): MetricSpec {
     buckets,
     subBits,
     cName,
-    promName: names.prometheus ?? cName + suffix,
-    otelName: names.otel ?? cName,
-    otelUnit: names.otelUnit ?? known ?? `{${unit}}`,
+    promName: resolved.prometheus,
+    otelName: resolved.otel,
+    otelUnit: resolved.otelUnit,
   });
 }
 
