@@ -449,15 +449,17 @@ describe('names the memory carries', () => {
   it("refuses a name whose C name would pass 64 characters, unless names.c is given", () => {
     const name = 'aB'.repeat(32);
     const error = refusal({ [name]: counter() }, undefined, TypeError);
-    expect(error.message).toContain(`schema.${name}`);
-    expect(error.message).toContain('names.c');
+    expect(error.message).toBe(
+      `defineStats: schema.${name} derives the C name "${'a_b'.repeat(13)}a…", which is not a C identifier in snake_case (a lowercase letter or _, then lowercase letters, digits, _), at most 64 characters; give one in schema.${name}.names.c`,
+    );
     expect(define({ [name]: counter({ names: { c: 'short' } }) }).definition.metrics[0]!.cName).toBe('short');
   });
 
   it('refuses a C name that would make an invalid OpenTelemetry name, unless names.otel is given', () => {
     const error = refusal({ bytes: counter({ names: { c: '_bytes' } }) }, undefined, TypeError);
-    expect(error.message).toContain('schema.bytes');
-    expect(error.message).toContain('names.otel');
+    expect(error.message).toBe(
+      'defineStats: schema.bytes derives the OpenTelemetry name "_bytes", which is not an OpenTelemetry instrument name (a letter, then letters, digits, _ . - /), at most 128 characters; give one in schema.bytes.names.otel',
+    );
     expect(define({ bytes: counter({ names: { c: '_bytes', otel: 'bytes' } }) }).definition.metrics[0]!.otelName).toBe('bytes');
   });
 
