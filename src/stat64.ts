@@ -9,7 +9,7 @@
  */
 import { LANE_ALIGN, WRITE_MAX, WRITE_MIN, WRITE_SET } from './backend/abi.js';
 import type { Core } from './backend/core.js';
-import { isCount, isU64, u64ArgumentError, unsafeNumberError } from './errors.js';
+import { describe, isCount, isU64, u64ArgumentError, unsafeNumberError } from './errors.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const MAX_SAFE_BIGINT = BigInt(MAX_SAFE);
@@ -236,7 +236,7 @@ export class Stat64Batch {
   /** @internal */
   constructor(stat: Stat64, every: unknown, where: string) {
     if (typeof every !== 'number' || !Number.isInteger(every) || every < 1 || every > 2 ** 30) {
-      const message = `${where}: every must be a whole number of adds from 1 to 1073741824; received ${String(every)}`;
+      const message = `${where}: every must be a whole number of adds from 1 to 1073741824; received ${describe(every)}`;
       throw typeof every === 'number' ? new RangeError(message) : new TypeError(message);
     }
     this.#stat = stat;
