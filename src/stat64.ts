@@ -265,7 +265,9 @@ export class Stat64Batch {
       if (++this.#count >= this.#every) this.flush();
       return;
     }
-    throw u64ArgumentError(`${this.#where}.add`, 'value', value);
+    // Not the Stat64's message: that one offers bigints, which a batch does not take.
+    const message = `${this.#where}.add: value must be a non-negative safe-integer number; received ${describe(value)}`;
+    throw typeof value === 'number' ? new RangeError(message) : new TypeError(message);
   }
 
   /** Adds the pending sum to the shared value (one atomic add): exact for every reader from here on. */
