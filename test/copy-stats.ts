@@ -17,7 +17,14 @@ export const CopyStats = defineStats(COPY_SCHEMA, { rateLimit: ['bytesCopied'] }
 /** The names of CopyStats' metrics, in schema order. */
 export const COPY_NAMES = Object.keys(COPY_SCHEMA);
 
-/** A copy of every byte of a stats object's memory, for "nothing changed" checks. */
-export function memoryBytes(stats: { handle: { memory: WebAssembly.Memory } }): Uint8Array {
-  return new Uint8Array(stats.handle.memory.buffer).slice();
+/** A copy of every word of a stats object's memory, for "nothing changed" checks. */
+export function memoryWords(stats: { handle: { memory: WebAssembly.Memory } }): BigUint64Array {
+  return new BigUint64Array(stats.handle.memory.buffer).slice();
+}
+
+/** The byte offsets of the words that differ between two copies (a loop: toEqual on a whole memory is slow). */
+export function changedOffsets(before: BigUint64Array, after: BigUint64Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < before.length; i++) if (before[i] !== after[i]) out.push(8 * i);
+  return out;
 }
