@@ -125,6 +125,17 @@ describe('Prometheus names', () => {
   });
 });
 
+describe('OpenTelemetry names', () => {
+  const clashes: [title: string, schema: object, options: object | undefined, message: string][] = [
+    ['two given names', { a: counter({ names: { otel: 'same' } }), b: gauge({ names: { otel: 'same' } }) }, undefined, 'schema.b and schema.a both export the OpenTelemetry name same'],
+    ['a given name and a derived one', { fooBar: counter(), other: histogram({ names: { otel: 'foo_bar' } }) }, undefined, 'schema.other and schema.fooBar both export the OpenTelemetry name foo_bar'],
+    ['with a namespace', { a: counter({ names: { otel: 'x.y' } }), b: counter({ names: { c: 'b', otel: 'x.y' } }) }, { namespace: 'copy' }, 'schema.b and schema.a both export the OpenTelemetry name copy.x.y'],
+  ];
+  it.each(clashes)('refuses two metrics with one instrument name: %s', (_title, schema, options, message) => {
+    expect(refusal(schema, options, TypeError).message).toBe(`defineStats: ${message}`);
+  });
+});
+
 describe('the fields of a metric', () => {
   const cases: Case[] = [
     ['a missing kind', { x: { unit: 'bytes', help: 'h' } }, undefined, TypeError, "schema.x.kind must be 'counter', 'gauge' or 'histogram'; received undefined"],
