@@ -129,6 +129,8 @@ describe('OpenTelemetry names', () => {
   const clashes: [title: string, schema: object, options: object | undefined, message: string][] = [
     ['two given names', { a: counter({ names: { otel: 'same' } }), b: gauge({ names: { otel: 'same' } }) }, undefined, 'schema.b and schema.a both export the OpenTelemetry name same'],
     ['a given name and a derived one', { fooBar: counter(), other: histogram({ names: { otel: 'foo_bar' } }) }, undefined, 'schema.other and schema.fooBar both export the OpenTelemetry name foo_bar'],
+    // OpenTelemetry instrument names are case-insensitive.
+    ['two names differing in case only', { a: counter({ names: { otel: 'Bytes.Sent' } }), b: counter({ names: { otel: 'bytes.sent' } }) }, undefined, 'schema.b and schema.a both export the OpenTelemetry name bytes.sent'],
     ['with a namespace', { a: counter({ names: { otel: 'x.y' } }), b: counter({ names: { c: 'b', otel: 'x.y' } }) }, { namespace: 'copy' }, 'schema.b and schema.a both export the OpenTelemetry name copy.x.y'],
   ];
   it.each(clashes)('refuses two metrics with one instrument name: %s', (_title, schema, options, message) => {
