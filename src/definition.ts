@@ -418,6 +418,14 @@ export function checkDefinition(where: string, schema: unknown, options: unknown
       samples.set(sample, metric.name);
     }
   }
+  // OpenTelemetry instrument names are case-insensitive: two that differ only in case are one.
+  const instruments = new Map<string, string>();
+  for (const metric of metrics) {
+    const instrument = otelPrefix(namespace) + metric.otelName;
+    const other = instruments.get(instrument.toLowerCase());
+    if (other !== undefined) throw new TypeError(`${where}: schema.${metric.name} and schema.${other} both export the OpenTelemetry name ${instrument}`);
+    instruments.set(instrument.toLowerCase(), metric.name);
+  }
   // The limiter keeps the window's start and budget in cells of its own where it names no gauge.
   const own = rateLimit ? (rateLimit.start === '' ? 1 : 0) + (rateLimit.max === '' ? 1 : 0) : 0;
   const cells = metrics.reduce((n, m) => n + cellCount(m), 0) + own;
