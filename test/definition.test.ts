@@ -56,8 +56,8 @@ function throwingArray(): string[] {
   });
 }
 
-/** `n` gauges of `length` values each, named g0, g1, … */
-const gauges = (n: number, length: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`g${i}`, gauge({ length })]));
+/** `n` vectors of `length` values each, named g0, g1, …: gauges, or counters (whose cells are in every lane too). */
+const gauges = (n: number, length: number, make: (extra: object) => object = gauge) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`g${i}`, make({ length })]));
 
 type Case = [title: string, schema: unknown, options: unknown, type: ErrorClass, message: string];
 
@@ -509,9 +509,10 @@ describe('names the memory carries', () => {
 
 describe('definitions at every limit', () => {
   it('create() and a first update of every metric succeed for what defineStats accepts', async () => {
+    // MAX_CELLS cells, all laned, in 64 lanes: the largest memory a definition can ask for.
     const big = define(
       {
-        ...gauges(28, MAX_LENGTH),
+        ...gauges(28, MAX_LENGTH, (extra) => counter({ unit: 'files', ...extra })),
         h: histogram({ subBuckets: 64, buckets: 3776 }),
         // What is left of MAX_CELLS after the histogram (buckets and sum), c and the limiter's two cells.
         v: counter({ length: MAX_CELLS - 28 * MAX_LENGTH - 3777 - 1 - 2 }),
