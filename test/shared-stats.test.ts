@@ -24,17 +24,21 @@ const BAD_VALUES: [value: unknown, type: typeof TypeError | typeof RangeError][]
   [{ valueOf: () => 5 }, TypeError],
 ];
 
+/** What `f` throws (undefined when it returns). */
+function errorOf(f: () => unknown): Error | undefined {
+  try {
+    f();
+  } catch (error) {
+    return error as Error;
+  }
+  return undefined;
+}
+
 /** Calls `f` with a value it must refuse, and checks that the memory did not change by a byte. */
 function refusesWithoutChange(stats: { handle: { memory: WebAssembly.Memory } }, f: (value: never) => void): void {
   for (const [value, type] of BAD_VALUES) {
     const before = memoryWords(stats);
-    let thrown: unknown;
-    try {
-      f(value as never);
-    } catch (error) {
-      thrown = error;
-    }
-    expect((thrown as Error | undefined)?.constructor, `for ${String(value)}`).toBe(type);
+    expect(errorOf(() => f(value as never))?.constructor, `for ${String(value)}`).toBe(type);
     expect(changedOffsets(before, memoryWords(stats)), `memory changed for ${String(value)}`).toEqual([]);
   }
 }
@@ -151,14 +155,9 @@ describe.each(BACKENDS)('a user definition on the %s backend', (backend) => {
       [undefined, TypeError, 'undefined'],
     ] as const)('refuses at(%s)', async (index, type, shown) => {
       const stats = await create();
-      let thrown: unknown;
-      try {
-        stats.bytesPerWorker.at(index as number);
-      } catch (error) {
-        thrown = error;
-      }
-      expect((thrown as Error).constructor).toBe(type);
-      expect((thrown as Error).message).toBe(`bytesPerWorker.at: index must be a whole number from 0 to 7; received ${shown}`);
+      const thrown = errorOf(() => stats.bytesPerWorker.at(index as number));
+      expect(thrown?.constructor).toBe(type);
+      expect(thrown?.message).toBe(`bytesPerWorker.at: index must be a whole number from 0 to 7; received ${shown}`);
     });
 
     it("names the element in an element's errors, and refuses bad values without a change", async () => {
@@ -508,14 +507,9 @@ describe.each(BACKENDS)('a user definition on the %s backend', (backend) => {
       ['an object whose toString throws', { toString: () => { throw new Error('toString'); } }, 'an object (Object)'],
     ] as const)('refuses every as %s with a TypeError naming it as received', async (_title, every, shown) => {
       const stats = await create();
-      let thrown: unknown;
-      try {
-        stats.bytesCopied.batch(every as unknown as number);
-      } catch (error) {
-        thrown = error;
-      }
-      expect((thrown as Error).constructor).toBe(TypeError);
-      expect((thrown as Error).message).toBe(`bytesCopied.batch: every must be a whole number of adds from 1 to 1073741824; received ${shown}`);
+      const thrown = errorOf(() => stats.bytesCopied.batch(every as unknown as number));
+      expect(thrown?.constructor).toBe(TypeError);
+      expect(thrown?.message).toBe(`bytesCopied.batch: every must be a whole number of adds from 1 to 1073741824; received ${shown}`);
     });
 
     it.each([
@@ -530,14 +524,9 @@ describe.each(BACKENDS)('a user definition on the %s backend', (backend) => {
       const stats = await create();
       const writer = stats.bytesCopied.batch(2);
       writer.add(4);
-      let thrown: unknown;
-      try {
-        writer.add(value as number);
-      } catch (error) {
-        thrown = error;
-      }
-      expect((thrown as Error).constructor).toBe(type);
-      expect((thrown as Error).message).toBe(`bytesCopied.batch.add: value must be a non-negative safe-integer number; received ${shown}`);
+      const thrown = errorOf(() => writer.add(value as number));
+      expect(thrown?.constructor).toBe(type);
+      expect(thrown?.message).toBe(`bytesCopied.batch.add: value must be a non-negative safe-integer number; received ${shown}`);
       // Nothing pending changed and no flush happened: the next add is the second.
       expect(writer.pending).toBe(4);
       expect(stats.bytesCopied.get()).toBe(0n);
