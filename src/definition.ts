@@ -195,19 +195,35 @@ function fail(where: string, path: string, value: unknown, allowed: string, rang
   throw range ? new RangeError(message) : new TypeError(message);
 }
 
+/** The error for a value whose reading threw (a getter, a Proxy): ours, naming the field. */
+function unreadable(where: string, path: string, error: unknown): TypeError {
+  return new TypeError(`${where}: ${path} could not be read (${error instanceof Error ? error.message : describe(error)})`);
+}
+
 /** Reads a plain object's own entries once, refusing anything else. */
 function entries(where: string, path: string, value: unknown, example: string): [string, unknown][] {
   let tag: string;
   try {
     tag = Object.prototype.toString.call(value);
   } catch (error) {
-    throw new TypeError(`${where}: ${path} could not be read (${error instanceof Error ? error.message : describe(error)})`);
+    throw unreadable(where, path, error);
   }
   if (value === null || typeof value !== 'object' || tag !== '[object Object]') fail(where, path, value, `an object such as ${example}`);
   try {
     return Object.keys(value).map((key) => [key, (value as Record<string, unknown>)[key]]);
   } catch (error) {
-    throw new TypeError(`${where}: ${path} could not be read (${error instanceof Error ? error.message : describe(error)})`);
+    throw unreadable(where, path, error);
+  }
+}
+
+/** A copy of an array's first `most + 1` elements, read once, or `undefined` for anything but an array. */
+function arrayHead(where: string, path: string, value: unknown, most: number): unknown[] | undefined {
+  try {
+    if (!Array.isArray(value)) return undefined;
+    const array = value as unknown[];
+    return Array.from({ length: Math.min(array.length, most + 1) }, (_, i) => array[i]);
+  } catch (error) {
+    throw unreadable(where, path, error);
   }
 }
 
@@ -227,19 +243,22 @@ const METRIC_FIELDS: Readonly<Record<MetricKind, readonly string[]>> = {
   histogram: ['kind', 'unit', 'help', 'buckets', 'subBuckets', 'names'],
 };
 
+/** What each name of a metric must be: given or derived, the memory's definition is read back with these. */
+const NAME_RULES: Readonly<Record<keyof MetricNames, readonly [pattern: RegExp, what: string, allowed: string]>> = {
+  c: [C_NAME, 'C name', 'a C identifier in snake_case (a lowercase letter or _, then lowercase letters, digits, _), at most 64 characters'],
+  prometheus: [PROM_NAME, 'Prometheus name', `a Prometheus metric name (matching ${PROM_NAME.source})`],
+  otel: [OTEL_NAME, 'OpenTelemetry name', 'an OpenTelemetry instrument name (a letter, then letters, digits, _ . - /), at most 128 characters'],
+  otelUnit: [OTEL_UNIT, 'OpenTelemetry unit', 'printable ASCII without spaces, 1 to 63 characters'],
+};
+
 function checkNames(where: string, path: string, value: unknown): MetricNames {
   if (value === undefined) return {};
   const out: Record<string, string> = {};
-  const rules: Record<string, [RegExp, string]> = {
-    c: [C_NAME, 'a C identifier in snake_case (a lowercase letter or _, then lowercase letters, digits, _), at most 64 characters'],
-    prometheus: [PROM_NAME, `a Prometheus metric name (matching ${PROM_NAME.source})`],
-    otel: [OTEL_NAME, 'an OpenTelemetry instrument name (a letter, then letters, digits, _ . - /), at most 128 characters'],
-    otelUnit: [OTEL_UNIT, 'printable ASCII without spaces, 1 to 63 characters'],
-  };
+  const rules: Record<string, readonly [RegExp, string, string]> = NAME_RULES;
   for (const [key, v] of entries(where, path, value, "{ prometheus: 'bytes_copied' }")) {
     const rule = rules[key];
     if (!rule) throw new TypeError(`${where}: ${path}.${key} is not a name a metric takes; the names are ${Object.keys(rules).join(', ')}`);
-    out[key] = text(where, `${path}.${key}`, v, rule[0], rule[1]);
+    out[key] = text(where, `${path}.${key}`, v, rule[0], rule[2]);
   }
   return out;
 }
@@ -302,6 +321,19 @@ function checkMetric(where: string, name: string, value: unknown): MetricSpec {
   const known = KNOWN_UNITS[unit];
   // Prometheus wants the unit in the name: added at the end unless the name already has it as a word.
   const suffix = known && !cName.split('_').includes(unit) ? `_${unit}` : '';
+  const resolved: Required<MetricNames> = {
+    c: cName,
+    prometheus: names.prometheus ?? cName + suffix,
+    otel: names.otel ?? cName,
+    otelUnit: names.otelUnit ?? known ?? `{${unit}}`,
+  };
+  // A derived name must pass the rules a given one does, or no thread could read the definition back.
+  for (const key of Object.keys(NAME_RULES) as (keyof MetricNames)[]) {
+    const [pattern, what, allowed] = NAME_RULES[key];
+    if (names[key] === undefined && !pattern.test(resolved[key])) {
+      throw new TypeError(`${where}: ${path} derives the ${what} ${describe(resolved[key])}, which is not ${allowed}; give one in ${path}.names.${key}`);
+    }
+  }
   return Object.freeze({
     name,
     kind,
@@ -312,9 +344,9 @@ function checkMetric(where: string, name: string, value: unknown): MetricSpec {
     buckets,
     subBits,
     cName,
-    promName: names.prometheus ?? cName + suffix,
-    otelName: names.otel ?? cName,
-    otelUnit: names.otelUnit ?? known ?? `{${unit}}`,
+    promName: resolved.prometheus,
+    otelName: resolved.otel,
+    otelUnit: resolved.otelUnit,
   });
 }
 
@@ -372,7 +404,7 @@ export function checkDefinition(where: string, schema: unknown, options: unknown
     }
     given[key] = v;
   }
-  const namespace = given.namespace === undefined ? '' : text(where, 'options.namespace', given.namespace, NAMESPACE, "'' or lowercase words of letters, digits and _, separated by dots ('copy', 'qemu.migration')");
+  const namespace = given.namespace === undefined || given.namespace === '' ? '' : text(where, 'options.namespace', given.namespace, NAMESPACE, "'' or lowercase words of letters, digits and _, separated by dots ('copy', 'qemu.migration')");
   const lanes = given.lanes === undefined ? undefined : wholeIn(where, 'options.lanes', given.lanes, 1, MAX_LANES, 'a whole number of lanes');
   const rateLimit = given.rateLimit === undefined ? null : checkRateLimit(where, given.rateLimit, metrics);
 
@@ -387,7 +419,17 @@ export function checkDefinition(where: string, schema: unknown, options: unknown
       samples.set(sample, metric.name);
     }
   }
-  const cells = metrics.reduce((n, m) => n + cellCount(m), 0) + (rateLimit && (rateLimit.start === '' || rateLimit.max === '') ? 2 : 0);
+  // OpenTelemetry instrument names are case-insensitive: two that differ only in case are one.
+  const instruments = new Map<string, string>();
+  for (const metric of metrics) {
+    const instrument = otelPrefix(namespace) + metric.otelName;
+    const other = instruments.get(instrument.toLowerCase());
+    if (other !== undefined) throw new TypeError(`${where}: schema.${metric.name} and schema.${other} both export the OpenTelemetry name ${instrument}`);
+    instruments.set(instrument.toLowerCase(), metric.name);
+  }
+  // The limiter keeps the window's start and budget in cells of its own where it names no gauge.
+  const own = rateLimit ? (rateLimit.start === '' ? 1 : 0) + (rateLimit.max === '' ? 1 : 0) : 0;
+  const cells = metrics.reduce((n, m) => n + cellCount(m), 0) + own;
   if (cells > MAX_CELLS) {
     throw new RangeError(`${where}: schema needs ${cells} cells (one per value, a histogram's buckets and sum); at most ${MAX_CELLS} fit in a memory`);
   }
@@ -395,23 +437,25 @@ export function checkDefinition(where: string, schema: unknown, options: unknown
 }
 
 function checkRateLimit(where: string, value: unknown, metrics: readonly MetricSpec[]): RateLimitSpec {
-  let counters: unknown;
+  let counters: unknown = value;
   let start: unknown;
   let max: unknown;
-  if (Array.isArray(value)) {
-    counters = value;
-  } else {
+  let path = 'options.rateLimit';
+  let list = arrayHead(where, path, value, 16);
+  if (!list) {
+    counters = undefined;
     for (const [key, v] of entries(where, 'options.rateLimit', value, "['bytesCopied'] or { counters, start, max }")) {
       if (key === 'counters') counters = v;
       else if (key === 'start') start = v;
       else if (key === 'max') max = v;
       else throw new TypeError(`${where}: options.rateLimit.${key} is not a field; the fields are counters, start, max`);
     }
+    path = 'options.rateLimit.counters';
+    list = arrayHead(where, path, counters, 16);
   }
-  const path = Array.isArray(value) ? 'options.rateLimit' : 'options.rateLimit.counters';
-  if (!Array.isArray(counters) || counters.length === 0 || counters.length > 16) fail(where, path, counters, 'an array of 1 to 16 counter names');
+  if (!list || list.length === 0 || list.length > 16) fail(where, path, counters, 'an array of 1 to 16 counter names');
   const byName = new Map(metrics.map((m) => [m.name, m]));
-  const names = (counters as unknown[]).map((name, i) => {
+  const names = list.map((name, i) => {
     const metric = typeof name === 'string' ? byName.get(name) : undefined;
     if (metric?.kind !== 'counter') fail(where, `${path}[${i}]`, name, 'the name of a counter of the schema');
     return name as string;

@@ -229,10 +229,11 @@ export class Histogram {
     return out;
   }
 
-  /** Bucket `index`'s range of values. @throws RangeError for an index out of range */
+  /** Bucket `index`'s range of values. @throws RangeError for an index out of range, TypeError for one that is not a number */
   bucketRange(index: number): BucketRange {
     if (!Number.isInteger(index) || index < 0 || index >= this.bucketCount) {
-      throw new RangeError(`${this.name}.bucketRange: index must be a whole number from 0 to ${this.bucketCount - 1}; received ${describe(index)}`);
+      const message = `${this.name}.bucketRange: index must be a whole number from 0 to ${this.bucketCount - 1}; received ${describe(index)}`;
+      throw typeof index === 'number' ? new RangeError(message) : new TypeError(message);
     }
     return bucketRange(index, this.bucketCount, this.#subBits);
   }

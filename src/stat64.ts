@@ -9,10 +9,11 @@
  */
 import { LANE_ALIGN, WRITE_MAX, WRITE_MIN, WRITE_SET } from './backend/abi.js';
 import type { Core } from './backend/core.js';
-import { checkBatchSize, isCount, isU64, u64ArgumentError, unsafeNumberError } from './errors.js';
+import { checkBatchSize, describe, isCount, isU64, unsafeNumberError, u64ArgumentError } from './errors.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const MAX_SAFE_BIGINT = BigInt(MAX_SAFE);
+const TWO_52 = 2 ** 52;
 
 /** How QEMU writes a value: `add` ones are laned counters, `set` ones (gauges) have one cell. */
 export type CounterKind = 'add' | 'set';
@@ -223,8 +224,9 @@ export class Stat64 {
 /**
  * A batched writer of one {@link Stat64} (from {@link Stat64.batch}): adds accumulate in a plain JS
  * number of this thread and go to the shared value in one atomic add, every `every` adds, on
- * {@link Stat64Batch.flush} and on {@link Stat64Batch.close}. The pending sum never passes 2^53 − 1:
- * an add that would take it there flushes first, so no add is ever rounded.
+ * {@link Stat64Batch.flush} and on {@link Stat64Batch.close}. The pending sum never passes 2^53 − 1,
+ * so no add is ever rounded: an add of 2^32 or more that would take it there flushes first, and a
+ * pending sum above 2^52 is flushed at once.
  */
 export class Stat64Batch {
   readonly #stat: Stat64;
@@ -256,7 +258,7 @@ export class Stat64Batch {
   add(value: number): void {
     // The hot path: a value below 2^32 needs no overflow check, since at most 2^20 of them are
     // pending (2^52 < 2^53).
-    if ((value >>> 0) === value) {
+    if (typeof value === 'number' && (value >>> 0) === value) {
       this.#pending += value;
       if (--this.#left === 0) this.flush();
       return;
@@ -266,11 +268,15 @@ export class Stat64Batch {
 
   #addLarge(value: unknown): void {
     if (typeof value !== 'number' || !(value >= 0 && value <= MAX_SAFE && Number.isInteger(value))) {
-      throw u64ArgumentError(`${this.#where}.add`, 'value', value);
+      // Not the Stat64's message: that one offers bigints, which a batch does not take.
+      const message = `${this.#where}.add: value must be a non-negative safe-integer number; received ${describe(value)}`;
+      throw typeof value === 'number' ? new RangeError(message) : new TypeError(message);
     }
     if (this.#pending + value > MAX_SAFE) this.flush();
     this.#pending += value;
-    if (--this.#left === 0) this.flush();
+    // Keep what the hot path relies on: a pending sum of at most 2^52, to which fewer than 2^20 adds
+    // below 2^32 each cannot bring 2^53.
+    if (--this.#left === 0 || this.#pending > TWO_52) this.flush();
   }
 
   /** Adds the pending sum to the shared value (one atomic add): exact for every reader from here on. */
