@@ -17,6 +17,7 @@ export {
   defineStats,
   attachStats,
   SharedStats,
+  RateLimitedStats,
   type StatsDefinition,
   type StatsOf,
   type StatsOptions,

@@ -62,9 +62,11 @@ export type Metric = Stat64 | StatVector | Histogram;
 export type MetricOf<M extends MetricDefinition> = M extends { kind: 'histogram' } ? Histogram : M extends { length: number } ? StatVector : Stat64;
 
 /** The stats object a schema makes: its metrics by name, and the rate limiter when declared. */
-export type StatsOf<S extends StatsSchema, O extends DefineStatsOptions = DefineStatsOptions> = SharedStats & {
+export type StatsOf<S extends StatsSchema, O extends DefineStatsOptions = DefineStatsOptions> = (O extends { rateLimit: unknown }
+  ? RateLimitedStats
+  : SharedStats) & {
   readonly [K in keyof S]: MetricOf<S[K]>;
-} & (O extends { rateLimit: unknown } ? RateLimiter : unknown);
+};
 
 /** QEMU's rate limiter (`migration-stats.h`) over the sum of the counters a definition names. */
 export interface RateLimiter {
@@ -261,7 +263,7 @@ export class SharedStats {
     this.#metrics = metrics;
     Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });
     // A class of its own (MigrationStats) adds its properties, then freezes.
-    if (new.target === SharedStats) Object.freeze(this);
+    if (new.target === SharedStats || new.target === RateLimitedStats) Object.freeze(this);
   }
 
   /**
@@ -352,39 +354,83 @@ export class SharedStats {
     return rate;
   }
 
-  /** See {@link RateLimiter.rateSet}. */
-  rateSet(bytesPerSecond: bigint | number): void {
-    const [, , , max] = this.#limiter('rateSet');
-    this.#core.rateSet(max, toU64('rateSet', 'bytesPerSecond', bytesPerSecond));
+  /** `rateSet`, reporting errors as `where`. @internal */
+  protected limitSet(where: string, bytesPerSecond: unknown): void {
+    const [, , , max] = this.#limiter(where);
+    this.#core.rateSet(max, toU64(where, 'bytesPerSecond', bytesPerSecond));
   }
 
-  /** See {@link RateLimiter.rateGet}. */
-  rateGet(): bigint {
+  /** `rateGet`. @internal */
+  protected limitGet(): bigint {
     return this.#core.load(this.#limiter('rateGet')[3]);
   }
 
-  /** See {@link RateLimiter.rateReset}. */
-  rateReset(): void {
+  /** `rateReset`. @internal */
+  protected limitReset(): void {
     const [base, first, count] = this.#limiter('rateReset');
     this.#core.rateReset(base, first, count, this.#geometry);
   }
 
-  /** See {@link RateLimiter.rateExceeded}. */
-  rateExceeded(fileError?: unknown): boolean {
+  /** `rateExceeded`. @internal */
+  protected limitExceeded(fileError: unknown): boolean {
     if (this.#rateBase < 0) this.#limiter('rateExceeded');
     if (fileError !== undefined && fileError !== 0 && fileError !== 0n && fileError !== null && fileError !== false) return true;
     return this.#core.rateExceeded(this.#rateBase, this.#rateFirst, this.#rateCount, this.#geometry) !== 0;
   }
 
-  /** See {@link RateLimiter.transferredBytes}. */
-  transferredBytes(): bigint {
+  /** `transferredBytes`. @internal */
+  protected limitTransferred(): bigint {
     const [base, first, count] = this.#limiter('transferredBytes');
     return this.#core.groupSum(base, first, count, this.#geometry);
   }
 }
 
+/**
+ * The stats of a definition with a rate limit (`defineStats(schema, { rateLimit })`): QEMU's rate
+ * limiter (`migration-stats.h`) over the sum of the counters it names, on top of the metrics.
+ */
+export class RateLimitedStats extends SharedStats implements RateLimiter {
+  /**
+   * `migration_rate_set()`: the limit in bytes per second; stores `floor(bytesPerSecond / 10)` as the
+   * budget of one 100 ms window (0 to 9 store 0: unlimited). It does not start a new window.
+   * @param bytesPerSecond - a bigint in [0, 2^64 − 1] or a non-negative safe-integer number
+   * @throws TypeError or RangeError for anything else; the limit is then unchanged
+   * @example stats.rateSet(1073741824); stats.rateGet() //=> 107374182n
+   */
+  rateSet(bytesPerSecond: bigint | number): void {
+    this.limitSet('rateSet', bytesPerSecond);
+  }
+
+  /** `migration_rate_get()`: the budget of one window in bytes. */
+  rateGet(): bigint {
+    return this.limitGet();
+  }
+
+  /** `migration_rate_reset()`: starts a new window at the current {@link RateLimitedStats.transferredBytes}. */
+  rateReset(): void {
+    this.limitReset();
+  }
+
+  /**
+   * `migration_rate_exceeded()`: whether the current window's budget is spent.
+   * @param fileError - the stream's error: `undefined`, `0`, `0n`, `null` or `false` mean none;
+   *   anything else means the stream failed, and the answer is then `true` even with no limit set
+   * @returns `true` when the stream failed, else `false` when no limit is set, else whether more
+   *   than the budget was sent since the window began
+   */
+  rateExceeded(fileError?: unknown): boolean {
+    return this.limitExceeded(fileError);
+  }
+
+  /** The sum of the limited counters, mod 2^64 (QEMU's `migration_transferred_bytes()`). */
+  transferredBytes(): bigint {
+    return this.limitTransferred();
+  }
+}
+
 reserveNames(['handle', 'lane', 'backend', 'definition', 'metric', 'snapshot', 'reset', 'close']);
 reserveNames(Object.getOwnPropertyNames(SharedStats.prototype));
+reserveNames(Object.getOwnPropertyNames(RateLimitedStats.prototype));
 
 /**
  * Whether this thread can send shared memory to another one, i.e. whether a stats object's `handle`
@@ -426,14 +472,14 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
     async create(createOptions?: StatsOptions) {
       const { backend, lane } = checkStatsOptions('create', createOptions);
       const parts = await createParts('create', definition, laneCount, backend);
-      return new (SharedStats as unknown as StatsConstructor)(TOKEN, parts, lane) as StatsOf<S, O>;
+      return construct(parts, lane) as StatsOf<S, O>;
     },
     async attach(handle: StatsHandle, attachOptions?: StatsOptions) {
       const { backend, lane } = checkStatsOptions('attach', attachOptions);
       const parts = attachParts('attach', 'create()', handle, backend);
       const difference = firstDifference(definition, parts.definition);
       if (difference !== undefined) throw handleError('attach', `.memory holds another definition: ${difference}`);
-      return new (SharedStats as unknown as StatsConstructor)(TOKEN, parts, lane) as StatsOf<S, O>;
+      return construct(parts, lane) as StatsOf<S, O>;
     },
   });
 }
@@ -447,7 +493,13 @@ export async function attachStats(handle: StatsHandle, options?: StatsOptions): 
   const { backend, lane } = checkStatsOptions('attachStats', options);
   const parts = attachParts('attachStats', 'create()', handle, backend);
   const make = statsMakers.find((maker) => maker.matches(parts.definition));
-  return make ? make.make(parts, lane) : new (SharedStats as unknown as StatsConstructor)(TOKEN, parts, lane);
+  return make ? make.make(parts, lane) : construct(parts, lane);
+}
+
+/** The stats object of a definition: with the rate limiter's methods when it declares one. */
+function construct(parts: StatsParts, lane: boolean): SharedStats {
+  const Class = (parts.definition.rateLimit ? RateLimitedStats : SharedStats) as unknown as StatsConstructor;
+  return new Class(TOKEN, parts, lane);
 }
 
 /** Classes with a definition of their own (MigrationStats) that attachStats returns for it. @internal */

@@ -10,7 +10,7 @@
 import { BUFFER_DELAY as CORE_BUFFER_DELAY, LAYOUT_VERSION, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
 import { COUNTER_NAMES, COUNTERS, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
 import { defaultLanes, firstDifference } from './definition.js';
-import { describe, errorReason, handleError, isU64, toU64 } from './errors.js';
+import { describe, errorReason, handleError, isU64 } from './errors.js';
 import { checkMemory, type MigrationStatsHandle } from './handle.js';
 import {
   attachParts,
@@ -18,7 +18,7 @@ import {
   checkStatsOptions,
   createParts,
   registerStatsClass,
-  SharedStats,
+  RateLimitedStats,
   STATS_TOKEN,
   type StatsOptions,
   type StatsParts,
@@ -85,7 +85,7 @@ export interface MigrationStats extends CounterFields<Stat64> {}
  * stats.zeroPages.get(); //=> 1n
  * worker.postMessage(stats.handle);
  */
-export class MigrationStats extends SharedStats {
+export class MigrationStats extends RateLimitedStats {
   /** The 15 counters in QEMU's struct order. */
   readonly counters: readonly Stat64[];
   readonly #packetCore: { add3(a: number, va: number, b: number, vb: number, c: number, vc: number): void };
@@ -181,7 +181,7 @@ export class MigrationStats extends SharedStats {
    * @throws TypeError or RangeError for anything else; the limit is then unchanged
    */
   migrationRateSet(bytesPerSecond: bigint | number): void {
-    this.rateSet(toU64('migrationRateSet', 'bytesPerSecond', bytesPerSecond));
+    this.limitSet('migrationRateSet', bytesPerSecond);
   }
 
   /**
@@ -189,17 +189,17 @@ export class MigrationStats extends SharedStats {
    * @example stats.migrationRateSet(1073741824); stats.migrationRateGet() //=> 107374182n
    */
   migrationRateGet(): bigint {
-    return this.rateGet();
+    return this.limitGet();
   }
 
   /** `migration_rate_reset()`: starts a new window at the current {@link migrationTransferredBytes}. */
   migrationRateReset(): void {
-    this.rateReset();
+    this.limitReset();
   }
 
   /** `migration_transferred_bytes()`: `qemuFileTransferred + multifdBytes + rdmaBytes`, mod 2^64. */
   migrationTransferredBytes(): bigint {
-    return this.transferredBytes();
+    return this.limitTransferred();
   }
 
   /**
@@ -211,7 +211,7 @@ export class MigrationStats extends SharedStats {
    *   the bytes transferred since the window began are strictly more than its budget
    */
   migrationRateExceeded(fileError?: unknown): boolean {
-    return this.rateExceeded(fileError);
+    return this.limitExceeded(fileError);
   }
 
   /**

@@ -160,7 +160,7 @@ describe.each(BACKENDS)('5 workers on a memory made by the %s backend', (creator
     for (const report of attached) {
       expect(report.given).toEqual(['handle', 'backend', 'lane', 'id', 'iterations', 'rounds', 'values', 'top', 'startLine']);
       expect(report.names).toEqual(Object.keys(SCHEMA));
-      expect(report.kind).toBe('SharedStats');
+      expect(report.kind).toBe('RateLimitedStats');
     }
   });
 

@@ -2,7 +2,7 @@
 // properties, snapshot, reset, close, metric(name), QEMU's rate limiter over user counters, the
 // batched writer, and joining a memory with attach (same definition only) and attachStats (any).
 import { describe, expect, it } from 'vitest';
-import { attachStats, defineStats, Histogram, MigrationStats, SharedStats, Stat64, StatVector, type BackendName } from '../dist/index.js';
+import { attachStats, defineStats, Histogram, MigrationStats, RateLimitedStats, SharedStats, Stat64, StatVector, type BackendName } from '../dist/index.js';
 import { changedOffsets, COPY_NAMES, COPY_SCHEMA, CopyStats, memoryWords } from './copy-stats.js';
 import { BACKENDS, cellOf, layoutOf, U64_MAX, word } from './helpers.js';
 
@@ -409,19 +409,18 @@ describe.each(BACKENDS)('a user definition on the %s backend', (backend) => {
       expect(stats.rateExceeded()).toBe(true);
     });
 
-    it('throws TypeError from each rate method of a definition without a limiter', async () => {
-      const stats = await defineStats({ files: COPY_SCHEMA.filesCopied }).create({ backend });
-      const calls: [string, () => unknown][] = [
-        ['rateSet', () => stats.rateSet(1000)],
-        ['rateGet', () => stats.rateGet()],
-        ['rateReset', () => stats.rateReset()],
-        ['rateExceeded', () => stats.rateExceeded()],
-        ['transferredBytes', () => stats.transferredBytes()],
-      ];
-      for (const [name, call] of calls) {
-        expect(call).toThrow(new TypeError(`${name}: this definition declares no rate limit (defineStats(schema, { rateLimit: ['…'] }))`));
+    it('has the rate methods exactly when the definition declares a limiter', async () => {
+      const without = await defineStats({ files: COPY_SCHEMA.filesCopied }).create({ backend });
+      const withLimit = await defineStats({ files: COPY_SCHEMA.filesCopied }, { rateLimit: ['files'] }).create({ backend });
+      for (const name of ['rateSet', 'rateGet', 'rateReset', 'rateExceeded', 'transferredBytes']) {
+        expect(name in without, name).toBe(false);
+        expect(typeof (withLimit as unknown as Record<string, unknown>)[name], name).toBe('function');
       }
-      expect(() => stats.rateExceeded(-5)).toThrow(TypeError);
+      expect(without).not.toBeInstanceOf(RateLimitedStats);
+      expect(withLimit).toBeInstanceOf(RateLimitedStats);
+      // A thread that never saw the definitions gets the same classes from the memories.
+      expect(await attachStats(without.handle)).not.toBeInstanceOf(RateLimitedStats);
+      expect(await attachStats(withLimit.handle)).toBeInstanceOf(RateLimitedStats);
     });
   });
 
@@ -593,7 +592,8 @@ describe.each(BACKENDS)('joining a memory on the %s backend', (backend) => {
     stats.bytesPerWorker.at(7).add(3);
     stats.copyLatency.record(U64_MAX);
     stats.rateSet(5000);
-    const seen = await attachStats(stats.handle, { backend });
+    const seen = (await attachStats(stats.handle, { backend })) as RateLimitedStats;
+    expect(seen).toBeInstanceOf(RateLimitedStats);
     expect(seen).toBeInstanceOf(SharedStats);
     expect(MigrationStats.isMigrationStats(seen)).toBe(false);
     expect(Object.keys(seen)).toEqual(Object.keys(stats));
