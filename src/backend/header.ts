@@ -115,9 +115,11 @@ export function readHeader(buffer: ArrayBufferLike, where: string, maker: string
   if (buffer.byteLength < layout.bytes) {
     throw handleError(where, `.memory is ${buffer.byteLength} bytes, smaller than the ${layout.bytes}-byte layout`);
   }
+  // The bitmap before the lanes-ever word: a claim raises the word before it marks the bitmap, so a
+  // mark seen here is covered by the word read after it, whatever other threads claim meanwhile.
+  const bitmap = Atomics.load(new BigUint64Array(buffer, HDR_LANE_BITMAP, 1), 0);
   const ever = field(HDR_LANES_EVER);
   if (ever > lanes) bad(`${ever} lanes were claimed in it, more than its ${lanes} lanes`);
-  const bitmap = Atomics.load(new BigUint64Array(buffer, HDR_LANE_BITMAP, 1), 0);
   if (bitmap >> BigInt(lanes) !== 0n) bad(`its lane bitmap 0x${bitmap.toString(16)} marks lanes past its ${lanes} lanes`);
   if (bitmap >> BigInt(ever) !== 0n) bad(`its lane bitmap 0x${bitmap.toString(16)} marks lanes past the ${ever} ever claimed`);
   return { definition, layout };

@@ -48,13 +48,16 @@ export function claimLane(buffer: ArrayBufferLike, lanes: number): LaneClaim {
   while ((bits & all) !== all) {
     let free = 0;
     while ((bits >> BigInt(free)) & 1n) free++;
+    // Lanes ever claimed first, then the mark: whoever sees the mark sees a lanes-ever word that
+    // covers it (attach checks that). If the mark is lost to another claim, a lane too many is
+    // counted as ever claimed, which only costs reads one more zero.
+    raiseLanesEver(u32, free + 1);
     const seen = Atomics.compareExchange(u64, HDR_LANE_BITMAP >> 3, bits, bits | (1n << BigInt(free)));
     // Another instance claimed or released a lane in between: look again at what it left.
     if (seen !== bits) {
       bits = seen;
       continue;
     }
-    raiseLanesEver(u32, free + 1);
     return { lane: free, owned: true };
   }
   const turn = Atomics.add(u32, HDR_NEXT_SHARED >> 2, 1);
