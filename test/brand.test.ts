@@ -7,14 +7,19 @@ import { registerPromClient } from '../dist/exporters/prom-client.js';
 import { BACKENDS } from './helpers.js';
 import { forgedStats } from './hostile.js';
 
-/** Every function that takes a stats argument, called with `stats`. */
-const TAKERS: [where: string, call: (stats: MigrationStats) => unknown][] = [
-  ['queryMigrate', (stats) => queryMigrate(stats, { status: 'active', setupTimeMs: 1, totalTimeMs: 2, ramTotalBytes: 4096n, remainingBytes: 0n, mbps: 0, pagesPerSecond: 0 })],
-  ['prometheusText', (stats) => prometheusText(stats)],
-  ['createMetricsHandler', (stats) => createMetricsHandler(stats)],
-  ['new MigrationWindow', (stats) => new MigrationWindow(stats, { nowMs: 0 }).update(100)],
-  ['registerPromClient', (stats) => registerPromClient(stats, { registry: new Registry() })],
-  ['observeMigrationStats', (stats) => observeMigrationStats(stats, new MeterProvider().getMeter('brand'))],
+/** What the QEMU reports say of a stats argument that is not a MigrationStats. */
+const QEMU = 'stats must be a MigrationStats \\(from MigrationStats\\.create or attach\\)';
+/** What the exporters, which take any stats object, say of one that is not a stats object. */
+const ANY = 'stats must be a stats object \\(from defineStats\\(…\\)\\.create or attach, attachStats, or MigrationStats\\.create or attach\\)';
+
+/** Every function that takes a stats argument, called with `stats`, and the start of its message for anything else. */
+const TAKERS: [where: string, call: (stats: MigrationStats) => unknown, message: string][] = [
+  ['queryMigrate', (stats) => queryMigrate(stats, { status: 'active', setupTimeMs: 1, totalTimeMs: 2, ramTotalBytes: 4096n, remainingBytes: 0n, mbps: 0, pagesPerSecond: 0 }), QEMU],
+  ['prometheusText', (stats) => prometheusText(stats), ANY],
+  ['createMetricsHandler', (stats) => createMetricsHandler(stats), ANY],
+  ['new MigrationWindow', (stats) => new MigrationWindow(stats, { nowMs: 0 }).update(100), QEMU],
+  ['registerPromClient', (stats) => registerPromClient(stats, { registry: new Registry() }), QEMU],
+  ['observeMigrationStats', (stats) => observeMigrationStats(stats, new MeterProvider().getMeter('brand')), QEMU],
 ];
 
 describe('MigrationStats.isMigrationStats', () => {
@@ -37,7 +42,7 @@ describe('MigrationStats.isMigrationStats', () => {
     const real = await MigrationStats.create({ backend });
     for (const [label, forgery] of forgedStats(real)) {
       expect(MigrationStats.isMigrationStats(forgery), label).toBe(false);
-      for (const [where, call] of TAKERS) {
+      for (const [where, call, message] of TAKERS) {
         let error: unknown;
         try {
           call(forgery as MigrationStats);
@@ -45,7 +50,7 @@ describe('MigrationStats.isMigrationStats', () => {
           error = caught;
         }
         expect(error, `${where} given ${label}`).toBeInstanceOf(TypeError);
-        expect((error as Error).message, `${where} given ${label}`).toMatch(new RegExp(`^${where}: stats must be a MigrationStats \\(from MigrationStats\\.create or attach\\); received `));
+        expect((error as Error).message, `${where} given ${label}`).toMatch(new RegExp(`^${where}: ${message}; received `));
       }
     }
   });

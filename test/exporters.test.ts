@@ -1,0 +1,348 @@
+// The exporters over stats of any definition: a counter, a gauge, a vector and a histogram
+// (test/fixtures/every-kind.mjs), updated by real worker threads on both backends, then exported.
+// Every value is checked exactly: against the same updates made in this thread, and against
+// figures computed here from the chunk sizes.
+import { spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  attachStats,
+  createMetricsHandler,
+  defineStats,
+  OPENMETRICS_CONTENT_TYPE,
+  prometheusText,
+  PROMETHEUS_CONTENT_TYPE,
+  SharedStats,
+  type BackendName,
+} from '../dist/index.js';
+import { readExposition, isCanonicalNumber, type Family } from './exposition.js';
+import { chunkSize, copyChunks, OPTIONS, SCHEMA, WORKERS } from './fixtures/every-kind.mjs';
+import { BACKENDS, callHandler } from './helpers.js';
+import { requireTool, skipWithout } from './tools.js';
+import { copyInWorkers } from './workers.js';
+
+const EveryKind = defineStats(SCHEMA, OPTIONS);
+/** Chunks each worker copies. */
+const TIMES = 5000;
+
+/** Every chunk size the workers copy, by worker. */
+const SIZES: number[][] = Array.from({ length: WORKERS }, (_, worker) => Array.from({ length: TIMES }, (_, i) => chunkSize(worker, i)));
+const ALL_SIZES = SIZES.flat();
+const TOTAL_BYTES = ALL_SIZES.reduce((a, b) => a + b, 0);
+
+type EveryKindStats = Awaited<ReturnType<typeof EveryKind.create>>;
+
+/** Stats of every kind after the workers' updates, and the same updates made in this thread. */
+async function copied(backend: BackendName): Promise<{ stats: EveryKindStats; model: EveryKindStats }> {
+  const stats = await EveryKind.create({ backend });
+  await copyInWorkers(stats, WORKERS, TIMES);
+  const model = await EveryKind.create({ backend, lane: false });
+  for (let worker = 0; worker < WORKERS; worker++) copyChunks(model, worker, TIMES);
+  return { stats, model };
+}
+
+/** Runs `promtool check metrics` on a text; returns its exit status and output. */
+function promtoolCheck(text: string): { status: number | null; output: string } {
+  const result = spawnSync(requireTool('promtool'), ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/** The samples of one family, as `name{labels} value` lines. */
+function sampleLines(family: Family | undefined): string[] {
+  return (family?.samples ?? []).map(({ name, labels, value }) => {
+    const pairs = Object.entries(labels).map(([key, v]) => `${key}="${v}"`);
+    return `${name}${pairs.length > 0 ? `{${pairs.join(',')}}` : ''} ${value}`;
+  });
+}
+
+describe('a small definition of every kind, exported', () => {
+  const Small = defineStats(
+    {
+      files: { kind: 'counter', unit: 'files', help: 'Files copied.' },
+      depth: { kind: 'gauge', unit: 'files', help: 'Files waiting.' },
+      perWorker: { kind: 'counter', unit: 'files', help: 'Files copied by each worker.', length: 2, label: 'worker' },
+      sizeBytes: { kind: 'histogram', unit: 'bytes', help: 'File sizes.', buckets: 3 },
+    },
+    { namespace: 'copy' },
+  );
+
+  it.each(BACKENDS)('prints the text format exactly as documented (%s backend)', async (backend) => {
+    const stats = await Small.create({ backend });
+    stats.files.add(3);
+    stats.depth.set(2);
+    stats.perWorker.at(1).add(3);
+    for (const size of [0, 1, 3, 4096]) stats.sizeBytes.record(size);
+    expect(prometheusText(stats, { labels: { host: 'h1' } })).toBe(
+      [
+        '# HELP copy_files_total Files copied.',
+        '# TYPE copy_files_total counter',
+        'copy_files_total{host="h1"} 3',
+        '# HELP copy_depth Files waiting.',
+        '# TYPE copy_depth gauge',
+        'copy_depth{host="h1"} 2',
+        '# HELP copy_per_worker_total Files copied by each worker.',
+        '# TYPE copy_per_worker_total counter',
+        'copy_per_worker_total{host="h1",worker="0"} 0',
+        'copy_per_worker_total{host="h1",worker="1"} 3',
+        '# HELP copy_size_bytes File sizes.',
+        '# TYPE copy_size_bytes histogram',
+        'copy_size_bytes_bucket{host="h1",le="1"} 2',
+        'copy_size_bytes_bucket{host="h1",le="3"} 3',
+        'copy_size_bytes_bucket{host="h1",le="+Inf"} 4',
+        'copy_size_bytes_sum{host="h1"} 4100',
+        'copy_size_bytes_count{host="h1"} 4',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it.each(BACKENDS)('prints OpenMetrics exactly as documented: families without _total, UNIT, canonical le (%s backend)', async (backend) => {
+    const stats = await Small.create({ backend });
+    stats.sizeBytes.record(2);
+    expect(prometheusText(stats, { format: 'openmetrics', prefix: '' })).toBe(
+      [
+        '# HELP files Files copied.',
+        '# TYPE files counter',
+        'files_total 0',
+        '# HELP depth Files waiting.',
+        '# TYPE depth gauge',
+        'depth 0',
+        '# HELP per_worker Files copied by each worker.',
+        '# TYPE per_worker counter',
+        'per_worker_total{worker="0"} 0',
+        'per_worker_total{worker="1"} 0',
+        '# HELP size_bytes File sizes.',
+        '# TYPE size_bytes histogram',
+        '# UNIT size_bytes bytes',
+        'size_bytes_bucket{le="1.0"} 0',
+        'size_bytes_bucket{le="3.0"} 1',
+        'size_bytes_bucket{le="+Inf"} 1',
+        'size_bytes_sum 2',
+        'size_bytes_count 1',
+        '# EOF',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('writes le as OpenMetrics canonical numbers, and exactly in the text format, up to 2^64 − 2', async () => {
+    const Wide = defineStats({ latency: { kind: 'histogram', unit: 'seconds', help: 'Wide.', buckets: 64 } });
+    const stats = await Wide.create();
+    const le = (format: 'prometheus' | 'openmetrics'): string[] =>
+      readExposition(prometheusText(stats, { format }), format)[0]!.samples.filter((s) => s.name.endsWith('_bucket')).map((s) => s.labels.le!);
+    const text = le('prometheus');
+    expect(text.slice(0, 3)).toEqual(['1', '3', '7']);
+    expect(text[19]).toBe('1048575');
+    expect(text[62]).toBe('9223372036854775807');
+    expect(text[63]).toBe('+Inf');
+    const open = le('openmetrics');
+    expect(open.slice(0, 3)).toEqual(['1.0', '3.0', '7.0']);
+    expect(open[18]).toBe('524287.0');
+    expect(open[19]).toBe('1.048575e+06');
+    expect(open[62]).toBe('9.223372036854776e+18');
+    expect(open.every(isCanonicalNumber)).toBe(true);
+  });
+});
+
+describe('the canonical numbers of the exposition reader', () => {
+  it('knows Go’s %g rendering (the examples of OpenMetrics) and refuses others', () => {
+    for (const le of ['0.0', '1e-05', '0.0001', '0.1', '1.0', '10.0', '100000.0', '1e+06', '1e+23', '1.1e+23', '1.048575e+06', '+Inf']) {
+      expect(isCanonicalNumber(le), le).toBe(true);
+    }
+    for (const le of ['0', '1', '10', '1000000.0', '1e6', '1.0e+06', '1e+6', '0.00001', '1048575.0', ' 1.0']) expect(isCanonicalNumber(le), le).toBe(false);
+  });
+
+  it('refuses histograms that break a rule (so it can fail)', async () => {
+    const stats = await EveryKind.create();
+    stats.chunkBytes.record(3);
+    stats.chunkBytes.record(300);
+    const text = prometheusText(stats);
+    const open = prometheusText(stats, { format: 'openmetrics' });
+    const broken: [string, string, 'prometheus' | 'openmetrics'][] = [
+      [text.replace('copy_chunk_bytes_bucket{le="+Inf"} 2\n', ''), 'the last bucket is not le="+Inf"', 'prometheus'],
+      [text.replace('copy_chunk_bytes_count 2', 'copy_chunk_bytes_count 3'), '_count 3 is not the +Inf bucket', 'prometheus'],
+      [text.replace('copy_chunk_bytes_sum 303\n', ''), 'no _sum', 'prometheus'],
+      [text.replace('copy_chunk_bytes_bucket{le="3"} 1', 'copy_chunk_bytes_bucket{le="3"} 9'), 'not cumulative', 'prometheus'],
+      [text.replace('copy_chunk_bytes_bucket{le="3"} 1', 'copy_chunk_bytes_bucket{le="99"} 1'), 'le 99 is not below le 5', 'prometheus'],
+      [text.replace('copy_chunk_bytes_bucket{le="3"} 1', 'copy_chunk_bytes_bucket 1'), 'a bucket without le', 'prometheus'],
+      [text.replace('copy_chunk_bytes_sum 303', 'copy_chunk_bytes_sum{le="1"} 303'), 'has an le label', 'prometheus'],
+      [text.replace('copy_chunk_bytes_sum 303', 'copy_chunk_bytes 303'), 'is not in the family', 'prometheus'],
+      [text.replace('copy_worker_bytes_total{worker="1"} 0', 'copy_worker_bytes_total{worker="0"} 0'), 'was given before', 'prometheus'],
+      [open.replace('le="3.0"', 'le="3"'), 'not a canonical number', 'openmetrics'],
+    ];
+    for (const [bad, why, format] of broken) expect(() => readExposition(bad, format), why).toThrow(why);
+  });
+});
+
+describe.each(BACKENDS)('prometheusText of stats of any definition (%s backend)', (backend) => {
+  it('prints exactly what worker threads counted: counters, gauges, vector elements, cumulative buckets', async () => {
+    const { stats, model } = await copied(backend);
+    const text = prometheusText(stats);
+    expect(text).toBe(prometheusText(model));
+    const families = readExposition(text, 'prometheus');
+    expect(families.map((f) => [f.name, f.type])).toEqual([
+      ['copy_copied_files_total', 'counter'],
+      ['copy_queue_depth', 'gauge'],
+      ['copy_worker_bytes_total', 'counter'],
+      ['copy_chunk_bytes', 'histogram'],
+    ]);
+    const [files, depth, perWorker, chunks] = families;
+    expect(sampleLines(files)).toEqual([`copy_copied_files_total ${WORKERS * TIMES}`]);
+    expect(sampleLines(depth)).toEqual([`copy_queue_depth ${TIMES - 1}`]);
+    expect(sampleLines(perWorker)).toEqual(SIZES.map((sizes, w) => `copy_worker_bytes_total{worker="${w}"} ${sizes.reduce((a, b) => a + b, 0)}`));
+    // Each bucket counts every chunk of at most its le, the +Inf one all of them.
+    const buckets = chunks!.samples.filter((s) => s.name === 'copy_chunk_bytes_bucket');
+    expect(buckets).toHaveLength(SCHEMA.chunkBytes.buckets);
+    for (const { labels, value } of buckets) {
+      const le = labels.le === '+Inf' ? Infinity : Number(labels.le);
+      expect(value, `le ${labels.le}`).toBe(String(ALL_SIZES.filter((size) => size <= le).length));
+    }
+    expect(sampleLines(chunks).slice(-2)).toEqual([`copy_chunk_bytes_sum ${TOTAL_BYTES}`, `copy_chunk_bytes_count ${WORKERS * TIMES}`]);
+    // Some buckets in the middle are neither empty nor full.
+    expect(buckets.filter((b) => b.value !== '0' && b.value !== String(WORKERS * TIMES)).length).toBeGreaterThan(10);
+  });
+
+  it('prints values above 2^53 exactly, in every kind', async () => {
+    const stats = await EveryKind.create({ backend });
+    stats.copiedFiles.set(2n ** 64n - 1n);
+    stats.queueDepth.set(2n ** 53n + 1n);
+    stats.workerBytes.at(2).add(2n ** 63n + 3n);
+    stats.chunkBytes.record(2n ** 63n + 5n);
+    stats.chunkBytes.record(2n ** 53n + 1n);
+    const text = prometheusText(stats);
+    expect(text).toContain('\ncopy_copied_files_total 18446744073709551615\n');
+    expect(text).toContain('\ncopy_queue_depth 9007199254740993\n');
+    expect(text).toContain('\ncopy_worker_bytes_total{worker="2"} 9223372036854775811\n');
+    expect(text).toContain('\ncopy_chunk_bytes_sum 9232379236109516806\n');
+    expect(text).toContain('\ncopy_chunk_bytes_count 2\n');
+  });
+
+  it('takes its default prefix from the namespace; prefix overrides it, and no namespace means none', async () => {
+    const stats = await EveryKind.create({ backend });
+    expect(prometheusText(stats)).toMatch(/^# HELP copy_copied_files_total /);
+    expect(prometheusText(stats, { prefix: 'job_' })).toMatch(/^# HELP job_copied_files_total /);
+    expect(prometheusText(stats, { prefix: '' })).toMatch(/^# HELP copied_files_total /);
+    const Plain = defineStats({ hits: { kind: 'counter', unit: 'requests', help: 'Hits.' } });
+    expect(prometheusText(await Plain.create({ backend }))).toBe('# HELP hits_total Hits.\n# TYPE hits_total counter\nhits_total 0\n');
+    const Deep = defineStats({ hits: { kind: 'counter', unit: 'requests', help: 'Hits.' } }, { namespace: 'my.app' });
+    expect(prometheusText(await Deep.create({ backend }))).toContain('\nmy_app_hits_total 0\n');
+  });
+
+  it('merges the constant labels with a vector’s label and a histogram’s le, and refuses ones that clash, naming both', async () => {
+    const stats = await EveryKind.create({ backend });
+    stats.workerBytes.at(3).add(7);
+    const text = prometheusText(stats, { labels: { vm: 'a"b', host: 'h1' } });
+    expect(text).toContain('\ncopy_worker_bytes_total{vm="a\\"b",host="h1",worker="3"} 7\n');
+    expect(text).toContain('\ncopy_chunk_bytes_bucket{vm="a\\"b",host="h1",le="+Inf"} 0\n');
+    expect(text).toContain('\ncopy_chunk_bytes_count{vm="a\\"b",host="h1"} 0\n');
+    const calls: [string, (labels: Record<string, string>) => unknown][] = [
+      ['prometheusText', (labels) => prometheusText(stats, { labels })],
+      ['createMetricsHandler', (labels) => createMetricsHandler(stats, { labels })],
+    ];
+    for (const [where, call] of calls) {
+      expect(() => call({ worker: 'x' })).toThrow(
+        new TypeError(
+          `${where}: options.labels.worker clashes with the label of the vector workerBytes, whose elements are exported with worker="0" to worker="3"; give the constant label another name`,
+        ),
+      );
+      expect(() => call({ le: 'x' })).toThrow(
+        new TypeError(`${where}: options.labels.le clashes with the label le of the buckets of the histogram chunkBytes; give the constant label another name`),
+      );
+    }
+    // Without a histogram, le is a label like any other.
+    const Plain = defineStats({ hits: { kind: 'counter', unit: 'requests', help: 'Hits.' } });
+    expect(prometheusText(await Plain.create({ backend }), { labels: { le: 'x' } })).toContain('\nhits_total{le="x"} 0\n');
+  });
+
+  it('prints OpenMetrics that the strict reader accepts, with the same values', async () => {
+    const { stats } = await copied(backend);
+    const text = prometheusText(stats, { format: 'openmetrics', labels: { vm: 'guest1' } });
+    const families = readExposition(text, 'openmetrics');
+    expect(families.map((f) => [f.name, f.type, f.unit])).toEqual([
+      ['copy_copied_files', 'counter', undefined],
+      ['copy_queue_depth', 'gauge', undefined],
+      ['copy_worker_bytes', 'counter', 'bytes'],
+      ['copy_chunk_bytes', 'histogram', 'bytes'],
+    ]);
+    expect(sampleLines(families[3]).slice(-3)).toEqual([
+      `copy_chunk_bytes_bucket{vm="guest1",le="+Inf"} ${WORKERS * TIMES}`,
+      `copy_chunk_bytes_sum{vm="guest1"} ${TOTAL_BYTES}`,
+      `copy_chunk_bytes_count{vm="guest1"} ${WORKERS * TIMES}`,
+    ]);
+  });
+
+  it.skipIf(skipWithout('promtool'))('passes promtool check metrics, with and without labels and with 64-bit values', async () => {
+    const { stats } = await copied(backend);
+    stats.workerBytes.at(0).add(2n ** 64n - 1n);
+    for (const text of [prometheusText(stats), prometheusText(stats, { labels: { vm: 'guest "1"' } }), prometheusText(stats, { prefix: '' })]) {
+      expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
+    }
+  });
+
+  it.skipIf(skipWithout('promtool'))('promtool refuses a histogram that breaks its rules (so the check can fail)', async () => {
+    const stats = await EveryKind.create({ backend });
+    const broken = prometheusText(stats).replace(/copy_chunk_bytes_bucket/g, 'copy_chunk_bytes_bucket_total').replace('# TYPE copy_chunk_bytes histogram', '# TYPE copy_chunk_bytes counter');
+    expect(promtoolCheck(broken).status).not.toBe(0);
+  });
+});
+
+describe('createMetricsHandler over stats of any definition', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  it.each(BACKENDS)('serves what worker threads counted, in both formats (%s backend)', async (backend) => {
+    const stats = await EveryKind.create({ backend });
+    server = createServer(createMetricsHandler(stats, { labels: { vm: 'guest1' } }));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const url = `http://127.0.0.1:${port}/metrics`;
+    expect(await (await fetch(url)).text()).toContain('\ncopy_chunk_bytes_count{vm="guest1"} 0\n');
+    await copyInWorkers(stats, WORKERS, TIMES);
+    const text = await fetch(url);
+    expect(text.headers.get('content-type')).toBe(PROMETHEUS_CONTENT_TYPE);
+    const body = await text.text();
+    expect(body).toBe(prometheusText(stats, { labels: { vm: 'guest1' } }));
+    expect(body).toContain(`\ncopy_chunk_bytes_count{vm="guest1"} ${WORKERS * TIMES}\n`);
+    const open = await fetch(url, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+    expect(open.headers.get('content-type')).toBe(OPENMETRICS_CONTENT_TYPE);
+    const openBody = await open.text();
+    expect(openBody).toBe(prometheusText(stats, { labels: { vm: 'guest1' }, format: 'openmetrics' }));
+    expect(readExposition(openBody, 'openmetrics').find((f) => f.name === 'copy_copied_files')?.samples[0]?.value).toBe(String(WORKERS * TIMES));
+  });
+});
+
+describe('stats of another copy of the library', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it('are read through their shared memory, whatever their definition', async () => {
+    const bundled = (await import('migration-stats/browser')) as typeof import('../dist/index.js');
+    const foreign = await bundled.defineStats(SCHEMA, OPTIONS).create();
+    expect(foreign instanceof SharedStats).toBe(false);
+    copyChunks(foreign, 1, 100);
+    const own = await attachStats(foreign.handle);
+    expect(prometheusText(foreign)).toBe(prometheusText(own));
+    expect(prometheusText(foreign)).toContain('\ncopy_copied_files_total 100\n');
+    const handler = createMetricsHandler(foreign);
+    foreign.copiedFiles.add(1);
+    expect(callHandler(handler, { method: 'GET', headers: {} }).body).toContain('\ncopy_copied_files_total 101\n');
+  });
+
+  it('are refused with a message saying why where this thread cannot share memory', async () => {
+    const bundled = (await import('migration-stats/browser')) as typeof import('../dist/index.js');
+    const foreign = await bundled.defineStats(SCHEMA, OPTIONS).create();
+    // A page that is not cross-origin isolated: no SharedArrayBuffer global.
+    vi.stubGlobal('crossOriginIsolated', false);
+    vi.stubGlobal('SharedArrayBuffer', undefined);
+    expect(() => prometheusText(foreign)).toThrow(
+      new TypeError(
+        'prometheusText: stats must be a stats object (from defineStats(…).create or attach, attachStats, or MigrationStats.create or attach); received an object (Object): it is a stats object of another copy of migration-stats, which this copy reads through its shared memory, and this thread cannot share memory (the page is not cross-origin isolated); pass stats made by this copy',
+      ),
+    );
+  });
+});
