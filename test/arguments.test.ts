@@ -54,7 +54,7 @@ describe('a stats argument that cannot be read', () => {
     ['prometheusText', (value) => prometheusText(value as MigrationStats), ANY],
     ['createMetricsHandler', (value) => createMetricsHandler(value as MigrationStats), ANY],
     ['new MigrationWindow', (value) => new MigrationWindow(value as MigrationStats, { nowMs: 0 }), QEMU],
-    ['registerPromClient', (value) => registerPromClient(value as MigrationStats, { registry: new Registry() }), QEMU],
+    ['registerPromClient', (value) => registerPromClient(value as MigrationStats, { registry: new Registry() }), ANY],
     ['observeMigrationStats', (value) => observeMigrationStats(value as MigrationStats, meter()), QEMU],
   ];
   for (const [where, call, message] of calls) {

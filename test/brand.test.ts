@@ -18,7 +18,7 @@ const TAKERS: [where: string, call: (stats: MigrationStats) => unknown, message:
   ['prometheusText', (stats) => prometheusText(stats), ANY],
   ['createMetricsHandler', (stats) => createMetricsHandler(stats), ANY],
   ['new MigrationWindow', (stats) => new MigrationWindow(stats, { nowMs: 0 }).update(100), QEMU],
-  ['registerPromClient', (stats) => registerPromClient(stats, { registry: new Registry() }), QEMU],
+  ['registerPromClient', (stats) => registerPromClient(stats, { registry: new Registry() }), ANY],
   ['observeMigrationStats', (stats) => observeMigrationStats(stats, new MeterProvider().getMeter('brand')), QEMU],
 ];
 

@@ -4,6 +4,7 @@
 // figures computed here from the chunk sizes.
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { AggregatorRegistry, Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   attachStats,
@@ -15,6 +16,7 @@ import {
   SharedStats,
   type BackendName,
 } from '../dist/index.js';
+import { registerPromClient } from '../dist/exporters/prom-client.js';
 import { readExposition, isCanonicalNumber, type Family } from './exposition.js';
 import { chunkSize, copyChunks, OPTIONS, SCHEMA, WORKERS } from './fixtures/every-kind.mjs';
 import { BACKENDS, callHandler } from './helpers.js';
@@ -315,6 +317,118 @@ describe('createMetricsHandler over stats of any definition', () => {
   });
 });
 
+/** prom-client's registry for OpenMetrics (its types omit the constructor's content-type argument; its code takes it). */
+function openMetricsRegistry(): Registry {
+  return new (Registry as unknown as new (contentType: string) => Registry)(Registry.OPENMETRICS_CONTENT_TYPE);
+}
+
+/** prom-client's text without the empty lines it puts between families (the format ignores them; the strict reader does not). */
+const withoutEmptyLines = (text: string): string => text.replace(/\n\n/g, '\n');
+
+describe.each(BACKENDS)('the prom-client adapter over stats of any definition (%s backend)', (backend) => {
+  it('shows what worker threads counted, histograms with their real buckets, as prometheusText does', async () => {
+    const { stats } = await copied(backend);
+    const registry = new Registry();
+    const { names } = registerPromClient(stats, { registry, labels: { vm: 'guest1' } });
+    expect(names).toEqual(['copy_copied_files_total', 'copy_queue_depth', 'copy_worker_bytes_total', 'copy_chunk_bytes']);
+    const text = await registry.metrics();
+    // Below 2^53 prom-client's numbers are exact, so the text is the library's own, sample for sample.
+    expect(withoutEmptyLines(text)).toBe(prometheusText(stats, { labels: { vm: 'guest1' } }));
+    expect(text).toContain(`\ncopy_chunk_bytes_bucket{vm="guest1",le="+Inf"} ${WORKERS * TIMES}\ncopy_chunk_bytes_sum{vm="guest1"} ${TOTAL_BYTES}\ncopy_chunk_bytes_count{vm="guest1"} ${WORKERS * TIMES}\n`);
+    expect(text).toContain(`\ncopy_worker_bytes_total{vm="guest1",worker="3"} ${SIZES[3]!.reduce((a, b) => a + b, 0)}\n`);
+    // A second collection reads again: it does not add up.
+    stats.copiedFiles.add(1);
+    expect(await registry.metrics()).toContain(`\ncopy_copied_files_total{vm="guest1"} ${WORKERS * TIMES + 1}\n`);
+  });
+
+  it('gives getMetricsAsJSON the same samples, which prom-client’s cluster aggregator sums', async () => {
+    const stats = await EveryKind.create({ backend });
+    for (const size of [0, 5, 5, 300]) stats.chunkBytes.record(size);
+    stats.workerBytes.at(1).add(9);
+    const registry = new Registry();
+    registerPromClient(stats, { registry });
+    const json = await registry.getMetricsAsJSON();
+    const histogram = json.find((m) => m.name === 'copy_chunk_bytes')!;
+    expect(histogram).toMatchObject({ name: 'copy_chunk_bytes', help: SCHEMA.chunkBytes.help, type: 'histogram', aggregator: 'sum' });
+    const values = histogram.values as { metricName: string; labels: Record<string, string>; value: number }[];
+    expect(values).toHaveLength(SCHEMA.chunkBytes.buckets + 2);
+    expect(values.slice(0, 6)).toEqual([
+      { metricName: 'copy_chunk_bytes_bucket', labels: { le: '0' }, value: 1 },
+      { metricName: 'copy_chunk_bytes_bucket', labels: { le: '1' }, value: 1 },
+      { metricName: 'copy_chunk_bytes_bucket', labels: { le: '2' }, value: 1 },
+      { metricName: 'copy_chunk_bytes_bucket', labels: { le: '3' }, value: 1 },
+      { metricName: 'copy_chunk_bytes_bucket', labels: { le: '5' }, value: 3 },
+      { metricName: 'copy_chunk_bytes_bucket', labels: { le: '7' }, value: 3 },
+    ]);
+    expect(values.slice(-3)).toEqual([
+      { metricName: 'copy_chunk_bytes_bucket', labels: { le: '+Inf' }, value: 4 },
+      { metricName: 'copy_chunk_bytes_sum', labels: {}, value: 310 },
+      { metricName: 'copy_chunk_bytes_count', labels: {}, value: 4 },
+    ]);
+    expect(json.find((m) => m.name === 'copy_worker_bytes_total')?.values).toEqual([0, 9, 0, 0].map((value, i) => ({ value, labels: { worker: String(i) } })));
+    // Two processes' registries, as cluster mode gathers them: every sample is summed.
+    const merged = AggregatorRegistry.aggregate([json, await registry.getMetricsAsJSON()]);
+    const twice = await merged.metrics();
+    expect(twice).toContain('\ncopy_chunk_bytes_bucket{le="5"} 6\n');
+    expect(twice).toContain('\ncopy_chunk_bytes_count 8\n');
+    expect(twice).toContain('\ncopy_worker_bytes_total{worker="1"} 18\n');
+  });
+
+  it('writes OpenMetrics through an OpenMetrics registry, le as canonical numbers', async () => {
+    const { stats } = await copied(backend);
+    const registry = openMetricsRegistry();
+    registerPromClient(stats, { registry });
+    const text = await registry.metrics();
+    // prom-client writes no UNIT lines; the rest is the library's own OpenMetrics.
+    expect(text).toBe(prometheusText(stats, { format: 'openmetrics' }).replace(/# UNIT .*\n/g, ''));
+    expect(readExposition(text, 'openmetrics').find((f) => f.name === 'copy_chunk_bytes')?.samples[0]?.labels).toEqual({ le: '0.0' });
+  });
+
+  it.skipIf(skipWithout('promtool'))('passes promtool check metrics', async () => {
+    const { stats } = await copied(backend);
+    const registry = new Registry();
+    registerPromClient(stats, { registry, labels: { vm: 'guest1' } });
+    expect(promtoolCheck(await registry.metrics())).toEqual({ status: 0, output: '' });
+  });
+
+  it('rounds values above 2^53 to the nearest double, as prom-client keeps numbers', async () => {
+    const stats = await EveryKind.create({ backend });
+    stats.workerBytes.at(0).add(2n ** 53n + 1n);
+    stats.chunkBytes.record(2n ** 53n + 1n);
+    const registry = new Registry();
+    registerPromClient(stats, { registry });
+    const text = await registry.metrics();
+    expect(text).toContain('\ncopy_worker_bytes_total{worker="0"} 9007199254740992\n');
+    expect(text).toContain('\ncopy_chunk_bytes_sum 9007199254740992\n');
+  });
+
+  it('unregisters every metric, and leaves the registry as it was when a name is taken', async () => {
+    const stats = await EveryKind.create({ backend });
+    const registry = new Registry();
+    new (await import('prom-client')).Gauge({ name: 'copy_chunk_bytes', help: 'Taken.', registers: [registry] });
+    expect(() => registerPromClient(stats, { registry })).toThrow(/already been registered/);
+    expect(registry.getMetricsAsArray().map((m) => m.name)).toEqual(['copy_chunk_bytes']);
+    registry.clear();
+    const registration = registerPromClient(stats, { registry });
+    expect(registry.getMetricsAsArray()).toHaveLength(4);
+    registry.resetMetrics();
+    registration.unregister();
+    expect(registry.getMetricsAsArray()).toHaveLength(0);
+  });
+
+  it('refuses constant labels that clash with a vector’s label or le, naming both', async () => {
+    const stats = await EveryKind.create({ backend });
+    const registry = new Registry();
+    expect(() => registerPromClient(stats, { registry, labels: { worker: 'x' } })).toThrow(
+      new TypeError(
+        'registerPromClient: options.labels.worker clashes with the label of the vector workerBytes, whose elements are exported with worker="0" to worker="3"; give the constant label another name',
+      ),
+    );
+    expect(() => registerPromClient(stats, { registry, labels: { le: 'x' } })).toThrow(/^registerPromClient: options\.labels\.le clashes with the label le of the buckets of the histogram chunkBytes/);
+    expect(registry.getMetricsAsArray()).toHaveLength(0);
+  });
+});
+
 describe('stats of another copy of the library', () => {
   afterEach(() => {
     vi.unstubAllGlobals();
@@ -329,8 +443,12 @@ describe('stats of another copy of the library', () => {
     expect(prometheusText(foreign)).toBe(prometheusText(own));
     expect(prometheusText(foreign)).toContain('\ncopy_copied_files_total 100\n');
     const handler = createMetricsHandler(foreign);
+    const registry = new Registry();
+    registerPromClient(foreign, { registry });
     foreign.copiedFiles.add(1);
+    foreign.chunkBytes.record(7);
     expect(callHandler(handler, { method: 'GET', headers: {} }).body).toContain('\ncopy_copied_files_total 101\n');
+    expect(withoutEmptyLines(await registry.metrics())).toBe(prometheusText(own));
   });
 
   it('are refused with a message saying why where this thread cannot share memory', async () => {
