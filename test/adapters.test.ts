@@ -127,7 +127,7 @@ describe.each<BackendName>(['wasm', 'js'])('OpenTelemetry adapter (%s backend)',
 
   it('rejects bad arguments, naming them', async () => {
     const stats = await MigrationStats.create({ backend });
-    expect(() => observeMigrationStats({} as MigrationStats, {} as never)).toThrow(/observeMigrationStats: stats must be a MigrationStats/);
+    expect(() => observeMigrationStats({} as MigrationStats, {} as never)).toThrow(/^observeMigrationStats: stats must be a stats object \(from defineStats/);
     expect(() => observeMigrationStats(stats, {} as never)).toThrow(/meter must be an OpenTelemetry Meter/);
   });
 

@@ -2,7 +2,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createMetricsHandler, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../dist/index.js';
-import { observeMigrationStats } from '../dist/exporters/otel.js';
+import { observeMigrationStats, observeStats, statsMetricProducer } from '../dist/exporters/otel.js';
 import { registerPromClient } from '../dist/exporters/prom-client.js';
 import { BACKENDS } from './helpers.js';
 import { forgedStats } from './hostile.js';
@@ -19,7 +19,9 @@ const TAKERS: [where: string, call: (stats: MigrationStats) => unknown, message:
   ['createMetricsHandler', (stats) => createMetricsHandler(stats), ANY],
   ['new MigrationWindow', (stats) => new MigrationWindow(stats, { nowMs: 0 }).update(100), QEMU],
   ['registerPromClient', (stats) => registerPromClient(stats, { registry: new Registry() }), ANY],
-  ['observeMigrationStats', (stats) => observeMigrationStats(stats, new MeterProvider().getMeter('brand')), QEMU],
+  ['observeMigrationStats', (stats) => observeMigrationStats(stats, new MeterProvider().getMeter('brand')), ANY],
+  ['observeStats', (stats) => observeStats(stats, new MeterProvider().getMeter('brand')), ANY],
+  ['statsMetricProducer', (stats) => statsMetricProducer(stats), ANY],
 ];
 
 describe('MigrationStats.isMigrationStats', () => {

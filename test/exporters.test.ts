@@ -4,6 +4,15 @@
 // figures computed here from the chunk sizes.
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import {
+  AggregationTemporality,
+  DataPointType,
+  InMemoryMetricExporter,
+  MeterProvider,
+  MetricReader,
+  PeriodicExportingMetricReader,
+  type MetricData,
+} from '@opentelemetry/sdk-metrics';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -16,10 +25,12 @@ import {
   SharedStats,
   type BackendName,
 } from '../dist/index.js';
+import { observeMigrationStats, observeStats, statsMetricProducer } from '../dist/exporters/otel.js';
 import { registerPromClient } from '../dist/exporters/prom-client.js';
 import { readExposition, isCanonicalNumber, type Family } from './exposition.js';
 import { chunkSize, copyChunks, OPTIONS, SCHEMA, WORKERS } from './fixtures/every-kind.mjs';
 import { BACKENDS, callHandler } from './helpers.js';
+import { BRAND } from './hostile.js';
 import { requireTool, skipWithout } from './tools.js';
 import { copyInWorkers } from './workers.js';
 
@@ -426,6 +437,176 @@ describe.each(BACKENDS)('the prom-client adapter over stats of any definition (%
     );
     expect(() => registerPromClient(stats, { registry, labels: { le: 'x' } })).toThrow(/^registerPromClient: options\.labels\.le clashes with the label le of the buckets of the histogram chunkBytes/);
     expect(registry.getMetricsAsArray()).toHaveLength(0);
+  });
+});
+
+/** A reader that collects when asked, and nothing else. */
+class ManualReader extends MetricReader {
+  protected override async onShutdown(): Promise<void> {}
+  protected override async onForceFlush(): Promise<void> {}
+}
+
+/** The metrics a reader collects now, by name. */
+async function collectByName(reader: MetricReader): Promise<{ metrics: Map<string, MetricData>; errors: unknown[] }> {
+  const { resourceMetrics, errors } = await reader.collect();
+  const all = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics);
+  const metrics = new Map(all.map((metric) => [metric.descriptor.name, metric]));
+  expect(metrics.size, 'each name once').toBe(all.length);
+  return { metrics, errors };
+}
+
+/** A histogram as the text format gives it: each bucket's highest value (le) and its own count (not cumulative). */
+function bucketsOfText(text: string, family: string): { boundaries: number[]; counts: number[] } {
+  const samples = readExposition(text, 'prometheus').find((f) => f.name === family)!.samples.filter((s) => s.name.endsWith('_bucket'));
+  const cumulative = samples.map((s) => Number(s.value));
+  return {
+    boundaries: samples.slice(0, -1).map((s) => Number(s.labels.le)),
+    counts: cumulative.map((value, i) => value - (i === 0 ? 0 : cumulative[i - 1]!)),
+  };
+}
+
+describe.each(BACKENDS)('OpenTelemetry over stats of any definition (%s backend)', (backend) => {
+  it('observeStats observes counters, gauges and each element of a vector, and leaves histograms to the producer', async () => {
+    const { stats } = await copied(backend);
+    const reader = new ManualReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    try {
+      const { names } = observeStats(stats, provider.getMeter('test'), { attributes: { vm: 'guest1' } });
+      expect(names).toEqual(['copy.copied_files', 'copy.queue_depth', 'copy.worker_bytes']);
+      const { metrics, errors } = await collectByName(reader);
+      expect(errors).toEqual([]);
+      expect([...metrics.keys()]).toEqual(names);
+      expect(metrics.get('copy.copied_files')).toMatchObject({ dataPointType: DataPointType.SUM, isMonotonic: true, descriptor: { unit: '{files}', description: 'Files copied.' } });
+      expect(metrics.get('copy.copied_files')?.dataPoints.map((p) => [p.attributes, p.value])).toEqual([[{ vm: 'guest1' }, WORKERS * TIMES]]);
+      expect(metrics.get('copy.queue_depth')?.dataPointType).toBe(DataPointType.GAUGE);
+      expect(metrics.get('copy.queue_depth')?.dataPoints.map((p) => p.value)).toEqual([TIMES - 1]);
+      expect(metrics.get('copy.worker_bytes')?.descriptor.unit).toBe('By');
+      expect(metrics.get('copy.worker_bytes')?.dataPoints.map((p) => [p.attributes, p.value])).toEqual(
+        SIZES.map((sizes, w) => [{ vm: 'guest1', worker: String(w) }, sizes.reduce((a, b) => a + b, 0)]),
+      );
+    } finally {
+      await provider.shutdown();
+    }
+  });
+
+  it('observeMigrationStats is the same function under its first name, for any stats', async () => {
+    const stats = await EveryKind.create({ backend });
+    stats.workerBytes.at(2).add(5);
+    const reader = new ManualReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    try {
+      expect(observeMigrationStats(stats, provider.getMeter('test'), { prefix: 'job.' }).names).toEqual(['job.copied_files', 'job.queue_depth', 'job.worker_bytes']);
+      const { metrics } = await collectByName(reader);
+      expect(metrics.get('job.worker_bytes')?.dataPoints.map((p) => p.value)).toEqual([0, 0, 5, 0]);
+    } finally {
+      await provider.shutdown();
+    }
+  });
+
+  it('statsMetricProducer gives every kind to a periodic reader, histograms with the buckets of the text format', async () => {
+    const { stats } = await copied(backend);
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000, metricProducers: [statsMetricProducer(stats, { attributes: { vm: 'guest1' } })] });
+    const provider = new MeterProvider({ readers: [reader] });
+    try {
+      await reader.forceFlush();
+      const exported = exporter.getMetrics();
+      expect(exported).toHaveLength(1);
+      const scopes = exported[0]!.scopeMetrics.filter((scope) => scope.metrics.length > 0);
+      expect(scopes.map((scope) => scope.scope.name)).toEqual(['migration-stats']);
+      const metrics = new Map(scopes[0]!.metrics.map((m) => [m.descriptor.name, m]));
+      expect([...metrics.keys()]).toEqual(['copy.copied_files', 'copy.queue_depth', 'copy.worker_bytes', 'copy.chunk_bytes']);
+      expect(metrics.get('copy.copied_files')).toMatchObject({ dataPointType: DataPointType.SUM, isMonotonic: true, aggregationTemporality: AggregationTemporality.CUMULATIVE });
+      expect(metrics.get('copy.copied_files')?.dataPoints[0]).toMatchObject({ value: WORKERS * TIMES, attributes: { vm: 'guest1' } });
+      expect(metrics.get('copy.queue_depth')).toMatchObject({ dataPointType: DataPointType.GAUGE, dataPoints: [{ value: TIMES - 1 }] });
+      expect(metrics.get('copy.worker_bytes')?.dataPoints.map((p) => [p.attributes, p.value])).toEqual(
+        SIZES.map((sizes, w) => [{ vm: 'guest1', worker: String(w) }, sizes.reduce((a, b) => a + b, 0)]),
+      );
+      const histogram = metrics.get('copy.chunk_bytes')!;
+      expect(histogram).toMatchObject({ dataPointType: DataPointType.HISTOGRAM, descriptor: { unit: 'By', description: SCHEMA.chunkBytes.help } });
+      expect(histogram.dataPoints).toHaveLength(1);
+      const point = histogram.dataPoints[0]!;
+      expect(point.attributes).toEqual({ vm: 'guest1' });
+      expect(point.value).toEqual({ buckets: bucketsOfText(prometheusText(stats), 'copy_chunk_bytes'), sum: TOTAL_BYTES, count: WORKERS * TIMES });
+      // Each bucket counts the chunks above the boundary before it, up to its own (OpenTelemetry's rule).
+      const { boundaries, counts } = (point.value as { buckets: { boundaries: number[]; counts: number[] } }).buckets;
+      expect(counts).toEqual(counts.map((_, i) => ALL_SIZES.filter((size) => (i === 0 || size > boundaries[i - 1]!) && (i === boundaries.length || size <= boundaries[i]!)).length));
+    } finally {
+      await provider.shutdown();
+    }
+  });
+
+  it('beside observeStats on the same provider, a producer of histograms only adds them, once each', async () => {
+    const { stats } = await copied(backend);
+    const reader = new ManualReader({ metricProducers: [statsMetricProducer(stats, { kinds: ['histogram'] })] });
+    const provider = new MeterProvider({ readers: [reader] });
+    try {
+      observeStats(stats, provider.getMeter('test'));
+      const { metrics, errors } = await collectByName(reader);
+      expect(errors).toEqual([]);
+      expect([...metrics.keys()].sort()).toEqual(['copy.chunk_bytes', 'copy.copied_files', 'copy.queue_depth', 'copy.worker_bytes']);
+      expect((metrics.get('copy.chunk_bytes')?.dataPoints[0]?.value as { count: number }).count).toBe(WORKERS * TIMES);
+      // A collection reads again.
+      stats.chunkBytes.record(1);
+      expect(((await collectByName(reader)).metrics.get('copy.chunk_bytes')?.dataPoints[0]?.value as { count: number }).count).toBe(WORKERS * TIMES + 1);
+    } finally {
+      await provider.shutdown();
+    }
+  });
+
+  it('rounds values above 2^53 to the nearest double, as OpenTelemetry takes numbers', async () => {
+    const stats = await EveryKind.create({ backend });
+    stats.copiedFiles.set(2n ** 53n + 1n);
+    stats.chunkBytes.record(2n ** 64n - 1n);
+    const { resourceMetrics } = await statsMetricProducer(stats).collect();
+    const metrics = new Map(resourceMetrics.scopeMetrics[0]!.metrics.map((m) => [m.descriptor.name, m]));
+    expect(metrics.get('copy.copied_files')?.dataPoints[0]?.value).toBe(2 ** 53);
+    const histogram = metrics.get('copy.chunk_bytes')?.dataPoints[0]?.value as { buckets: { boundaries: number[]; counts: number[] }; sum: number; count: number };
+    expect(histogram.sum).toBe(2 ** 64);
+    expect(histogram.count).toBe(1);
+    expect(histogram.buckets.counts.at(-1)).toBe(1);
+    expect(histogram.buckets.boundaries).toHaveLength(SCHEMA.chunkBytes.buckets - 1);
+  });
+});
+
+describe('statsMetricProducer', () => {
+  it('gives the errors of metrics that fail to be read, and the others', async () => {
+    const real = await (await import('../dist/index.js')).MigrationStats.create();
+    real.normalPages.add(4);
+    // A MigrationStats of another copy whose zeroPages.get() starts to fail after it was checked.
+    let failing = false;
+    const zeroPages = { name: 'zeroPages', add() {}, set() {}, min() {}, max() {}, getNumber: () => 0, get: () => { if (failing) throw new Error('the memory is gone'); return 0n; } };
+    const foreign = { ...real, [BRAND]: (real as unknown as Record<symbol, unknown>)[BRAND], handle: real.handle, zeroPages };
+    const producer = statsMetricProducer(foreign as never);
+    failing = true;
+    const { resourceMetrics, errors } = await producer.collect();
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error).message).toMatch(/^statsMetricProducer: stats\.zeroPages\.get\(\) failed \(the memory is gone\)/);
+    const names = resourceMetrics.scopeMetrics[0]!.metrics.map((m) => m.descriptor.name);
+    expect(names).toHaveLength(14);
+    expect(names).not.toContain('qemu.migration.zero_pages');
+    expect(resourceMetrics.scopeMetrics[0]!.metrics.find((m) => m.descriptor.name === 'qemu.migration.normal_pages')?.dataPoints[0]?.value).toBe(4);
+  });
+
+  it('refuses bad arguments with its own errors, naming them', async () => {
+    const stats = await EveryKind.create();
+    expect(() => statsMetricProducer({} as never)).toThrow(/^statsMetricProducer: stats must be a stats object \(from defineStats/);
+    expect(() => statsMetricProducer(stats, { kinds: [] })).toThrow(
+      new TypeError("statsMetricProducer: options.kinds must be an array of distinct kinds among 'counter', 'gauge', 'histogram' (at least one); received an object (Array)"),
+    );
+    expect(() => statsMetricProducer(stats, { kinds: ['summary' as never] })).toThrow(/options\.kinds must be/);
+    expect(() => statsMetricProducer(stats, { kinds: ['gauge', 'gauge'] })).toThrow(/options\.kinds must be/);
+    expect(() => statsMetricProducer(stats, { kinds: 'histogram' as never })).toThrow(/options\.kinds must be/);
+    expect(() => statsMetricProducer(stats, { prefix: '9.' })).toThrow(/^statsMetricProducer: options\.prefix must be '' or match/);
+    expect(() => statsMetricProducer(stats, { attributes: { worker: 'x' } })).toThrow(
+      new TypeError(
+        'statsMetricProducer: options.attributes.worker clashes with the label of the vector workerBytes, whose elements are exported with worker="0" to worker="3"; give the constant label another name',
+      ),
+    );
+    expect(() => observeStats(stats, new MeterProvider().getMeter('m'), { attributes: { worker: 'x' } })).toThrow(/^observeStats: options\.attributes\.worker clashes with the label of the vector workerBytes/);
+    // le is no attribute of OpenTelemetry's histograms: it is allowed.
+    expect(() => statsMetricProducer(stats, { attributes: { le: 'x' } })).not.toThrow();
+    expect(() => statsMetricProducer(stats, { kind: ['histogram'] } as never)).toThrow('statsMetricProducer: options.kind is not an option; the options are prefix, attributes, kinds');
   });
 });
 
