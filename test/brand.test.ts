@@ -1,11 +1,12 @@
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createMetricsHandler, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../dist/index.js';
+import { createMetricsHandler, defineStats, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../dist/index.js';
 import { observeMigrationStats, observeStats, statsMetricProducer } from '../dist/exporters/otel.js';
 import { registerPromClient } from '../dist/exporters/prom-client.js';
 import { BACKENDS } from './helpers.js';
-import { forgedStats } from './hostile.js';
+import { OPTIONS, SCHEMA } from './fixtures/every-kind.mjs';
+import { forgedSharedStats, forgedStats, STATS_BRAND } from './hostile.js';
 
 /** What the QEMU reports say of a stats argument that is not a MigrationStats. */
 const QEMU = 'stats must be a MigrationStats \\(from MigrationStats\\.create or attach\\)';
@@ -84,3 +85,48 @@ describe('MigrationStats.isMigrationStats', () => {
     expect(prometheusText(stats)).toContain(' 7\n');
   });
 });
+
+describe('stats of any definition', () => {
+  const Copy = defineStats(SCHEMA, OPTIONS);
+  const EXPORTERS = TAKERS.filter(([, , message]) => message === ANY);
+  const REPORTS = TAKERS.filter(([, , message]) => message === QEMU);
+
+  it.each(BACKENDS)('are taken by every exporter and refused by the QEMU reports (%s backend)', async (backend) => {
+    const stats = await Copy.create({ backend });
+    for (const [where, call] of EXPORTERS) expect(() => call(stats as never), where).not.toThrow();
+    for (const [where, call] of REPORTS) {
+      expect(() => call(stats as never), where).toThrow(new RegExp(`^${where}: ${QEMU}; received an object \\(Object\\)$`));
+    }
+    expect(MigrationStats.isMigrationStats(stats)).toBe(false);
+  });
+
+  it.each(BACKENDS)('forgeries are refused by every exporter with the library’s TypeError naming stats (%s backend)', async (backend) => {
+    const real = await Copy.create({ backend });
+    real.copiedFiles.add(3);
+    for (const [label, forgery] of forgedSharedStats(real)) {
+      for (const [where, call] of TAKERS) {
+        let error: unknown;
+        try {
+          call(forgery as never);
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error, `${where} given ${label}`).toBeInstanceOf(TypeError);
+        expect((error as Error).message, `${where} given ${label}`).toMatch(new RegExp(`^${where}: ${message(where)}; received `));
+      }
+    }
+    expect(real.copiedFiles.get()).toBe(3n);
+  });
+
+  it('an object with the brand and a live handle is read through that memory, as attachStats would read it', async () => {
+    const real = await Copy.create();
+    real.copiedFiles.add(3);
+    const carrier = { [STATS_BRAND]: (real as unknown as Record<symbol, unknown>)[STATS_BRAND], handle: real.handle };
+    expect(prometheusText(carrier as never)).toBe(prometheusText(real));
+  });
+});
+
+/** The start of the message of the call `where` for a stats argument it refuses. */
+function message(where: string): string {
+  return TAKERS.find(([name]) => name === where)![2];
+}
