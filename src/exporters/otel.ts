@@ -373,8 +373,9 @@ function metricData(where: string, metric: MetricReader, descriptor: StatsMetric
  * @throws TypeError for a bad stats, prefix, attribute or kinds, an attribute named as a vector's
  *   label, or an argument whose reading throws (a getter, a Proxy)
  * @example
- * import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+ * import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
  * import { statsMetricProducer } from 'migration-stats/otel';
+ * const exporter = new ConsoleMetricExporter();
  * const reader = new PeriodicExportingMetricReader({ exporter, metricProducers: [statsMetricProducer(stats)] });
  * new MeterProvider({ readers: [reader] });
  */

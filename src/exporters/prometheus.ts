@@ -152,14 +152,14 @@ function render(where: string, { families, openMetrics }: Plan): string {
  * //=> '# HELP qemu_migration_last_sync_dirty_bytes Dirty bytes found by the last dirty-bitmap sync; QEMU dirty_bytes_last_sync.\n# TYPE qemu_migration_last_sync_dirty_bytes gauge\nqemu_migration_last_sync_dirty_bytes 0\n…'
  * @example
  * const CopyStats = defineStats({
- *   filesCopied: { kind: 'counter', unit: 'files', help: 'Files copied.' },
- *   bytesPerWorker: { kind: 'counter', unit: 'bytes', help: 'Bytes copied by each worker.', length: 2, label: 'worker' },
+ *   copiedFiles: { kind: 'counter', unit: 'files', help: 'Files copied.' },
+ *   workerBytes: { kind: 'counter', unit: 'bytes', help: 'Bytes copied by each worker.', length: 2, label: 'worker' },
  * }, { namespace: 'copy' });
  * const copy = await CopyStats.create();
- * copy.bytesPerWorker.at(1).add(4096);
+ * copy.workerBytes.at(1).add(4096);
  * prometheusText(copy, { labels: { host: 'h1' } }).split('\n').slice(3, 7);
- * //=> ['# HELP copy_bytes_per_worker_bytes_total Bytes copied by each worker.', '# TYPE copy_bytes_per_worker_bytes_total counter',
- * //    'copy_bytes_per_worker_bytes_total{host="h1",worker="0"} 0', 'copy_bytes_per_worker_bytes_total{host="h1",worker="1"} 4096']
+ * //=> ['# HELP copy_worker_bytes_total Bytes copied by each worker.', '# TYPE copy_worker_bytes_total counter',
+ * //    'copy_worker_bytes_total{host="h1",worker="0"} 0', 'copy_worker_bytes_total{host="h1",worker="1"} 4096']
  */
 export function prometheusText(stats: SharedStats, options?: PrometheusTextOptions): string {
   const where = 'prometheusText';
