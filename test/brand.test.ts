@@ -45,16 +45,7 @@ describe('MigrationStats.isMigrationStats', () => {
     const real = await MigrationStats.create({ backend });
     for (const [label, forgery] of forgedStats(real)) {
       expect(MigrationStats.isMigrationStats(forgery), label).toBe(false);
-      for (const [where, call, message] of TAKERS) {
-        let error: unknown;
-        try {
-          call(forgery as MigrationStats);
-        } catch (caught) {
-          error = caught;
-        }
-        expect(error, `${where} given ${label}`).toBeInstanceOf(TypeError);
-        expect((error as Error).message, `${where} given ${label}`).toMatch(new RegExp(`^${where}: ${message}; received `));
-      }
+      expectRefusedEverywhere(label, forgery);
     }
   });
 
@@ -104,16 +95,7 @@ describe('stats of any definition', () => {
     const real = await Copy.create({ backend });
     real.copiedFiles.add(3);
     for (const [label, forgery] of forgedSharedStats(real)) {
-      for (const [where, call] of TAKERS) {
-        let error: unknown;
-        try {
-          call(forgery as never);
-        } catch (caught) {
-          error = caught;
-        }
-        expect(error, `${where} given ${label}`).toBeInstanceOf(TypeError);
-        expect((error as Error).message, `${where} given ${label}`).toMatch(new RegExp(`^${where}: ${message(where)}; received `));
-      }
+      expectRefusedEverywhere(label, forgery);
     }
     expect(real.copiedFiles.get()).toBe(3n);
   });
@@ -126,7 +108,16 @@ describe('stats of any definition', () => {
   });
 });
 
-/** The start of the message of the call `where` for a stats argument it refuses. */
-function message(where: string): string {
-  return TAKERS.find(([name]) => name === where)![2];
+/** Expects every function that takes stats to refuse `forgery` with its own TypeError naming stats. */
+function expectRefusedEverywhere(label: string, forgery: unknown): void {
+  for (const [where, call, message] of TAKERS) {
+    let error: unknown;
+    try {
+      call(forgery as MigrationStats);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error, `${where} given ${label}`).toBeInstanceOf(TypeError);
+    expect((error as Error).message, `${where} given ${label}`).toMatch(new RegExp(`^${where}: ${message}; received `));
+  }
 }
