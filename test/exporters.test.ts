@@ -604,8 +604,9 @@ describe('statsMetricProducer', () => {
       ),
     );
     expect(() => observeStats(stats, new MeterProvider().getMeter('m'), { attributes: { worker: 'x' } })).toThrow(/^observeStats: options\.attributes\.worker clashes with the label of the vector workerBytes/);
-    // le is no attribute of OpenTelemetry's histograms: it is allowed.
+    // le is no attribute of OpenTelemetry's histograms, and a producer of histograms exports no vector's label.
     expect(() => statsMetricProducer(stats, { attributes: { le: 'x' } })).not.toThrow();
+    expect(() => statsMetricProducer(stats, { kinds: ['histogram'], attributes: { worker: 'x' } })).not.toThrow();
     expect(() => statsMetricProducer(stats, { kind: ['histogram'] } as never)).toThrow('statsMetricProducer: options.kind is not an option; the options are prefix, attributes, kinds');
   });
 });

@@ -11,7 +11,7 @@
  */
 import { describe } from '../errors.js';
 import { QEMU_DEFINITION, type CounterName } from '../counters.js';
-import { KNOWN_UNITS, otelPrefix, promPrefix, type Definition, type MetricSpec } from '../definition.js';
+import { KNOWN_UNITS, otelPrefix, promPrefix, type MetricSpec } from '../definition.js';
 import { bucketRange } from '../histogram.js';
 import { readRecord } from '../options.js';
 import type { ExpositionFormat } from './negotiate.js';
@@ -69,10 +69,11 @@ export function promUnitOf(spec: MetricSpec, family: string): string | undefined
  * vector's label on its elements' samples and, where `le` is true, the `le` of a histogram's buckets.
  * @param path - the option, for the message (`options.labels`)
  * @param names - the constant labels' names
+ * @param metrics - the metrics exported
  * @throws TypeError naming the label and the metric it clashes with
  */
-export function checkLabelClashes(where: string, path: string, names: readonly string[], definition: Definition, le: boolean): void {
-  for (const spec of definition.metrics) {
+export function checkLabelClashes(where: string, path: string, names: readonly string[], metrics: readonly MetricSpec[], le: boolean): void {
+  for (const spec of metrics) {
     if (spec.length > 0 && names.includes(spec.label)) {
       throw new TypeError(
         `${where}: ${path}.${spec.label} clashes with the label of the vector ${spec.name}, whose elements are exported with ${spec.label}="0" to ${spec.label}="${spec.length - 1}"; give the constant label another name`,

@@ -116,13 +116,14 @@ interface CheckedOptions {
 
 /**
  * Checks the prefix and the attributes: the default prefix is the definition's namespace, and no
- * attribute may be named as a vector's label.
+ * attribute may be named as the label of a vector exported.
+ * @param metrics - the metrics exported
  */
 function checkOptions(where: string, given: Readonly<OtelOptions>, definition: Definition, metrics: readonly MetricSpec[]): CheckedOptions {
   const { prefix = otelPrefix(definition.namespace), attributes } = given;
   checkPrefix(where, prefix, metrics);
   const checked = attributes === undefined ? (Object.freeze({}) as Attributes) : readAttributes(where, attributes);
-  checkLabelClashes(where, 'options.attributes', Object.keys(checked), definition, false);
+  checkLabelClashes(where, 'options.attributes', Object.keys(checked), metrics, false);
   return { prefix, attributes: checked };
 }
 

@@ -115,7 +115,7 @@ export function registerPromClient(stats: SharedStats, options?: PromClientOptio
   const prefix = checkPromPrefix(where, given.prefix ?? promPrefix(reader.definition.namespace));
   const labels = checkLabels(where, given.labels);
   const labelNames = Object.keys(labels);
-  checkLabelClashes(where, 'options.labels', labelNames, reader.definition, true);
+  checkLabelClashes(where, 'options.labels', labelNames, reader.definition.metrics, true);
   // The le of the buckets as the registry's format writes numbers: read once, as the registry is made with it.
   const openMetrics = readMember(where, 'options.registry.contentType', registry, 'contentType') === Registry.OPENMETRICS_CONTENT_TYPE;
 

@@ -66,7 +66,7 @@ function checkOptions(
     throw new TypeError(`${where}: options.format must be 'prometheus' or 'openmetrics'; received ${describe(format)}`);
   }
   const labels = checkLabels(where, given.labels);
-  checkLabelClashes(where, 'options.labels', Object.keys(labels), definition, true);
+  checkLabelClashes(where, 'options.labels', Object.keys(labels), definition.metrics, true);
   return Object.freeze({ prefix: checkPromPrefix(where, prefix), labels, format });
 }
 
