@@ -150,8 +150,8 @@ const UNIT = /^[A-Za-z%][A-Za-z0-9/%_.]{0,31}$/;
 const OTEL_UNIT = /^[\x21-\x7e]{1,63}$/;
 const NAMESPACE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 
-/** Units with a UCUM symbol and a Prometheus suffix of their own. */
-const KNOWN_UNITS: Readonly<Record<string, string>> = {
+/** Units with a UCUM symbol and a Prometheus suffix of their own (the exporters write OpenMetrics `# UNIT` lines for them). */
+export const KNOWN_UNITS: Readonly<Record<string, string>> = {
   bytes: 'By',
   seconds: 's',
   milliseconds: 'ms',

@@ -279,6 +279,15 @@ export class SharedStats {
   }
 
   /**
+   * Whether `value` is a stats object made by this copy of the library: by its private fields, which
+   * a Proxy, a copy or an object of another copy does not have. Never throws.
+   * @internal
+   */
+  static isInstance(value: unknown): value is SharedStats {
+    return typeof value === 'object' && value !== null && #holder in value;
+  }
+
+  /**
    * Pass this to other threads (`postMessage`) and to `attach`.
    * @throws Error saying why, where this thread cannot send shared memory to another (see
    *   `MigrationStats.canShareMemory`)

@@ -9,7 +9,7 @@
  */
 import { BUFFER_DELAY as CORE_BUFFER_DELAY, LAYOUT_VERSION, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
 import { COUNTER_NAMES, COUNTERS, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
-import { defaultLanes, firstDifference } from './definition.js';
+import { defaultLanes, firstDifference, type Definition, type MetricSpec } from './definition.js';
 import { describe, errorReason, handleError, isU64 } from './errors.js';
 import { checkMemory, type MigrationStatsHandle } from './handle.js';
 import {
@@ -19,11 +19,15 @@ import {
   createParts,
   registerStatsClass,
   RateLimitedStats,
+  SharedStats,
   STATS_TOKEN,
+  type Metric,
   type StatsOptions,
   type StatsParts,
 } from './shared-stats.js';
+import { Histogram } from './histogram.js';
 import { Stat64, stat64Internals } from './stat64.js';
+import { StatVector } from './vector.js';
 
 /** QEMU's `BUFFER_DELAY`: length of one rate-limit window, in milliseconds. */
 export const BUFFER_DELAY: number = CORE_BUFFER_DELAY;
@@ -122,7 +126,8 @@ export class MigrationStats extends RateLimitedStats {
    * @example MigrationStats.isMigrationStats(await MigrationStats.create()) //=> true
    */
   static isMigrationStats(value: unknown): value is MigrationStats {
-    return statsReader(value) !== undefined;
+    const found = statsReader(value);
+    return typeof found === 'object' && found.qemu !== undefined;
   }
 
   static {
@@ -252,8 +257,8 @@ registerStatsClass({
 });
 
 /**
- * What the reports and exporters read of a stats argument. It is taken once, when the argument is
- * accepted ({@link requireStats}), so nothing the caller changes later reaches the reports.
+ * What the QEMU reports read of a stats argument (a `MigrationStats`). It is taken once, when the
+ * argument is accepted ({@link requireStats}), so nothing the caller changes later reaches the reports.
  * @internal
  */
 export interface StatsReader {
@@ -276,6 +281,39 @@ export interface StatsReader {
   rateReset(where: string): void;
 }
 
+/** A histogram as the exporters read it: each bucket's count (one read of each) and the sum. @internal */
+export interface HistogramReading {
+  readonly buckets: readonly bigint[];
+  /** The sum of the values recorded, mod 2^64. */
+  readonly sum: bigint;
+}
+
+/**
+ * How the exporters read one metric, by its shape: one value, a vector, or a histogram.
+ * @internal
+ */
+export type MetricReader =
+  | { readonly spec: MetricSpec; readonly shape: 'value'; read(where: string): bigint }
+  | { readonly spec: MetricSpec; readonly shape: 'vector'; read(where: string): readonly bigint[] }
+  | { readonly spec: MetricSpec; readonly shape: 'histogram'; read(where: string): HistogramReading };
+
+/**
+ * What the exporters read of any stats argument, taken once when it is accepted
+ * ({@link requireAnyStats}).
+ * @internal
+ */
+export interface AnyStatsReader {
+  /** The definition the stats were made from (QEMU's for a `MigrationStats`). */
+  readonly definition: Definition;
+  /** A reader for each metric, in the definition's order. */
+  readonly metrics: readonly MetricReader[];
+}
+
+/** What the one check of a stats argument finds: how to read it, and QEMU's reader for a `MigrationStats`. */
+interface Found extends AnyStatsReader {
+  readonly qemu: StatsReader | undefined;
+}
+
 /** The methods a counter of another copy of the library must have. */
 const COUNTER_METHODS = ['get', 'set', 'add', 'min', 'max', 'getNumber'] as const;
 
@@ -286,13 +324,27 @@ interface ForeignCounter {
   readonly set: (...args: unknown[]) => unknown;
 }
 
+/** The reader of each metric of a stats object of this copy: its own metric objects, taken once. */
+function metricReaders(stats: SharedStats): MetricReader[] {
+  const fields = stats as unknown as Record<string, Metric>;
+  return stats.definition.metrics.map((spec): MetricReader => {
+    const metric = fields[spec.name];
+    if (metric instanceof Histogram) return { spec, shape: 'histogram', read: () => ({ buckets: metric.buckets(), sum: metric.sum() }) };
+    if (metric instanceof StatVector) return { spec, shape: 'vector', read: () => metric.values() };
+    return { spec, shape: 'value', read: () => (metric as Stat64).get() };
+  });
+}
+
 /** An instance of this copy: its own methods, which read the shared memory and cannot fail. */
-function ownReader(stats: MigrationStats): StatsReader {
-  return {
-    get: (_where, name) => stats[name].get(),
-    transferredBytes: () => stats.migrationTransferredBytes(),
-    rateReset: () => stats.migrationRateReset(),
-  };
+function ownReader(stats: SharedStats): Found {
+  const qemu: StatsReader | undefined = isOwnInstance(stats)
+    ? {
+        get: (_where, name) => stats[name].get(),
+        transferredBytes: () => stats.migrationTransferredBytes(),
+        rateReset: () => stats.migrationRateReset(),
+      }
+    : undefined;
+  return { definition: stats.definition, metrics: metricReaders(stats), qemu };
 }
 
 /**
@@ -300,7 +352,7 @@ function ownReader(stats: MigrationStats): StatsReader {
  * guarded, and reads its counters' methods once.
  * @returns a reader that calls those methods and checks what they answer, or `undefined`
  */
-function foreignReader(value: object): StatsReader | undefined {
+function foreignReader(value: object): Found | undefined {
   const counters = new Map<CounterName, ForeignCounter>();
   try {
     const object = value as Record<string | symbol, unknown>;
@@ -340,23 +392,58 @@ function foreignReader(value: object): StatsReader | undefined {
   };
   const transferredBytes = (where: string): bigint =>
     BigInt.asUintN(64, get(where, 'qemuFileTransferred') + get(where, 'multifdBytes') + get(where, 'rdmaBytes'));
-  return { get, transferredBytes, rateReset: (where) => void call(where, 'rateLimitStart', 'set', [transferredBytes(where)]) };
+  const qemu: StatsReader = { get, transferredBytes, rateReset: (where) => void call(where, 'rateLimitStart', 'set', [transferredBytes(where)]) };
+  // QEMU's definition has one value per metric: each is read through its counter's get().
+  const metrics = QEMU_DEFINITION.metrics.map((spec): MetricReader => ({ spec, shape: 'value', read: (where) => get(where, spec.name as CounterName) }));
+  return { definition: QEMU_DEFINITION, metrics, qemu };
+}
+
+/**
+ * Reads a stats object of another copy of the library, of any definition, through the memory its
+ * handle points at, as `attachStats` would (the memory carries the definition); the object's own
+ * methods are not called.
+ * @returns the reader, `undefined` when `value` is not such an object, or why it cannot be read here
+ */
+function memoryReader(value: object): Found | string | undefined {
+  if (!SharedStats.isStats(value)) return undefined;
+  if (!canShareMemory()) {
+    return 'it is a stats object of another copy of migration-stats, which this copy reads through its shared memory, and this thread cannot share memory (the page is not cross-origin isolated); pass stats made by this copy';
+  }
+  try {
+    const handle = (value as { handle?: unknown }).handle;
+    const parts = attachParts('attachStats', 'create()', handle, 'js');
+    return ownReader(new (SharedStats as unknown as new (token: symbol, parts: StatsParts, claim: boolean) => SharedStats)(STATS_TOKEN, parts, false));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `value` is a stats object of this copy (of any definition): known by its private field, as a Proxy or a copy is not. */
+function isOwnStats(value: object): value is SharedStats {
+  return SharedStats.isInstance(value);
 }
 
 /**
  * The one check of a stats argument, and how it is read: an instance of this copy of the library
- * is read through its own methods; an object of another copy (a bundle) is checked to behave as one
- * and read through its counters' methods, taken once. Other kinds of stats objects are recognised here.
- * @returns the reader, or `undefined` when `value` is not a stats object
+ * (any definition, a `MigrationStats` included) is read through its own metrics; a `MigrationStats`
+ * of another copy (a bundle) is checked to behave as one and read through its counters' methods,
+ * taken once; another copy's stats of any other definition are read through their shared memory.
+ * @returns the reader, `undefined` when `value` is not a stats object, or why it cannot be read here
  */
-function statsReader(value: unknown): StatsReader | undefined {
+function statsReader(value: unknown): Found | string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
-  if (isOwnInstance(value)) return ownReader(value);
-  return foreignReader(value);
+  if (isOwnStats(value)) return ownReader(value);
+  let branded: boolean;
+  try {
+    branded = (value as Record<symbol, unknown>)[BRAND] !== undefined;
+  } catch {
+    return undefined;
+  }
+  return branded ? foreignReader(value) : memoryReader(value);
 }
 
 /**
- * Checks the `stats` argument of the report and exporter functions and reads it once.
+ * Checks the `stats` argument of the QEMU reports and reads it once.
  * @param where - the call, for the message
  * @param stats - what the caller passed
  * @returns how the call reads the counters
@@ -364,7 +451,22 @@ function statsReader(value: unknown): StatsReader | undefined {
  * @internal
  */
 export function requireStats(where: string, stats: unknown): StatsReader {
-  const reader = statsReader(stats);
-  if (reader !== undefined) return reader;
+  const found = statsReader(stats);
+  if (typeof found === 'object' && found.qemu !== undefined) return found.qemu;
   throw new TypeError(`${where}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
+}
+
+/**
+ * Checks the `stats` argument of the exporters and reads it once: any stats object of this library.
+ * @param where - the call, for the message
+ * @param stats - what the caller passed
+ * @returns how the call reads each metric
+ * @throws TypeError naming the call and the value when `stats` is not a stats object
+ * @internal
+ */
+export function requireAnyStats(where: string, stats: unknown): AnyStatsReader {
+  const found = statsReader(stats);
+  if (typeof found === 'object') return found;
+  const reason = found === undefined ? '' : `: ${found}`;
+  throw new TypeError(`${where}: stats must be a stats object (from defineStats(…).create or attach, attachStats, or MigrationStats.create or attach); received ${describe(stats)}${reason}`);
 }

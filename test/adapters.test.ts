@@ -65,7 +65,7 @@ describe.each<BackendName>(['wasm', 'js'])('prom-client adapter (%s backend)', (
 
   it('rejects bad arguments, naming them', async () => {
     const stats = await MigrationStats.create({ backend });
-    expect(() => registerPromClient({} as MigrationStats)).toThrow(/registerPromClient: stats must be a MigrationStats/);
+    expect(() => registerPromClient({} as MigrationStats)).toThrow(/^registerPromClient: stats must be a stats object \(from defineStats/);
     expect(() => registerPromClient(stats, { registry: {} as Registry })).toThrow(/options.registry must be a prom-client Registry/);
     expect(() => registerPromClient(stats, { registry: new Registry(), prefix: 'no-dash' })).toThrow(/options.prefix must be/);
   });
@@ -127,7 +127,7 @@ describe.each<BackendName>(['wasm', 'js'])('OpenTelemetry adapter (%s backend)',
 
   it('rejects bad arguments, naming them', async () => {
     const stats = await MigrationStats.create({ backend });
-    expect(() => observeMigrationStats({} as MigrationStats, {} as never)).toThrow(/observeMigrationStats: stats must be a MigrationStats/);
+    expect(() => observeMigrationStats({} as MigrationStats, {} as never)).toThrow(/^observeMigrationStats: stats must be a stats object \(from defineStats/);
     expect(() => observeMigrationStats(stats, {} as never)).toThrow(/meter must be an OpenTelemetry Meter/);
   });
 

@@ -14,7 +14,7 @@ import {
   prometheusText,
   queryMigrate,
 } from '../dist/index.js';
-import { observeMigrationStats } from '../dist/exporters/otel.js';
+import { observeMigrationStats, observeStats, statsMetricProducer } from '../dist/exporters/otel.js';
 import { registerPromClient } from '../dist/exporters/prom-client.js';
 import { BACKENDS, values } from './helpers.js';
 import { BRAND, flippingGetter, revokedProxy, throwingGetter, throwingProxy } from './hostile.js';
@@ -46,17 +46,22 @@ function expectLibraryTypeError(call: () => unknown, head: string): void {
 }
 
 describe('a stats argument that cannot be read', () => {
-  const calls: [where: string, call: (value: object) => unknown][] = [
-    ['queryMigrate', (value) => queryMigrate(value as MigrationStats, { status: 'none' })],
-    ['prometheusText', (value) => prometheusText(value as MigrationStats)],
-    ['createMetricsHandler', (value) => createMetricsHandler(value as MigrationStats)],
-    ['new MigrationWindow', (value) => new MigrationWindow(value as MigrationStats, { nowMs: 0 })],
-    ['registerPromClient', (value) => registerPromClient(value as MigrationStats, { registry: new Registry() })],
-    ['observeMigrationStats', (value) => observeMigrationStats(value as MigrationStats, meter())],
+  // The QEMU reports take a MigrationStats; the exporters take any stats object.
+  const QEMU = 'stats must be a MigrationStats';
+  const ANY = 'stats must be a stats object';
+  const calls: [where: string, call: (value: object) => unknown, message: string][] = [
+    ['queryMigrate', (value) => queryMigrate(value as MigrationStats, { status: 'none' }), QEMU],
+    ['prometheusText', (value) => prometheusText(value as MigrationStats), ANY],
+    ['createMetricsHandler', (value) => createMetricsHandler(value as MigrationStats), ANY],
+    ['new MigrationWindow', (value) => new MigrationWindow(value as MigrationStats, { nowMs: 0 }), QEMU],
+    ['registerPromClient', (value) => registerPromClient(value as MigrationStats, { registry: new Registry() }), ANY],
+    ['observeMigrationStats', (value) => observeMigrationStats(value as MigrationStats, meter()), ANY],
+    ['observeStats', (value) => observeStats(value as MigrationStats, meter()), ANY],
+    ['statsMetricProducer', (value) => statsMetricProducer(value as MigrationStats), ANY],
   ];
-  for (const [where, call] of calls) {
+  for (const [where, call, message] of calls) {
     it.each(HOSTILE)(`${where} gets %s and throws its own TypeError naming stats`, (_label, make) => {
-      expectLibraryTypeError(() => call(make()), `${where}: stats must be a MigrationStats`);
+      expectLibraryTypeError(() => call(make()), `${where}: ${message}`);
     });
   }
 
@@ -78,6 +83,10 @@ describe('nested values that cannot be read', () => {
     ['observeMigrationStats, an attribute getter that throws', () => observeMigrationStats(stats, meter(), { attributes: throwingGetter('vm') as never }), 'observeMigrationStats: options.attributes.vm could not be read'],
     ['observeMigrationStats, an attribute array whose traps throw', () => observeMigrationStats(stats, meter(), { attributes: { tags: throwingProxy([]) } as never }), 'observeMigrationStats: options.attributes.tags could not be read'],
     ['observeMigrationStats, a meter whose traps throw', () => observeMigrationStats(stats, throwingProxy() as never), 'observeMigrationStats: meter'],
+    ['observeStats, an attribute getter that throws', () => observeStats(stats, meter(), { attributes: throwingGetter('vm') as never }), 'observeStats: options.attributes.vm could not be read'],
+    ['statsMetricProducer, attributes a revoked Proxy', () => statsMetricProducer(stats, { attributes: revokedProxy() as never }), 'statsMetricProducer: options.attributes could not be read'],
+    ['statsMetricProducer, kinds a throwing Proxy', () => statsMetricProducer(stats, { kinds: throwingProxy([]) as never }), 'statsMetricProducer: options.kinds could not be read'],
+    ['statsMetricProducer, options whose getter throws', () => statsMetricProducer(stats, throwingGetter('kinds') as never), 'statsMetricProducer: options.kinds could not be read'],
     ['formatQmp, the value a revoked Proxy', () => formatQmp(revokedProxy() as never), 'formatQmp: value could not be read'],
     ['formatQmp, the value a throwing Proxy', () => formatQmp(throwingProxy() as never, { type: null }), 'formatQmp: value could not be read'],
     ['formatQmp, a member getter that throws', () => formatQmp({ ram: throwingGetter('total') } as never), 'formatQmp: value.ram.total could not be read'],

@@ -1,20 +1,28 @@
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createMetricsHandler, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../dist/index.js';
-import { observeMigrationStats } from '../dist/exporters/otel.js';
+import { createMetricsHandler, defineStats, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../dist/index.js';
+import { observeMigrationStats, observeStats, statsMetricProducer } from '../dist/exporters/otel.js';
 import { registerPromClient } from '../dist/exporters/prom-client.js';
 import { BACKENDS } from './helpers.js';
-import { forgedStats } from './hostile.js';
+import { OPTIONS, SCHEMA } from './fixtures/every-kind.mjs';
+import { forgedSharedStats, forgedStats, STATS_BRAND } from './hostile.js';
 
-/** Every function that takes a stats argument, called with `stats`. */
-const TAKERS: [where: string, call: (stats: MigrationStats) => unknown][] = [
-  ['queryMigrate', (stats) => queryMigrate(stats, { status: 'active', setupTimeMs: 1, totalTimeMs: 2, ramTotalBytes: 4096n, remainingBytes: 0n, mbps: 0, pagesPerSecond: 0 })],
-  ['prometheusText', (stats) => prometheusText(stats)],
-  ['createMetricsHandler', (stats) => createMetricsHandler(stats)],
-  ['new MigrationWindow', (stats) => new MigrationWindow(stats, { nowMs: 0 }).update(100)],
-  ['registerPromClient', (stats) => registerPromClient(stats, { registry: new Registry() })],
-  ['observeMigrationStats', (stats) => observeMigrationStats(stats, new MeterProvider().getMeter('brand'))],
+/** What the QEMU reports say of a stats argument that is not a MigrationStats. */
+const QEMU = 'stats must be a MigrationStats \\(from MigrationStats\\.create or attach\\)';
+/** What the exporters, which take any stats object, say of one that is not a stats object. */
+const ANY = 'stats must be a stats object \\(from defineStats\\(…\\)\\.create or attach, attachStats, or MigrationStats\\.create or attach\\)';
+
+/** Every function that takes a stats argument, called with `stats`, and the start of its message for anything else. */
+const TAKERS: [where: string, call: (stats: MigrationStats) => unknown, message: string][] = [
+  ['queryMigrate', (stats) => queryMigrate(stats, { status: 'active', setupTimeMs: 1, totalTimeMs: 2, ramTotalBytes: 4096n, remainingBytes: 0n, mbps: 0, pagesPerSecond: 0 }), QEMU],
+  ['prometheusText', (stats) => prometheusText(stats), ANY],
+  ['createMetricsHandler', (stats) => createMetricsHandler(stats), ANY],
+  ['new MigrationWindow', (stats) => new MigrationWindow(stats, { nowMs: 0 }).update(100), QEMU],
+  ['registerPromClient', (stats) => registerPromClient(stats, { registry: new Registry() }), ANY],
+  ['observeMigrationStats', (stats) => observeMigrationStats(stats, new MeterProvider().getMeter('brand')), ANY],
+  ['observeStats', (stats) => observeStats(stats, new MeterProvider().getMeter('brand')), ANY],
+  ['statsMetricProducer', (stats) => statsMetricProducer(stats), ANY],
 ];
 
 describe('MigrationStats.isMigrationStats', () => {
@@ -37,16 +45,7 @@ describe('MigrationStats.isMigrationStats', () => {
     const real = await MigrationStats.create({ backend });
     for (const [label, forgery] of forgedStats(real)) {
       expect(MigrationStats.isMigrationStats(forgery), label).toBe(false);
-      for (const [where, call] of TAKERS) {
-        let error: unknown;
-        try {
-          call(forgery as MigrationStats);
-        } catch (caught) {
-          error = caught;
-        }
-        expect(error, `${where} given ${label}`).toBeInstanceOf(TypeError);
-        expect((error as Error).message, `${where} given ${label}`).toMatch(new RegExp(`^${where}: stats must be a MigrationStats \\(from MigrationStats\\.create or attach\\); received `));
-      }
+      expectRefusedEverywhere(label, forgery);
     }
   });
 
@@ -77,3 +76,48 @@ describe('MigrationStats.isMigrationStats', () => {
     expect(prometheusText(stats)).toContain(' 7\n');
   });
 });
+
+describe('stats of any definition', () => {
+  const Copy = defineStats(SCHEMA, OPTIONS);
+  const EXPORTERS = TAKERS.filter(([, , message]) => message === ANY);
+  const REPORTS = TAKERS.filter(([, , message]) => message === QEMU);
+
+  it.each(BACKENDS)('are taken by every exporter and refused by the QEMU reports (%s backend)', async (backend) => {
+    const stats = await Copy.create({ backend });
+    for (const [where, call] of EXPORTERS) expect(() => call(stats as never), where).not.toThrow();
+    for (const [where, call] of REPORTS) {
+      expect(() => call(stats as never), where).toThrow(new RegExp(`^${where}: ${QEMU}; received an object \\(Object\\)$`));
+    }
+    expect(MigrationStats.isMigrationStats(stats)).toBe(false);
+  });
+
+  it.each(BACKENDS)('forgeries are refused by every exporter with the library’s TypeError naming stats (%s backend)', async (backend) => {
+    const real = await Copy.create({ backend });
+    real.copiedFiles.add(3);
+    for (const [label, forgery] of forgedSharedStats(real)) {
+      expectRefusedEverywhere(label, forgery);
+    }
+    expect(real.copiedFiles.get()).toBe(3n);
+  });
+
+  it('an object with the brand and a live handle is read through that memory, as attachStats would read it', async () => {
+    const real = await Copy.create();
+    real.copiedFiles.add(3);
+    const carrier = { [STATS_BRAND]: (real as unknown as Record<symbol, unknown>)[STATS_BRAND], handle: real.handle };
+    expect(prometheusText(carrier as never)).toBe(prometheusText(real));
+  });
+});
+
+/** Expects every function that takes stats to refuse `forgery` with its own TypeError naming stats. */
+function expectRefusedEverywhere(label: string, forgery: unknown): void {
+  for (const [where, call, message] of TAKERS) {
+    let error: unknown;
+    try {
+      call(forgery as MigrationStats);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error, `${where} given ${label}`).toBeInstanceOf(TypeError);
+    expect((error as Error).message, `${where} given ${label}`).toMatch(new RegExp(`^${where}: ${message}; received `));
+  }
+}

@@ -1,9 +1,12 @@
 /**
  * A strict reader of the two exposition formats the library writes, for tests: Prometheus' text
- * format 0.0.4 and OpenMetrics 1.0 (counters and gauges). It checks the syntax of every line (names,
- * label escapes, values), that metadata comes before a family's samples and only once, that each
- * family's samples are together and named as its type requires, and OpenMetrics' `# UNIT` and
- * `# EOF`. It throws at the first line that breaks a rule, naming the line.
+ * format 0.0.4 and OpenMetrics 1.0 (counters, gauges and histograms). It checks the syntax of every
+ * line (names, label escapes, values), that metadata comes before a family's samples and only once,
+ * that each family's samples are together and named as its type requires, that no series is given
+ * twice, OpenMetrics' `# UNIT` and `# EOF`, and each histogram: `_bucket` samples with `le` labels
+ * in increasing order ending with `+Inf` (canonical numbers in OpenMetrics), cumulative counts, a
+ * `_count` equal to the `+Inf` bucket and a `_sum`. It throws at the first rule broken, naming the
+ * line or the family.
  */
 
 /** One sample line, read. */
@@ -17,7 +20,7 @@ export interface Sample {
 /** One metric family, read. */
 export interface Family {
   readonly name: string;
-  type: 'counter' | 'gauge' | 'untyped' | undefined;
+  type: 'counter' | 'gauge' | 'histogram' | 'untyped' | undefined;
   help: string | undefined;
   unit: string | undefined;
   readonly samples: Sample[];
@@ -62,15 +65,85 @@ function readLabels(text: string, at: number, line: number): { labels: Record<st
   }
 }
 
+/** The suffixes of a histogram's samples. */
+const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'] as const;
+
 /** The family a sample belongs to, by its name and the families declared so far. */
 function familyOf(sample: string, families: Map<string, Family>, format: ExpositionFormat): Family | undefined {
   const exact = families.get(sample);
-  if (exact !== undefined && (format === 'prometheus' || exact.type !== 'counter')) return exact;
+  if (exact !== undefined && exact.type !== 'histogram' && (format === 'prometheus' || exact.type !== 'counter')) return exact;
   if (format === 'openmetrics' && sample.endsWith('_total')) {
     const family = families.get(sample.slice(0, -'_total'.length));
     if (family?.type === 'counter') return family;
   }
+  for (const suffix of HISTOGRAM_SUFFIXES) {
+    const family = sample.endsWith(suffix) ? families.get(sample.slice(0, -suffix.length)) : undefined;
+    if (family?.type === 'histogram') return family;
+  }
   return undefined;
+}
+
+/**
+ * Whether `le` is written as OpenMetrics' canonical numbers are: as Go prints a float64 with `%g`
+ * (fixed point from 1e-4 up to 1e6, else the shortest mantissa and a two-digit exponent), with
+ * `.0` where that has neither a point nor an exponent.
+ */
+export function isCanonicalNumber(le: string): boolean {
+  if (le === '+Inf' || le === '-Inf' || le === 'NaN') return true;
+  const value = Number(le);
+  if (!Number.isFinite(value) || le.trim() !== le) return false;
+  const magnitude = Math.abs(value);
+  if (value === 0 || (magnitude >= 1e-4 && magnitude < 1e6)) {
+    const shortest = String(value);
+    return le === (/[.e]/.test(shortest) ? shortest : `${shortest}.0`);
+  }
+  const match = /^(-?\d(?:\.\d+)?)e([+-])(\d{2,3})$/.exec(le);
+  if (match === null) return false;
+  const [, mantissa, sign, digits] = match as unknown as [string, string, string, string];
+  // The mantissa must be the shortest one that gives the value back, the exponent at least two digits.
+  return Number(`${mantissa}e${sign}${digits}`) === value && mantissa === value.toExponential().split('e')[0] && (digits.length === 2 || !digits.startsWith('0'));
+}
+
+/** Compares two sample values that are integers (exactly, as bigints) or else floats. */
+function compareValues(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0;
+  return Number(a) - Number(b);
+}
+
+/** Checks one histogram family's samples: per series, its buckets, `_count` and `_sum`. */
+function checkHistogram(family: Family, format: ExpositionFormat): void {
+  const series = new Map<string, { buckets: Sample[]; count?: Sample; sum?: Sample }>();
+  for (const sample of family.samples) {
+    const { le, ...rest } = sample.labels;
+    const key = JSON.stringify(Object.entries(rest).sort());
+    let entry = series.get(key);
+    if (entry === undefined) series.set(key, (entry = { buckets: [] }));
+    const suffix = sample.name.slice(family.name.length);
+    if (suffix === '_bucket') {
+      if (le === undefined) throw new Error(`histogram ${family.name}: a bucket without le`);
+      if (!/^(?:[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|\+Inf)$/.test(le)) throw new Error(`histogram ${family.name}: le ${JSON.stringify(le)} is not a number`);
+      if (format === 'openmetrics' && !isCanonicalNumber(le)) throw new Error(`histogram ${family.name}: le ${JSON.stringify(le)} is not a canonical number`);
+      if (entry.count !== undefined || entry.sum !== undefined) throw new Error(`histogram ${family.name}: a bucket after _sum or _count`);
+      entry.buckets.push(sample);
+    } else {
+      if (le !== undefined) throw new Error(`histogram ${family.name}: ${sample.name} has an le label`);
+      const which = suffix === '_count' ? 'count' : 'sum';
+      if (entry[which] !== undefined) throw new Error(`histogram ${family.name}: ${sample.name} twice`);
+      entry[which] = sample;
+    }
+  }
+  for (const { buckets, count, sum } of series.values()) {
+    const last = buckets[buckets.length - 1];
+    if (last === undefined || last.labels.le !== '+Inf') throw new Error(`histogram ${family.name}: the last bucket is not le="+Inf"`);
+    for (let i = 1; i < buckets.length; i++) {
+      const [before, after] = [buckets[i - 1]!, buckets[i]!];
+      const [a, b] = [before.labels.le!, after.labels.le!];
+      if (a === '+Inf' || (b !== '+Inf' && !(Number(a) < Number(b)))) throw new Error(`histogram ${family.name}: le ${a} is not below le ${b}`);
+      if (compareValues(before.value, after.value) > 0) throw new Error(`histogram ${family.name}: the counts are not cumulative (le ${a}: ${before.value}, le ${b}: ${after.value})`);
+    }
+    if (count === undefined || count.value !== last.value) throw new Error(`histogram ${family.name}: _count ${count?.value} is not the +Inf bucket's ${last.value}`);
+    if (sum === undefined) throw new Error(`histogram ${family.name}: no _sum`);
+  }
 }
 
 /**
@@ -98,6 +171,7 @@ export function readExposition(text: string, format: ExpositionFormat): Family[]
     return family;
   };
   let eof = false;
+  const seen = new Set<string>();
   lines.forEach((raw, index) => {
     const line = index + 1;
     if (eof) throw new Error(`line ${line}: text after # EOF`);
@@ -116,7 +190,7 @@ export function readExposition(text: string, format: ExpositionFormat): Family[]
         family.help = rest;
       } else if (kind === 'TYPE') {
         if (family.type !== undefined) throw new Error(`line ${line}: second TYPE for ${name}`);
-        if (rest !== 'counter' && rest !== 'gauge' && rest !== 'untyped') throw new Error(`line ${line}: type ${JSON.stringify(rest)} is not counter, gauge or untyped`);
+        if (rest !== 'counter' && rest !== 'gauge' && rest !== 'histogram' && rest !== 'untyped') throw new Error(`line ${line}: type ${JSON.stringify(rest)} is not counter, gauge, histogram or untyped`);
         if (format === 'prometheus' && rest === 'counter' && !name.endsWith('_total')) throw new Error(`line ${line}: counter ${name} does not end in _total`);
         if (format === 'openmetrics' && name.endsWith('_total')) throw new Error(`line ${line}: OpenMetrics family ${name} ends in _total`);
         family.type = rest;
@@ -148,11 +222,15 @@ export function readExposition(text: string, format: ExpositionFormat): Family[]
     if (family === undefined || family !== current) throw new Error(`line ${line}: sample ${name} is not in the family declared just before it`);
     if (family.type === undefined) throw new Error(`line ${line}: sample ${name} before the TYPE of its family`);
     if (family.type === 'counter' && (value.startsWith('-') || value === 'NaN')) throw new Error(`line ${line}: counter ${name} is ${value}`);
+    const id = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
+    if (seen.has(id)) throw new Error(`line ${line}: the series ${name}${JSON.stringify(labels)} was given before`);
+    seen.add(id);
     family.samples.push({ name, labels, value });
   });
   if (format === 'openmetrics' && !eof) throw new Error('OpenMetrics text without # EOF');
   for (const family of order) {
     if (family.samples.length === 0) throw new Error(`family ${family.name} has no sample`);
+    if (family.type === 'histogram') checkHistogram(family, format);
   }
   return order;
 }

@@ -75,3 +75,31 @@ export function forgedStats(real: MigrationStats): [label: string, forgery: obje
     ['a Proxy whose traps throw', throwingProxy()],
   ];
 }
+
+/** The brand that stats objects of any definition carry across copies of the library. */
+export const STATS_BRAND = Symbol.for('migration-stats.SharedStats');
+
+/**
+ * Objects that claim to be stats of any definition but are not: the brand alone or with a made-up
+ * layout version, a copy of a real instance's properties, a Proxy of one, an object inheriting from
+ * one, the brand with a handle that is not a live one (a memory that is not shared, a shared memory
+ * without stats in it, a handle whose getter throws), and Proxies that are revoked or throw.
+ */
+export function forgedSharedStats(real: { handle: { memory: WebAssembly.Memory; module: WebAssembly.Module } }): [label: string, forgery: object][] {
+  const brand = (real as unknown as Record<symbol, unknown>)[STATS_BRAND];
+  const { module } = real.handle;
+  const blank = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  return [
+    ['the brand alone', { [STATS_BRAND]: brand }],
+    ['the brand with a made-up layout version and a real handle', { [STATS_BRAND]: 999, handle: real.handle }],
+    ['a copy of a real instance’s properties', { ...real }],
+    ['a copy of a real instance’s properties with the brand', { ...real, [STATS_BRAND]: brand }],
+    ['a Proxy of a real instance', new Proxy(real, {})],
+    ['an object inheriting from a real instance', Object.create(real) as object],
+    ['the brand with a memory that is not shared', { [STATS_BRAND]: brand, handle: { ...real.handle, memory: new WebAssembly.Memory({ initial: 1 }) } }],
+    ['the brand with a shared memory that holds no stats', { [STATS_BRAND]: brand, handle: { ...real.handle, memory: blank, module } }],
+    ['the brand with a handle getter that throws', Object.defineProperty({ [STATS_BRAND]: brand }, 'handle', { get: () => { throw new Error('getter handle'); } })],
+    ['a revoked Proxy', revokedProxy()],
+    ['a Proxy whose traps throw', throwingProxy()],
+  ];
+}

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import { createMetricsHandler, formatQmp, MigrationStats, MigrationWindow, prometheusText, queryMigrate } from '../dist/index.js';
-import { observeMigrationStats } from '../dist/exporters/otel.js';
+import { observeMigrationStats, observeStats, statsMetricProducer } from '../dist/exporters/otel.js';
 import { registerPromClient } from '../dist/exporters/prom-client.js';
 import type { OptionNames } from '../dist/options.js';
 
@@ -18,6 +18,8 @@ describe('option names', async () => {
     ['createMetricsHandler', () => createMetricsHandler(stats, { label: { vm: 'a' } } as never), 'options.label', 'prefix, labels'],
     ['registerPromClient', () => registerPromClient(stats, { registry: new Registry(), label: { vm: 'a' } } as never), 'options.label', 'registry, prefix, labels'],
     ['observeMigrationStats', () => observeMigrationStats(stats, new MeterProvider().getMeter('m'), { attribute: { vm: 'a' } } as never), 'options.attribute', 'prefix, attributes'],
+    ['observeStats', () => observeStats(stats, new MeterProvider().getMeter('m'), { attribute: { vm: 'a' } } as never), 'options.attribute', 'prefix, attributes'],
+    ['statsMetricProducer', () => statsMetricProducer(stats, { kind: ['histogram'] } as never), 'options.kind', 'prefix, attributes, kinds'],
   ])('%s refuses an unknown option, naming it and the ones it takes', (where, call, name, allowed) => {
     expect(call).toThrow(TypeError);
     expect(call).toThrow(`${where}: ${name} is not an option; the options are ${allowed}`);

@@ -81,7 +81,7 @@ describe.each<BackendName>(['wasm', 'js'])('prometheusText (%s backend)', (backe
     expect(() => prometheusText(stats, { labels: { __name__: 'x' } })).toThrow(/options.labels has the name "__name__"/);
     expect(() => prometheusText(stats, { labels: { vm: 1 as never } })).toThrow(/options.labels.vm must be a string; received 1/);
     expect(() => prometheusText(stats, { format: 'json' as never })).toThrow(/options.format must be 'prometheus' or 'openmetrics'; received "json"/);
-    expect(() => prometheusText({} as MigrationStats)).toThrow(/stats must be a MigrationStats/);
+    expect(() => prometheusText({} as MigrationStats)).toThrow(/^prometheusText: stats must be a stats object \(from defineStats/);
   });
 });
 

@@ -4,7 +4,7 @@
  * it waiting until the global timeout.
  */
 import { Worker } from 'node:worker_threads';
-import type { MigrationStats } from '../dist/index.js';
+import type { MigrationStats, SharedStats } from '../dist/index.js';
 
 /**
  * Starts `test/fixtures/<fixture>` and resolves with its first message.
@@ -59,4 +59,19 @@ export async function startAtLine<T>(fixture: string, workerData: readonly Recor
   } finally {
     await Promise.all(started.map((s) => s.worker.terminate()));
   }
+}
+
+/**
+ * Makes the updates of test/fixtures/every-kind.mjs in worker threads, one per element of its
+ * vector, alternately on the Wasm and the JS backend, each copying `times` chunks, and waits until
+ * all are done.
+ */
+export async function copyInWorkers(stats: SharedStats, workers: number, times: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: workers }, (_, worker) => {
+      const backend = worker % 2 === 0 ? 'wasm' : 'js';
+      const { worker: thread, result } = startFixture('every-kind-worker.mjs', { handle: stats.handle, backend, worker, times });
+      return result.finally(() => thread.terminate());
+    }),
+  );
 }

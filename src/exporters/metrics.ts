@@ -1,15 +1,20 @@
 /**
- * How each of the 15 counters is named and typed when exported to a monitoring system.
+ * How metrics are named and typed when exported to a monitoring system: the table of QEMU's 15
+ * counters (`METRICS`), and the checks every exporter makes of its names and labels, for the
+ * metrics of any definition.
  *
  * Prometheus conventions: snake_case under a prefix, the unit as a suffix (`_bytes`), `_total` on
  * monotonic counters, gauges for the figures QEMU sets rather than adds. OpenTelemetry: dotted
- * names after QEMU's C fields, the unit in UCUM (`By`, `{page}`).
+ * names after QEMU's C fields, the unit in UCUM (`By`, `{page}`). The names of a definition's
+ * metrics are derived and checked by the definition itself (`MetricSpec.promName`, `otelName`).
  * @packageDocumentation
  */
 import { describe } from '../errors.js';
 import { QEMU_DEFINITION, type CounterName } from '../counters.js';
-import { otelPrefix, promPrefix } from '../definition.js';
+import { KNOWN_UNITS, otelPrefix, promPrefix, type MetricSpec } from '../definition.js';
+import { bucketRange } from '../histogram.js';
 import { readRecord } from '../options.js';
+import type { ExpositionFormat } from './negotiate.js';
 
 /** One counter as a metric. */
 export interface MetricInfo {
@@ -36,7 +41,7 @@ export const METRICS: readonly MetricInfo[] = Object.freeze(
       counter: spec.name as CounterName,
       promName: spec.promName,
       type: spec.kind === 'counter' ? 'counter' : 'gauge',
-      promUnit: spec.promName.endsWith('_bytes') ? 'bytes' : undefined,
+      promUnit: promUnitOf(spec, spec.promName) as 'bytes' | undefined,
       otelName: spec.otelName,
       otelUnit: spec.otelUnit,
       help: spec.help,
@@ -48,6 +53,63 @@ export const METRICS: readonly MetricInfo[] = Object.freeze(
 export const DEFAULT_PROM_PREFIX: string = promPrefix(QEMU_DEFINITION.namespace);
 /** Default prefix of OpenTelemetry instrument names. */
 export const DEFAULT_OTEL_PREFIX: string = otelPrefix(QEMU_DEFINITION.namespace);
+
+/**
+ * The unit an OpenMetrics `# UNIT` line gives a family: the metric's unit when it is one the library
+ * names metrics after (bytes, seconds and its fractions) and the family name ends with it, as
+ * OpenMetrics requires; otherwise none.
+ * @param family - the family name (after the prefix, without `_total`)
+ */
+export function promUnitOf(spec: MetricSpec, family: string): string | undefined {
+  return Object.prototype.hasOwnProperty.call(KNOWN_UNITS, spec.unit) && family.endsWith(`_${spec.unit}`) ? spec.unit : undefined;
+}
+
+/**
+ * Refuses constant labels (or attributes) that would clash with the labels the exporter adds: a
+ * vector's label on its elements' samples and, where `le` is true, the `le` of a histogram's buckets.
+ * @param path - the option, for the message (`options.labels`)
+ * @param names - the constant labels' names
+ * @param metrics - the metrics exported
+ * @throws TypeError naming the label and the metric it clashes with
+ */
+export function checkLabelClashes(where: string, path: string, names: readonly string[], metrics: readonly MetricSpec[], le: boolean): void {
+  for (const spec of metrics) {
+    if (spec.length > 0 && names.includes(spec.label)) {
+      throw new TypeError(
+        `${where}: ${path}.${spec.label} clashes with the label of the vector ${spec.name}, whose elements are exported with ${spec.label}="0" to ${spec.label}="${spec.length - 1}"; give the constant label another name`,
+      );
+    }
+    if (le && spec.kind === 'histogram' && names.includes('le')) {
+      throw new TypeError(`${where}: ${path}.le clashes with the label le of the buckets of the histogram ${spec.name}; give the constant label another name`);
+    }
+  }
+}
+
+/**
+ * A number as OpenMetrics writes the `le` of a bucket: Go's shortest `%g` rendering of the float64,
+ * with `.0` added when it has neither a point nor an exponent (`1023.0`, `1.048575e+06`), as its
+ * rules for canonical numbers say.
+ */
+function canonicalNumber(value: bigint): string {
+  const number = Number(value);
+  const [mantissa = '', exponent = '0'] = number.toExponential().split('e');
+  const power = Number(exponent);
+  if (power < -4 || power >= 6) return `${mantissa}e${power < 0 ? '-' : '+'}${String(Math.abs(power)).padStart(2, '0')}`;
+  const fixed = String(number);
+  return /[.e]/.test(fixed) ? fixed : `${fixed}.0`;
+}
+
+/**
+ * The `le` of each bucket of a histogram: the highest integer value it counts (its upper bound − 1),
+ * exact in the text format and as OpenMetrics' canonical number, and `+Inf` for the last bucket.
+ */
+export function bucketLabels(spec: MetricSpec, format: ExpositionFormat): string[] {
+  return Array.from({ length: spec.buckets }, (_, i) => {
+    const { upper } = bucketRange(i, spec.buckets, spec.subBits);
+    if (upper === null) return '+Inf';
+    return format === 'openmetrics' ? canonicalNumber(upper - 1n) : String(upper - 1n);
+  });
+}
 
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;

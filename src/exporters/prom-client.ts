@@ -1,24 +1,30 @@
 /**
- * Adapter for `prom-client` (an optional peer dependency): registers the 15 counters in a
- * `Registry` as `Counter`s and `Gauge`s that read the shared memory each time the registry is
- * collected, so every thread's updates show at scrape time. Import it from
- * `migration-stats/prom-client`; the main entry never loads `prom-client`.
+ * Adapter for `prom-client` (an optional peer dependency): registers the metrics of any stats in a
+ * `Registry`, read from the shared memory each time the registry is collected, so every thread's
+ * updates show at scrape time. Import it from `migration-stats/prom-client`; the main entry never
+ * loads `prom-client`.
+ *
+ * Counters and gauges are prom-client `Counter`s and `Gauge`s (a vector's elements are label
+ * values of one). A histogram is a metric object of its own that the registry collects as it does
+ * its own: prom-client's `Histogram` counts observations itself and cannot take the shared buckets.
  *
  * prom-client keeps numbers: values above 2^53 are rounded to the nearest double when read (as
  * Prometheus would store them anyway).
  * @packageDocumentation
  */
-import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client';
+import { Counter, Gauge, register as globalRegistry, Registry, type Metric } from 'prom-client';
+import { promPrefix, type MetricSpec } from '../definition.js';
 import { describe } from '../errors.js';
-import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
+import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix } from './metrics.js';
 import { readMember, readOptions, type OptionSpec } from '../options.js';
-import { requireStats, type MigrationStats } from '../stats.js';
+import type { SharedStats } from '../shared-stats.js';
+import { requireAnyStats, type HistogramReading } from '../stats.js';
 
 /** Options of {@link registerPromClient}. */
 export interface PromClientOptions {
   /** The registry to register in (default: prom-client's global `register`). */
   registry?: Registry;
-  /** Start of every metric name (default `qemu_migration_`). */
+  /** Start of every metric name (default: the definition's namespace, `qemu_migration_` for `MigrationStats`). */
   prefix?: string;
   /** Constant labels on every sample, e.g. `{ vm: 'guest1' }`. */
   labels?: Readonly<Record<string, string>>;
@@ -28,19 +34,69 @@ const OPTIONS: OptionSpec<PromClientOptions> = { names: { registry: true, prefix
 
 /** What {@link registerPromClient} registered. */
 export interface PromClientRegistration {
-  /** The metric names, in QEMU's struct order. */
+  /** The metric names, in the definition's order (QEMU's struct order for `MigrationStats`). */
   readonly names: readonly string[];
-  /** Removes the 15 metrics from the registry again. */
+  /** Removes the metrics from the registry again. */
   unregister(): void;
 }
 
+/** One sample of a histogram as prom-client's registry takes it from a metric's `get()`. */
+interface PromClientSample {
+  readonly metricName: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
 /**
- * Registers the 15 counters with a prom-client registry, read at each collection.
- * @param stats - the counters (any thread's updates are included)
- * @param options - `registry` (default: the global one), `prefix`, constant `labels`
+ * A histogram for prom-client's `Registry`: what the registry uses of a metric (its `name`, `help`,
+ * `type` and `aggregator`, `get()` for the samples, `reset()`), over the shared buckets. Each
+ * `get()` reads the buckets once; the `+Inf` bucket and `_count` are both their total.
+ */
+class SharedHistogram {
+  readonly type = 'histogram';
+  /** How prom-client's cluster mode combines the workers' registries: the sum, as for its own histograms. */
+  readonly aggregator = 'sum';
+  readonly name: string;
+  readonly help: string;
+  readonly #read: () => HistogramReading;
+  /** Each bucket's labels, `le` last. */
+  readonly #bucketLabels: readonly Readonly<Record<string, string>>[];
+  readonly #labels: Readonly<Record<string, string>>;
+
+  constructor(name: string, spec: MetricSpec, labels: Readonly<Record<string, string>>, openMetrics: boolean, read: () => HistogramReading) {
+    this.name = name;
+    this.help = spec.help;
+    this.#read = read;
+    this.#labels = labels;
+    this.#bucketLabels = bucketLabels(spec, openMetrics ? 'openmetrics' : 'prometheus').map((le) => Object.freeze({ ...labels, le }));
+  }
+
+  /** The samples now: cumulative `_bucket`s, `_sum`, `_count`. */
+  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: PromClientSample[] }> {
+    const { buckets, sum } = this.#read();
+    let count = 0n;
+    const values: PromClientSample[] = buckets.map((value, i) => ({ metricName: `${this.name}_bucket`, labels: this.#bucketLabels[i]!, value: Number((count += value)) }));
+    values.push({ metricName: `${this.name}_sum`, labels: this.#labels, value: Number(sum) }, { metricName: `${this.name}_count`, labels: this.#labels, value: Number(count) });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** What `registry.resetMetrics()` calls: nothing to reset, the values are the shared memory's. */
+  reset(): void {}
+}
+
+/**
+ * Registers the metrics of any stats with a prom-client registry, read at each collection: counters
+ * as `Counter`s (names ending in `_total`), gauges as `Gauge`s, a vector's elements as label values
+ * (`{worker="3"}`), histograms with their real buckets (`le` the highest value of each, as in
+ * `prometheusText`).
+ * @param stats - a stats object of any definition (a `MigrationStats` included; any thread's
+ *   updates are included)
+ * @param options - `registry` (default: the global one), `prefix` (default: the definition's
+ *   namespace), constant `labels`
  * @returns the names registered and a way to remove them
- * @throws TypeError for a bad stats or bad options, or options whose reading throws (a getter, a
- *   Proxy); prom-client's own Error when a name is already registered (nothing is then left registered)
+ * @throws TypeError for a bad stats or bad options, a constant label named as a vector's label or,
+ *   where the stats have a histogram, `le`, or options whose reading throws (a getter, a Proxy);
+ *   prom-client's own Error when a name is already registered (nothing is then left registered)
  * @example
  * import { Registry } from 'prom-client';
  * import { registerPromClient } from 'migration-stats/prom-client';
@@ -48,46 +104,62 @@ export interface PromClientRegistration {
  * registerPromClient(stats, { registry, labels: { vm: 'guest1' } });
  * await registry.metrics(); //=> '# HELP qemu_migration_last_sync_dirty_bytes …'
  */
-export function registerPromClient(stats: MigrationStats, options?: PromClientOptions): PromClientRegistration {
+export function registerPromClient(stats: SharedStats, options?: PromClientOptions): PromClientRegistration {
   const where = 'registerPromClient';
-  const reader = requireStats(where, stats);
+  const reader = requireAnyStats(where, stats);
   const given = readOptions(where, options, OPTIONS);
   const registry = given.registry ?? globalRegistry;
   const isRegistry =
     registry !== null && typeof registry === 'object' && typeof readMember(where, 'options.registry.registerMetric', registry, 'registerMetric') === 'function';
   if (!isRegistry) throw new TypeError(`${where}: options.registry must be a prom-client Registry; received ${describe(registry)}`);
-  const prefix = checkPromPrefix(where, given.prefix ?? DEFAULT_PROM_PREFIX);
+  const prefix = checkPromPrefix(where, given.prefix ?? promPrefix(reader.definition.namespace));
   const labels = checkLabels(where, given.labels);
   const labelNames = Object.keys(labels);
+  checkLabelClashes(where, 'options.labels', labelNames, reader.definition.metrics, true);
+  // The le of the buckets as the registry's format writes numbers: read once, as the registry is made with it.
+  const openMetrics = readMember(where, 'options.registry.contentType', registry, 'contentType') === Registry.OPENMETRICS_CONTENT_TYPE;
 
   const names: string[] = [];
   try {
-    for (const metric of METRICS) {
-      const read = (): number => Number(reader.get(where, metric.counter));
-      if (metric.type === 'counter') {
-        const name = `${prefix}${metric.promName}_total`;
+    for (const metric of reader.metrics) {
+      const { spec } = metric;
+      if (metric.shape === 'histogram') {
+        const name = prefix + spec.promName;
+        names.push(name);
+        const histogram = new SharedHistogram(name, spec, labels, openMetrics, () => metric.read(where));
+        registry.registerMetric(histogram as unknown as Metric);
+        continue;
+      }
+      // Each collection reads the value, or every element of a vector, once.
+      const samples: () => [Readonly<Record<string, string>>, number][] =
+        metric.shape === 'vector'
+          ? () => metric.read(where).map((value, i) => [{ ...labels, [spec.label]: String(i) }, Number(value)])
+          : () => [[labels, Number(metric.read(where))]];
+      const metricLabels = metric.shape === 'vector' ? [...labelNames, spec.label] : labelNames;
+      if (spec.kind === 'counter') {
+        const name = `${prefix}${spec.promName}_total`;
         names.push(name);
         new Counter({
           name,
-          help: metric.help,
-          labelNames,
+          help: spec.help,
+          labelNames: metricLabels,
           registers: [registry],
           collect(this: Counter) {
             // A counter can only be increased: start from zero at each collection.
             this.reset();
-            this.inc(labels, read());
+            for (const [sampleLabels, value] of samples()) this.inc(sampleLabels, value);
           },
         });
       } else {
-        const name = prefix + metric.promName;
+        const name = prefix + spec.promName;
         names.push(name);
         new Gauge({
           name,
-          help: metric.help,
-          labelNames,
+          help: spec.help,
+          labelNames: metricLabels,
           registers: [registry],
           collect(this: Gauge) {
-            this.set(labels, read());
+            for (const [sampleLabels, value] of samples()) this.set(sampleLabels, value);
           },
         });
       }

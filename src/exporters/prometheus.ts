@@ -1,21 +1,26 @@
 /**
- * The counters in Prometheus' text exposition format (0.0.4) and in OpenMetrics 1.0, and a
- * `/metrics` request handler for Node's `http` server. No dependency: the handler takes Node's
- * request and response objects as they are.
+ * Any stats in Prometheus' text exposition format (0.0.4) and in OpenMetrics 1.0, and a `/metrics`
+ * request handler for Node's `http` server. No dependency: the handler takes Node's request and
+ * response objects as they are.
  *
- * Values are printed as exact decimal integers. Prometheus itself stores every sample as a float64,
- * so it keeps them exactly only up to 2^53; above that it rounds (to the nearest even double).
+ * Counters are `counter`s (samples end in `_total`), gauges `gauge`s, a vector one sample per
+ * element with its label (`{worker="3"}`), a histogram a `histogram` family of cumulative
+ * `_bucket{le="…"}` samples, `_sum` and `_count`. Values are printed as exact decimal integers.
+ * Prometheus itself stores every sample as a float64, so it keeps them exactly only up to 2^53;
+ * above that it rounds (to the nearest even double).
  * @packageDocumentation
  */
+import { promPrefix, type Definition, type MetricSpec } from '../definition.js';
 import { describe, errorReason } from '../errors.js';
-import { checkLabels, checkPromPrefix, DEFAULT_PROM_PREFIX, METRICS } from './metrics.js';
-import { negotiateFormat } from './negotiate.js';
+import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, promUnitOf } from './metrics.js';
+import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import { requireStats, type MigrationStats, type StatsReader } from '../stats.js';
+import type { SharedStats } from '../shared-stats.js';
+import { requireAnyStats, type AnyStatsReader, type MetricReader } from '../stats.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */
 export interface PrometheusTextOptions {
-  /** Start of every metric name (default `qemu_migration_`); `''` for none. */
+  /** Start of every metric name (default: the definition's namespace, `qemu_migration_` for `MigrationStats`); `''` for none. */
   prefix?: string;
   /** Constant labels on every sample, e.g. `{ vm: 'guest1' }`. */
   labels?: Readonly<Record<string, string>>;
@@ -45,50 +50,122 @@ const HANDLER_OPTIONS: OptionSpec<Omit<PrometheusTextOptions, 'format'>> = {
   notTaken: { format: "each response is OpenMetrics when the request's Accept header asks for it, else the Prometheus text format" },
 };
 
-/** Reads the options once into a frozen copy (labels included) and checks them. */
-function checkOptions(where: string, options: unknown, spec: OptionSpec<PrometheusTextOptions> | typeof HANDLER_OPTIONS): Readonly<Required<PrometheusTextOptions>> {
-  const { prefix = DEFAULT_PROM_PREFIX, labels, format = 'prometheus' } = readOptions<PrometheusTextOptions>(where, options, spec as OptionSpec<PrometheusTextOptions>);
+/**
+ * Reads the options once into a frozen copy (labels included) and checks them: the default prefix
+ * is the definition's, and no constant label may clash with a vector's label or a histogram's `le`.
+ */
+function checkOptions(
+  where: string,
+  options: unknown,
+  spec: OptionSpec<PrometheusTextOptions> | typeof HANDLER_OPTIONS,
+  definition: Definition,
+): Readonly<Required<PrometheusTextOptions>> {
+  const given = readOptions<PrometheusTextOptions>(where, options, spec as OptionSpec<PrometheusTextOptions>);
+  const { prefix = promPrefix(definition.namespace), format = 'prometheus' } = given;
   if (format !== 'prometheus' && format !== 'openmetrics') {
     throw new TypeError(`${where}: options.format must be 'prometheus' or 'openmetrics'; received ${describe(format)}`);
   }
-  return Object.freeze({ prefix: checkPromPrefix(where, prefix), labels: checkLabels(where, labels), format });
+  const labels = checkLabels(where, given.labels);
+  checkLabelClashes(where, 'options.labels', Object.keys(labels), definition.metrics, true);
+  return Object.freeze({ prefix: checkPromPrefix(where, prefix), labels, format });
 }
 
-function render(where: string, stats: StatsReader, { prefix, labels, format }: Readonly<Required<PrometheusTextOptions>>): string {
+/** One metric family, laid out before any value is read: its metadata lines and each sample's name and labels. */
+interface FamilyPlan {
+  /** `# HELP`, `# TYPE` (and OpenMetrics' `# UNIT`) lines. */
+  readonly meta: readonly string[];
+  readonly metric: MetricReader;
+  /** Each sample up to its value (`name{labels} `): one per value, per element, or per bucket then `_sum` and `_count`. */
+  readonly samples: readonly string[];
+}
+
+/** How the text of one format is written: every family, in the definition's order. */
+interface Plan {
+  readonly families: readonly FamilyPlan[];
+  readonly openMetrics: boolean;
+}
+
+/** Lays out the families of `stats` for one format: everything but the values. */
+function plan(stats: AnyStatsReader, { prefix, labels }: Readonly<Required<PrometheusTextOptions>>, format: ExpositionFormat): Plan {
   const openMetrics = format === 'openmetrics';
   const pairs = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabelValue(value)}"`);
-  const labelText = pairs.length > 0 ? `{${pairs.join(',')}}` : '';
+  const withLabels = (...more: string[]): string => (pairs.length + more.length > 0 ? `{${[...pairs, ...more].join(',')}}` : '');
+  const families = stats.metrics.map((metric): FamilyPlan => {
+    const { spec } = metric;
+    const family = prefix + spec.promName;
+    const type = spec.kind;
+    // Prometheus text names a counter's family after its sample; OpenMetrics names it without `_total`.
+    const sample = type === 'counter' ? `${family}_total` : family;
+    const name = openMetrics || type === 'histogram' ? family : sample;
+    const meta = [`# HELP ${name} ${escapeHelp(spec.help, openMetrics)}`, `# TYPE ${name} ${type}`];
+    const unit = openMetrics ? promUnitOf(spec, family) : undefined;
+    if (unit !== undefined) meta.push(`# UNIT ${name} ${unit}`);
+    let samples: string[];
+    if (metric.shape === 'histogram') {
+      samples = bucketLabels(spec, format).map((le) => `${family}_bucket${withLabels(`le="${le}"`)} `);
+      samples.push(`${family}_sum${withLabels()} `, `${family}_count${withLabels()} `);
+    } else if (metric.shape === 'vector') {
+      samples = Array.from({ length: spec.length }, (_, i) => `${sample}${withLabels(`${spec.label}="${i}"`)} `);
+    } else {
+      samples = [`${sample}${withLabels()} `];
+    }
+    return { meta, metric, samples };
+  });
+  return { families, openMetrics };
+}
+
+/** Reads every metric now (each value, element and bucket once) and writes the text. */
+function render(where: string, { families, openMetrics }: Plan): string {
   const lines: string[] = [];
-  for (const metric of METRICS) {
-    const family = prefix + metric.promName;
-    const sample = metric.type === 'counter' ? `${family}_total` : family;
-    // Prometheus text names the family after the sample; OpenMetrics names it without `_total`.
-    const name = openMetrics ? family : sample;
-    lines.push(`# HELP ${name} ${escapeHelp(metric.help, openMetrics)}`);
-    lines.push(`# TYPE ${name} ${metric.type}`);
-    if (openMetrics && metric.promUnit !== undefined) lines.push(`# UNIT ${name} ${metric.promUnit}`);
-    // Read at render time: every thread's adds so far, one atomic read per counter.
-    lines.push(`${sample}${labelText} ${stats.get(where, metric.counter)}`);
+  for (const { meta, metric, samples } of families) {
+    lines.push(...meta);
+    // Read at render time: every thread's updates so far, one atomic read per cell.
+    if (metric.shape === 'value') {
+      lines.push(samples[0] + String(metric.read(where)));
+    } else if (metric.shape === 'vector') {
+      metric.read(where).forEach((value, i) => lines.push(samples[i] + String(value)));
+    } else {
+      // One read of the buckets gives every cumulative count, the +Inf bucket and _count alike.
+      const { buckets, sum } = metric.read(where);
+      let count = 0n;
+      buckets.forEach((value, i) => lines.push(samples[i] + String((count += value))));
+      lines.push(samples[buckets.length] + String(sum), samples[buckets.length + 1] + String(count));
+    }
   }
   if (openMetrics) lines.push('# EOF');
   return lines.join('\n') + '\n';
 }
 
 /**
- * The 15 counters in Prometheus' text format (or OpenMetrics), read now.
- * @param stats - the counters (any thread's updates are included)
- * @param options - `prefix` (default `qemu_migration_`), constant `labels`, `format`
+ * Any stats in Prometheus' text format (or OpenMetrics), read now: every metric of the stats'
+ * definition, named after it (its `promName` under the prefix).
+ * @param stats - a stats object of any definition (a `MigrationStats` included; any thread's
+ *   updates are included)
+ * @param options - `prefix` (default: the definition's namespace, `qemu_migration_` for a
+ *   `MigrationStats`), constant `labels`, `format`
  * @returns the exposition text, ending with a newline
- * @throws TypeError for a bad stats, prefix, label name or format, or one whose reading throws (a
- *   getter, a Proxy)
+ * @throws TypeError for a bad stats, prefix, label name or format, a constant label named as a
+ *   vector's label or, where the stats have a histogram, `le`, or an argument whose reading throws
+ *   (a getter, a Proxy)
  * @example
  * prometheusText(stats)
  * //=> '# HELP qemu_migration_last_sync_dirty_bytes Dirty bytes found by the last dirty-bitmap sync; QEMU dirty_bytes_last_sync.\n# TYPE qemu_migration_last_sync_dirty_bytes gauge\nqemu_migration_last_sync_dirty_bytes 0\n…'
+ * @example
+ * const CopyStats = defineStats({
+ *   copiedFiles: { kind: 'counter', unit: 'files', help: 'Files copied.' },
+ *   workerBytes: { kind: 'counter', unit: 'bytes', help: 'Bytes copied by each worker.', length: 2, label: 'worker' },
+ * }, { namespace: 'copy' });
+ * const copy = await CopyStats.create();
+ * copy.workerBytes.at(1).add(4096);
+ * prometheusText(copy, { labels: { host: 'h1' } }).split('\n').slice(3, 7);
+ * //=> ['# HELP copy_worker_bytes_total Bytes copied by each worker.', '# TYPE copy_worker_bytes_total counter',
+ * //    'copy_worker_bytes_total{host="h1",worker="0"} 0', 'copy_worker_bytes_total{host="h1",worker="1"} 4096']
  */
-export function prometheusText(stats: MigrationStats, options?: PrometheusTextOptions): string {
+export function prometheusText(stats: SharedStats, options?: PrometheusTextOptions): string {
   const where = 'prometheusText';
-  const reader = requireStats(where, stats);
-  return render(where, reader, checkOptions(where, options, TEXT_OPTIONS));
+  const reader = requireAnyStats(where, stats);
+  const checked = checkOptions(where, options, TEXT_OPTIONS, reader.definition);
+  return render(where, plan(reader, checked, checked.format));
 }
 
 /** The parts of Node's `http.IncomingMessage` the handler reads. */
@@ -130,7 +207,7 @@ function sendFailure(response: MetricsResponse, error: unknown): void {
 }
 
 /**
- * A request handler that answers with the counters as they are at each request, in the format the
+ * A request handler that answers with the stats as they are at each request, in the format the
  * `Accept` header asks for (RFC 9110 content negotiation, as Prometheus servers send it): OpenMetrics
  * or the Prometheus text format, by q-value and then by how specifically each is named; the text
  * format without an `Accept` header (or with an empty one). `GET` and `HEAD` only (else 405); 406
@@ -138,21 +215,23 @@ function sendFailure(response: MetricsResponse, error: unknown): void {
  * or response object that throws) gets 500 with the error's message: nothing a request does
  * throws out of the handler. It answers every path: mount it where you serve `/metrics`, or pass it
  * to `http.createServer` as it is.
- * @param stats - the counters
+ * @param stats - a stats object of any definition, as for {@link prometheusText}
  * @param options - `prefix` and `labels` as for {@link prometheusText} (`format` is negotiated);
  *   read once and copied when the handler is made, so later changes to them change nothing
  * @returns `(request, response) => void` for `node:http`
- * @throws TypeError for a bad stats, prefix or label name, or a `format` option (when called, not per request)
+ * @throws TypeError for a bad stats, prefix or label name, a label that clashes as for
+ *   {@link prometheusText}, or a `format` option (when called, not per request)
  * @example
  * http.createServer(createMetricsHandler(stats, { labels: { vm: 'guest1' } })).listen(9464);
  */
 export function createMetricsHandler(
-  stats: MigrationStats,
+  stats: SharedStats,
   options?: Omit<PrometheusTextOptions, 'format'>,
 ): (request: MetricsRequest, response: MetricsResponse) => void {
   const where = 'createMetricsHandler';
-  const reader = requireStats(where, stats);
-  const base = checkOptions(where, options, HANDLER_OPTIONS);
+  const reader = requireAnyStats(where, stats);
+  const base = checkOptions(where, options, HANDLER_OPTIONS, reader.definition);
+  const plans: Readonly<Record<ExpositionFormat, Plan>> = { prometheus: plan(reader, base, 'prometheus'), openmetrics: plan(reader, base, 'openmetrics') };
   const answer = (request: MetricsRequest, response: MetricsResponse): void => {
     const method = request.method;
     const head = method === 'HEAD';
@@ -165,7 +244,7 @@ export function createMetricsHandler(
       send(response, head, 406, { Vary: 'Accept', 'Content-Type': MESSAGE_CONTENT_TYPE }, NOT_ACCEPTABLE);
       return;
     }
-    const body = render(where, reader, { ...base, format });
+    const body = render(where, plans[format]);
     send(response, head, 200, { Vary: 'Accept', 'Content-Type': format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE }, body);
   };
   return (request, response) => {

@@ -1,14 +1,17 @@
 // The fuzzer: seeded fast-check runs that throw random values, objects with throwing getters,
 // revoked Proxies, forged stats, deep trees and huge numbers at every public function of the main
-// entry. Each call either succeeds or throws the library's own TypeError or RangeError, whose
-// message starts with the call's name; a refused call leaves every counter as it was, and an
-// accepted update changes the counters exactly as a BigInt model says.
+// entry and of the two adapters. Each call either succeeds or throws the library's own TypeError or
+// RangeError, whose message starts with the call's name; a refused call leaves every counter as it
+// was, and an accepted update changes the counters exactly as a BigInt model says.
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import fc from 'fast-check';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
   completedMbps,
   COUNTER_NAMES,
   createMetricsHandler,
+  defineStats,
   formatQmp,
   infoMigrate,
   MIGRATION_STATUSES,
@@ -18,9 +21,13 @@ import {
   queryMigrate,
   sizeToStr,
   type CounterName,
+  type SharedStats,
 } from '../../dist/index.js';
+import { observeStats, statsMetricProducer } from '../../dist/exporters/otel.js';
+import { registerPromClient } from '../../dist/exporters/prom-client.js';
 import { readExposition } from '../exposition.js';
-import { forgedStats } from '../hostile.js';
+import { copyChunks, OPTIONS, SCHEMA } from '../fixtures/every-kind.mjs';
+import { forgedSharedStats, forgedStats } from '../hostile.js';
 import { acceptHeader, countish, hostile, just, nearValid, optionsOf, primitive, type Recipe } from './arbitraries.js';
 
 /** The seed of every property: the same cases on every run. */
@@ -29,10 +36,24 @@ const U64 = 2n ** 64n;
 
 const wasm = await MigrationStats.create({ backend: 'wasm' });
 const js = await MigrationStats.create({ backend: 'js' });
-const bundled = await ((await import('migration-stats/browser')) as typeof import('../../dist/index.js')).MigrationStats.create();
+const bundledCopy = (await import('migration-stats/browser')) as typeof import('../../dist/index.js');
+const bundled = await bundledCopy.MigrationStats.create();
+/** Stats of another definition, with every kind of metric: on both backends, and of another copy (read through their memory). */
+const EveryKind = defineStats(SCHEMA, OPTIONS);
+const anyWasm = await EveryKind.create({ backend: 'wasm' });
+const anyJs = await EveryKind.create({ backend: 'js' });
+const anyBundled = await bundledCopy.defineStats(SCHEMA, OPTIONS).create();
+for (const [i, stats] of [anyWasm, anyJs, anyBundled].entries()) {
+  copyChunks(stats, i, 500);
+  stats.workerBytes.at(3).add(2n ** 63n + BigInt(i));
+}
 /** The stats whose counters must not change, and what they hold. */
 const WATCHED = [wasm, js, bundled];
-const snapshot = (): bigint[] => WATCHED.flatMap((stats) => stats.counters.map((counter) => counter.get()));
+const ANY_WATCHED: SharedStats[] = [anyWasm, anyJs, anyBundled];
+/** Every value of a stats object of any definition: each value, element, bucket and sum. */
+const cells = (stats: SharedStats): bigint[] =>
+  Object.values(stats.snapshot()).flatMap((value) => (typeof value === 'bigint' ? [value] : Array.isArray(value) ? value : [...value.buckets, value.sum, value.count]));
+const snapshot = (): bigint[] => [...WATCHED.flatMap((stats) => stats.counters.map((counter) => counter.get())), ...ANY_WATCHED.flatMap(cells)];
 
 // Counters that are not all zero, some beyond 2^53 and 2^63.
 for (const stats of [wasm, js, bundled]) {
@@ -47,6 +68,17 @@ const FORGERIES = new Set(FORGERY_LIST);
 const statsArg: fc.Arbitrary<Recipe> = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(wasm, js, bundled).map(just) },
   { weight: 2, arbitrary: fc.nat(FORGERY_LIST.length - 1).map((i) => just(FORGERY_LIST[i])) },
+  { weight: 1, arbitrary: hostile },
+);
+
+/** Objects that claim to be stats of any definition and are not. */
+const ANY_FORGERY_LIST: readonly unknown[] = [...forgedSharedStats(anyWasm), ...forgedSharedStats(anyJs)].map(([, forgery]) => forgery);
+
+/** The stats argument of the exporters: any definition, MigrationStats included, and forgeries of both kinds. */
+const anyStatsArg: fc.Arbitrary<Recipe> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom<unknown>(anyWasm, anyJs, anyBundled, wasm, bundled).map(just) },
+  { weight: 2, arbitrary: fc.nat(ANY_FORGERY_LIST.length - 1).map((i) => just(ANY_FORGERY_LIST[i])) },
+  { weight: 1, arbitrary: fc.nat(FORGERY_LIST.length - 1).map((i) => just(FORGERY_LIST[i])) },
   { weight: 1, arbitrary: hostile },
 );
 
@@ -256,6 +288,41 @@ describe('fuzzing every public function of the main entry', () => {
     );
   });
 
+  it('refuses bad arguments of the exporters for stats of any definition, and changes no value', async () => {
+    // Label names that clash with the vector's label or the histogram's le, besides the others.
+    const anyLabel = fc.oneof(fc.constantFrom('vm', 'worker', 'le', 'bad name', '__name__').map(just), primitive.map(just));
+    const anyLabels = optionsOf(['vm', 'worker', 'le', 'bad name'], anyLabel);
+    const prefix = fc.constantFrom('', 'x_', 'copy_', '9x', 'a-b', 'job.', 'a b').map(just);
+    const promOptions = optionsOf(['prefix', 'labels', 'format'], fc.oneof(prefix, anyLabels, fc.constantFrom('prometheus', 'openmetrics').map(just)));
+    fuzz('prometheusText', 8_000, [anyStatsArg, promOptions], (stats, options) => prometheusText(stats as never, options as never), (text) => {
+      readExposition(text as string, (text as string).endsWith('# EOF\n') ? 'openmetrics' : 'prometheus');
+    });
+    fuzz('createMetricsHandler', 4_000, [anyStatsArg, optionsOf(['prefix', 'labels'], fc.oneof(prefix, anyLabels))], (stats, options) => createMetricsHandler(stats as never, options as never));
+    const registryArg = fc.oneof({ weight: 4, arbitrary: fc.constant<Recipe>(() => new Registry()) }, { weight: 1, arbitrary: hostile });
+    fuzz('registerPromClient', 3_000, [anyStatsArg, optionsOf(['registry', 'prefix', 'labels'], fc.oneof(registryArg, prefix, anyLabels))], (stats, options) => registerPromClient(stats as never, options as never), (registration) => {
+      (registration as { unregister(): void }).unregister();
+    });
+    const meter = new MeterProvider().getMeter('fuzz');
+    const attributeValue = fc.oneof(primitive.map(just), fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 3 }).map(just));
+    const attributes = optionsOf(['vm', 'worker', 'le', 'bad name'], attributeValue);
+    const meterArg = fc.oneof({ weight: 4, arbitrary: fc.constant(just(meter)) }, { weight: 1, arbitrary: hostile });
+    fuzz('observeStats', 3_000, [anyStatsArg, meterArg, optionsOf(['prefix', 'attributes'], fc.oneof(prefix, attributes))], (stats, m, options) => observeStats(stats as never, m as never, options as never), (registration) => {
+      (registration as { remove(): void }).remove();
+    });
+    const kinds = fc.oneof(fc.subarray(['counter', 'gauge', 'histogram']).map(just), fc.array(fc.constantFrom('counter', 'histogram', 'summary', 1), { maxLength: 4 }).map(just));
+    const producers: { collect(): Promise<{ resourceMetrics: { scopeMetrics: { metrics: unknown[] }[] }; errors: unknown[] }> }[] = [];
+    fuzz('statsMetricProducer', 4_000, [anyStatsArg, optionsOf(['prefix', 'attributes', 'kinds'], fc.oneof(prefix, attributes, kinds))], (stats, options) => statsMetricProducer(stats as never, options as never), (producer) => {
+      if (producers.length < 500) producers.push(producer as (typeof producers)[number]);
+    });
+    // What accepted producers collect: no error (the stats here never fail), every metric asked for.
+    for (const producer of producers) {
+      const { resourceMetrics, errors } = await producer.collect();
+      expect(errors).toEqual([]);
+      expect(resourceMetrics.scopeMetrics).toHaveLength(1);
+    }
+    expect(producers.length).toBeGreaterThan(100);
+  });
+
   it('refuses bad options of create and attach with their own errors', async () => {
     const createOptions = optionsOf(['backend', 'lane'], fc.constantFrom('wasm', 'js', 'c', true, false).map(just));
     const target = await MigrationStats.create();
@@ -292,5 +359,8 @@ describe('fuzzing every public function of the main entry', () => {
   });
 });
 
-/** Calls made by the three properties above, in all (docs/design.md gives this figure). */
-const FUZZED_CALLS = 22_000 + 12_000 + 17_000 + 5_000 + 5_000 + 12_000 + 12_000 + 5_000 + 12_000 + 6_000 + 3_000 + 40_000 + 10_000 + 10_000 + 2_000 + 2_000;
+/** Calls made by the four properties above, in all (docs/design.md gives this figure). */
+const FUZZED_CALLS =
+  22_000 + 12_000 + 17_000 + 5_000 + 5_000 + 12_000 + 12_000 + 5_000 + 12_000 + 6_000 + 3_000 + 40_000 + 10_000 + 10_000 +
+  (8_000 + 4_000 + 3_000 + 3_000 + 4_000) +
+  2_000 + 2_000;
