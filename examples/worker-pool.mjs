@@ -28,7 +28,7 @@ function copyStats(workers) {
       copiedFiles: { kind: 'counter', unit: 'files', help: 'Files copied.' },
       queueDepth: { kind: 'gauge', unit: 'files', help: 'Files waiting for a worker.' },
       workerBytes: { kind: 'counter', unit: 'bytes', help: 'Bytes copied by each worker.', length: workers, label: 'worker' },
-      latency: { kind: 'histogram', unit: 'microseconds', help: 'Time to copy one file, waiting for the limit included.', buckets: 24 },
+      latency: { kind: 'histogram', unit: 'microseconds', help: 'Time to copy one file in microseconds, waiting for the limit included.', buckets: 24 },
     },
     // The limit is over copiedBytes: every worker's chunks count against one budget per window.
     { namespace: 'copy', rateLimit: ['copiedBytes'] },
@@ -111,7 +111,7 @@ if (isMainThread) {
   const scraped = await (await fetch(url)).text();
   console.log(`scraped ${url} (the totals):`);
   for (const line of scraped.split('\n')) {
-    if (/^copy_(copied_|queue_depth|worker_bytes|latency_microseconds_(count|sum))/.test(line)) console.log(`  ${line}`);
+    if (/^copy_(copied_|queue_depth|worker_bytes|latency_(count|sum))/.test(line)) console.log(`  ${line}`);
   }
   server.close();
   rmSync(root, { recursive: true, force: true });

@@ -150,7 +150,10 @@ const UNIT = /^[A-Za-z%][A-Za-z0-9/%_.]{0,31}$/;
 const OTEL_UNIT = /^[\x21-\x7e]{1,63}$/;
 const NAMESPACE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 
-/** Units with a UCUM symbol and a Prometheus suffix of their own (the exporters write OpenMetrics `# UNIT` lines for them). */
+/** Units Prometheus names carry as a suffix: its base units. */
+const BASE_UNITS: ReadonlySet<string> = new Set(['bytes', 'seconds']);
+
+/** Units with a UCUM symbol (the exporters write OpenMetrics `# UNIT` lines where a name ends with one). */
 export const KNOWN_UNITS: Readonly<Record<string, string>> = {
   bytes: 'By',
   seconds: 's',
@@ -319,8 +322,9 @@ function checkMetric(where: string, name: string, value: unknown): MetricSpec {
   const names = checkNames(where, `${path}.names`, raw.names);
   const cName = names.c ?? snakeCase(name);
   const known = KNOWN_UNITS[unit];
-  // Prometheus wants the unit in the name: added at the end unless the name already has it as a word.
-  const suffix = known && !cName.split('_').includes(unit) ? `_${unit}` : '';
+  // Prometheus wants a base unit in the name (bytes, seconds): added at the end unless the name has it
+  // as a word already. Other time units are left out of the name, where promtool would refuse them.
+  const suffix = BASE_UNITS.has(unit) && !cName.split('_').includes(unit) ? `_${unit}` : '';
   const resolved: Required<MetricNames> = {
     c: cName,
     prometheus: names.prometheus ?? cName + suffix,

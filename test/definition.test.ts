@@ -112,9 +112,14 @@ describe('Prometheus names', () => {
     expect(refusal(schema, options, TypeError).message).toBe(`defineStats: ${message}`);
   });
 
-  it('tells names apart by their unit suffix: histogram latency (microseconds) and counter latencySum do not clash', () => {
-    const { metrics } = define({ latency: histogram({ unit: 'microseconds' }), latencySum: counter({ unit: 'files' }) }).definition;
-    expect(metrics.map((m) => m.promName)).toEqual(['latency_microseconds', 'latency_sum']);
+  it('tells names apart by their unit suffix: histogram latency (seconds) and counter latencySum do not clash', () => {
+    const { metrics } = define({ latency: histogram({ unit: 'seconds' }), latencySum: counter({ unit: 'files' }) }).definition;
+    expect(metrics.map((m) => m.promName)).toEqual(['latency_seconds', 'latency_sum']);
+  });
+
+  it('leaves units other than bytes and seconds out of Prometheus names (promtool refuses _microseconds)', () => {
+    const { metrics } = define({ latency: histogram({ unit: 'microseconds' }), pause: counter({ unit: 'milliseconds' }) }).definition;
+    expect(metrics.map((m) => [m.promName, m.otelUnit])).toEqual([['latency', 'us'], ['pause', 'ms']]);
   });
 
   it.each(['1abc', 'a-b', '', 'a.b', 'a'.repeat(129)])('refuses the given Prometheus name %j', (name) => {
@@ -441,7 +446,7 @@ describe('the canonical definition', () => {
       namespace: 'copy',
       metrics: [
         { name: 'bytesCopied', kind: 'counter', unit: 'bytes', help: 'Bytes written', length: 0, label: '', buckets: 0, subBits: 0, cName: 'bytes_copied', promName: 'bytes_copied', otelName: 'bytes_copied', otelUnit: 'By' },
-        { name: 'copyLatency', kind: 'histogram', unit: 'microseconds', help: 'Files per batch', length: 0, label: '', buckets: 40, subBits: 2, cName: 'copy_latency', promName: 'copy_latency_microseconds', otelName: 'copy_latency', otelUnit: 'us' },
+        { name: 'copyLatency', kind: 'histogram', unit: 'microseconds', help: 'Files per batch', length: 0, label: '', buckets: 40, subBits: 2, cName: 'copy_latency', promName: 'copy_latency', otelName: 'copy_latency', otelUnit: 'us' },
         { name: 'queueDepth', kind: 'gauge', unit: 'files', help: 'Files waiting', length: 0, label: '', buckets: 0, subBits: 0, cName: 'queue_depth', promName: 'queue', otelName: 'queue.depth', otelUnit: '{file}' },
         { name: 'HTTPRequests', kind: 'counter', unit: 'requests', help: 'Bytes written', length: 2, label: 'worker', buckets: 0, subBits: 0, cName: 'http_requests', promName: 'http_requests', otelName: 'http_requests', otelUnit: '{requests}' },
       ],

@@ -47,11 +47,11 @@ describe('examples/worker-pool.mjs', () => {
     expect(lines.filter((line) => new RegExp(`^latency: ${files} files, median at most \\d+ µs, 99th percentile at most \\d+ µs$`).test(line))).toHaveLength(1);
     // The scrape, as the example printed it.
     const scraped = lines.slice(lines.findIndex((line) => line.startsWith('scraped http://127.0.0.1:')) + 1).map((line) => line.trim());
-    expect(scraped.filter((line) => !line.startsWith('copy_worker_bytes_total') && !line.startsWith('copy_latency_microseconds_sum'))).toEqual([
+    expect(scraped.filter((line) => !line.startsWith('copy_worker_bytes_total') && !line.startsWith('copy_latency_sum'))).toEqual([
       `copy_copied_bytes_total{job="worker-pool"} ${bytes}`,
       `copy_copied_files_total{job="worker-pool"} ${files}`,
       'copy_queue_depth{job="worker-pool"} 0',
-      `copy_latency_microseconds_count{job="worker-pool"} ${files}`,
+      `copy_latency_count{job="worker-pool"} ${files}`,
     ]);
     const elements = scraped.filter((line) => line.startsWith('copy_worker_bytes_total'));
     expect(elements.map((line) => line.split(' ')[0])).toEqual(Array.from({ length: workers }, (_, i) => `copy_worker_bytes_total{job="worker-pool",worker="${i}"}`));
