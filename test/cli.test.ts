@@ -21,7 +21,13 @@ function cli(...args: string[]): Promise<Run> {
 
 describe('migration-stats simulate: bad flags', () => {
   it.each([
-    [['--ram', '12x'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "12x" (unknown unit "x")'],
+    [['--ram', '12x'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "12x" (unknown unit "x"; the units are B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB, spelled exactly so)'],
+    // Spellings the usage does not list are refused, not guessed.
+    ...['16m', '681k', '1mB', '1miB', '4Ki', '4KB'].map((ram) => [
+      ['--ram', ram],
+      `--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "${ram}" (unknown unit "${ram.replace(/^\d+/, '')}"; the units are B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB, spelled exactly so)`,
+    ]),
+    [['--bandwidth', '1gB/s'], '--bandwidth must be a whole number of bytes per second: 0 for unlimited, or from 10 to 2^64 − 1, such as 1GiB/s; received "1gB/s" (unknown unit "gB"; the units are B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB, spelled exactly so)'],
     [['--ram', '6000'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "6000"'],
     [['--ram=8GiB'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "8GiB"'],
     [['--bandwidth', '100Mb/s'], '--bandwidth must be a whole number of bytes per second: 0 for unlimited, or from 10 to 2^64 − 1, such as 1GiB/s; received "100Mb/s" ("Mb" would be bits; this takes bytes (B), such as MiB or MB)'],

@@ -8,7 +8,7 @@ import { formatQmp } from '../qemu/qmp-json.js';
 import { simulateMigration, type MigrationResult } from '../simulate/migration.js';
 import { DEFAULT_SETTINGS, RULES, type SimulationSettings } from '../simulate/options.js';
 import { progressView, type TextOut } from './progress.js';
-import { formatBytes, parseBytes, parseCount, parseMs, parseShare, type Parsed } from './units.js';
+import { BYTE_UNITS_TEXT, formatBytes, parseBytes, parseCount, parseMs, parseShare, type Parsed } from './units.js';
 
 /** Exit codes of the command. */
 export const EXIT = {
@@ -76,7 +76,7 @@ export function simulateUsage(): string {
     `  ${'--json'.padEnd(24)}print the query-migrate JSON instead of the report`,
     `  ${'-h, --help'.padEnd(24)}show this help`,
     '',
-    'Sizes and rates take units: B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB;',
+    `Sizes and rates take these units, spelled exactly so: ${BYTE_UNITS_TEXT};`,
     'rates may end in /s (256MiB, 1GiB/s, 500MB/s).',
     'Exit codes: 0 migrated and verified byte for byte; 1 did not converge within --max-passes,',
     'or the destination differs; 2 bad flags.',
