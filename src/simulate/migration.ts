@@ -3,11 +3,13 @@
  * guest worker dirtying pages and multifd channel workers sending them under a bandwidth limit,
  * every figure counted in the shared {@link MigrationStats}.
  *
- * Stages, as in QEMU: set-up (counters zeroed, limit set, channels connected, the whole RAM marked
- * dirty, a first bitmap sync); passes over the dirty pages, each ended by a sync packet per
- * channel and a bitmap sync; switch-over once what remains fits the downtime limit (or give up
- * after `maxPasses`); then the guest stops and the rest goes out unlimited; completion. The
- * destination is then compared with the source byte for byte.
+ * Stages (methods of {@link Migration}, in order): boot, before the migration (every worker
+ * starts and helps fill the guest's RAM, then the guest runs); then as in QEMU: set-up (counters
+ * zeroed, limit set, channels connected, the whole RAM marked dirty, a first bitmap sync); passes
+ * over the dirty pages, each ended by a sync packet per channel and a bitmap sync; switch-over
+ * once what remains fits the downtime limit (or give up after `maxPasses`): the guest stops;
+ * stop-and-copy, the rest unlimited; completion. The destination is then compared with the source
+ * byte for byte, by the channels and the stopped guest's worker together.
  *
  * It runs on any thread, a page's main thread included: it never blocks, only awaits.
  * @packageDocumentation
@@ -17,7 +19,7 @@ import { sizeToStr } from '../qemu/hmp.js';
 import { queryMigrate, type MigrationInfo } from '../qemu/query-migrate.js';
 import { completedMbps, MigrationWindow } from '../qemu/window.js';
 import { BUFFER_DELAY, MigrationStats } from '../stats.js';
-import { bump, createControl, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
+import { bump, createControl, createCounter, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
 import { DirtyBitmap } from './dirty-bitmap.js';
 import { checkSettings, type SimulationSettings } from './options.js';
 import type { WorkerReply } from './protocol.js';
@@ -83,12 +85,16 @@ class Migration {
   readonly pages: number;
   readonly ram: WebAssembly.Memory;
   readonly destination: SharedArrayBuffer;
+  /** The destination's received-pages bitmap (QEMU's `receivedmap`), set by the channels. */
+  readonly received: Int32Array<SharedArrayBuffer>;
   readonly dirtyLog: Int32Array<SharedArrayBuffer>;
   /** Pages to send in the current pass: the migration bitmap, which counts the dirty pages. */
   readonly bitmap: DirtyBitmap;
   readonly control = createControl();
   readonly signals = new Signals();
+  /** Every started worker, to stop them all. */
   readonly workers: SimWorker[] = [];
+  guest!: SimWorker;
   channels: SimWorker[] = [];
   stats!: MigrationStats;
   window!: MigrationWindow;
@@ -126,6 +132,7 @@ class Migration {
     this.destination = new SharedArrayBuffer(settings.ramBytes);
     this.bitmap = new DirtyBitmap(this.pages);
     this.dirtyLog = new Int32Array(new SharedArrayBuffer(this.bitmap.words * 4));
+    this.received = new Int32Array(new SharedArrayBuffer(this.bitmap.words * 4));
   }
 
   /** Milliseconds since the migration started, whole (QEMU's clock is in whole ms). */
@@ -133,35 +140,59 @@ class Migration {
     return Math.floor(performance.now()) - this.startMs;
   }
 
+  /** Runs the stages in order; each one below is QEMU's, but boot (the guest before the migration). */
   async run(): Promise<MigrationResult> {
+    this.stats = await MigrationStats.create({ backend: this.settings.backend });
+    await this.boot();
+    await this.setUp();
+    if (!(await this.iterate())) return this.giveUp();
+    const downtimeStartMs = await this.switchOver();
+    await this.stopAndCopy();
+    return this.complete(downtimeStartMs);
+  }
+
+  /** Counts the pages of each packet a channel reports. */
+  readonly onReply = (_: SimWorker, reply: WorkerReply): void => {
+    if (reply.type === 'packet') this.pagesSent += reply.normalPages + reply.zeroPages;
+  };
+
+  /**
+   * Boot, before the migration: every worker starts (the guest and the channels' threads) and
+   * helps fill the guest's RAM (boot.ts decides every page from the seed, whoever fills it), then
+   * the guest runs. Channels only connect in set-up.
+   */
+  async boot(): Promise<void> {
     const { settings } = this;
-    this.stats = await MigrationStats.create({ backend: settings.backend });
-    const onReply = (_: SimWorker, reply: WorkerReply): void => {
-      if (reply.type === 'packet') this.pagesSent += reply.normalPages + reply.zeroPages;
+    const fill = { type: 'fill', ram: this.ram, ramBytes: settings.ramBytes, zeroShare: settings.zeroShare, seed: settings.seed, next: createCounter() } as const;
+    // Each worker joins the fill as soon as it listens, while the others are still starting.
+    const start = async (name: string): Promise<SimWorker> => {
+      const worker = await SimWorker.spawn(this.workerUrl, name, this.signals, this.onReply, this.workers);
+      await worker.fill(fill);
+      return worker;
     };
-
-    // The guest boots and runs before the migration starts.
-    await SimWorker.start(
-      this.workerUrl,
-      'guest',
-      {
-        role: 'guest',
-        ram: this.ram,
-        ramBytes: settings.ramBytes,
-        dirtyLog: this.dirtyLog,
-        control: this.control,
-        zeroShare: settings.zeroShare,
-        dirtyPagesPerSecond: settings.dirtyBytesPerSecond / PAGE_BYTES,
-        seed: settings.seed,
-      },
-      this.signals,
-      onReply,
-      this.workers,
-    );
+    const [guest, ...channels] = await Promise.all([start('guest'), ...Array.from({ length: settings.channels }, (_, i) => start(`channel ${i}`))]);
+    this.guest = guest!;
+    this.channels = channels;
+    await this.guest.init({
+      role: 'guest',
+      ram: this.ram,
+      ramBytes: settings.ramBytes,
+      destination: this.destination,
+      dirtyLog: this.dirtyLog,
+      control: this.control,
+      zeroShare: settings.zeroShare,
+      dirtyPagesPerSecond: settings.dirtyBytesPerSecond / PAGE_BYTES,
+      seed: settings.seed,
+    });
     this.guestRunning = true;
+  }
 
-    // Set-up: counters zeroed (QEMU's migrate_init), the limit set, the first window opened.
-    const { stats } = this;
+  /**
+   * Set-up: counters zeroed (QEMU's `migrate_init`), the limit set, the first window opened, the
+   * channels connected (their handshakes), every page marked dirty and a first bitmap sync.
+   */
+  async setUp(): Promise<void> {
+    const { settings, stats } = this;
     stats.reset();
     stats.migrationRateSet(settings.bandwidthBytesPerSecond);
     this.startMs = Math.floor(performance.now());
@@ -180,13 +211,10 @@ class Migration {
       ram: this.ram,
       ramBytes: settings.ramBytes,
       destination: this.destination,
+      received: this.received,
       control: this.control,
     } as const;
-    this.channels = await Promise.all(
-      Array.from({ length: settings.channels }, (_, i) =>
-        SimWorker.start(this.workerUrl, `channel ${i}`, channelInit, this.signals, onReply, this.workers),
-      ),
-    );
+    await Promise.all(this.channels.map((channel) => channel.init(channelInit)));
     // Every page is dirty at the start; the first sync clears what the guest logged so far.
     this.bitmap.markAll();
     this.rateStartMs = this.clock();
@@ -194,8 +222,13 @@ class Migration {
     await this.sendMain(MAIN_STREAM.ramSetupBytes, true);
     this.setupTimeMs = this.clock();
     this.status = 'active';
+  }
 
-    // Passes until what remains fits the downtime limit.
+  /**
+   * Passes over the dirty pages while the guest runs, until what remains fits the downtime limit.
+   * @returns false when `maxPasses` passes did not converge
+   */
+  async iterate(): Promise<boolean> {
     for (;;) {
       this.pass++;
       this.progress();
@@ -203,23 +236,38 @@ class Migration {
       await this.sync();
       const remainingBytes = BigInt(this.bitmap.count * PAGE_BYTES);
       // QEMU's test in migration_iteration_run: nothing left, or less than the threshold.
-      if (remainingBytes === 0n || remainingBytes < this.thresholdBytes) break;
-      if (this.pass >= settings.maxPasses) return this.giveUp();
+      if (remainingBytes === 0n || remainingBytes < this.thresholdBytes) return true;
+      if (this.pass >= this.settings.maxPasses) return false;
     }
+  }
 
-    // Switch-over: stop the guest, send the rest unlimited.
+  /**
+   * Switch-over: the guest stops, the limit is lifted, a last bitmap sync.
+   * @returns when the downtime started (ms on the migration's clock)
+   */
+  async switchOver(): Promise<number> {
     await this.stopGuest();
     const downtimeStartMs = this.clock();
     this.status = 'device';
     await lockAsync(this.control);
-    stats.migrationRateSet(0);
+    this.stats.migrationRateSet(0);
     bump(this.control, SLOT.windowEpoch);
     unlock(this.control);
     await this.sync();
+    return downtimeStartMs;
+  }
+
+  /** Stop-and-copy: the last pass, unlimited, and the end of the stream. */
+  async stopAndCopy(): Promise<void> {
     this.pass++;
     this.progress();
     await this.sendPass();
     await this.sendMain(MAIN_STREAM.streamEndBytes, false);
+  }
+
+  /** Completion: the final figures, then the destination compared with the source. */
+  async complete(downtimeStartMs: number): Promise<MigrationResult> {
+    const { settings, stats } = this;
     const endMs = this.clock();
     const downtimeMs = endMs - downtimeStartMs;
     const totalTimeMs = endMs;
@@ -436,14 +484,10 @@ class Migration {
     });
   }
 
-  /** Compares destination and source, split across the channels. */
+  /** Compares destination and source, split across the stopped guest's worker and the channels. */
   async verify(): Promise<number> {
-    const share = Math.ceil(this.pages / this.channels.length);
     const answers = await Promise.all(
-      this.channels.map((channel, i) => {
-        const first = Math.min(i * share, this.pages);
-        return channel.verify(first, Math.min(share, this.pages - first), this.signals);
-      }),
+      shares(this.pages, [this.guest, ...this.channels]).map(({ worker, firstPage, pageCount }) => worker.verify(firstPage, pageCount)),
     );
     return answers.find((page) => page >= 0) ?? -1;
   }
@@ -456,4 +500,13 @@ class Migration {
     bump(this.control, SLOT.guestBell);
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** Splits pages `[0, pages)` into one contiguous share per worker, in order (the last ones may be empty). */
+function shares(pages: number, workers: readonly SimWorker[]): { worker: SimWorker; firstPage: number; pageCount: number }[] {
+  const share = Math.ceil(pages / workers.length);
+  return workers.map((worker, i) => {
+    const firstPage = Math.min(i * share, pages);
+    return { worker, firstPage, pageCount: Math.min(share, pages - firstPage) };
+  });
 }
