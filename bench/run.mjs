@@ -6,6 +6,8 @@
 //   npm run bench -- --quick              short rounds, for a first look (about 10 s)
 //   npm run bench -- --json out.json      choose where the JSON goes (default bench/results/)
 //   npm run bench -- --only single,attach run only these suites (bench/suites/index.mjs lists them)
+//   npm run bench -- --only simulate      the simulator against a first-touch copy: opt-in, never
+//                                         part of a run without --only (GiBs of memory, a minute)
 //
 // This file parses the flags, describes the machine, builds the C reference when a suite needs
 // it, runs the selected suites one after the other in their listed order, and hands what they
@@ -20,7 +22,9 @@ import { SUITES } from './suites/index.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const log = (line) => process.stderr.write(`${line}\n`);
-const USAGE = `Usage: npm run bench -- [--quick] [--json FILE] [--only ${SUITES.map((s) => s.name).join(',')}]`;
+const USAGE =
+  `Usage: npm run bench -- [--quick] [--json FILE] [--only ${SUITES.map((s) => s.name).join(',')}]\n` +
+  `(without --only: ${SUITES.filter((s) => !s.optIn).map((s) => s.name).join(', ')}; only with --only: ${SUITES.filter((s) => s.optIn).map((s) => s.name).join(', ')})`;
 /** Settings every suite shares; each suite adds its own (`settings` in its module). */
 const COMMON_SETTINGS = { quick: { warmupMs: 100 }, full: { warmupMs: 300 } };
 
@@ -31,7 +35,7 @@ const COMMON_SETTINGS = { quick: { warmupMs: 100 }, full: { warmupMs: 300 } };
  * @throws Error naming the flag or suite name that is not understood
  */
 function parseFlags(args) {
-  const flags = { quick: false, jsonPath: undefined, suites: SUITES };
+  const flags = { quick: false, jsonPath: undefined, suites: SUITES.filter((s) => !s.optIn) };
   const value = (i) => {
     if (i >= args.length || args[i].startsWith('--')) throw new Error(`${args[i - 1]} needs a value`);
     return args[i];

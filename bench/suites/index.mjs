@@ -3,6 +3,8 @@
 // A suite is the default export of one module, an object with:
 //   name         what `--only` selects it by, and its key in the JSON (its `data` goes there)
 //   usesNative   whether it runs the native C reference (`context.native`), which is then built
+//   optIn        (optional) true: left out of a run unless `--only` names it (a suite that takes
+//                much memory or time)
 //   settings     `{ quick, full }`: its own settings, merged into the run's `config`
 //   describe     `(config) => text`: what it runs, for the report's second line
 //   run          `async (config, context) => result`, where `context` is `{ log, native, consume }`
@@ -12,8 +14,9 @@
 //                line), and the JSON keeps the ratios (merged with the other suites') and data.
 // A suite throws an Error whose message starts with "bench stopped:" when a total is not exact.
 import attach from './attach.mjs';
+import simulate from './simulate.mjs';
 import single from './single.mjs';
 import threads from './threads.mjs';
 
-/** Every suite, in the order they run. */
-export const SUITES = [single, threads, attach];
+/** Every suite, in the order they run (those marked `optIn` only when `--only` names them). */
+export const SUITES = [single, threads, attach, simulate];
