@@ -113,6 +113,8 @@ class Migration {
   mbps = 0;
   pagesPerSecond = 0;
   thresholdBytes = 0n;
+  /** The threshold the last convergence check used (what the result reports). */
+  switchoverThresholdBytes = 0n;
   expectedDowntimeMs = 0;
   /** Dirty-rate period, as QEMU's `migration_bitmap_sync` keeps it. */
   rateStartMs = 0;
@@ -225,7 +227,13 @@ class Migration {
   }
 
   /**
-   * Passes over the dirty pages while the guest runs, until what remains fits the downtime limit.
+   * Passes over the dirty pages while the guest runs, until what remains fits the downtime limit,
+   * decided at the end of each pass as QEMU's `migration_iteration_run` decides it there. The
+   * estimate of what is pending is then 0 (the pass sent every page of the bitmap); only when that
+   * is below the threshold does QEMU sync the dirty bitmap for the exact figure, and it completes
+   * when what is pending is at most the threshold. So with a threshold of 0 (no window closed yet,
+   * or one that moved nothing) it completes at once, without that sync: the pages dirtied during
+   * the pass go out in stop-and-copy, after the switch-over's sync.
    * @returns false when `maxPasses` passes did not converge
    */
   async iterate(): Promise<boolean> {
@@ -233,10 +241,10 @@ class Migration {
       this.pass++;
       this.progress();
       await this.sendPass();
+      this.switchoverThresholdBytes = this.thresholdBytes;
+      if (this.switchoverThresholdBytes === 0n) return true;
       await this.sync();
-      const remainingBytes = BigInt(this.bitmap.count * PAGE_BYTES);
-      // QEMU's test in migration_iteration_run: nothing left, or less than the threshold.
-      if (remainingBytes === 0n || remainingBytes < this.thresholdBytes) return true;
+      if (BigInt(this.bitmap.count * PAGE_BYTES) <= this.switchoverThresholdBytes) return true;
       if (this.pass >= this.settings.maxPasses) return false;
     }
   }
@@ -317,7 +325,7 @@ class Migration {
     const limit = s.bandwidthBytesPerSecond === 0n ? 'unlimited bandwidth' : `a bandwidth of ${sizeToStr(s.bandwidthBytesPerSecond)}/s`;
     const message =
       `migration did not converge in ${this.pass} passes (the most allowed): ${sizeToStr(this.bitmap.count * PAGE_BYTES)} ` +
-      `was dirty after the last one, more than the ${sizeToStr(this.thresholdBytes)} that can be sent within the ` +
+      `was dirty after the last one, more than the ${sizeToStr(this.switchoverThresholdBytes)} that can be sent within the ` +
       `${s.downtimeLimitMs} ms downtime limit; the guest dirties ${sizeToStr(s.dirtyBytesPerSecond)}/s against ${limit}. ` +
       'Migration cancelled';
     return this.result('cancelled', message, info, undefined, -1, totalTimeMs, undefined);
@@ -344,6 +352,7 @@ class Migration {
       syncPackets: this.syncPackets,
       pagesSent: this.pagesSent,
       windows: this.windows,
+      thresholdBytes: this.switchoverThresholdBytes,
       verified,
       firstMismatchPage,
       scan: ready?.type === 'ready' ? (ready.scan ?? '') : '',

@@ -65,6 +65,12 @@ export interface MigrationResult {
   readonly pagesSent: number;
   /** Every closed rate-limit window, in order. */
   readonly windows: readonly WindowRecord[];
+  /**
+   * The switch-over threshold (QEMU's `threshold_size`) at the last convergence check: bytes that
+   * fit the downtime limit at the last closed window's bandwidth, 0 before any window closed. At 0
+   * the migration switches over at the end of the pass without syncing the dirty bitmap, as QEMU does.
+   */
+  readonly thresholdBytes: bigint;
   /** Whether the destination equals the source byte for byte; `undefined` when cancelled. */
   readonly verified: boolean | undefined;
   /** First page that differs, or −1. */
