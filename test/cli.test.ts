@@ -1,5 +1,6 @@
 // `migration-stats simulate` as users run it: the real bin/ script in a child process.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 
 const BIN = new URL('../bin/migration-stats.mjs', import.meta.url).pathname;
@@ -107,5 +108,41 @@ describe('migration-stats simulate: runs', () => {
     expect(run.stdout).toContain('Status: \t\tactive');
     expect(run.stdout).toMatch(/Others: \t\tdirty_syncs=3\n/);
     expect(run.stderr).toMatch(/^\nmigration did not converge in 2 passes \(the most allowed\): .* Migration cancelled\n$/);
+  });
+});
+
+describe('migration-stats simulate: stopped by a signal', () => {
+  /** Polls until `ready()` holds, for at most `limitMs` (a bound on a hung child, not a timing check). */
+  async function until(ready: () => boolean, what: string, limitMs = 60_000): Promise<void> {
+    for (const start = Date.now(); !ready(); await sleep(20)) {
+      if (Date.now() - start > limitMs) throw new Error(`gave up waiting for ${what}`);
+    }
+  }
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s stops the workers, prints the report marked cancelled, ends its lines and exits %i', async (signal, code) => {
+    // 48 MiB of data at 1 MiB/s: pass 1 is still under way when the signal comes.
+    const child = spawn(process.execPath, [BIN, 'simulate', '--ram', '64MiB', '--bandwidth', '1MiB/s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('close', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
+    );
+    try {
+      await until(() => stdout.includes('\npass 1 · active · '), 'pass 1 to start');
+      child.kill(signal);
+      expect(await exited).toEqual({ code, signal: null });
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const lines = stdout.split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/^pass 1 · cancelled · /));
+    expect(stdout).toContain('\nStatus: \t\tactive\n');
+    expect(stdout).toMatch(/\n  Others: \t\tdirty_syncs=1\n$/);
+    expect(stderr).toMatch(new RegExp(`^\\nmigration cancelled \\(${signal}\\) during pass 1: .+ of 64 MiB still to send; the figures are those of that moment\\n$`));
   });
 });

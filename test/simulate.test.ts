@@ -112,6 +112,59 @@ describe('simulateMigration of a small guest with the default settings', () => {
   });
 });
 
+describe.each<BackendName>(['wasm', 'js'])('simulateMigration cancelled by its signal (%s backend)', (backend) => {
+  /** A migration that aborts its own signal when it first reports `status`. */
+  const abortAt = async (status: MigrationProgress['status'], reason: unknown = 'test') => {
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const result = await simulateMigration({
+      backend,
+      ramBytes: 4 * MiB,
+      dirtyBytesPerSecond: 0,
+      bandwidthBytesPerSecond: status === 'active' ? 1 * MiB : 0,
+      signal: controller.signal,
+      onProgress: (p) => {
+        seen.push(p.status);
+        if (p.status === status) controller.abort(reason);
+      },
+    });
+    return { result, seen };
+  };
+
+  it('stops during a pass: the figures of that moment, status cancelled', async () => {
+    const { result, seen } = await abortAt('active', 'SIGINT');
+    expect(result.status).toBe('cancelled');
+    expect(result.message).toMatch(/^migration cancelled \(SIGINT\) during pass 1: .+ of 4 MiB still to send; the figures are those of that moment$/);
+    expect(result.verified).toBeUndefined();
+    expect(result.passes).toBe(1);
+    expect(result.info.status).toBe('active');
+    expect(result.info.ram?.total).toBe(BigInt(4 * MiB));
+    expect(seen.at(-1)).toBe('cancelled');
+    expect(seen).not.toContain('device');
+  });
+
+  it('stops during stop-and-copy, and during the verification of a completed migration', async () => {
+    const device = await abortAt('device');
+    expect(device.result.status).toBe('cancelled');
+    expect(device.result.message).toMatch(/^migration cancelled \(test\) during stop-and-copy: /);
+    expect(device.result.info.status).toBe('device');
+    expect(device.result.passes).toBe(1);
+    const verifying = await abortAt('completed', new Error('enough'));
+    expect(verifying.result.status).toBe('cancelled');
+    expect(verifying.result.message).toBe('migration cancelled (enough) during the verification, after the migration completed; the figures are those of that moment');
+    expect(verifying.result.info.status).toBe('completed');
+    expect(verifying.result.verified).toBeUndefined();
+  });
+
+  it('does not start one whose signal is already aborted', async () => {
+    const result = await simulateMigration({ backend, ramBytes: 4 * MiB, signal: AbortSignal.abort('early') });
+    expect(result.status).toBe('cancelled');
+    expect(result.message).toBe('migration cancelled (early) during set-up, before any page was sent; the figures are those of that moment');
+    expect(result.info).toEqual({ status: 'setup' });
+    expect(result.stats.normalPages.get()).toBe(0n);
+  });
+});
+
 describe('simulateMigration of a one-page guest', () => {
   it('says "1 page", not "1 pages"', async () => {
     const result = await simulateMigration({ ramBytes: PAGE_BYTES, dirtyBytesPerSecond: 0, channels: 1 });
@@ -185,6 +238,7 @@ describe('simulateMigration settings', () => {
     [{ onProgress: 'log' }, TypeError, 'options.onProgress must be a function or undefined; received "log"'],
     [{ workerUrl: 5 }, TypeError, 'options.workerUrl must be a URL or a string naming the worker module; received 5'],
     [{ workerUrl: 'http://[' }, TypeError, 'options.workerUrl must be a URL or a string naming the worker module; received "http://["'],
+    [{ signal: { aborted: false } }, TypeError, 'options.signal must be an AbortSignal or undefined; received an object (Object)'],
   ])('refuses %o', async (options, type, message) => {
     const run = simulateMigration(options as never);
     await expect(run).rejects.toThrow(type);

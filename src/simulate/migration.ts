@@ -48,9 +48,12 @@ const CHANNEL_QUEUE_DEPTH = 2;
  * result.verified; //=> true
  */
 export async function simulateMigration(options?: SimulationOptions): Promise<MigrationResult> {
-  const { settings, onProgress, workerUrl: url } = checkSettings('simulateMigration', options);
+  const { settings, onProgress, workerUrl: url, signal } = checkSettings('simulateMigration', options);
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new TypeError(`simulateMigration: options.onProgress must be a function or undefined; received ${describe(onProgress)}`);
+  }
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw new TypeError(`simulateMigration: options.signal must be an AbortSignal or undefined; received ${describe(signal)}`);
   }
   const workerUrl = url === undefined ? defaultWorkerUrl() : resolveWorkerUrl(url);
   if (typeof SharedArrayBuffer !== 'function') {
@@ -59,13 +62,25 @@ export async function simulateMigration(options?: SimulationOptions): Promise<Mi
         '(Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)',
     );
   }
-  const run = new Migration(settings, workerUrl, onProgress as ((progress: MigrationProgress) => void) | undefined);
+  const run = new Migration(settings, workerUrl, onProgress as ((progress: MigrationProgress) => void) | undefined, signal);
   try {
     return await run.run();
   } finally {
     await run.shutDown();
   }
 }
+
+/** Whether a value is an `AbortSignal` (false for anything that cannot even be asked). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  try {
+    return typeof AbortSignal === 'function' && value instanceof AbortSignal;
+  } catch {
+    return false;
+  }
+}
+
+/** What a cancelled wait rejects with: the reason of the caller's signal, in words. */
+class Cancelled extends Error {}
 
 /** `options.workerUrl` as a URL, relative ones against the default. */
 function resolveWorkerUrl(value: unknown): URL {
@@ -122,10 +137,16 @@ class Migration {
   ticker: ReturnType<typeof setInterval> | undefined;
   ticking = false;
 
+  /** Set once the caller's signal aborted the migration. */
+  cancellation: Cancelled | undefined;
+  /** The completed migration's `query-migrate`, once there is one. */
+  completedInfo: MigrationInfo | undefined;
+
   constructor(
     settings: SimulationSettings,
     readonly workerUrl: URL,
     readonly onProgress: ((progress: MigrationProgress) => void) | undefined,
+    readonly signal: AbortSignal | undefined,
   ) {
     this.settings = settings;
     this.pages = settings.ramBytes / PAGE_BYTES;
@@ -142,15 +163,35 @@ class Migration {
     return Math.floor(performance.now()) - this.startMs;
   }
 
-  /** Runs the stages in order; each one below is QEMU's, but boot (the guest before the migration). */
+  /**
+   * Runs the stages in order; each one below is QEMU's, but boot (the guest before the migration).
+   * The caller's signal, once aborted, makes every wait reject: the run then ends as cancelled.
+   */
   async run(): Promise<MigrationResult> {
     this.stats = await MigrationStats.create({ backend: this.settings.backend });
-    await this.boot();
-    await this.setUp();
-    if (!(await this.iterate())) return this.giveUp();
-    const downtimeStartMs = await this.switchOver();
-    await this.stopAndCopy();
-    return this.complete(downtimeStartMs);
+    const onAbort = (): void => this.cancel();
+    this.signal?.addEventListener('abort', onAbort);
+    if (this.signal?.aborted) onAbort();
+    try {
+      await this.boot();
+      await this.setUp();
+      if (!(await this.iterate())) return this.giveUp();
+      const downtimeStartMs = await this.switchOver();
+      await this.stopAndCopy();
+      return await this.complete(downtimeStartMs);
+    } catch (error) {
+      if (this.cancellation && error === this.cancellation) return this.cancelled();
+      throw error;
+    } finally {
+      this.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** The caller's signal aborted: every wait of the migration thread fails with the same error. */
+  cancel(): void {
+    const reason: unknown = this.signal?.reason;
+    this.cancellation ??= new Cancelled(typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : describe(reason));
+    this.signals.fail(this.cancellation);
   }
 
   /** Counts the pages of each packet a channel reports. */
@@ -294,6 +335,7 @@ class Migration {
       mbps: this.mbps,
       pagesPerSecond: this.pagesPerSecond,
     });
+    this.completedInfo = info;
     this.progress();
 
     const firstMismatchPage = await this.verify();
@@ -304,12 +346,11 @@ class Migration {
     return this.result('completed', message, info, verified, firstMismatchPage, totalTimeMs, downtimeMs);
   }
 
-  /** Ends a migration that did not converge: its figures as of the last sync, status active. */
-  giveUp(): MigrationResult {
-    const totalTimeMs = this.clock();
-    const info = queryMigrate(this.stats, {
-      status: 'active',
-      setupTimeMs: this.setupTimeMs,
+  /** The `query-migrate` of a migration that is still under way (set-up, a pass, stop-and-copy). */
+  infoNow(totalTimeMs: number): MigrationInfo {
+    return queryMigrate(this.stats, {
+      status: this.status === 'cancelled' || this.status === 'completed' ? 'active' : this.status,
+      setupTimeMs: Math.min(this.setupTimeMs, totalTimeMs),
       totalTimeMs,
       expectedDowntimeMs: this.expectedDowntimeMs,
       ramTotalBytes: this.settings.ramBytes,
@@ -318,6 +359,12 @@ class Migration {
       mbps: this.mbps,
       pagesPerSecond: this.pagesPerSecond,
     });
+  }
+
+  /** Ends a migration that did not converge: its figures as of the last sync, status active. */
+  giveUp(): MigrationResult {
+    const totalTimeMs = this.clock();
+    const info = this.infoNow(totalTimeMs);
     this.status = 'cancelled';
     this.stopTicker();
     this.progress();
@@ -329,6 +376,33 @@ class Migration {
       `${s.downtimeLimitMs} ms downtime limit; the guest dirties ${sizeToStr(s.dirtyBytesPerSecond)}/s against ${limit}. ` +
       'Migration cancelled';
     return this.result('cancelled', message, info, undefined, -1, totalTimeMs, undefined);
+  }
+
+  /**
+   * Ends a migration that the caller's signal cancelled: the figures of the stage it was in (the
+   * completed migration's, when it stopped the verification).
+   */
+  cancelled(): MigrationResult {
+    const stage = this.status;
+    const started = this.startMs !== 0;
+    const totalTimeMs = started ? this.clock() : 0;
+    const info = this.completedInfo ?? (started ? this.infoNow(totalTimeMs) : queryMigrate(this.stats, { status: 'setup' }));
+    const passes = stage === 'device' || stage === 'completed' ? this.pass - 1 : this.pass;
+    this.status = 'cancelled';
+    this.stopTicker();
+    this.progress();
+    const left = `${sizeToStr(this.bitmap.count * PAGE_BYTES)} of ${sizeToStr(this.settings.ramBytes)} still to send`;
+    const where =
+      stage === 'completed'
+        ? 'during the verification, after the migration completed'
+        : stage === 'device'
+          ? `during stop-and-copy: ${left}`
+          : stage === 'active'
+            ? `during pass ${this.pass}: ${left}`
+            : 'during set-up, before any page was sent';
+    const message = `migration cancelled (${this.cancellation!.message}) ${where}; the figures are those of that moment`;
+    const result = this.result('cancelled', message, info, undefined, -1, totalTimeMs, undefined);
+    return { ...result, passes };
   }
 
   result(

@@ -46,12 +46,16 @@ export interface WindowRecord {
 
 /** How a simulated migration ended. */
 export interface MigrationResult {
-  /** `completed`, or `cancelled` when it did not converge within `maxPasses`. */
+  /** `completed`; or `cancelled` when it did not converge within `maxPasses`, or `signal` aborted it. */
   readonly status: 'completed' | 'cancelled';
   /** One line saying what happened. */
   readonly message: string;
   readonly settings: SimulationSettings;
-  /** `query-migrate` of the completed migration; when cancelled, of its last active moment. */
+  /**
+   * `query-migrate` of the completed migration; when cancelled, of its last moment (status
+   * `active`, or `setup` or `device` when `signal` stopped it then, or `completed` when it stopped
+   * the verification).
+   */
   readonly info: MigrationInfo;
   /** The counters; their final values stay readable. */
   readonly stats: MigrationStats;
@@ -95,4 +99,10 @@ export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'ban
    * and unbundled ES modules, `simulate-worker.js` next to the browser build's `simulate.js`.
    */
   workerUrl?: URL | string;
+  /**
+   * Cancels the migration when aborted: the workers stop within about `BUFFER_DELAY` ms and the
+   * promise resolves with status `cancelled`, the figures of that moment and a message naming the
+   * signal's reason (a string reason, such as `'SIGINT'`, is quoted as is).
+   */
+  signal?: AbortSignal;
 }
