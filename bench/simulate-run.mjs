@@ -9,7 +9,8 @@
 // copy, the floor of any thread that writes that much fresh memory. `migrate` runs
 // `simulateMigration` with no bandwidth limit and an idle guest, and times its three parts from the
 // progress reports: before the migration starts (the workers start and fill the guest's RAM), the
-// migration (its `totalTimeMs`), and after it completes (the byte-for-byte verification).
+// migration (its `totalTimeMs`, and the CPU cores the process got meanwhile), and after it
+// completes (the byte-for-byte verification).
 const [kind, bytesText, channelsText, backend] = process.argv.slice(2);
 const bytes = Number(bytesText);
 const print = (result) => process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -27,6 +28,8 @@ if (kind === 'copy') {
   const { simulateMigration } = await import('../dist/simulate/index.js');
   let setupAt;
   let completedAt;
+  let cpuAtSetup;
+  let cpuInMigration;
   const t0 = performance.now();
   const result = await simulateMigration({
     ramBytes: bytes,
@@ -36,8 +39,14 @@ if (kind === 'copy') {
     dirtyBytesPerSecond: 0,
     onProgress: (p) => {
       const now = performance.now();
-      if (p.status === 'setup') setupAt ??= now;
-      if (p.status === 'completed') completedAt = now;
+      if (p.status === 'setup' && setupAt === undefined) {
+        setupAt = now;
+        cpuAtSetup = process.cpuUsage();
+      }
+      if (p.status === 'completed') {
+        completedAt = now;
+        cpuInMigration = process.cpuUsage(cpuAtSetup);
+      }
     },
   });
   const endAt = performance.now();
@@ -47,6 +56,8 @@ if (kind === 'copy') {
   print({
     bootMs: setupAt - t0,
     migrationMs: result.totalTimeMs,
+    // CPU time of every thread of the process ÷ wall time, over the migration: the cores it got.
+    migrationCores: (cpuInMigration.user + cpuInMigration.system) / 1000 / (completedAt - setupAt),
     setupMs: result.setupTimeMs,
     verifyMs: endAt - completedAt,
     scan: result.scan,

@@ -40,7 +40,7 @@ export default {
   usesNative: false,
   /** Not part of a run without `--only`: it needs 2 × the RAM size free and about a minute. */
   optIn: true,
-  settings: { quick: { simulateMiB: 256, simulateRounds: 1 }, full: { simulateMiB: 1024, simulateRounds: 3 } },
+  settings: { quick: { simulateMiB: 256, simulateRounds: 1 }, full: { simulateMiB: 1024, simulateRounds: 5 } },
   /**
    * @param config - the run's settings
    * @returns what this suite runs, for the report's second line
@@ -76,7 +76,7 @@ export default {
       return [
         String(channels),
         backend,
-        num(of((m) => m.migrationMs), 0),
+        `${num(of((m) => m.migrationMs), 0)} (${num(of((m) => m.migrationCores), 1)})`,
         times(of((m) => m.vsLimit)),
         num(of((m) => m.bootMs), 0),
         num(of((m) => m.verifyMs), 0),
@@ -91,13 +91,14 @@ export default {
     return {
       title: `Simulator, ${config.simulateMiB} MiB idle guest, no bandwidth limit (ms, medians of ${config.simulateRounds} rounds; every run a process of its own)`,
       table: {
-        headers: ['channels', 'backend', 'migration (ms)', 'vs limit (×)', 'before: start, fill (ms)', 'after: verify (ms)', '(before + after) ÷ migration'],
+        headers: ['channels', 'backend', 'migration (ms, cores)', 'vs limit (×)', 'before: start, fill (ms)', 'after: verify (ms)', '(before + after) ÷ migration'],
         rows,
         textColumns: 2,
       },
       notes: [
         `Limit: one thread copying ${config.simulateMiB} MiB into fresh memory (first touch + copy): ${num(limitMs, 0)} ms` +
-          ` (rounds: ${rounds.map((round) => num(round.copy.copyMs, 0)).join(', ')} ms). "vs limit" is the migration's time ÷ that round's limit.`,
+          ` (rounds: ${rounds.map((round) => num(round.copy.copyMs, 0)).join(', ')} ms). "vs limit" is the migration's time ÷ that round's limit;` +
+          ' "cores" the CPU time of all the process\'s threads ÷ wall time during the migration (other programs had the rest of the machine).',
         `Zero-page scan: ${[...new Set(rounds.flatMap((round) => CONFIGS.map(({ key }) => round[key].scan)))].join(', ')}; ` +
           `migration set-up (inside the migration's time): median ${num(median(rounds.flatMap((round) => CONFIGS.map(({ key }) => round[key].setupMs))), 0)} ms.`,
       ],
