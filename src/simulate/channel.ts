@@ -9,7 +9,7 @@ import { lockBlocking, SLOT, unlock } from './control.js';
 import { receivePages, type Destination } from './destination.js';
 import type { ChannelInit, ChannelRequest, WorkerReply } from './protocol.js';
 import { pageComparer } from './verify.js';
-import { MULTIFD_HANDSHAKE_BYTES, MULTIFD_PACKET_HEADER_BYTES, multifdPacketBytes, PAGE_BYTES } from './wire.js';
+import { MULTIFD_HANDSHAKE_BYTES, MULTIFD_PACKET_HEADER_BYTES, multifdPacketBytes, PAGE_BYTES, PAGES_PER_PACKET } from './wire.js';
 import { zeroScanner } from './zero-scan.js';
 
 /** A started channel: answers each request of the migration thread. */
@@ -52,7 +52,8 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
     receivePages(target, zero ? null : source.subarray(from * PAGE_BYTES, to * PAGE_BYTES), from, to);
   };
 
-  const sendPacket = (pages: Uint32Array): WorkerReply | null => {
+  /** Sends one packet; returns its pages of each kind, or null when the migration was aborted. */
+  const sendPacket = (pages: Uint32Array): { normalPages: number; zeroPages: number } | null => {
     const zero = new Uint8Array(pages.length);
     let zeroPages = 0;
     for (let i = 0; i < pages.length; i++) {
@@ -71,14 +72,28 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
         runStart = i;
       }
     }
-    return { type: 'packet', normalPages, zeroPages };
+    return { normalPages, zeroPages };
+  };
+
+  /** Sends a request's pages as packets of up to 128 pages, in order. */
+  const sendPackets = (pages: Uint32Array): WorkerReply | null => {
+    let normalPages = 0;
+    let zeroPages = 0;
+    let packets = 0;
+    for (let first = 0; first < pages.length; first += PAGES_PER_PACKET, packets++) {
+      const sent = sendPacket(pages.subarray(first, first + PAGES_PER_PACKET));
+      if (!sent) return null;
+      normalPages += sent.normalPages;
+      zeroPages += sent.zeroPages;
+    }
+    return { type: 'packets', packets, normalPages, zeroPages };
   };
 
   if (!send(0, 0, MULTIFD_HANDSHAKE_BYTES)) throw new Error('the migration was aborted before the channel connected');
   const handle: ChannelHandler = (request) => {
     switch (request.type) {
-      case 'packet':
-        return sendPacket(request.pages);
+      case 'packets':
+        return sendPackets(request.pages);
       case 'sync':
         return send(0, 0, MULTIFD_PACKET_HEADER_BYTES) ? { type: 'sync' } : null;
       case 'verify':

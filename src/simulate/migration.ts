@@ -33,8 +33,10 @@ export type { MigrationProgress, MigrationResult, SimulationOptions, SimulationS
 /** Bytes of a WebAssembly memory page: the guest RAM's memory is a whole number of them. */
 const WASM_PAGE_BYTES = 65536;
 
-/** Packets each channel may have queued: one being sent, one waiting (keeps channels busy). */
+/** Requests each channel may have queued: one being sent, one waiting (keeps channels busy). */
 const CHANNEL_QUEUE_DEPTH = 2;
+/** Most packets in one request to a channel (4 MiB of pages): fewer messages per page sent. */
+const PACKETS_PER_REQUEST = 8;
 
 /**
  * Runs one simulated live migration to its end.
@@ -194,9 +196,9 @@ class Migration {
     this.signals.fail(this.cancellation);
   }
 
-  /** Counts the pages of each packet a channel reports. */
+  /** Counts the pages of the packets a channel reports sent. */
   readonly onReply = (_: SimWorker, reply: WorkerReply): void => {
-    if (reply.type === 'packet') this.pagesSent += reply.normalPages + reply.zeroPages;
+    if (reply.type === 'packets') this.pagesSent += reply.normalPages + reply.zeroPages;
   };
 
   /**
@@ -457,12 +459,18 @@ class Migration {
     }
   }
 
-  /** One pass: every page of the migration bitmap, in packets, then a sync packet per channel. */
+  /**
+   * One pass: every page of the migration bitmap, in packets, then a sync packet per channel. A
+   * request carries up to {@link PACKETS_PER_REQUEST} packets, fewer when the pass has fewer left
+   * than that for each channel, so every channel gets a share.
+   */
   async sendPass(): Promise<void> {
     for (;;) {
-      const packet = this.bitmap.take(PAGES_PER_PACKET);
-      if (packet.length === 0) break;
-      await this.dispatch(packet);
+      const packetsLeft = Math.ceil(this.bitmap.count / PAGES_PER_PACKET);
+      const packets = Math.max(1, Math.min(PACKETS_PER_REQUEST, Math.floor(packetsLeft / this.channels.length)));
+      const pages = this.bitmap.take(packets * PAGES_PER_PACKET);
+      if (pages.length === 0) break;
+      await this.dispatch(pages);
     }
     for (const channel of this.channels) channel.request({ type: 'sync' });
     this.syncPackets += this.channels.length;
@@ -470,15 +478,16 @@ class Migration {
     await this.sendMain(MAIN_STREAM.passEndBytes, true);
   }
 
-  /** Hands a packet to the least busy channel, waiting while every queue is full. */
+  /** Hands pages, as packets, to the least busy channel, waiting while every queue is full. */
   async dispatch(pages: Uint32Array): Promise<void> {
     let target: SimWorker | undefined;
     await this.signals.until(() => {
       target = this.channels.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
       return target.outstanding < CHANNEL_QUEUE_DEPTH;
     });
-    target!.request({ type: 'packet', pages });
-    this.dataPackets++;
+    // Counted first: the request transfers the pages' buffer away.
+    this.dataPackets += Math.ceil(pages.length / PAGES_PER_PACKET);
+    target!.request({ type: 'packets', pages });
   }
 
   /**

@@ -66,8 +66,11 @@ export interface VerifyRequest {
 
 /** Migration thread → channel, after {@link ChannelInit}. */
 export type ChannelRequest =
-  /** Send these pages (ascending page numbers, at most 128) as one packet. */
-  | { readonly type: 'packet'; readonly pages: Uint32Array }
+  /**
+   * Send these pages (ascending page numbers) as packets of 128 pages, the last one possibly
+   * shorter: several packets to a request, so that messages cost little next to the pages.
+   */
+  | { readonly type: 'packets'; readonly pages: Uint32Array }
   /** Send a sync packet (end of a pass); answered after every packet asked before it. */
   | { readonly type: 'sync' }
   | VerifyRequest;
@@ -80,7 +83,8 @@ export type WorkerReply =
   | { readonly type: 'filled' }
   /** Init done (a channel has sent its handshake; the guest has filled its RAM and runs). */
   | { readonly type: 'ready'; readonly scan?: string }
-  | { readonly type: 'packet'; readonly normalPages: number; readonly zeroPages: number }
+  /** A `packets` request is sent: how many packets, and their pages of each kind. */
+  | { readonly type: 'packets'; readonly packets: number; readonly normalPages: number; readonly zeroPages: number }
   | { readonly type: 'sync' }
   /** `firstMismatchPage` is −1 when the range is identical. */
   | { readonly type: 'verify'; readonly firstMismatchPage: number }

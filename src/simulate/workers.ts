@@ -41,7 +41,7 @@ export class SimWorker {
   readonly name: string;
   /** Requests sent and not yet answered. */
   outstanding = 0;
-  /** `filled`, `ready` and `verify` replies, in arrival order (packet and sync replies go to `onReply`). */
+  /** `filled`, `ready` and `verify` replies, in arrival order (packets and sync replies go to `onReply`). */
   readonly answers: WorkerReply[] = [];
   readonly #worker: WorkerLike;
   readonly #signals: Signals;
@@ -54,7 +54,7 @@ export class SimWorker {
 
   /**
    * Starts a worker and waits until it listens; it has no role until {@link SimWorker.init}.
-   * @param onReply - called with each `packet` and `sync` reply
+   * @param onReply - called with each `packets` and `sync` reply
    * @param started - the list of every started worker, which this one joins (to stop them all)
    */
   static async spawn(
@@ -77,7 +77,7 @@ export class SimWorker {
           case 'error':
             signals.fail(new Error(`${name}: ${reply.message}`));
             return;
-          case 'packet':
+          case 'packets':
           case 'sync':
             worker.outstanding--;
             onReply(worker, reply);
@@ -111,7 +111,7 @@ export class SimWorker {
   /** Sends a request to a channel. */
   request(request: ChannelRequest): void {
     this.outstanding++;
-    this.#worker.postMessage(request, request.type === 'packet' ? [request.pages.buffer] : []);
+    this.#worker.postMessage(request, request.type === 'packets' ? [request.pages.buffer] : []);
   }
 
   /** Asks for a verification (of a channel, or of the stopped guest) and waits for its answer. */
