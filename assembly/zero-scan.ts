@@ -8,6 +8,10 @@
 //
 // QEMU's multifd sender asks `buffer_is_zero()` of every page before it queues it; a page that is
 // all zeros travels as an offset in the packet header, any other page as 4096 bytes of data.
+//
+// The same module also serves the verification after a migration (`firstDifference`): there its
+// memory is a small one of the verifier's own, into which chunks of source and destination are
+// copied side by side.
 
 /** Returns 1 when the `bytes` bytes at `addr` are all zero, else 0 (v128 loads, 64 bytes a step). */
 export function isZeroPage(addr: usize, bytes: u32): i32 {
@@ -34,3 +38,22 @@ export function isZeroPageScalar(addr: usize, bytes: u32): i32 {
   return 1;
 }
 
+
+/**
+ * Returns the offset (from `a`) of the first 64-byte block in which the `bytes` bytes at `a` and
+ * at `b` differ, or -1 when they are all equal (v128 loads). `bytes` is a multiple of 64, below
+ * 2^31. The simulator's verification copies source and destination chunks side by side into one
+ * small memory and compares them here.
+ */
+export function firstDifference(a: usize, b: usize, bytes: u32): i32 {
+  for (let at: u32 = 0; at < bytes; at += 64) {
+    const p = a + at;
+    const q = b + at;
+    const any = v128.or(
+      v128.or(v128.xor(v128.load(p), v128.load(q)), v128.xor(v128.load(p, 16), v128.load(q, 16))),
+      v128.or(v128.xor(v128.load(p, 32), v128.load(q, 32)), v128.xor(v128.load(p, 48), v128.load(q, 48))),
+    );
+    if (v128.any_true(any)) return <i32>at;
+  }
+  return -1;
+}

@@ -7,6 +7,8 @@
 //   npm run bench -- --json out.json      choose where the JSON goes (default bench/results/)
 //   npm run bench -- --only single,attach run only these suites (bench/suites/index.mjs lists them)
 //   npm run bench -- --only release       this build against a previous release (--release-ref, default v0.1.0)
+//   npm run bench -- --only simulate      the simulator against a first-touch copy: opt-in, never
+//                                         part of a run without --only (GiBs of memory, a minute)
 //
 // This file parses the flags, describes the machine, builds the C reference when a suite needs
 // it, runs the selected suites one after the other in their listed order, and hands what they
@@ -21,7 +23,9 @@ import { SUITES } from './suites/index.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const log = (line) => process.stderr.write(`${line}\n`);
-const USAGE = `Usage: npm run bench -- [--quick] [--json FILE] [--only ${SUITES.map((s) => s.name).join(',')}] [--release-ref REF]`;
+const USAGE =
+  `Usage: npm run bench -- [--quick] [--json FILE] [--only ${SUITES.map((s) => s.name).join(',')}] [--release-ref REF]\n` +
+  `(without --only: ${SUITES.filter((s) => !s.optIn).map((s) => s.name).join(', ')}; only with --only: ${SUITES.filter((s) => s.optIn).map((s) => s.name).join(', ')})`;
 /** Settings every suite shares; each suite adds its own (`settings` in its module). */
 const COMMON_SETTINGS = { quick: { warmupMs: 100 }, full: { warmupMs: 300 } };
 
@@ -32,7 +36,7 @@ const COMMON_SETTINGS = { quick: { warmupMs: 100 }, full: { warmupMs: 300 } };
  * @throws Error naming the flag or suite name that is not understood
  */
 function parseFlags(args) {
-  const flags = { quick: false, jsonPath: undefined, suites: SUITES.filter((s) => !s.optional), releaseRef: 'v0.1.0' };
+  const flags = { quick: false, jsonPath: undefined, suites: SUITES.filter((s) => !s.optIn), releaseRef: 'v0.1.0' };
   const value = (i) => {
     if (i >= args.length || args[i].startsWith('--')) throw new Error(`${args[i - 1]} needs a value`);
     return args[i];

@@ -36,7 +36,7 @@ const MODULES = [
     declarations: 'build/scan.d.ts',
     ts: 'src/simulate/scan-abi.ts',
     typeName: 'ZeroScanExports',
-    what: "The simulator's zero-page scan over the guest RAM's shared memory.",
+    what: "The simulator's Wasm module over a shared memory: the zero-page scan of the guest RAM, and the verification's comparison of two ranges.",
     memory: () => new WebAssembly.Memory({ initial: 0, maximum: 65536, shared: true }),
   },
 ];

@@ -27,7 +27,10 @@ export interface WindowCase {
   thresholdSize: string;
   mbpsBits: string;
   pagesPerSecondBits: string;
-  expectedDowntimeMs: string;
+  /** The expected downtime C stores, when its conversion to int64_t is defined. */
+  expectedDowntimeMs?: string;
+  /** Otherwise the double it would convert: `inf` or `nan` (a 0 B/ms switch-over bandwidth). */
+  expectedDowntime?: 'inf' | 'nan';
 }
 
 export const reference: { format: FormatCase[]; sizeToStr: SizeCase[]; window: WindowCase[] } = JSON.parse(

@@ -1,5 +1,6 @@
 // `migration-stats simulate` as users run it: the real bin/ script in a child process.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 
 const BIN = new URL('../bin/migration-stats.mjs', import.meta.url).pathname;
@@ -21,7 +22,13 @@ function cli(...args: string[]): Promise<Run> {
 
 describe('migration-stats simulate: bad flags', () => {
   it.each([
-    [['--ram', '12x'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "12x" (unknown unit "x")'],
+    [['--ram', '12x'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "12x" (unknown unit "x"; the units are B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB, spelled exactly so)'],
+    // Spellings the usage does not list are refused, not guessed.
+    ...['16m', '681k', '1mB', '1miB', '4Ki', '4KB'].map((ram) => [
+      ['--ram', ram],
+      `--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "${ram}" (unknown unit "${ram.replace(/^\d+/, '')}"; the units are B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB, spelled exactly so)`,
+    ]),
+    [['--bandwidth', '1gB/s'], '--bandwidth must be a whole number of bytes per second: 0 for unlimited, or from 10 to 2^64 − 1, such as 1GiB/s; received "1gB/s" (unknown unit "gB"; the units are B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB, spelled exactly so)'],
     [['--ram', '6000'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "6000"'],
     [['--ram=8GiB'], '--ram must be a whole number of 4 KiB pages from 4 KiB to 4 GiB, such as 256MiB; received "8GiB"'],
     [['--bandwidth', '100Mb/s'], '--bandwidth must be a whole number of bytes per second: 0 for unlimited, or from 10 to 2^64 − 1, such as 1GiB/s; received "100Mb/s" ("Mb" would be bits; this takes bytes (B), such as MiB or MB)'],
@@ -101,5 +108,41 @@ describe('migration-stats simulate: runs', () => {
     expect(run.stdout).toContain('Status: \t\tactive');
     expect(run.stdout).toMatch(/Others: \t\tdirty_syncs=3\n/);
     expect(run.stderr).toMatch(/^\nmigration did not converge in 2 passes \(the most allowed\): .* Migration cancelled\n$/);
+  });
+});
+
+describe('migration-stats simulate: stopped by a signal', () => {
+  /** Polls until `ready()` holds, for at most `limitMs` (a bound on a hung child, not a timing check). */
+  async function until(ready: () => boolean, what: string, limitMs = 60_000): Promise<void> {
+    for (const start = Date.now(); !ready(); await sleep(20)) {
+      if (Date.now() - start > limitMs) throw new Error(`gave up waiting for ${what}`);
+    }
+  }
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s stops the workers, prints the report marked cancelled, ends its lines and exits %i', async (signal, code) => {
+    // 48 MiB of data at 1 MiB/s: pass 1 is still under way when the signal comes.
+    const child = spawn(process.execPath, [BIN, 'simulate', '--ram', '64MiB', '--bandwidth', '1MiB/s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('close', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
+    );
+    try {
+      await until(() => stdout.includes('\npass 1 · active · '), 'pass 1 to start');
+      child.kill(signal);
+      expect(await exited).toEqual({ code, signal: null });
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const lines = stdout.split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/^pass 1 · cancelled · /));
+    expect(stdout).toContain('\nStatus: \t\tactive\n');
+    expect(stdout).toMatch(/\n  Others: \t\tdirty_syncs=1\n$/);
+    expect(stderr).toMatch(new RegExp(`^\\nmigration cancelled \\(${signal}\\) during pass 1: .+ of 64 MiB still to send; the figures are those of that moment\\n$`));
   });
 });

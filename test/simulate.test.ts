@@ -35,6 +35,11 @@ function expectCountersAddUp(result: MigrationResult): void {
     if (window.budgetBytes > 0n) expect(window.transferredBytes).toBeLessThanOrEqual(window.budgetBytes + BigInt(MAX_SEND_BYTES));
   }
   expect(result.info.ram?.transferred).toBe(result.stats.migrationTransferredBytes());
+  // Bitmap syncs: set-up, after every pass (but, as in QEMU, not after one that ended on a
+  // threshold of 0, which switches over at once), and at switch-over.
+  const completed = result.status === 'completed';
+  const syncedPasses = completed && result.thresholdBytes === 0n ? result.passes - 1 : result.passes;
+  expect(s.dirtySyncCount).toBe(BigInt(1 + syncedPasses + (completed ? 1 : 0)));
 }
 
 describe.each<BackendName>(['wasm', 'js'])('simulateMigration (%s backend)', (backend) => {
@@ -54,8 +59,8 @@ describe.each<BackendName>(['wasm', 'js'])('simulateMigration (%s backend)', (ba
     const s = result.stats.snapshot();
     expect(s.zeroPages).toBe(BigInt(zero));
     expect(s.normalPages).toBe(BigInt(pages - zero));
-    // Syncs: set-up, after pass 1, at stop-and-copy.
-    expect(s.dirtySyncCount).toBe(3n);
+    // Syncs: set-up, after pass 1 (unless no window had closed: QEMU then switches over at once), at switch-over.
+    expect(s.dirtySyncCount).toBe(result.thresholdBytes === 0n ? 2n : 3n);
     expect(s.dirtyBytesLastSync).toBe(0n);
     expect(s.multifdBytes).toBe(BigInt(2 * 64 + 1344 * (pages / 128 + 4) + 4096 * (pages - zero)));
     const main = MAIN_STREAM.streamHeaderBytes + MAIN_STREAM.ramSetupBytes + 2 * MAIN_STREAM.passEndBytes + MAIN_STREAM.streamEndBytes;
@@ -87,9 +92,76 @@ describe.each<BackendName>(['wasm', 'js'])('simulateMigration (%s backend)', (ba
     expect(result.verified).toBe(true);
     expectCountersAddUp(result);
     expect(result.syncPackets).toBe(3 * (result.passes + 1));
-    expect(result.stats.dirtySyncCount.get()).toBe(BigInt(result.passes + 2));
     expect(progress.map((p) => p.status)).toEqual(expect.arrayContaining(['setup', 'active', 'device', 'completed']));
     expect(progress.at(-1)?.remainingBytes).toBe(0);
+  });
+});
+
+describe('simulateMigration of a small guest with the default settings', () => {
+  // QEMU switches over at the end of a pass whenever what is pending is at most the threshold;
+  // before a window has closed both are 0 (the pass sent everything; the threshold starts at 0),
+  // so a guest whose first pass ends within the first window completes, with what it dirtied
+  // meanwhile sent in stop-and-copy. If a window closed during the pass instead, its threshold at
+  // the default bandwidth covers a whole small guest.
+  it.each([1, 4, 8])('completes %i MiB, verified', async (mib) => {
+    const result = await simulateMigration({ ramBytes: mib * MiB });
+    expect(result.message).toMatch(/^migration completed; destination equals source/);
+    expect(result.status).toBe('completed');
+    expect(result.verified).toBe(true);
+    expectCountersAddUp(result);
+  });
+});
+
+describe.each<BackendName>(['wasm', 'js'])('simulateMigration cancelled by its signal (%s backend)', (backend) => {
+  /** A migration that aborts its own signal when it first reports `status`. */
+  const abortAt = async (status: MigrationProgress['status'], reason: unknown = 'test') => {
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const result = await simulateMigration({
+      backend,
+      ramBytes: 4 * MiB,
+      dirtyBytesPerSecond: 0,
+      bandwidthBytesPerSecond: status === 'active' ? 1 * MiB : 0,
+      signal: controller.signal,
+      onProgress: (p) => {
+        seen.push(p.status);
+        if (p.status === status) controller.abort(reason);
+      },
+    });
+    return { result, seen };
+  };
+
+  it('stops during a pass: the figures of that moment, status cancelled', async () => {
+    const { result, seen } = await abortAt('active', 'SIGINT');
+    expect(result.status).toBe('cancelled');
+    expect(result.message).toMatch(/^migration cancelled \(SIGINT\) during pass 1: .+ of 4 MiB still to send; the figures are those of that moment$/);
+    expect(result.verified).toBeUndefined();
+    expect(result.passes).toBe(1);
+    expect(result.info.status).toBe('active');
+    expect(result.info.ram?.total).toBe(BigInt(4 * MiB));
+    expect(seen.at(-1)).toBe('cancelled');
+    expect(seen).not.toContain('device');
+  });
+
+  it('stops during stop-and-copy, and during the verification of a completed migration', async () => {
+    const device = await abortAt('device');
+    expect(device.result.status).toBe('cancelled');
+    expect(device.result.message).toMatch(/^migration cancelled \(test\) during stop-and-copy: /);
+    expect(device.result.info.status).toBe('device');
+    expect(device.result.passes).toBe(1);
+    const verifying = await abortAt('completed', new Error('enough'));
+    expect(verifying.result.status).toBe('cancelled');
+    expect(verifying.result.message).toBe('migration cancelled (enough) during the verification, after the migration completed; the figures are those of that moment');
+    expect(verifying.result.info.status).toBe('completed');
+    expect(verifying.result.verified).toBeUndefined();
+  });
+
+  it('does not start one whose signal is already aborted', async () => {
+    const result = await simulateMigration({ backend, ramBytes: 4 * MiB, signal: AbortSignal.abort('early') });
+    expect(result.status).toBe('cancelled');
+    expect(result.message).toBe('migration cancelled (early) during set-up, before any page was sent; the figures are those of that moment');
+    expect(result.info).toEqual({ status: 'setup' });
+    expect(result.stats.normalPages.get()).toBe(0n);
   });
 });
 
@@ -166,6 +238,7 @@ describe('simulateMigration settings', () => {
     [{ onProgress: 'log' }, TypeError, 'options.onProgress must be a function or undefined; received "log"'],
     [{ workerUrl: 5 }, TypeError, 'options.workerUrl must be a URL or a string naming the worker module; received 5'],
     [{ workerUrl: 'http://[' }, TypeError, 'options.workerUrl must be a URL or a string naming the worker module; received "http://["'],
+    [{ signal: { aborted: false } }, TypeError, 'options.signal must be an AbortSignal or undefined; received an object (Object)'],
   ])('refuses %o', async (options, type, message) => {
     const run = simulateMigration(options as never);
     await expect(run).rejects.toThrow(type);

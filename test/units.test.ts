@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, parseBytes, parseCount, parseMs, parseShare } from '../dist/cli/units.js';
+import { BYTE_UNITS, BYTE_UNITS_TEXT, formatBytes, parseBytes, parseCount, parseMs, parseShare } from '../dist/cli/units.js';
 
 describe('command-line units', () => {
   it.each([
@@ -7,7 +7,7 @@ describe('command-line units', () => {
     ['256MiB', 268435456n],
     ['256M', 268435456n],
     ['1.5KiB', 1536n],
-    ['64k', 65536n],
+    ['64K', 65536n],
     ['1GiB', 1073741824n],
     ['2TiB', 2199023255552n],
     ['500MB', 500000000n],
@@ -16,6 +16,22 @@ describe('command-line units', () => {
     ['18446744073709551615B', 18446744073709551615n],
   ])('reads the size %s as %s bytes', (text, bytes) => {
     expect(parseBytes(text)).toEqual({ ok: true, value: bytes });
+  });
+
+  it('takes exactly the unit spellings the usage lists, and refuses every other spelling', () => {
+    expect(BYTE_UNITS_TEXT).toBe('B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB');
+    const listed = BYTE_UNITS_TEXT.match(/[A-Za-z]+/g)!.filter((word) => word !== 'or' && word !== 'and');
+    expect([...BYTE_UNITS.keys()].sort()).toEqual([...listed].sort());
+    for (const unit of listed) expect(parseBytes(`2${unit}`)).toEqual({ ok: true, value: 2n * BYTE_UNITS.get(unit)! });
+    // Near misses: another case, a binary prefix without B or with a lowercase i-less B.
+    for (const unit of ['k', 'm', 'g', 't', 'Ki', 'Mi', 'ki', 'mi', 'kiB', 'miB', 'mB', 'gB', 'KB', 'Kib', 'MIB', 'mib', 'b', 'KIB', 'bytes']) {
+      const parsed = parseBytes(`16${unit}`);
+      expect(parsed.ok, unit).toBe(false);
+      if (!parsed.ok) expect(parsed.reason).toMatch(/^unknown unit|would be bits/);
+    }
+    expect(parseBytes('16m')).toEqual({ ok: false, reason: `unknown unit "m"; the units are ${BYTE_UNITS_TEXT}, spelled exactly so` });
+    expect(parseBytes('1mb')).toEqual({ ok: false, reason: '"mb" would be bits; this takes bytes (B), such as MiB or MB' });
+    expect(parseBytes('1kb')).toEqual({ ok: false, reason: '"kb" would be bits; this takes bytes (B), such as KiB or kB' });
   });
 
   it('reads rates with or without /s, and sizes only without', () => {
@@ -27,7 +43,7 @@ describe('command-line units', () => {
   it.each([
     ['0.3B', 'not a whole number of bytes'],
     ['1.0000001KiB', 'not a whole number of bytes'],
-    ['12x', 'unknown unit "x"'],
+    ['12x', `unknown unit "x"; the units are ${BYTE_UNITS_TEXT}, spelled exactly so`],
     ['100Mb', '"Mb" would be bits; this takes bytes (B), such as MiB or MB'],
     ['-1', 'not a number with an optional unit'],
     ['', 'not a number with an optional unit'],

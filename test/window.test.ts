@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { completedMbps, MigrationStats, MigrationWindow, type BackendName } from '../dist/index.js';
+import { completedMbps, MigrationStats, MigrationWindow, queryMigrate, type BackendName } from '../dist/index.js';
 import { printfG } from '../dist/qemu/printf.js';
 import { bitsOfDouble, reference } from './c-reference.js';
 
@@ -96,16 +96,53 @@ describe.each<BackendName>(['wasm', 'js'])('MigrationWindow (%s backend)', (back
     expect(result?.expectedDowntimeMs).toBe(777);
   });
 
-  it('refuses availSwitchoverBandwidth from 1 to 999, where QEMU divides by a zero bandwidth', async () => {
-    const stats = await make();
-    for (const bad of [1, 500, 999, 999n]) {
-      expect(() => new MigrationWindow(stats, { nowMs: 0, availSwitchoverBandwidth: bad })).toThrow(
-        new RegExp(`options.availSwitchoverBandwidth must be 0 \\(use the measured bandwidth\\) or at least 1000 bytes/s; received ${bad}n?, which`),
-      );
+  it('accepts availSwitchoverBandwidth from 1 to 999, as QEMU does: 0 bytes/ms, a threshold of 0', async () => {
+    for (const switchover of [1, 500, 999, 999n]) {
+      const stats = await make();
+      const window = new MigrationWindow(stats, { nowMs: 0, downtimeLimitMs: 300, availSwitchoverBandwidth: switchover });
+      expect(window.availSwitchoverBandwidth).toBe(BigInt(switchover));
+      stats.multifdBytes.add(12_500_000);
+      stats.normalPages.add(3000);
+      stats.dirtyPagesRate.set(1);
+      stats.dirtyBytesLastSync.set(4096);
+      // The measured figures are QEMU's; only the switch-over bandwidth is 999 / 1000 = 0 bytes/ms.
+      expect(window.update(100)).toEqual({
+        transferred: 12_500_000n,
+        timeSpentMs: 100,
+        bandwidth: 125_000,
+        thresholdSize: 0n,
+        mbps: 1000,
+        pagesPerSecond: 30_000,
+        // 4096 / 0.0 = +∞, which C's conversion to int64_t leaves undefined: saturated, documented.
+        expectedDowntimeMs: 9223372036854774784,
+      });
+      expect(window.thresholdSize).toBe(0n);
     }
-    expect(() => new MigrationWindow(stats, { nowMs: 0, availSwitchoverBandwidth: 999 })).toThrow(RangeError);
-    expect(new MigrationWindow(stats, { nowMs: 0, availSwitchoverBandwidth: 1000 }).availSwitchoverBandwidth).toBe(1000n);
-    expect(new MigrationWindow(stats, { nowMs: 0, availSwitchoverBandwidth: U64_MAX }).availSwitchoverBandwidth).toBe(U64_MAX);
+  });
+
+  it('gives an expected downtime of 0 for 0 dirty bytes at 0 bytes/ms (NaN in C, undefined as int64_t)', async () => {
+    const stats = await make();
+    const window = new MigrationWindow(stats, { nowMs: 0, availSwitchoverBandwidth: 1 });
+    stats.qemuFileTransferred.add(20_000);
+    stats.dirtyPagesRate.set(1);
+    stats.dirtyBytesLastSync.set(0);
+    expect(window.update(100)?.expectedDowntimeMs).toBe(0);
+    // Then +∞ once something is dirty, and queryMigrate reports either one.
+    stats.qemuFileTransferred.add(20_000);
+    stats.dirtyBytesLastSync.set(1);
+    expect(window.update(200)?.expectedDowntimeMs).toBe(9223372036854774784);
+    expect(
+      queryMigrate(stats, {
+        status: 'active',
+        setupTimeMs: 0,
+        totalTimeMs: 200,
+        expectedDowntimeMs: window.expectedDowntimeMs,
+        ramTotalBytes: 4096,
+        remainingBytes: 4096,
+        mbps: window.mbps,
+        pagesPerSecond: window.pagesPerSecond,
+      })['expected-downtime'],
+    ).toBe(9223372036854774784n);
   });
 
   it('rejects bad arguments with the name, the value and what is allowed', async () => {
@@ -156,6 +193,14 @@ describe.each<BackendName>(['wasm', 'js'])('MigrationWindow (%s backend)', (back
     expect(window.update(140)?.transferred).toBe(100n);
   });
 
+  it('has C reference windows of every kind: switch-over bandwidths of 1–999, with +∞ and NaN downtimes', () => {
+    const small = reference.window.filter((c) => BigInt(c.switchover) > 0n && BigInt(c.switchover) < 1000n);
+    expect(small.length).toBeGreaterThanOrEqual(50);
+    expect(small.every((c) => c.thresholdSize === '0')).toBe(true);
+    expect(small.filter((c) => c.expectedDowntime === 'inf' && BigInt(c.transferred) > 10_000n).length).toBeGreaterThan(0);
+    expect(small.filter((c) => c.expectedDowntime === 'nan' && BigInt(c.transferred) > 10_000n).length).toBeGreaterThan(0);
+  });
+
   it(`matches C bit for bit on ${reference.window.length} windows`, async () => {
     const stats = await make();
     const wrong = reference.window.filter((c) => {
@@ -170,7 +215,9 @@ describe.each<BackendName>(['wasm', 'js'])('MigrationWindow (%s backend)', (back
       stats.dirtyPagesRate.set(1);
       stats.dirtyBytesLastSync.set(BigInt(c.dirtyBytes));
       const result = window.update(c.timeSpentMs)!;
-      const expected = BigInt(c.transferred) > 10_000n ? BigInt(c.expectedDowntimeMs) : 0n;
+      // Where C's conversion is undefined (+∞ or NaN), the documented value: saturated, or 0 for NaN.
+      const converted = c.expectedDowntime === 'inf' ? 9223372036854774784n : c.expectedDowntime === 'nan' ? 0n : BigInt(c.expectedDowntimeMs!);
+      const expected = BigInt(c.transferred) > 10_000n ? converted : 0n;
       return (
         bitsOfDouble(result.bandwidth) !== c.bandwidthBits ||
         result.thresholdSize !== BigInt(c.thresholdSize) ||

@@ -55,7 +55,7 @@ async function twoThreads(pool, ms) {
 
 export default {
   name: 'churn',
-  optional: true,
+  optIn: true,
   usesNative: false,
   settings: { quick: { churnWorkers: 1000, churnMs: 60, churnRounds: 3 }, full: { churnWorkers: 10000, churnMs: 150, churnRounds: 9 } },
   describe: (config) => `${config.churnWorkers} workers terminated without close(), then ${config.churnRounds} rounds of ${config.churnMs} ms`,

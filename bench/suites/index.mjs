@@ -2,8 +2,9 @@
 //
 // A suite is the default export of one module, an object with:
 //   name         what `--only` selects it by, and its key in the JSON (its `data` goes there)
-//   optional     when true, it runs only when `--only` names it (it takes long or builds something)
 //   usesNative   whether it runs the native C reference (`context.native`), which is then built
+//   optIn        (optional) true: left out of a run unless `--only` names it (a suite that takes
+//                much memory or time)
 //   settings     `{ quick, full }`: its own settings, merged into the run's `config`
 //   describe     `(config) => text`: what it runs, for the report's second line
 //   run          `async (config, context) => result`, where `context` is `{ log, native, consume }`
@@ -17,8 +18,9 @@ import attach from './attach.mjs';
 import churn from './churn.mjs';
 import histogram from './histogram.mjs';
 import release from './release.mjs';
+import simulate from './simulate.mjs';
 import single from './single.mjs';
 import threads from './threads.mjs';
 
-/** Every suite, in the order they run. */
-export const SUITES = [single, threads, attach, histogram, aggregate, release, churn];
+/** Every suite, in the order they run (those marked `optIn` only when `--only` names them). */
+export const SUITES = [single, threads, attach, histogram, aggregate, release, churn, simulate];

@@ -47,7 +47,7 @@ function buildRelease(ref, log) {
 
 export default {
   name: 'release',
-  optional: true,
+  optIn: true,
   usesNative: false,
   settings: { quick: { releaseMs: 40, releaseRounds: 5 }, full: { releaseMs: 120, releaseRounds: 15 } },
   describe: (config) => `${config.releaseRounds} rounds of ${config.releaseMs} ms per scenario against release ${config.releaseRef}`,

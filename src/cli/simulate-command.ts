@@ -8,7 +8,7 @@ import { formatQmp } from '../qemu/qmp-json.js';
 import { simulateMigration, type MigrationResult } from '../simulate/migration.js';
 import { DEFAULT_SETTINGS, RULES, type SimulationSettings } from '../simulate/options.js';
 import { progressView, type TextOut } from './progress.js';
-import { formatBytes, parseBytes, parseCount, parseMs, parseShare, type Parsed } from './units.js';
+import { BYTE_UNITS_TEXT, formatBytes, parseBytes, parseCount, parseMs, parseShare, type Parsed } from './units.js';
 
 /** Exit codes of the command. */
 export const EXIT = {
@@ -18,12 +18,25 @@ export const EXIT = {
   failed: 1,
   /** Bad flags or values. */
   usage: 2,
+  /** Stopped by SIGINT (128 + 2, as a shell reports a process that signal ended). */
+  sigint: 130,
+  /** Stopped by SIGTERM (128 + 15). */
+  sigterm: 143,
 } as const;
 
-/** The streams the command writes to. */
+/** The exit code of a run that a signal stopped, by the signal's name. */
+const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm };
+
+/** The streams the command writes to, and what stops it. */
 export interface CommandIo {
   readonly stdout: TextOut;
   readonly stderr: TextOut;
+  /**
+   * Aborted when the process is asked to stop, with the signal's name as the reason (`'SIGINT'`,
+   * `'SIGTERM'`): the migration is cancelled, its report so far printed, and the command returns
+   * 130 or 143 (1 for another reason).
+   */
+  readonly signal?: AbortSignal;
 }
 
 type SettingName = keyof SimulationSettings;
@@ -76,10 +89,11 @@ export function simulateUsage(): string {
     `  ${'--json'.padEnd(24)}print the query-migrate JSON instead of the report`,
     `  ${'-h, --help'.padEnd(24)}show this help`,
     '',
-    'Sizes and rates take units: B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB;',
+    `Sizes and rates take these units, spelled exactly so: ${BYTE_UNITS_TEXT};`,
     'rates may end in /s (256MiB, 1GiB/s, 500MB/s).',
     'Exit codes: 0 migrated and verified byte for byte; 1 did not converge within --max-passes,',
-    'or the destination differs; 2 bad flags.',
+    'or the destination differs; 2 bad flags; 130 or 143 stopped by SIGINT or SIGTERM (after',
+    'printing the report so far, marked cancelled).',
     '',
   ].join('\n');
 }
@@ -174,7 +188,7 @@ export async function simulateCommand(args: readonly string[], io: CommandIo): P
   live.write(banner(settings));
   let result: MigrationResult;
   try {
-    result = await simulateMigration({ ...settings, onProgress: (p) => view.update(p) });
+    result = await simulateMigration({ ...settings, onProgress: (p) => view.update(p), ...(io.signal ? { signal: io.signal } : {}) });
   } catch (error) {
     io.stderr.write(`migration-stats simulate: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT.failed;
@@ -189,5 +203,7 @@ export async function simulateCommand(args: readonly string[], io: CommandIo): P
     io.stdout.write(`\n${infoMigrate(result.info)}`);
     (ok ? io.stdout : io.stderr).write(`\n${result.message}\n`);
   }
-  return ok ? EXIT.ok : EXIT.failed;
+  if (ok) return EXIT.ok;
+  const reason: unknown = io.signal?.aborted ? io.signal.reason : undefined;
+  return result.status === 'cancelled' && typeof reason === 'string' ? (SIGNAL_EXIT[reason] ?? EXIT.failed) : EXIT.failed;
 }

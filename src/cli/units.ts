@@ -5,22 +5,41 @@
  * @packageDocumentation
  */
 
-const BINARY: Record<string, bigint> = { k: 1024n, m: 1024n ** 2n, g: 1024n ** 3n, t: 1024n ** 4n };
-const DECIMAL: Record<string, bigint> = { k: 1000n, m: 1000n ** 2n, g: 1000n ** 3n, t: 1000n ** 4n };
+/**
+ * Every unit a size or rate takes, spelled exactly so (case included), with its bytes: the list the
+ * usage prints, and nothing else. `K`, `M`, `G`, `T` are the binary units, as in QEMU's sizes.
+ */
+export const BYTE_UNITS: ReadonlyMap<string, bigint> = new Map([
+  ['B', 1n],
+  ['KiB', 1024n],
+  ['MiB', 1024n ** 2n],
+  ['GiB', 1024n ** 3n],
+  ['TiB', 1024n ** 4n],
+  ['K', 1024n],
+  ['M', 1024n ** 2n],
+  ['G', 1024n ** 3n],
+  ['T', 1024n ** 4n],
+  ['kB', 1000n],
+  ['MB', 1000n ** 2n],
+  ['GB', 1000n ** 3n],
+  ['TB', 1000n ** 4n],
+]);
+
+/** The units as the usage and messages list them. */
+export const BYTE_UNITS_TEXT = 'B, KiB, MiB, GiB, TiB (or K, M, G, T) and kB, MB, GB, TB';
 
 /**
- * Bytes per unit, for a unit as written after the number, or a reason it is refused.
- * `B` or nothing: bytes; `K`, `Ki`, `KiB` (M, G, T alike): powers of 1024; `kB`, `KB`, `MB`, `GB`,
- * `TB`: powers of 1000. A lowercase `b` means bits elsewhere, so it is refused, not guessed.
+ * Bytes per unit, for a unit as written after the number, or a reason it is refused: only the
+ * spellings of {@link BYTE_UNITS} (or none, for bytes). A `b` after a prefix means bits elsewhere,
+ * so it is refused with that said, never guessed.
  */
 function unitBytes(unit: string): bigint | string {
-  if (unit === '' || unit === 'B') return 1n;
-  const match = /^([kKmMgGtT])(i?)([bB]?)$/.exec(unit);
-  if (!match) return `unknown unit "${unit}"`;
-  const [, prefix, binary, byte] = match as unknown as [string, string, string, string];
-  if (byte === 'b') return `"${unit}" would be bits; this takes bytes (B), such as ${prefix.toUpperCase()}iB or ${prefix}B`;
-  const table = binary !== '' || byte === '' ? BINARY : DECIMAL;
-  return table[prefix.toLowerCase()]!;
+  if (unit === '') return 1n;
+  const bytes = BYTE_UNITS.get(unit);
+  if (bytes !== undefined) return bytes;
+  const bits = /^([kKmMgGtT])i?b$/.exec(unit);
+  if (bits) return `"${unit}" would be bits; this takes bytes (B), such as ${bits[1]!.toUpperCase()}iB or ${bits[1] === 'k' || bits[1] === 'K' ? 'k' : bits[1]!.toUpperCase()}B`;
+  return `unknown unit "${unit}"; the units are ${BYTE_UNITS_TEXT}, spelled exactly so`;
 }
 
 /** A parsed value, or why it was refused. */
@@ -30,7 +49,7 @@ const refuse = (reason: string): Parsed<never> => ({ ok: false, reason });
 
 /**
  * Parses a byte count with an optional unit.
- * @param text - such as `256MiB`, `1.5GiB`, `4096`, `64k`
+ * @param text - such as `256MiB`, `1.5GiB`, `4096`, `64K`
  * @param perSecond - accept (and require nothing more than) a trailing `/s`
  * @returns the exact number of bytes, or the reason it is refused (not a whole number of bytes,
  *   unknown unit, …)

@@ -35,8 +35,9 @@ export interface MigrationWindowOptions {
   /** QEMU's `downtime-limit` in ms, 0 to 2,000,000 (default 300). */
   downtimeLimitMs?: number;
   /**
-   * QEMU's `avail-switchover-bandwidth` in bytes/s: 0 (default) uses the measured bandwidth;
-   * otherwise at least 1000 (see {@link MigrationWindow} for why 1–999 are refused).
+   * QEMU's `avail-switchover-bandwidth` in bytes/s, 0 to 2^64 − 1: 0 (default) uses the measured
+   * bandwidth. QEMU divides it by 1000 in integer arithmetic, so 1–999 mean 0 bytes/ms (see
+   * {@link MigrationWindow} for what that gives).
    */
   availSwitchoverBandwidth?: bigint | number;
 }
@@ -87,8 +88,13 @@ function toUint64(x: number): bigint {
   return x >= TWO_POW_64 ? U64_MAX : BigInt(Math.trunc(x));
 }
 
-/** C's conversion of a non-negative double to `int64_t`; beyond the type (undefined in C) it saturates. */
+/**
+ * C's conversion of a non-negative double (or NaN) to `int64_t`. Where C leaves it undefined, the
+ * conversion saturates as AArch64's does: beyond the type (+∞ included) it gives the largest value
+ * (here the largest double below 2^63), and NaN gives 0.
+ */
 function toInt64(x: number): number {
+  if (Number.isNaN(x)) return 0;
   return x >= TWO_POW_63 ? INT64_SATURATED : Math.trunc(x);
 }
 
@@ -98,16 +104,19 @@ function toInt64(x: number): number {
  * time at least {@link BUFFER_DELAY} ms have passed since the window began, it computes the
  * figures, calls `stats.migrationRateReset()` and starts the next window.
  *
- * Where QEMU's C is undefined:
- * - `availSwitchoverBandwidth` from 1 to 999 bytes/s: QEMU divides it by 1000 in integer
- *   arithmetic, so the switch-over bandwidth becomes 0 B/ms, the threshold 0 (the migration can
- *   never switch over) and the expected downtime `dirty / 0.0` = infinity, which C then converts to
- *   an integer (undefined behaviour). The constructor refuses these values with a `RangeError`:
- *   pass 0 to use the measured bandwidth, or 1000 or more.
- * - A figure too large for QEMU's integer type (only after counters wrap or are reset inside a
- *   window, or with `dirtyBytesLastSync` near 2^64): `thresholdSize` saturates at 2^64 − 1 and
- *   `expectedDowntimeMs` at 9223372036854774784 (the largest double below 2^63). Call
- *   {@link MigrationWindow.restart} after `stats.reset()` to avoid the first case.
+ * `availSwitchoverBandwidth` from 1 to 999 bytes/s is accepted, as QEMU accepts it: its integer
+ * division by 1000 gives a switch-over bandwidth of 0 bytes/ms, so `thresholdSize` is 0 and the
+ * expected downtime, when re-estimated, is `dirtyBytesLastSync / 0.0`: +∞, or NaN when nothing is
+ * dirty. The other figures are QEMU's (they come from the measured bandwidth).
+ *
+ * Where QEMU's C is undefined, a double that does not fit the integer field it is stored in, this
+ * class saturates, as AArch64's conversion does (x86-64's gives INT64_MIN, a negative downtime that
+ * `queryMigrate` could not report):
+ * - `expectedDowntimeMs`: 9223372036854774784 (the largest double below 2^63) for +∞ or anything
+ *   from 2^63 up (a 0 B/ms switch-over bandwidth, or `dirtyBytesLastSync` near 2^64), and 0 for NaN
+ *   (nothing dirty at 0 B/ms: nothing to send).
+ * - `thresholdSize`: 2^64 − 1 from 2^64 up (only after counters wrap or are reset inside a window;
+ *   call {@link MigrationWindow.restart} after `stats.reset()` to avoid it).
  *
  * @example
  * const window = new MigrationWindow(stats, { nowMs: 0 });
@@ -138,7 +147,7 @@ export class MigrationWindow {
    * @param options - `nowMs` (required), `downtimeLimitMs` (default 300),
    *   `availSwitchoverBandwidth` (default 0)
    * @throws TypeError or RangeError naming the option, when one is not allowed or cannot be read;
-   *   see the class notes for `availSwitchoverBandwidth` 1–999. TypeError for a bad stats
+   *   TypeError for a bad stats
    */
   constructor(stats: MigrationStats, options: MigrationWindowOptions) {
     const where = 'new MigrationWindow';
@@ -150,11 +159,6 @@ export class MigrationWindow {
       throw typeof downtimeLimitMs === 'number' ? new RangeError(head) : new TypeError(head);
     }
     const switchover = toU64(where, 'options.availSwitchoverBandwidth', availSwitchoverBandwidth);
-    if (switchover > 0n && switchover < 1000n) {
-      throw new RangeError(
-        `${where}: options.availSwitchoverBandwidth must be 0 (use the measured bandwidth) or at least 1000 bytes/s; received ${describe(availSwitchoverBandwidth)}, which QEMU's integer division by 1000 turns into 0 bytes/ms: a threshold of 0 and an infinite expected downtime, which QEMU's C leaves undefined`,
-      );
-    }
     this.stats = stats;
     this.#reader = reader;
     this.downtimeLimitMs = downtimeLimitMs;

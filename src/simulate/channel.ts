@@ -1,13 +1,15 @@
 /**
  * A multifd channel: sends its handshake, then for each packet checks every page for zeros,
  * waits while the rate-limit window is spent, counts the packet, and copies its pages to the
- * destination (normal pages as data, zero pages as zeros, as QEMU's receiving side writes them).
+ * destination as QEMU's receiving side writes them (destination.ts).
  * @packageDocumentation
  */
 import { MigrationStats } from '../stats.js';
 import { lockBlocking, SLOT, unlock } from './control.js';
+import { receivePages, type Destination } from './destination.js';
 import type { ChannelInit, ChannelRequest, WorkerReply } from './protocol.js';
-import { MULTIFD_HANDSHAKE_BYTES, MULTIFD_PACKET_HEADER_BYTES, multifdPacketBytes, PAGE_BYTES } from './wire.js';
+import { pageComparer } from './verify.js';
+import { MULTIFD_HANDSHAKE_BYTES, MULTIFD_PACKET_HEADER_BYTES, multifdPacketBytes, PAGE_BYTES, PAGES_PER_PACKET } from './wire.js';
 import { zeroScanner } from './zero-scan.js';
 
 /** A started channel: answers each request of the migration thread. */
@@ -23,8 +25,7 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
   const scanner = await zeroScanner(init.ram, PAGE_BYTES, init.backend === 'js' ? 'js' : undefined);
   const source = new Uint8Array(init.ram.buffer, 0, ramBytes);
   const destination = new Uint8Array(init.destination, 0, ramBytes);
-  const sourceWords = new Int32Array(init.ram.buffer, 0, ramBytes / 4);
-  const destinationWords = new Int32Array(init.destination, 0, ramBytes / 4);
+  const comparer = await pageComparer(init.ram.buffer, init.destination, ramBytes);
 
   /**
    * Counts one send once the window allows it: under the send lock, so that the check and the
@@ -45,13 +46,14 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
     }
   };
 
-  /** Copies pages [from, to) of one kind: data, or zeros. */
+  const target: Destination = { ram: destination, received: init.received };
+  /** Copies pages [from, to) of one kind to the destination: data, or zeros where QEMU writes them. */
   const copyRun = (from: number, to: number, zero: boolean): void => {
-    if (zero) destination.fill(0, from * PAGE_BYTES, to * PAGE_BYTES);
-    else destination.set(source.subarray(from * PAGE_BYTES, to * PAGE_BYTES), from * PAGE_BYTES);
+    receivePages(target, zero ? null : source.subarray(from * PAGE_BYTES, to * PAGE_BYTES), from, to);
   };
 
-  const sendPacket = (pages: Uint32Array): WorkerReply | null => {
+  /** Sends one packet; returns its pages of each kind, or null when the migration was aborted. */
+  const sendPacket = (pages: Uint32Array): { normalPages: number; zeroPages: number } | null => {
     const zero = new Uint8Array(pages.length);
     let zeroPages = 0;
     for (let i = 0; i < pages.length; i++) {
@@ -70,27 +72,32 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
         runStart = i;
       }
     }
-    return { type: 'packet', normalPages, zeroPages };
+    return { normalPages, zeroPages };
   };
 
-  const verify = (firstPage: number, pageCount: number): WorkerReply => {
-    const wordsPerPage = PAGE_BYTES / 4;
-    const end = (firstPage + pageCount) * wordsPerPage;
-    for (let i = firstPage * wordsPerPage; i < end; i++) {
-      if (sourceWords[i] !== destinationWords[i]) return { type: 'verify', firstMismatchPage: Math.floor(i / wordsPerPage) };
+  /** Sends a request's pages as packets of up to 128 pages, in order. */
+  const sendPackets = (pages: Uint32Array): WorkerReply | null => {
+    let normalPages = 0;
+    let zeroPages = 0;
+    let packets = 0;
+    for (let first = 0; first < pages.length; first += PAGES_PER_PACKET, packets++) {
+      const sent = sendPacket(pages.subarray(first, first + PAGES_PER_PACKET));
+      if (!sent) return null;
+      normalPages += sent.normalPages;
+      zeroPages += sent.zeroPages;
     }
-    return { type: 'verify', firstMismatchPage: -1 };
+    return { type: 'packets', packets, normalPages, zeroPages };
   };
 
   if (!send(0, 0, MULTIFD_HANDSHAKE_BYTES)) throw new Error('the migration was aborted before the channel connected');
   const handle: ChannelHandler = (request) => {
     switch (request.type) {
-      case 'packet':
-        return sendPacket(request.pages);
+      case 'packets':
+        return sendPackets(request.pages);
       case 'sync':
         return send(0, 0, MULTIFD_PACKET_HEADER_BYTES) ? { type: 'sync' } : null;
       case 'verify':
-        return verify(request.firstPage, request.pageCount);
+        return { type: 'verify', firstMismatchPage: comparer.firstMismatch(request.firstPage, request.pageCount) };
     }
   };
   return { handle, ready: { type: 'ready', scan: scanner.kind } };

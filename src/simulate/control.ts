@@ -35,6 +35,11 @@ export function createControl(): Int32Array<SharedArrayBuffer> {
   return new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
 }
 
+/** Makes a shared counter at 0 (one `Int32Array` slot), for threads that claim work from it. */
+export function createCounter(): Int32Array<SharedArrayBuffer> {
+  return new Int32Array(new SharedArrayBuffer(4));
+}
+
 /** Takes the send lock, sleeping while another thread holds it (workers only). */
 export function lockBlocking(control: Int32Array): void {
   while (Atomics.compareExchange(control, SLOT.sendLock, 0, 1) !== 0) {

@@ -1,7 +1,8 @@
 /**
- * The guest: fills its RAM (a share of pages left all zeros), then keeps writing to random pages
- * at the configured rate, setting each page's bit in the shared dirty log after the write, as
- * KVM's dirty logging does. It runs in its own worker and never returns until stopped.
+ * The running guest: once its RAM is filled (boot.ts, by every worker in parallel), it keeps
+ * writing to random pages at the configured rate, setting each page's bit in the shared dirty log
+ * after the write, as KVM's dirty logging does. It runs in its own worker and never returns until
+ * stopped.
  * @packageDocumentation
  */
 import { SLOT } from './control.js';
@@ -25,9 +26,9 @@ function generator(seed: number): () => number {
 }
 
 /**
- * Runs the guest until the migration thread stops it (or aborts).
+ * Runs the guest until the migration thread stops it (or aborts). Its RAM is already filled.
  * @param init - RAM, dirty log, control words and rates
- * @param ready - called once the RAM is filled and the guest is about to start writing
+ * @param ready - called once, when the guest is about to start writing
  */
 export function runGuest(init: GuestInit, ready: () => void): void {
   const { control, dirtyLog, ramBytes } = init;
@@ -37,18 +38,6 @@ export function runGuest(init: GuestInit, ready: () => void): void {
   const words = new Uint32Array(init.ram.buffer, 0, ramBytes / 4);
   const next = generator(init.seed);
   const zeroBelow = init.zeroShare * 2 ** 32;
-
-  // Boot: exactly floor(share × pages) zero pages, spread at random; the others random data.
-  let zerosLeft = Math.floor(init.zeroShare * pages);
-  for (let page = 0; page < pages; page++) {
-    if (next() * (pages - page) < zerosLeft * 2 ** 32) {
-      zerosLeft--;
-      continue;
-    }
-    const first = page * pageWords;
-    for (let i = first; i < first + pageWords; i++) words[i] = next();
-    words[first] = words[first]! | 1; // never all zeros by chance
-  }
 
   const dirtyOne = (): void => {
     const page = next() % pages;

@@ -3,11 +3,13 @@
  * guest worker dirtying pages and multifd channel workers sending them under a bandwidth limit,
  * every figure counted in the shared {@link MigrationStats}.
  *
- * Stages, as in QEMU: set-up (counters zeroed, limit set, channels connected, the whole RAM marked
- * dirty, a first bitmap sync); passes over the dirty pages, each ended by a sync packet per
- * channel and a bitmap sync; switch-over once what remains fits the downtime limit (or give up
- * after `maxPasses`); then the guest stops and the rest goes out unlimited; completion. The
- * destination is then compared with the source byte for byte.
+ * Stages (methods of {@link Migration}, in order): boot, before the migration (every worker
+ * starts and helps fill the guest's RAM, then the guest runs); then as in QEMU: set-up (counters
+ * zeroed, limit set, channels connected, the whole RAM marked dirty, a first bitmap sync); passes
+ * over the dirty pages, each ended by a sync packet per channel and a bitmap sync; switch-over
+ * once what remains fits the downtime limit (or give up after `maxPasses`): the guest stops;
+ * stop-and-copy, the rest unlimited; completion. The destination is then compared with the source
+ * byte for byte, by the channels and the stopped guest's worker together.
  *
  * It runs on any thread, a page's main thread included: it never blocks, only awaits.
  * @packageDocumentation
@@ -17,7 +19,7 @@ import { sizeToStr } from '../qemu/hmp.js';
 import { queryMigrate, type MigrationInfo } from '../qemu/query-migrate.js';
 import { completedMbps, MigrationWindow } from '../qemu/window.js';
 import { BUFFER_DELAY, MigrationStats } from '../stats.js';
-import { bump, createControl, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
+import { bump, createControl, createCounter, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
 import { DirtyBitmap } from './dirty-bitmap.js';
 import { checkSettings, type SimulationSettings } from './options.js';
 import type { WorkerReply } from './protocol.js';
@@ -31,8 +33,10 @@ export type { MigrationProgress, MigrationResult, SimulationOptions, SimulationS
 /** Bytes of a WebAssembly memory page: the guest RAM's memory is a whole number of them. */
 const WASM_PAGE_BYTES = 65536;
 
-/** Packets each channel may have queued: one being sent, one waiting (keeps channels busy). */
+/** Requests each channel may have queued: one being sent, one waiting (keeps channels busy). */
 const CHANNEL_QUEUE_DEPTH = 2;
+/** Most packets in one request to a channel (4 MiB of pages): fewer messages per page sent. */
+const PACKETS_PER_REQUEST = 8;
 
 /**
  * Runs one simulated live migration to its end.
@@ -46,9 +50,12 @@ const CHANNEL_QUEUE_DEPTH = 2;
  * result.verified; //=> true
  */
 export async function simulateMigration(options?: SimulationOptions): Promise<MigrationResult> {
-  const { settings, onProgress, workerUrl: url } = checkSettings('simulateMigration', options);
+  const { settings, onProgress, workerUrl: url, signal } = checkSettings('simulateMigration', options);
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new TypeError(`simulateMigration: options.onProgress must be a function or undefined; received ${describe(onProgress)}`);
+  }
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw new TypeError(`simulateMigration: options.signal must be an AbortSignal or undefined; received ${describe(signal)}`);
   }
   const workerUrl = url === undefined ? defaultWorkerUrl() : resolveWorkerUrl(url);
   if (typeof SharedArrayBuffer !== 'function') {
@@ -57,13 +64,25 @@ export async function simulateMigration(options?: SimulationOptions): Promise<Mi
         '(Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)',
     );
   }
-  const run = new Migration(settings, workerUrl, onProgress as ((progress: MigrationProgress) => void) | undefined);
+  const run = new Migration(settings, workerUrl, onProgress as ((progress: MigrationProgress) => void) | undefined, signal);
   try {
     return await run.run();
   } finally {
     await run.shutDown();
   }
 }
+
+/** Whether a value is an `AbortSignal` (false for anything that cannot even be asked). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  try {
+    return typeof AbortSignal === 'function' && value instanceof AbortSignal;
+  } catch {
+    return false;
+  }
+}
+
+/** What a cancelled wait rejects with: the reason of the caller's signal, in words. */
+class Cancelled extends Error {}
 
 /** `options.workerUrl` as a URL, relative ones against the default. */
 function resolveWorkerUrl(value: unknown): URL {
@@ -83,12 +102,16 @@ class Migration {
   readonly pages: number;
   readonly ram: WebAssembly.Memory;
   readonly destination: SharedArrayBuffer;
+  /** The destination's received-pages bitmap (QEMU's `receivedmap`), set by the channels. */
+  readonly received: Int32Array<SharedArrayBuffer>;
   readonly dirtyLog: Int32Array<SharedArrayBuffer>;
   /** Pages to send in the current pass: the migration bitmap, which counts the dirty pages. */
   readonly bitmap: DirtyBitmap;
   readonly control = createControl();
   readonly signals = new Signals();
+  /** Every started worker, to stop them all. */
   readonly workers: SimWorker[] = [];
+  guest!: SimWorker;
   channels: SimWorker[] = [];
   stats!: MigrationStats;
   window!: MigrationWindow;
@@ -107,6 +130,8 @@ class Migration {
   mbps = 0;
   pagesPerSecond = 0;
   thresholdBytes = 0n;
+  /** The threshold the last convergence check used (what the result reports). */
+  switchoverThresholdBytes = 0n;
   expectedDowntimeMs = 0;
   /** Dirty-rate period, as QEMU's `migration_bitmap_sync` keeps it. */
   rateStartMs = 0;
@@ -114,10 +139,16 @@ class Migration {
   ticker: ReturnType<typeof setInterval> | undefined;
   ticking = false;
 
+  /** Set once the caller's signal aborted the migration. */
+  cancellation: Cancelled | undefined;
+  /** The completed migration's `query-migrate`, once there is one. */
+  completedInfo: MigrationInfo | undefined;
+
   constructor(
     settings: SimulationSettings,
     readonly workerUrl: URL,
     readonly onProgress: ((progress: MigrationProgress) => void) | undefined,
+    readonly signal: AbortSignal | undefined,
   ) {
     this.settings = settings;
     this.pages = settings.ramBytes / PAGE_BYTES;
@@ -126,6 +157,7 @@ class Migration {
     this.destination = new SharedArrayBuffer(settings.ramBytes);
     this.bitmap = new DirtyBitmap(this.pages);
     this.dirtyLog = new Int32Array(new SharedArrayBuffer(this.bitmap.words * 4));
+    this.received = new Int32Array(new SharedArrayBuffer(this.bitmap.words * 4));
   }
 
   /** Milliseconds since the migration started, whole (QEMU's clock is in whole ms). */
@@ -133,35 +165,79 @@ class Migration {
     return Math.floor(performance.now()) - this.startMs;
   }
 
+  /**
+   * Runs the stages in order; each one below is QEMU's, but boot (the guest before the migration).
+   * The caller's signal, once aborted, makes every wait reject: the run then ends as cancelled.
+   */
   async run(): Promise<MigrationResult> {
+    this.stats = await MigrationStats.create({ backend: this.settings.backend });
+    const onAbort = (): void => this.cancel();
+    this.signal?.addEventListener('abort', onAbort);
+    if (this.signal?.aborted) onAbort();
+    try {
+      await this.boot();
+      await this.setUp();
+      if (!(await this.iterate())) return this.giveUp();
+      const downtimeStartMs = await this.switchOver();
+      await this.stopAndCopy();
+      return await this.complete(downtimeStartMs);
+    } catch (error) {
+      if (this.cancellation && error === this.cancellation) return this.cancelled();
+      throw error;
+    } finally {
+      this.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** The caller's signal aborted: every wait of the migration thread fails with the same error. */
+  cancel(): void {
+    const reason: unknown = this.signal?.reason;
+    this.cancellation ??= new Cancelled(typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : describe(reason));
+    this.signals.fail(this.cancellation);
+  }
+
+  /** Counts the pages of the packets a channel reports sent. */
+  readonly onReply = (_: SimWorker, reply: WorkerReply): void => {
+    if (reply.type === 'packets') this.pagesSent += reply.normalPages + reply.zeroPages;
+  };
+
+  /**
+   * Boot, before the migration: every worker starts (the guest and the channels' threads) and
+   * helps fill the guest's RAM (boot.ts decides every page from the seed, whoever fills it), then
+   * the guest runs. Channels only connect in set-up.
+   */
+  async boot(): Promise<void> {
     const { settings } = this;
-    this.stats = await MigrationStats.create({ backend: settings.backend });
-    const onReply = (_: SimWorker, reply: WorkerReply): void => {
-      if (reply.type === 'packet') this.pagesSent += reply.normalPages + reply.zeroPages;
+    const fill = { type: 'fill', ram: this.ram, ramBytes: settings.ramBytes, zeroShare: settings.zeroShare, seed: settings.seed, next: createCounter() } as const;
+    // Each worker joins the fill as soon as it listens, while the others are still starting.
+    const start = async (name: string): Promise<SimWorker> => {
+      const worker = await SimWorker.spawn(this.workerUrl, name, this.signals, this.onReply, this.workers);
+      await worker.fill(fill);
+      return worker;
     };
-
-    // The guest boots and runs before the migration starts.
-    await SimWorker.start(
-      this.workerUrl,
-      'guest',
-      {
-        role: 'guest',
-        ram: this.ram,
-        ramBytes: settings.ramBytes,
-        dirtyLog: this.dirtyLog,
-        control: this.control,
-        zeroShare: settings.zeroShare,
-        dirtyPagesPerSecond: settings.dirtyBytesPerSecond / PAGE_BYTES,
-        seed: settings.seed,
-      },
-      this.signals,
-      onReply,
-      this.workers,
-    );
+    const [guest, ...channels] = await Promise.all([start('guest'), ...Array.from({ length: settings.channels }, (_, i) => start(`channel ${i}`))]);
+    this.guest = guest!;
+    this.channels = channels;
+    await this.guest.init({
+      role: 'guest',
+      ram: this.ram,
+      ramBytes: settings.ramBytes,
+      destination: this.destination,
+      dirtyLog: this.dirtyLog,
+      control: this.control,
+      zeroShare: settings.zeroShare,
+      dirtyPagesPerSecond: settings.dirtyBytesPerSecond / PAGE_BYTES,
+      seed: settings.seed,
+    });
     this.guestRunning = true;
+  }
 
-    // Set-up: counters zeroed (QEMU's migrate_init), the limit set, the first window opened.
-    const { stats } = this;
+  /**
+   * Set-up: counters zeroed (QEMU's `migrate_init`), the limit set, the first window opened, the
+   * channels connected (their handshakes), every page marked dirty and a first bitmap sync.
+   */
+  async setUp(): Promise<void> {
+    const { settings, stats } = this;
     stats.reset();
     stats.migrationRateSet(settings.bandwidthBytesPerSecond);
     this.startMs = Math.floor(performance.now());
@@ -180,13 +256,10 @@ class Migration {
       ram: this.ram,
       ramBytes: settings.ramBytes,
       destination: this.destination,
+      received: this.received,
       control: this.control,
     } as const;
-    this.channels = await Promise.all(
-      Array.from({ length: settings.channels }, (_, i) =>
-        SimWorker.start(this.workerUrl, `channel ${i}`, channelInit, this.signals, onReply, this.workers),
-      ),
-    );
+    await Promise.all(this.channels.map((channel) => channel.init(channelInit)));
     // Every page is dirty at the start; the first sync clears what the guest logged so far.
     this.bitmap.markAll();
     this.rateStartMs = this.clock();
@@ -194,32 +267,58 @@ class Migration {
     await this.sendMain(MAIN_STREAM.ramSetupBytes, true);
     this.setupTimeMs = this.clock();
     this.status = 'active';
+  }
 
-    // Passes until what remains fits the downtime limit.
+  /**
+   * Passes over the dirty pages while the guest runs, until what remains fits the downtime limit,
+   * decided at the end of each pass as QEMU's `migration_iteration_run` decides it there. The
+   * estimate of what is pending is then 0 (the pass sent every page of the bitmap); only when that
+   * is below the threshold does QEMU sync the dirty bitmap for the exact figure, and it completes
+   * when what is pending is at most the threshold. So with a threshold of 0 (no window closed yet,
+   * or one that moved nothing) it completes at once, without that sync: the pages dirtied during
+   * the pass go out in stop-and-copy, after the switch-over's sync.
+   * @returns false when `maxPasses` passes did not converge
+   */
+  async iterate(): Promise<boolean> {
     for (;;) {
       this.pass++;
       this.progress();
       await this.sendPass();
+      this.switchoverThresholdBytes = this.thresholdBytes;
+      if (this.switchoverThresholdBytes === 0n) return true;
       await this.sync();
-      const remainingBytes = BigInt(this.bitmap.count * PAGE_BYTES);
-      // QEMU's test in migration_iteration_run: nothing left, or less than the threshold.
-      if (remainingBytes === 0n || remainingBytes < this.thresholdBytes) break;
-      if (this.pass >= settings.maxPasses) return this.giveUp();
+      if (BigInt(this.bitmap.count * PAGE_BYTES) <= this.switchoverThresholdBytes) return true;
+      if (this.pass >= this.settings.maxPasses) return false;
     }
+  }
 
-    // Switch-over: stop the guest, send the rest unlimited.
+  /**
+   * Switch-over: the guest stops, the limit is lifted, a last bitmap sync.
+   * @returns when the downtime started (ms on the migration's clock)
+   */
+  async switchOver(): Promise<number> {
     await this.stopGuest();
     const downtimeStartMs = this.clock();
     this.status = 'device';
     await lockAsync(this.control);
-    stats.migrationRateSet(0);
+    this.stats.migrationRateSet(0);
     bump(this.control, SLOT.windowEpoch);
     unlock(this.control);
     await this.sync();
+    return downtimeStartMs;
+  }
+
+  /** Stop-and-copy: the last pass, unlimited, and the end of the stream. */
+  async stopAndCopy(): Promise<void> {
     this.pass++;
     this.progress();
     await this.sendPass();
     await this.sendMain(MAIN_STREAM.streamEndBytes, false);
+  }
+
+  /** Completion: the final figures, then the destination compared with the source. */
+  async complete(downtimeStartMs: number): Promise<MigrationResult> {
+    const { settings, stats } = this;
     const endMs = this.clock();
     const downtimeMs = endMs - downtimeStartMs;
     const totalTimeMs = endMs;
@@ -238,6 +337,7 @@ class Migration {
       mbps: this.mbps,
       pagesPerSecond: this.pagesPerSecond,
     });
+    this.completedInfo = info;
     this.progress();
 
     const firstMismatchPage = await this.verify();
@@ -248,12 +348,11 @@ class Migration {
     return this.result('completed', message, info, verified, firstMismatchPage, totalTimeMs, downtimeMs);
   }
 
-  /** Ends a migration that did not converge: its figures as of the last sync, status active. */
-  giveUp(): MigrationResult {
-    const totalTimeMs = this.clock();
-    const info = queryMigrate(this.stats, {
-      status: 'active',
-      setupTimeMs: this.setupTimeMs,
+  /** The `query-migrate` of a migration that is still under way (set-up, a pass, stop-and-copy). */
+  infoNow(totalTimeMs: number): MigrationInfo {
+    return queryMigrate(this.stats, {
+      status: this.status === 'cancelled' || this.status === 'completed' ? 'active' : this.status,
+      setupTimeMs: Math.min(this.setupTimeMs, totalTimeMs),
       totalTimeMs,
       expectedDowntimeMs: this.expectedDowntimeMs,
       ramTotalBytes: this.settings.ramBytes,
@@ -262,6 +361,12 @@ class Migration {
       mbps: this.mbps,
       pagesPerSecond: this.pagesPerSecond,
     });
+  }
+
+  /** Ends a migration that did not converge: its figures as of the last sync, status active. */
+  giveUp(): MigrationResult {
+    const totalTimeMs = this.clock();
+    const info = this.infoNow(totalTimeMs);
     this.status = 'cancelled';
     this.stopTicker();
     this.progress();
@@ -269,10 +374,37 @@ class Migration {
     const limit = s.bandwidthBytesPerSecond === 0n ? 'unlimited bandwidth' : `a bandwidth of ${sizeToStr(s.bandwidthBytesPerSecond)}/s`;
     const message =
       `migration did not converge in ${this.pass} passes (the most allowed): ${sizeToStr(this.bitmap.count * PAGE_BYTES)} ` +
-      `was dirty after the last one, more than the ${sizeToStr(this.thresholdBytes)} that can be sent within the ` +
+      `was dirty after the last one, more than the ${sizeToStr(this.switchoverThresholdBytes)} that can be sent within the ` +
       `${s.downtimeLimitMs} ms downtime limit; the guest dirties ${sizeToStr(s.dirtyBytesPerSecond)}/s against ${limit}. ` +
       'Migration cancelled';
     return this.result('cancelled', message, info, undefined, -1, totalTimeMs, undefined);
+  }
+
+  /**
+   * Ends a migration that the caller's signal cancelled: the figures of the stage it was in (the
+   * completed migration's, when it stopped the verification).
+   */
+  cancelled(): MigrationResult {
+    const stage = this.status;
+    const started = this.startMs !== 0;
+    const totalTimeMs = started ? this.clock() : 0;
+    const info = this.completedInfo ?? (started ? this.infoNow(totalTimeMs) : queryMigrate(this.stats, { status: 'setup' }));
+    const passes = stage === 'device' || stage === 'completed' ? this.pass - 1 : this.pass;
+    this.status = 'cancelled';
+    this.stopTicker();
+    this.progress();
+    const left = `${sizeToStr(this.bitmap.count * PAGE_BYTES)} of ${sizeToStr(this.settings.ramBytes)} still to send`;
+    const where =
+      stage === 'completed'
+        ? 'during the verification, after the migration completed'
+        : stage === 'device'
+          ? `during stop-and-copy: ${left}`
+          : stage === 'active'
+            ? `during pass ${this.pass}: ${left}`
+            : 'during set-up, before any page was sent';
+    const message = `migration cancelled (${this.cancellation!.message}) ${where}; the figures are those of that moment`;
+    const result = this.result('cancelled', message, info, undefined, -1, totalTimeMs, undefined);
+    return { ...result, passes };
   }
 
   result(
@@ -296,6 +428,7 @@ class Migration {
       syncPackets: this.syncPackets,
       pagesSent: this.pagesSent,
       windows: this.windows,
+      thresholdBytes: this.switchoverThresholdBytes,
       verified,
       firstMismatchPage,
       scan: ready?.type === 'ready' ? (ready.scan ?? '') : '',
@@ -326,12 +459,18 @@ class Migration {
     }
   }
 
-  /** One pass: every page of the migration bitmap, in packets, then a sync packet per channel. */
+  /**
+   * One pass: every page of the migration bitmap, in packets, then a sync packet per channel. A
+   * request carries up to {@link PACKETS_PER_REQUEST} packets, fewer when the pass has fewer left
+   * than that for each channel, so every channel gets a share.
+   */
   async sendPass(): Promise<void> {
     for (;;) {
-      const packet = this.bitmap.take(PAGES_PER_PACKET);
-      if (packet.length === 0) break;
-      await this.dispatch(packet);
+      const packetsLeft = Math.ceil(this.bitmap.count / PAGES_PER_PACKET);
+      const packets = Math.max(1, Math.min(PACKETS_PER_REQUEST, Math.floor(packetsLeft / this.channels.length)));
+      const pages = this.bitmap.take(packets * PAGES_PER_PACKET);
+      if (pages.length === 0) break;
+      await this.dispatch(pages);
     }
     for (const channel of this.channels) channel.request({ type: 'sync' });
     this.syncPackets += this.channels.length;
@@ -339,15 +478,16 @@ class Migration {
     await this.sendMain(MAIN_STREAM.passEndBytes, true);
   }
 
-  /** Hands a packet to the least busy channel, waiting while every queue is full. */
+  /** Hands pages, as packets, to the least busy channel, waiting while every queue is full. */
   async dispatch(pages: Uint32Array): Promise<void> {
     let target: SimWorker | undefined;
     await this.signals.until(() => {
       target = this.channels.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
       return target.outstanding < CHANNEL_QUEUE_DEPTH;
     });
-    target!.request({ type: 'packet', pages });
-    this.dataPackets++;
+    // Counted first: the request transfers the pages' buffer away.
+    this.dataPackets += Math.ceil(pages.length / PAGES_PER_PACKET);
+    target!.request({ type: 'packets', pages });
   }
 
   /**
@@ -436,14 +576,10 @@ class Migration {
     });
   }
 
-  /** Compares destination and source, split across the channels. */
+  /** Compares destination and source, split across the stopped guest's worker and the channels. */
   async verify(): Promise<number> {
-    const share = Math.ceil(this.pages / this.channels.length);
     const answers = await Promise.all(
-      this.channels.map((channel, i) => {
-        const first = Math.min(i * share, this.pages);
-        return channel.verify(first, Math.min(share, this.pages - first), this.signals);
-      }),
+      shares(this.pages, [this.guest, ...this.channels]).map(({ worker, firstPage, pageCount }) => worker.verify(firstPage, pageCount)),
     );
     return answers.find((page) => page >= 0) ?? -1;
   }
@@ -456,4 +592,13 @@ class Migration {
     bump(this.control, SLOT.guestBell);
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** Splits pages `[0, pages)` into one contiguous share per worker, in order (the last ones may be empty). */
+function shares(pages: number, workers: readonly SimWorker[]): { worker: SimWorker; firstPage: number; pageCount: number }[] {
+  const share = Math.ceil(pages / workers.length);
+  return workers.map((worker, i) => {
+    const firstPage = Math.min(i * share, pages);
+    return { worker, firstPage, pageCount: Math.min(share, pages - firstPage) };
+  });
 }

@@ -125,6 +125,7 @@ const OPTIONS: OptionSpec<SimulationOptions> = {
   seed: true,
   onProgress: true,
   workerUrl: true,
+  signal: true,
   },
 };
 
@@ -135,6 +136,8 @@ export interface CheckedOptions {
   readonly onProgress: unknown;
   /** `options.workerUrl` as given (checked by the caller). */
   readonly workerUrl: unknown;
+  /** `options.signal` as given (checked by the caller). */
+  readonly signal: unknown;
 }
 
 /**
@@ -163,5 +166,5 @@ export function checkSettings(where: string, options: unknown): CheckedOptions {
     }
     out[key] = checked;
   }
-  return { settings: out as unknown as SimulationSettings, onProgress: given.onProgress, workerUrl: given.workerUrl };
+  return { settings: out as unknown as SimulationSettings, onProgress: given.onProgress, workerUrl: given.workerUrl, signal: given.signal };
 }

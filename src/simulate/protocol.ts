@@ -1,11 +1,25 @@
 /**
  * Messages between the migration thread and its workers (the guest and the multifd channels).
  * Everything shared (guest RAM, destination, dirty log, control words, counters) is passed once,
- * at start; afterwards messages carry only page numbers and small results.
+ * at start (the boot's fill requests, then the init message); afterwards messages carry only page
+ * numbers and small results.
  * @packageDocumentation
  */
 import type { BackendName } from '../backend/core.js';
 import type { MigrationStatsHandle } from '../stats.js';
+
+/**
+ * Before its role: help fill the booting guest's RAM, claiming chunks of pages from the shared
+ * counter `next` until none is left (every worker does, see boot.ts); answered with `filled`.
+ */
+export interface FillRequest {
+  readonly type: 'fill';
+  readonly ram: WebAssembly.Memory;
+  readonly ramBytes: number;
+  readonly zeroShare: number;
+  readonly seed: number;
+  readonly next: Int32Array<SharedArrayBuffer>;
+}
 
 /** What starts the guest: its RAM, where it logs the pages it dirties, and how fast it writes. */
 export interface GuestInit {
@@ -13,6 +27,11 @@ export interface GuestInit {
   /** The guest's RAM (a shared Wasm memory, so the zero scan can read it). */
   readonly ram: WebAssembly.Memory;
   readonly ramBytes: number;
+  /**
+   * The destination's RAM: once the guest has stopped, its worker takes a share of the
+   * verification, comparing as the channels do.
+   */
+  readonly destination: SharedArrayBuffer;
   /** One bit per page, set atomically after every write to the page. */
   readonly dirtyLog: Int32Array<SharedArrayBuffer>;
   readonly control: Int32Array<SharedArrayBuffer>;
@@ -30,25 +49,42 @@ export interface ChannelInit {
   readonly ramBytes: number;
   /** The destination's RAM. */
   readonly destination: SharedArrayBuffer;
+  /**
+   * The destination's received-pages bitmap (QEMU's `receivedmap`), in the dirty log's layout:
+   * a page's bit is set once a channel has written it, or skipped it as a zero page still zero.
+   */
+  readonly received: Int32Array<SharedArrayBuffer>;
   readonly control: Int32Array<SharedArrayBuffer>;
+}
+
+/** Compare source and destination over a range of pages (a channel, or the stopped guest). */
+export interface VerifyRequest {
+  readonly type: 'verify';
+  readonly firstPage: number;
+  readonly pageCount: number;
 }
 
 /** Migration thread → channel, after {@link ChannelInit}. */
 export type ChannelRequest =
-  /** Send these pages (ascending page numbers, at most 128) as one packet. */
-  | { readonly type: 'packet'; readonly pages: Uint32Array }
+  /**
+   * Send these pages (ascending page numbers) as packets of 128 pages, the last one possibly
+   * shorter: several packets to a request, so that messages cost little next to the pages.
+   */
+  | { readonly type: 'packets'; readonly pages: Uint32Array }
   /** Send a sync packet (end of a pass); answered after every packet asked before it. */
   | { readonly type: 'sync' }
-  /** Compare source and destination over a range of pages. */
-  | { readonly type: 'verify'; readonly firstPage: number; readonly pageCount: number };
+  | VerifyRequest;
 
 /** Worker → migration thread. */
 export type WorkerReply =
-  /** The worker listens: send it its init message. */
+  /** The worker listens: send it fill requests, then its init message. */
   | { readonly type: 'alive' }
+  /** A {@link FillRequest} is done. */
+  | { readonly type: 'filled' }
   /** Init done (a channel has sent its handshake; the guest has filled its RAM and runs). */
   | { readonly type: 'ready'; readonly scan?: string }
-  | { readonly type: 'packet'; readonly normalPages: number; readonly zeroPages: number }
+  /** A `packets` request is sent: how many packets, and their pages of each kind. */
+  | { readonly type: 'packets'; readonly packets: number; readonly normalPages: number; readonly zeroPages: number }
   | { readonly type: 'sync' }
   /** `firstMismatchPage` is −1 when the range is identical. */
   | { readonly type: 'verify'; readonly firstMismatchPage: number }

@@ -46,12 +46,16 @@ export interface WindowRecord {
 
 /** How a simulated migration ended. */
 export interface MigrationResult {
-  /** `completed`, or `cancelled` when it did not converge within `maxPasses`. */
+  /** `completed`; or `cancelled` when it did not converge within `maxPasses`, or `signal` aborted it. */
   readonly status: 'completed' | 'cancelled';
   /** One line saying what happened. */
   readonly message: string;
   readonly settings: SimulationSettings;
-  /** `query-migrate` of the completed migration; when cancelled, of its last active moment. */
+  /**
+   * `query-migrate` of the completed migration; when cancelled, of its last moment (status
+   * `active`, or `setup` or `device` when `signal` stopped it then, or `completed` when it stopped
+   * the verification).
+   */
   readonly info: MigrationInfo;
   /** The counters; their final values stay readable. */
   readonly stats: MigrationStats;
@@ -65,6 +69,12 @@ export interface MigrationResult {
   readonly pagesSent: number;
   /** Every closed rate-limit window, in order. */
   readonly windows: readonly WindowRecord[];
+  /**
+   * The switch-over threshold (QEMU's `threshold_size`) at the last convergence check: bytes that
+   * fit the downtime limit at the last closed window's bandwidth, 0 before any window closed. At 0
+   * the migration switches over at the end of the pass without syncing the dirty bitmap, as QEMU does.
+   */
+  readonly thresholdBytes: bigint;
   /** Whether the destination equals the source byte for byte; `undefined` when cancelled. */
   readonly verified: boolean | undefined;
   /** First page that differs, or −1. */
@@ -89,4 +99,10 @@ export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'ban
    * and unbundled ES modules, `simulate-worker.js` next to the browser build's `simulate.js`.
    */
   workerUrl?: URL | string;
+  /**
+   * Cancels the migration when aborted: the workers stop within about `BUFFER_DELAY` ms and the
+   * promise resolves with status `cancelled`, the figures of that moment and a message naming the
+   * signal's reason (a string reason, such as `'SIGINT'`, is quoted as is).
+   */
+  signal?: AbortSignal;
 }

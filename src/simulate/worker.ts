@@ -1,36 +1,53 @@
 /**
- * The one worker script of the simulator, in Node and browsers: its first message says whether
- * it is the guest or a multifd channel.
+ * The one worker script of the simulator, in Node and browsers: it first fills its share of the
+ * booting guest's RAM when asked, then its init message says whether it is the guest or a
+ * multifd channel.
  * @packageDocumentation
  */
+import { fillBootChunks } from './boot.js';
 import { startChannel, type ChannelHandler } from './channel.js';
 import { runGuest } from './guest.js';
-import type { ChannelInit, ChannelRequest, GuestInit, WorkerReply } from './protocol.js';
+import type { ChannelInit, ChannelRequest, FillRequest, GuestInit, WorkerReply } from './protocol.js';
+import { pageComparer } from './verify.js';
 import { parentPort } from './worker-port.js';
 
 const port = await parentPort();
 const reply = (message: WorkerReply): void => port.postMessage(message);
 const fail = (error: unknown): void => reply({ type: 'error', message: error instanceof Error ? error.message : String(error) });
 
-let channel: ChannelHandler | undefined;
+/** Answers requests once the role has started: a channel's, or the stopped guest's verification. */
+let handler: ChannelHandler | undefined;
 let starting = false;
+
+/** Runs the guest; once it has stopped, its worker answers verification requests. */
+async function guest(init: GuestInit): Promise<void> {
+  const comparer = await pageComparer(init.ram.buffer, init.destination, init.ramBytes);
+  runGuest(init, () => reply({ type: 'ready' }));
+  handler = (request) => {
+    if (request.type !== 'verify') throw new Error(`the stopped guest was sent a ${request.type} request`);
+    return { type: 'verify', firstMismatchPage: comparer.firstMismatch(request.firstPage, request.pageCount) };
+  };
+}
 
 port.listen(({ data }) => {
   try {
-    if (channel) {
-      const answer = channel(data as ChannelRequest);
+    if (handler) {
+      const answer = handler(data as ChannelRequest);
       if (answer) reply(answer);
       return;
     }
-    if (starting) throw new Error('a request arrived before the channel was ready');
-    const init = data as GuestInit | ChannelInit;
-    if (init.role === 'guest') {
+    if (starting) throw new Error('a request arrived before the worker was ready');
+    const message = data as FillRequest | GuestInit | ChannelInit;
+    if ('type' in message) {
+      fillBootChunks({ ...message, ram: message.ram.buffer }, message.next);
+      reply({ type: 'filled' });
+    } else if (message.role === 'guest') {
       starting = true;
-      runGuest(init, () => reply({ type: 'ready' }));
+      guest(message).catch(fail);
     } else {
       starting = true;
-      startChannel(init).then(({ handle, ready }) => {
-        channel = handle;
+      startChannel(message).then(({ handle, ready }) => {
+        handler = handle;
         reply(ready);
       }, fail);
     }

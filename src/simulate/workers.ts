@@ -1,9 +1,10 @@
 /**
- * The migration thread's side of its workers: start one, hand it its init message, route its
- * replies, and turn any failure into one error that every pending wait sees.
+ * The migration thread's side of its workers: start one, have it fill part of the booting guest's
+ * RAM, hand it its init message, route its replies, and turn any failure into one error that every
+ * pending wait sees.
  * @packageDocumentation
  */
-import type { ChannelInit, ChannelRequest, GuestInit, WorkerReply } from './protocol.js';
+import type { ChannelInit, ChannelRequest, FillRequest, GuestInit, WorkerReply } from './protocol.js';
 import { startWorker, type WorkerLike } from './worker-port.js';
 
 /** Wakes waiters when something changed, and fails them all at once when a worker fails. */
@@ -40,28 +41,30 @@ export class SimWorker {
   readonly name: string;
   /** Requests sent and not yet answered. */
   outstanding = 0;
-  /** `ready` and `verify` replies, in arrival order (packet and sync replies go to `onReply`). */
+  /** `filled`, `ready` and `verify` replies, in arrival order (packets and sync replies go to `onReply`). */
   readonly answers: WorkerReply[] = [];
   readonly #worker: WorkerLike;
+  readonly #signals: Signals;
 
-  private constructor(name: string, worker: WorkerLike) {
+  private constructor(name: string, worker: WorkerLike, signals: Signals) {
     this.name = name;
     this.#worker = worker;
+    this.#signals = signals;
   }
 
   /**
-   * Starts a worker, waits until it listens, sends it `init` and waits for its `ready`.
-   * @param onReply - called with each `packet` and `sync` reply
+   * Starts a worker and waits until it listens; it has no role until {@link SimWorker.init}.
+   * @param onReply - called with each `packets` and `sync` reply
+   * @param started - the list of every started worker, which this one joins (to stop them all)
    */
-  static async start(
+  static async spawn(
     url: URL,
     name: string,
-    init: GuestInit | ChannelInit,
     signals: Signals,
     onReply: (worker: SimWorker, reply: WorkerReply) => void,
     started: SimWorker[],
   ): Promise<SimWorker> {
-    const worker = new SimWorker(name, await startWorker(url));
+    const worker = new SimWorker(name, await startWorker(url), signals);
     started.push(worker);
     let alive = false;
     worker.#worker.listen(
@@ -74,7 +77,7 @@ export class SimWorker {
           case 'error':
             signals.fail(new Error(`${name}: ${reply.message}`));
             return;
-          case 'packet':
+          case 'packets':
           case 'sync':
             worker.outstanding--;
             onReply(worker, reply);
@@ -87,9 +90,17 @@ export class SimWorker {
       (error) => signals.fail(new Error(`${name}: ${error.message}`)),
     );
     await signals.until(() => alive);
-    worker.#worker.postMessage(init);
-    await signals.until(() => worker.answers.some((a) => a.type === 'ready'));
     return worker;
+  }
+
+  /** Gives the worker its role and waits for its `ready` (a channel has then sent its handshake). */
+  async init(init: GuestInit | ChannelInit): Promise<void> {
+    await this.#ask(init, 'ready');
+  }
+
+  /** Fills pages of the booting guest's RAM, before the worker has a role. */
+  async fill(request: FillRequest): Promise<void> {
+    await this.#ask(request, 'filled');
   }
 
   /** The `ready` reply. */
@@ -100,16 +111,21 @@ export class SimWorker {
   /** Sends a request to a channel. */
   request(request: ChannelRequest): void {
     this.outstanding++;
-    this.#worker.postMessage(request, request.type === 'packet' ? [request.pages.buffer] : []);
+    this.#worker.postMessage(request, request.type === 'packets' ? [request.pages.buffer] : []);
   }
 
-  /** Asks for a verification and waits for its answer. */
-  async verify(firstPage: number, pageCount: number, signals: Signals): Promise<number> {
-    this.#worker.postMessage({ type: 'verify', firstPage, pageCount } satisfies ChannelRequest);
+  /** Asks for a verification (of a channel, or of the stopped guest) and waits for its answer. */
+  async verify(firstPage: number, pageCount: number): Promise<number> {
+    const answer = await this.#ask({ type: 'verify', firstPage, pageCount } satisfies ChannelRequest, 'verify');
+    return answer.type === 'verify' ? answer.firstMismatchPage : -1;
+  }
+
+  /** Posts a message and waits for the next reply of type `type` (taken out of the answers, but `ready`). */
+  async #ask(message: unknown, type: 'ready' | 'filled' | 'verify'): Promise<WorkerReply> {
+    this.#worker.postMessage(message);
     let at = -1;
-    await signals.until(() => (at = this.answers.findIndex((a) => a.type === 'verify')) >= 0);
-    const [answer] = this.answers.splice(at, 1);
-    return answer?.type === 'verify' ? answer.firstMismatchPage : -1;
+    await this.#signals.until(() => (at = this.answers.findIndex((a) => a.type === type)) >= 0);
+    return type === 'ready' ? this.answers[at]! : this.answers.splice(at, 1)[0]!;
   }
 
   /** Stops the worker. */
