@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { BackendName, Core } from './core.js';
-import { describe, explainCompileError, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
+import { cannotShareError, describe, explainCompileError, handleError, optionError, toU64 } from './errors.js';
 import { JsCore } from './js-core.js';
 import { checkOptionNames } from './option-names.js';
 import {
@@ -266,28 +266,33 @@ export class MigrationStats {
 
   /**
    * Whether this thread can send shared memory to another one, i.e. whether {@link MigrationStats.handle}
-   * is available. Always `true` in Node; in a browser, `true` only on a cross-origin isolated page
-   * (served with `Cross-Origin-Opener-Policy: same-origin` and
-   * `Cross-Origin-Embedder-Policy: require-corp`) and in its workers. Single-thread use works either way.
-   * @returns `false` where `self.crossOriginIsolated` is `false` and no `SharedArrayBuffer` global
-   *   is exposed (a browser refuses `postMessage` of shared memory there), else `true`
+   * is available. Always `true` in Node, Bun and Deno; in a browser, `true` only on a cross-origin
+   * isolated page (served with `Cross-Origin-Opener-Policy: same-origin` and
+   * `Cross-Origin-Embedder-Policy: require-corp`) and in its workers, and only in an engine that has
+   * `SharedArrayBuffer` there (WebKitGTK 2.50 isolates the page but has none). Single-thread use
+   * works either way.
+   * @returns `true` exactly where the `SharedArrayBuffer` global exists: browsers hide it where they
+   *   refuse `postMessage` of shared memory, and an engine without it refuses that too
    * @example
    * if (!MigrationStats.canShareMemory()) showWarning('counting on the page only');
    */
   static canShareMemory(): boolean {
-    // Browsers hide the SharedArrayBuffer global exactly where they refuse to post one; a browser
-    // told to allow it anyway (an enterprise policy) exposes it while still not isolated.
-    return (globalThis as { crossOriginIsolated?: unknown }).crossOriginIsolated !== false || typeof SharedArrayBuffer === 'function';
+    // Browsers hide the SharedArrayBuffer global exactly where they refuse to post one (a page that
+    // is not cross-origin isolated), and expose it where they allow it without isolation (an
+    // enterprise policy). An engine with SharedArrayBuffer turned off lacks it even on an isolated
+    // page, and refuses the post there too: `crossOriginIsolated` alone says nothing.
+    return typeof SharedArrayBuffer === 'function';
   }
 
   /**
    * Pass this to other threads (`postMessage`) and to {@link MigrationStats.attach}.
-   * @throws Error naming the two response headers to send, on a page that is not cross-origin
-   *   isolated (where `postMessage` would throw a bare `DataCloneError`); see
-   *   {@link MigrationStats.canShareMemory}
+   * @throws Error where {@link MigrationStats.canShareMemory} is `false` (where `postMessage` would
+   *   throw a bare `DataCloneError`): on a page that is not cross-origin isolated, one naming the two
+   *   response headers to send; on an isolated page of an engine without `SharedArrayBuffer`, one
+   *   saying that this engine cannot share memory with workers, and why
    */
   get handle(): MigrationStatsHandle {
-    if (!MigrationStats.canShareMemory()) throw notIsolatedError();
+    if (!MigrationStats.canShareMemory()) throw cannotShareError();
     return this.#handle;
   }
 

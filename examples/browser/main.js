@@ -21,7 +21,7 @@ if (canShare) {
   try {
     void stats.handle; // what a call to postMessage(stats.handle) would meet
   } catch (error) {
-    isolation.textContent = `Not cross-origin isolated, so this page counts on its own thread.\n${error.message}`;
+    isolation.textContent = `Workers cannot share memory here, so this page counts on its own thread.\n${error.message}`;
   }
 }
 
