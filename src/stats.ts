@@ -307,9 +307,13 @@ export class MigrationStats {
   static async create(options?: MigrationStatsOptions): Promise<MigrationStats> {
     const { backend, lane } = readOptions('MigrationStats.create', options);
     const memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES, shared: true });
-    const module = await compileCore().catch((error: unknown) => {
+    let module: WebAssembly.Module;
+    try {
+      // A CSP refusal comes as a rejection (Chromium, Firefox) or thrown at once (WebKit).
+      module = await compileCore();
+    } catch (error) {
       throw explainCompileError(error);
-    });
+    }
     const core = await makeCore(backend, module, memory);
     core.initHeader();
     const handle: MigrationStatsHandle = Object.freeze({

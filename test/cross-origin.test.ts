@@ -138,6 +138,27 @@ describe('under a Content-Security-Policy without wasm-unsafe-eval', () => {
     }
   });
 
+  it("says so too when the refusal is thrown at once, in WebKit's words", async () => {
+    vi.resetModules();
+    const { MigrationStats: Fresh } = await import('../dist/index.js');
+    const refusal = new WebAssembly.CompileError(
+      "Refused to create a WebAssembly object because 'unsafe-eval' or 'wasm-unsafe-eval' is not an allowed source of script in the following Content Security Policy directive: \"script-src 'self'\".",
+    );
+    const compile = vi.spyOn(WebAssembly, 'compile').mockImplementationOnce(() => {
+      throw refusal;
+    });
+    try {
+      const error = await Fresh.create().then(
+        () => undefined,
+        (caught: unknown) => caught as Error,
+      );
+      expect(error?.message).toMatch(/^MigrationStats\.create: this page's Content-Security-Policy forbids compiling WebAssembly/);
+      expect(error?.cause).toBe(refusal);
+    } finally {
+      compile.mockRestore();
+    }
+  });
+
   it('passes on other compile errors unchanged', async () => {
     vi.resetModules();
     const { MigrationStats: Fresh } = await import('../dist/index.js');
