@@ -152,15 +152,16 @@ export function cannotShareError(): Error {
 }
 
 /**
- * What `MigrationStats.create()` throws when compiling the Wasm core fails. The bytes are ours and
- * valid, so a refusal that names the Content-Security-Policy is the page's CSP: it becomes an error
- * saying to allow `'wasm-unsafe-eval'` (browsers' own message names the broader `'unsafe-eval'`).
- * Anything else passes unchanged.
+ * What `MigrationStats.create()` (or `attach()`) throws when compiling or instantiating the Wasm
+ * core fails. The bytes are ours and valid, so a refusal that names the Content-Security-Policy is
+ * the page's CSP: it becomes an error saying to allow `'wasm-unsafe-eval'` (browsers' own message
+ * names the broader `'unsafe-eval'`). Anything else passes unchanged.
+ * @param where - the call, for the message
  */
-export function explainCompileError(error: unknown): unknown {
+export function explainCompileError(error: unknown, where = 'MigrationStats.create'): unknown {
   if (!(error instanceof Error && /Content.Security.Polic|\bCSP\b/i.test(error.message))) return error;
   return new Error(
-    "MigrationStats.create: this page's Content-Security-Policy forbids compiling WebAssembly. Add 'wasm-unsafe-eval' " +
+    `${where}: this page's Content-Security-Policy forbids compiling WebAssembly. Add 'wasm-unsafe-eval' ` +
       "to its script-src (e.g. script-src 'self' 'wasm-unsafe-eval'); 'unsafe-eval' allows much more than this needs. " +
       `The browser said: ${error.message}`,
     { cause: error },

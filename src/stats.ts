@@ -166,7 +166,7 @@ function checkMemory(memory: unknown): WebAssembly.Memory {
   return memory as WebAssembly.Memory;
 }
 
-async function makeCore(backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Core> {
+async function makeCore(where: string, backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Core> {
   if (backend === 'js') return new JsCore(memory.buffer);
   try {
     return await instantiateCore(module, memory);
@@ -174,7 +174,8 @@ async function makeCore(backend: BackendName, module: WebAssembly.Module, memory
     if (error instanceof WebAssembly.LinkError) {
       throw handleError(`.memory does not fit the Wasm core (${error.message})`);
     }
-    throw error;
+    // WebKit's CSP lets the module compile and refuses the instance.
+    throw explainCompileError(error, where);
   }
 }
 
@@ -302,7 +303,7 @@ export class MigrationStats {
    * @returns the stats of this thread; share them with `stats.handle`
    * @throws TypeError for unknown options
    * @throws Error saying to allow `'wasm-unsafe-eval'` when the page's Content-Security-Policy
-   *   forbids compiling WebAssembly
+   *   forbids compiling WebAssembly (or, in WebKit, instantiating it)
    */
   static async create(options?: MigrationStatsOptions): Promise<MigrationStats> {
     const { backend, lane } = readOptions('MigrationStats.create', options);
@@ -312,9 +313,9 @@ export class MigrationStats {
       // A CSP refusal comes as a rejection (Chromium, Firefox) or thrown at once (WebKit).
       module = await compileCore();
     } catch (error) {
-      throw explainCompileError(error);
+      throw explainCompileError(error, 'MigrationStats.create');
     }
-    const core = await makeCore(backend, module, memory);
+    const core = await makeCore('MigrationStats.create', backend, module, memory);
     core.initHeader();
     const handle: MigrationStatsHandle = Object.freeze({
       kind: 'migration-stats',
@@ -331,6 +332,8 @@ export class MigrationStats {
    * @param handle - `stats.handle`, as received from `postMessage` or `structuredClone`
    * @param options - `backend`: `'wasm'` (default) or `'js'`; `lane`: claim a lane (default true)
    * @throws TypeError saying what is wrong when `handle` is not a live handle of this library
+   * @throws Error saying to allow `'wasm-unsafe-eval'` when this thread's Content-Security-Policy
+   *   forbids instantiating WebAssembly (the `'wasm'` backend)
    */
   static async attach(handle: MigrationStatsHandle, options?: MigrationStatsOptions): Promise<MigrationStats> {
     const { backend, lane } = readOptions('MigrationStats.attach', options);
@@ -340,7 +343,7 @@ export class MigrationStats {
     const fields = readHandle(handle);
     const memory = checkMemory(fields.memory);
     const module = checkModule(fields.module);
-    const core = await makeCore(backend, module, memory);
+    const core = await makeCore('MigrationStats.attach', backend, module, memory);
     const own: MigrationStatsHandle = Object.freeze({ kind: 'migration-stats', layoutVersion: LAYOUT_VERSION, memory, module });
     return new MigrationStats(core, own, lane);
   }
