@@ -302,8 +302,10 @@ describe('a handle received twice by postMessage', () => {
     // Per worker: 2 handles × 2 backends with a lane (the ones without stay at −1).
     const lanes = reports.flatMap((r) => r.lanes);
     expect(lanes.filter((lane) => lane === -1)).toHaveLength(8);
-    const claimed = lanes.filter((lane) => lane >= 0);
-    expect(new Set(claimed).size).toBe(8);
+    expect(lanes.filter((lane) => lane >= 0)).toHaveLength(8);
+    // The 4 laned instances of a worker are alive together: 4 distinct lanes. Across workers lanes
+    // may repeat: one worker can finish and close its instances before the other attaches.
+    for (const report of reports) expect(new Set(report.lanes.filter((lane) => lane >= 0)).size).toBe(4);
     const adds = reports.reduce((sum, r) => sum + BigInt(r.added), 0n);
     expect(adds).toBe(2n * 8n * BigInt(iterations));
     expect(stats.postcopyRequests.get()).toBe(adds);
