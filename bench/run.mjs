@@ -5,6 +5,7 @@
 //   npm run bench                         full run (about 80 s on 2 vCPU)
 //   npm run bench -- --quick              short rounds, for a first look (about 10 s)
 //   npm run bench -- --json out.json      choose where the JSON goes (default bench/results/)
+//   npm run bench -- --runtimes           add/get in Node 20/22/24/26, Bun and Deno (bench/runtimes.mjs)
 //
 // Method: every implementation warms up first; then each round runs every scenario of every
 // implementation for the same fixed time, implementations in a rotating order; the tables show
@@ -24,6 +25,11 @@ import { buildNative } from './native.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
+// `--runtimes`: the single-thread add/get table in every supported runtime instead (bench/runtimes.mjs).
+if (args.includes('--runtimes')) {
+  await import('./runtimes.mjs');
+  process.exit();
+}
 const quick = args.includes('--quick');
 const jsonArg = args.indexOf('--json');
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
