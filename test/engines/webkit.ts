@@ -75,8 +75,10 @@ async function startXvfb(): Promise<{ child: ChildProcess; display: string }> {
 async function startDriver(display: string, extraEnv: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const port = await freePort();
   // Its own process group, so that stopping it stops the browser processes it started.
+  // JavaScriptCore reads JSC_* from the environment: only what this engine variant asks for.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('JSC_')));
   const child = spawn(which('WebKitWebDriver')!, [`--port=${port}`], {
-    env: { ...process.env, DISPLAY: display, ...extraEnv },
+    env: { ...env, DISPLAY: display, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
