@@ -49,11 +49,14 @@ function lacksAvx2() {
 
 /**
  * The npm package that holds a runtime's binary for this machine, and the binary's path inside it.
- * @throws Error on a platform the registry has no such package for
+ * @param runtime - an entry of {@link RUNTIMES}
+ * @param os - `process.platform`'s value (default this machine's)
+ * @param cpu - `process.arch`'s value (default this machine's)
+ * @throws RangeError on a platform the registry has no such package for
  */
 export function binaryPackage(runtime, os = platform(), cpu = arch()) {
   if (os !== 'linux' || (cpu !== 'x64' && cpu !== 'arm64')) {
-    throw new Error(`scripts/runtimes.mjs: the registry's runtime binaries are used on Linux x64 and arm64 only; this is ${os} ${cpu}`);
+    throw new RangeError(`binaryPackage: the registry's runtime binaries are used on Linux x64 and arm64 only; received ${os} ${cpu}`);
   }
   switch (runtime.kind) {
     case 'node':
@@ -67,10 +70,13 @@ export function binaryPackage(runtime, os = platform(), cpu = arch()) {
   }
 }
 
-/** Finds a runtime by id. @throws Error naming the ids there are */
+/**
+ * Finds a runtime by id.
+ * @throws RangeError naming the value and the ids there are
+ */
 export function runtimeById(id) {
   const runtime = RUNTIMES.find((r) => r.id === id);
-  if (!runtime) throw new Error(`unknown runtime ${JSON.stringify(id)}: the runtimes are ${RUNTIMES.map((r) => r.id).join(', ')}`);
+  if (!runtime) throw new RangeError(`runtimeById: id must be one of ${RUNTIMES.map((r) => r.id).join(', ')}; received ${JSON.stringify(id)}`);
   return runtime;
 }
 
