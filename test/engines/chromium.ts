@@ -49,7 +49,12 @@ export async function npmChromium(): Promise<string> {
       mkdirSync(lock);
     } catch {
       // Another process is unpacking, or died doing it.
-      const holder = Number(readFileSync(join(lock, 'pid'), { encoding: 'utf8', flag: 'a+' }));
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {
+        // the lock was just released, or its holder has not written its pid yet
+      }
       if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) rmSync(lock, { recursive: true, force: true });
       if (tries >= 1200) throw new Error(`@sparticuz/chromium: ${lock} is still held after ${tries} tries`);
       await new Promise((resolve) => setTimeout(resolve, 250));
