@@ -310,7 +310,8 @@ export class MigrationStats {
     const memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES, shared: true });
     let module: WebAssembly.Module;
     try {
-      // A CSP refusal comes as a rejection (Chromium, Firefox) or thrown at once (WebKit).
+      // Chromium and Firefox reject the compile under such a CSP (caught here also if thrown at once);
+      // WebKit refuses the instance instead (makeCore).
       module = await compileCore();
     } catch (error) {
       throw explainCompileError(error, 'MigrationStats.create');

@@ -138,7 +138,7 @@ describe('under a Content-Security-Policy without wasm-unsafe-eval', () => {
     }
   });
 
-  it("says so too when the refusal is thrown at once, in WebKit's words", async () => {
+  it('says so too when compile throws the refusal at once instead of rejecting', async () => {
     vi.resetModules();
     const { MigrationStats: Fresh } = await import('../dist/index.js');
     const refusal = new WebAssembly.CompileError(
