@@ -8,5 +8,8 @@ export default defineConfig({
     // Worker tests do hundreds of thousands of atomic operations per worker on a 2-core machine.
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // After the default report: one line naming each part skipped for a missing Debian package
+    // and the command that installs it (test/requirements.ts), then the totals.
+    reporters: ['default', './test/skip-summary.ts'],
   },
 });

@@ -9,6 +9,7 @@
 //   npm run bench -- --only release       this build against a previous release (--release-ref, default v0.1.0)
 //   npm run bench -- --only simulate      the simulator against a first-touch copy: opt-in, never
 //                                         part of a run without --only (GiBs of memory, a minute)
+//   npm run bench -- --runtimes           add/get in Node 20/22/24/26, Bun and Deno (bench/runtimes.mjs)
 //
 // This file parses the flags, describes the machine, builds the C reference when a suite needs
 // it, runs the selected suites one after the other in their listed order, and hands what they
@@ -22,6 +23,11 @@ import { reportText, writeJson } from './report.mjs';
 import { SUITES } from './suites/index.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// `--runtimes`: the single-thread add/get table in every supported runtime instead (bench/runtimes.mjs).
+if (process.argv.includes('--runtimes')) {
+  await import('./runtimes.mjs');
+  process.exit();
+}
 const log = (line) => process.stderr.write(`${line}\n`);
 const USAGE =
   `Usage: npm run bench -- [--quick] [--json FILE] [--only ${SUITES.map((s) => s.name).join(',')}] [--release-ref REF]\n` +

@@ -156,15 +156,42 @@ export function notIsolatedError(): Error {
 }
 
 /**
- * What `MigrationStats.create()` throws when compiling the Wasm core fails. The bytes are ours and
- * valid, so a refusal that names the Content-Security-Policy is the page's CSP: it becomes an error
- * saying to allow `'wasm-unsafe-eval'` (browsers' own message names the broader `'unsafe-eval'`).
- * Anything else passes unchanged.
+ * The error of `stats.handle` in an engine that has no `SharedArrayBuffer` although the page is
+ * cross-origin isolated (or that has no notion of isolation at all): no header can help there.
+ * WebKitGTK 2.50 is such an engine (SharedArrayBuffer off by default, an open WebKit bug), and
+ * posting the memory there throws a bare `DataCloneError`.
  */
-export function explainCompileError(error: unknown): unknown {
+export function noSharedMemoryError(): Error {
+  const isolation = (globalThis as { crossOriginIsolated?: unknown }).crossOriginIsolated;
+  const page = isolation === true ? 'this page is cross-origin isolated (self.crossOriginIsolated is true), but ' : '';
+  return new Error(
+    `MigrationStats.handle: this JavaScript engine cannot share memory with workers: ${page}it has no SharedArrayBuffer ` +
+      '(typeof SharedArrayBuffer is "undefined"), and an engine without it refuses to send shared memory to a worker ' +
+      '(postMessage would throw a DataCloneError). Some engines ship with SharedArrayBuffer turned off even on isolated pages: ' +
+      'WebKitGTK 2.50 does, and JavaScriptCore turns it on with JSC_useSharedArrayBuffer=1 in the browser\'s environment. ' +
+      'The stats work on this thread only. MigrationStats.canShareMemory() tells beforehand.',
+  );
+}
+
+/**
+ * The error of `stats.handle` where `MigrationStats.canShareMemory()` is false: the page lacks
+ * isolation (headers can fix it) or the engine lacks `SharedArrayBuffer` (they cannot).
+ */
+export function cannotShareError(): Error {
+  return (globalThis as { crossOriginIsolated?: unknown }).crossOriginIsolated === false ? notIsolatedError() : noSharedMemoryError();
+}
+
+/**
+ * What `MigrationStats.create()` (or `attach()`) throws when compiling or instantiating the Wasm
+ * core fails. The bytes are ours and valid, so a refusal that names the Content-Security-Policy is
+ * the page's CSP: it becomes an error saying to allow `'wasm-unsafe-eval'` (browsers' own message
+ * names the broader `'unsafe-eval'`). Anything else passes unchanged.
+ * @param where - the call, for the message
+ */
+export function explainCompileError(error: unknown, where = 'MigrationStats.create'): unknown {
   if (!(error instanceof Error && /Content.Security.Polic|\bCSP\b/i.test(error.message))) return error;
   return new Error(
-    "MigrationStats.create: this page's Content-Security-Policy forbids compiling WebAssembly. Add 'wasm-unsafe-eval' " +
+    `${where}: this page's Content-Security-Policy forbids compiling WebAssembly. Add 'wasm-unsafe-eval' ` +
       "to its script-src (e.g. script-src 'self' 'wasm-unsafe-eval'); 'unsafe-eval' allows much more than this needs. " +
       `The browser said: ${error.message}`,
     { cause: error },

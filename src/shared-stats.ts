@@ -26,7 +26,7 @@ import {
   type MetricDefinition,
   type StatsSchema,
 } from './definition.js';
-import { describe, explainCompileError, handleError, notIsolatedError, optionError, toU64 } from './errors.js';
+import { cannotShareError, describe, explainCompileError, handleError, optionError, toU64 } from './errors.js';
 import { checkHandle, makeHandle, type StatsHandle } from './handle.js';
 import { Histogram, histogramInternals } from './histogram.js';
 import { readOptions, type OptionSpec } from './options.js';
@@ -142,7 +142,8 @@ function makeCore(where: string, backend: BackendName, module: WebAssembly.Modul
     if (error instanceof LayoutVersionError) {
       throw handleError(where, `.module is built for layout version ${String(error.version)}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
     }
-    throw error;
+    // WebKit's CSP lets the module compile and refuses the instance.
+    throw explainCompileError(error, where);
   }
 }
 
@@ -155,9 +156,14 @@ export async function createParts(where: string, definition: Definition, lanes: 
   const layout = planLayout(definition, lanes, json.length);
   if (typeof layout === 'string') throw new RangeError(`${where}: the definition does not fit: ${layout}`);
   const memory = new WebAssembly.Memory({ initial: layout.pages, maximum: layout.pages, shared: true });
-  const module = await compileCore().catch((error: unknown) => {
-    throw explainCompileError(error);
-  });
+  let module: WebAssembly.Module;
+  try {
+    // Chromium and Firefox reject the compile under a CSP without 'wasm-unsafe-eval' (caught here
+    // also if thrown at once); WebKit refuses the instance instead (makeCore).
+    module = await compileCore();
+  } catch (error) {
+    throw explainCompileError(error, where);
+  }
   const core = makeCore(where, backend, module, memory);
   writeHeader(memory.buffer, layout, json);
   return { core, memory, module, definition, layout };
@@ -293,7 +299,7 @@ export class SharedStats {
    *   `MigrationStats.canShareMemory`)
    */
   get handle(): StatsHandle {
-    if (!canShareMemory()) throw notIsolatedError();
+    if (!canShareMemory()) throw cannotShareError();
     return this.#handle;
   }
 
@@ -447,8 +453,11 @@ reserveNames(Object.getOwnPropertyNames(RateLimitedStats.prototype));
  * pages that are cross-origin isolated, with their workers); single-thread use works either way.
  */
 export function canShareMemory(): boolean {
-  // Browsers hide the SharedArrayBuffer global exactly where they refuse to post one.
-  return (globalThis as { crossOriginIsolated?: unknown }).crossOriginIsolated !== false || typeof SharedArrayBuffer === 'function';
+  // Browsers hide the SharedArrayBuffer global exactly where they refuse to post one (a page that
+  // is not cross-origin isolated), and expose it where they allow it without isolation (an
+  // enterprise policy). An engine with SharedArrayBuffer turned off lacks it even on an isolated
+  // page, and refuses the post there too: `crossOriginIsolated` alone says nothing.
+  return typeof SharedArrayBuffer === 'function';
 }
 
 /**

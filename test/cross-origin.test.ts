@@ -138,6 +138,48 @@ describe('under a Content-Security-Policy without wasm-unsafe-eval', () => {
     }
   });
 
+  it('says so too when compile throws the refusal at once instead of rejecting', async () => {
+    vi.resetModules();
+    const { MigrationStats: Fresh } = await import('../dist/index.js');
+    const refusal = new WebAssembly.CompileError(
+      "Refused to create a WebAssembly object because 'unsafe-eval' or 'wasm-unsafe-eval' is not an allowed source of script in the following Content Security Policy directive: \"script-src 'self'\".",
+    );
+    const compile = vi.spyOn(WebAssembly, 'compile').mockImplementationOnce(() => {
+      throw refusal;
+    });
+    try {
+      const error = await Fresh.create().then(
+        () => undefined,
+        (caught: unknown) => caught as Error,
+      );
+      expect(error?.message).toMatch(/^MigrationStats\.create: this page's Content-Security-Policy forbids compiling WebAssembly/);
+      expect(error?.cause).toBe(refusal);
+    } finally {
+      compile.mockRestore();
+    }
+  });
+
+  it("says so when the CSP lets the module compile and refuses the instance, as WebKit does", async () => {
+    const refusal = new WebAssembly.CompileError(
+      "Refused to create a WebAssembly object because 'unsafe-eval' or 'wasm-unsafe-eval' is not an allowed source of script in the following Content Security Policy directive: \"script-src 'self'\".",
+    );
+    const instance = vi.spyOn(WebAssembly, 'Instance').mockImplementation(function refuse(): never {
+      throw refusal;
+    });
+    try {
+      const error = await MigrationStats.create().then(
+        () => undefined,
+        (caught: unknown) => caught as Error,
+      );
+      expect(error?.message).toMatch(/^MigrationStats\.create: this page's Content-Security-Policy forbids compiling WebAssembly/);
+      expect(error?.cause).toBe(refusal);
+      // The 'js' backend instantiates nothing: it works under such a policy.
+      expect((await MigrationStats.create({ backend: 'js' })).backend).toBe('js');
+    } finally {
+      instance.mockRestore();
+    }
+  });
+
   it('passes on other compile errors unchanged', async () => {
     vi.resetModules();
     const { MigrationStats: Fresh } = await import('../dist/index.js');

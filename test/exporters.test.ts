@@ -31,7 +31,8 @@ import { readExposition, isCanonicalNumber, type Family } from './exposition.js'
 import { chunkSize, copyChunks, OPTIONS, SCHEMA, WORKERS } from './fixtures/every-kind.mjs';
 import { BACKENDS, callHandler } from './helpers.js';
 import { BRAND } from './hostile.js';
-import { requireTool, skipWithout } from './tools.js';
+import { gate } from './requirements.js';
+import { requireTool } from './tools.js';
 import { copyInWorkers } from './workers.js';
 
 const EveryKind = defineStats(SCHEMA, OPTIONS);
@@ -284,7 +285,8 @@ describe.each(BACKENDS)('prometheusText of stats of any definition (%s backend)'
     ]);
   });
 
-  it.skipIf(skipWithout('promtool'))('passes promtool check metrics, with and without labels and with 64-bit values', async () => {
+  it('passes promtool check metrics, with and without labels and with 64-bit values', async (ctx) => {
+    gate('prometheus').check(ctx);
     const { stats } = await copied(backend);
     stats.workerBytes.at(0).add(2n ** 64n - 1n);
     for (const text of [prometheusText(stats), prometheusText(stats, { labels: { vm: 'guest "1"' } }), prometheusText(stats, { prefix: '' })]) {
@@ -292,7 +294,8 @@ describe.each(BACKENDS)('prometheusText of stats of any definition (%s backend)'
     }
   });
 
-  it.skipIf(skipWithout('promtool'))('promtool refuses the buckets outside a histogram family (so the check can fail)', async () => {
+  it('promtool refuses the buckets outside a histogram family (so the check can fail)', async (ctx) => {
+    gate('prometheus').check(ctx);
     const stats = await EveryKind.create({ backend });
     const broken = prometheusText(stats).replace('# TYPE copy_chunk_bytes histogram', '# TYPE copy_chunk_bytes counter');
     const { status, output } = promtoolCheck(broken);
@@ -397,7 +400,8 @@ describe.each(BACKENDS)('the prom-client adapter over stats of any definition (%
     expect(readExposition(text, 'openmetrics').find((f) => f.name === 'copy_chunk_bytes')?.samples[0]?.labels).toEqual({ le: '0.0' });
   });
 
-  it.skipIf(skipWithout('promtool'))('passes promtool check metrics', async () => {
+  it('passes promtool check metrics', async (ctx) => {
+    gate('prometheus').check(ctx);
     const { stats } = await copied(backend);
     const registry = new Registry();
     registerPromClient(stats, { registry, labels: { vm: 'guest1' } });

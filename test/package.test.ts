@@ -3,7 +3,7 @@
 // there the way the README says: the Node quick start, the types of every subpath under both module
 // resolutions, the Wasm file by its subpath, the `migration-stats` command and a Vite build. Nothing
 // here resolves anything from this repository but the tools (npm, tsc, vite).
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, posix } from 'node:path';
@@ -43,12 +43,14 @@ env.PATH = (process.env.PATH ?? '').split(delimiter).filter((dir) => !dir.starts
 
 /** Runs a command to its end and returns its stdout; a failure carries its stderr. */
 function run(command: string, args: readonly string[], cwd: string): string {
-  try {
-    return execFileSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (error) {
-    const { stderr, stdout } = error as { stderr?: string; stdout?: string };
-    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${stderr ?? ''}${stdout ?? ''}`);
-  }
+  return runBoth(command, args, cwd).stdout;
+}
+
+/** Runs a command to its end and returns its stdout and stderr; a failure carries both. */
+function runBoth(command: string, args: readonly string[], cwd: string): { stdout: string; stderr: string } {
+  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${result.stderr ?? ''}${result.stdout ?? ''}${result.error?.message ?? ''}`);
+  return { stdout: result.stdout, stderr: result.stderr };
 }
 
 /** Every file path the exports map, `main`, `types` and `bin` point at, as tarball paths. */
@@ -77,6 +79,8 @@ let packed: Packed;
 let shipped: Set<string>;
 /** The consumer project. */
 let app: string;
+/** What `npm install` of the tarball printed on stderr (npm's warnings). */
+let installWarnings: string;
 
 beforeAll(() => {
   temp = mkdtempSync(join(tmpdir(), 'migration-stats-package-'));
@@ -93,14 +97,14 @@ beforeAll(() => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
     return `${name}@${version}`;
   });
-  const install = (mode: string) => run('npm', ['install', mode, '--no-audit', '--no-fund', join(temp, packed.filename), ...peers], app);
+  const install = (mode: string) => runBoth('npm', ['install', mode, '--no-audit', '--no-fund', join(temp, packed.filename), ...peers], app).stderr;
   try {
-    install('--offline');
+    installWarnings = install('--offline');
   } catch {
     // `npm ci` caches the tarballs but not the registry's list of versions of each name, which an
     // install by range needs: on a fresh machine --offline fails, and npm then asks the registry
     // for those few lists only (the tarballs still come from the cache).
-    install('--prefer-offline');
+    installWarnings = install('--prefer-offline');
   }
 }, 120_000);
 
@@ -136,6 +140,21 @@ describe('the packed tarball', () => {
     const source = (path: string, ext: string) => path.replace(/^dist\//, 'src/').replace(/\.js$/, ext);
     const orphans = [...shipped].filter((path) => /^dist\/(?!browser\/).*\.js$/.test(path) && !shipped.has(source(path, '.ts')) && !shipped.has(source(path, '.d.ts')));
     expect(orphans).toEqual([]);
+  });
+
+  it('holds a LICENSE that matches the license package.json names', () => {
+    expect(shipped).toContain('LICENSE');
+    expect((pkg as { license?: string }).license).toBe('MIT');
+    expect(readFileSync(join(app, 'node_modules', pkg.name, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} /);
+  });
+
+  it('has no install-time scripts, so installing it runs nothing and npm warns of nothing', () => {
+    // npm 11 flags preinstall, install, postinstall and (outside the registry) prepare; the build
+    // of a clone runs from postprepare, which npm runs for the root project only.
+    const { scripts = {} } = JSON.parse(readFileSync(join(app, 'node_modules', pkg.name, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    expect(Object.keys(scripts).filter((name) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(name))).toEqual([]);
+    expect(installWarnings).not.toMatch(/install-scripts|allowScripts/);
+    expect(installWarnings.split('\n').filter((line) => /^npm warn/i.test(line))).toEqual([]);
   });
 
   it('holds no tests, benchmarks, examples, build scripts or debug builds', () => {

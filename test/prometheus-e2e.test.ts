@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../dist/index.js';
-import { freePort, poll, requireTool, skipWithout, start, stop } from './tools.js';
+import { gate } from './requirements.js';
+import { freePort, poll, requireTool, start, stop } from './tools.js';
 
 const WORKERS = 4;
 const TIMES = 20_000;
@@ -29,7 +30,8 @@ describe('Prometheus scraping a Node process', () => {
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it.skipIf(skipWithout('prometheus'))('stores the exact values that worker threads counted (and rounds above 2^53)', async () => {
+  it('stores the exact values that worker threads counted (and rounds above 2^53)', async (ctx) => {
+    gate('prometheus').check(ctx);
     const prometheus = requireTool('prometheus');
 
     // 1. The Node process: /metrics on a free port, WORKERS threads adding TIMES times.

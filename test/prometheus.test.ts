@@ -13,7 +13,8 @@ import {
 import { readExposition } from './exposition.js';
 import { callHandler } from './helpers.js';
 import { BRAND, flippingGetter, throwingGetter } from './hostile.js';
-import { requireTool, skipWithout } from './tools.js';
+import { gate } from './requirements.js';
+import { requireTool } from './tools.js';
 import { addInWorkers } from './workers.js';
 
 const U64_MAX = 2n ** 64n - 1n;
@@ -119,7 +120,10 @@ describe('the exposition reader of the tests', () => {
 });
 
 describe('promtool check metrics', () => {
-  it.skipIf(skipWithout('promtool'))('accepts the exposition, with labels and with 64-bit values', async () => {
+  const prometheus = gate('prometheus');
+
+  it('accepts the exposition, with labels and with 64-bit values', async (ctx) => {
+    prometheus.check(ctx);
     const stats = await MigrationStats.create();
     stats.zeroPages.add(1);
     stats.multifdBytes.set(U64_MAX);
@@ -128,7 +132,8 @@ describe('promtool check metrics', () => {
     }
   });
 
-  it.skipIf(skipWithout('promtool'))('rejects an exposition that breaks the conventions (so the check can fail)', async () => {
+  it('rejects an exposition that breaks the conventions (so the check can fail)', async (ctx) => {
+    prometheus.check(ctx);
     const stats = await MigrationStats.create();
     const broken = prometheusText(stats).replace(/qemu_migration_zero_pages_total/g, 'qemu_migration_zero_pages');
     const { status, output } = promtoolCheck(broken);

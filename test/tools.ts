@@ -1,45 +1,19 @@
 /**
- * Helpers for tests that drive real programs: find a tool on PATH, pick a free loopback port,
+ * Helpers for tests that drive real programs: find a tool on PATH (test/requirements.ts says when
+ * tests that need one are skipped), pick a free loopback port,
  * poll with a bounded number of tries, stop child processes that the test started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { PARTS, which } from './requirements.js';
 
-/**
- * Set to 1 to skip the tests that need Prometheus' `prometheus` and `promtool` when they are not
- * installed. Without it those tests fail, so a machine lacking them cannot pass silently.
- */
-export const SKIP_PROMETHEUS_ENV = 'MIGRATION_STATS_SKIP_PROMETHEUS';
+export { which };
 
-/** The absolute path of an executable on PATH, or undefined. */
-export function which(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const path = join(dir, name);
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-/** Whether a test needing `tool` should be skipped: only when it is missing and the opt-out is set. */
-export function skipWithout(tool: string): boolean {
-  return which(tool) === undefined && process.env[SKIP_PROMETHEUS_ENV] === '1';
-}
-
-/** The path of a Prometheus tool, or an error saying how to get it or opt out. */
+/** The path of a Prometheus tool, or an error saying how to get it. */
 export function requireTool(tool: string): string {
   const path = which(tool);
   if (path !== undefined) return path;
-  throw new Error(
-    `${tool} is not installed: install the Debian package (apt-get install --no-install-recommends prometheus), or set ${SKIP_PROMETHEUS_ENV}=1 to skip this test`,
-  );
+  throw new Error(`${tool} is not installed: ${PARTS.prometheus.enable}`);
 }
 
 /** A loopback TCP port that was free a moment ago. */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startWorker } from '../dist/simulate/worker-port.js';
 
 describe('the worker adapter in Node', () => {
@@ -16,5 +16,36 @@ describe('the worker adapter in Node', () => {
     // terminate() resolves once the thread is gone; its exit event is emitted by then.
     await new Promise((r) => setImmediate(r));
     expect(errors).toEqual([]);
+  });
+});
+
+describe('the worker adapter with Web Workers', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  /** A Web Worker that posts at once, before the next task, as a Deno worker's messages can arrive. */
+  class EarlyWorker extends EventTarget {
+    constructor() {
+      super();
+      queueMicrotask(() => this.dispatchEvent(new MessageEvent('message', { data: 'alive' })));
+      queueMicrotask(() => this.dispatchEvent(Object.assign(new Event('error', { cancelable: true }), { message: 'boom' })));
+    }
+    postMessage(): void {}
+    terminate(): void {}
+  }
+
+  it('keeps what the worker sends before listen() and delivers it then, errors included', async () => {
+    vi.stubGlobal('Worker', EarlyWorker);
+    const worker = await startWorker(new URL('file:///tmp/early-worker.js'));
+    for (let i = 0; i < 5; i++) await Promise.resolve(); // the simulator awaits before it listens
+    const messages: unknown[] = [];
+    const errors: string[] = [];
+    worker.listen(
+      ({ data }) => messages.push(data),
+      (error) => errors.push(error.message),
+    );
+    expect(messages).toEqual(['alive']);
+    expect(errors).toEqual(['worker early-worker.js failed: boom']);
   });
 });

@@ -39,7 +39,7 @@ export function mount(root, { stats, canShare }) {
   if (!canShare) {
     form.workers.value = '0';
     form.workers.disabled = true;
-    form.workers.title = 'Not cross-origin isolated: the page sends the packets itself';
+    form.workers.title = 'Workers cannot share memory here: the page sends the packets itself';
   }
 
   const rows = new Map();

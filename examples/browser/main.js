@@ -16,12 +16,14 @@ const context = { stats, canShare };
 const isolation = document.getElementById('isolation');
 isolation.dataset.isolated = String(canShare);
 if (canShare) {
-  isolation.textContent = 'Cross-origin isolated: Web Workers share these counters.';
+  isolation.textContent = self.crossOriginIsolated
+    ? 'Cross-origin isolated: Web Workers share these counters.'
+    : 'Not cross-origin isolated, but this browser lets Web Workers share these counters anyway.';
 } else {
   try {
     void stats.handle; // what a call to postMessage(stats.handle) would meet
   } catch (error) {
-    isolation.textContent = `Not cross-origin isolated, so this page counts on its own thread.\n${error.message}`;
+    isolation.textContent = `Workers cannot share memory here, so this page counts on its own thread.\n${error.message}`;
   }
 }
 

@@ -129,7 +129,12 @@ export function mount(root, { canShare }) {
   });
   if (!canShare) {
     form.querySelector('button').disabled = true;
-    setState('unavailable', 'The simulator needs workers that share memory: serve this page cross-origin isolated (server.mjs does).');
+    setState(
+      'unavailable',
+      self.crossOriginIsolated
+        ? 'The simulator needs workers that share memory, and this browser cannot share memory with workers even on this cross-origin isolated page (see above).'
+        : 'The simulator needs workers that share memory: serve this page cross-origin isolated (server.mjs does).',
+    );
   } else {
     setState('idle', 'Ready.');
     if (params.has('start')) void run();

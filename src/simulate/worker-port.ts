@@ -63,15 +63,27 @@ function nodeWorkerThreads(): Promise<NodeWorkerThreads> {
 export async function startWorker(url: URL): Promise<WorkerLike> {
   if (typeof browser.Worker === 'function') {
     const worker = new browser.Worker(url, { type: 'module' });
+    // Listen from the start and keep what comes before listen(): Deno dispatches a worker's
+    // messages as they arrive, between two microtasks, and an event that finds no listener is
+    // lost (browsers queue them as tasks). An error's default report is suppressed at once: the
+    // error goes to onError.
+    const early: Event[] = [];
+    let deliver: ((event: Event) => void) | undefined;
+    const hold = (event: Event): void => {
+      if (event.type === 'error') event.preventDefault();
+      if (deliver) deliver(event);
+      else early.push(event);
+    };
+    for (const type of ['message', 'error', 'messageerror']) worker.addEventListener(type, hold);
     return {
       postMessage: (message, transfer) => worker.postMessage(message, transfer ?? []),
       listen(onMessage, onError) {
-        worker.addEventListener('message', (event) => onMessage({ data: event.data }));
-        worker.addEventListener('error', (event) => {
-          event.preventDefault();
-          onError(new Error(`worker ${url.pathname.split('/').pop()} failed: ${event.message || 'could not load'}`));
-        });
-        worker.addEventListener('messageerror', () => onError(new Error('a worker message could not be read')));
+        deliver = (event) => {
+          if (event.type === 'message') onMessage({ data: (event as MessageEvent).data });
+          else if (event.type === 'error') onError(new Error(`worker ${url.pathname.split('/').pop()} failed: ${(event as ErrorEvent).message || 'could not load'}`));
+          else onError(new Error('a worker message could not be read'));
+        };
+        for (const event of early.splice(0)) deliver(event);
       },
       terminate: async () => worker.terminate(),
     };

@@ -1,0 +1,59 @@
+/**
+ * What the browser tests need of a browser engine, whatever drives it (playwright-core for
+ * Chromium, puppeteer-core over WebDriver BiDi for Firefox, WebDriver classic for WebKitGTK):
+ * launch, open a URL, evaluate a function in the page, close. One adapter per engine implements it.
+ */
+
+/**
+ * The engines the browser suite runs in. `chromium` is the first Chromium found (see
+ * chromium.ts), `chromium-npm` always the one from npm; `webkit-sab` is WebKitGTK with
+ * JSC_useSharedArrayBuffer=1.
+ */
+export type EngineId = 'chromium' | 'chromium-npm' | 'firefox' | 'webkit' | 'webkit-sab';
+
+/** One open page (a tab, or the session's window under WebDriver classic). */
+export interface EnginePage {
+  /**
+   * Runs `fn(arg)` in the page and resolves to its (awaited) result. `fn` is sent as source text,
+   * so it may use only its argument and the page's globals; argument and result are JSON.
+   * @throws Error with the page's message when `fn` throws or rejects
+   */
+  evaluate<A, R>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
+  /** What went wrong on the page so far that the driver saw (errors, failed requests), if it reports such things. */
+  problems(): string[];
+  close(): Promise<void>;
+}
+
+/** A running browser. */
+export interface Engine {
+  readonly id: EngineId;
+  /** For messages: the product, its version and where it came from. */
+  readonly description: string;
+  open(url: string): Promise<EnginePage>;
+  /** Stops the browser and every process started for it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Waits until `probe()` is true in the page (return a boolean: a DOM node does not cross every driver): at most `tries` evaluations, `pauseMs` apart. Fails
+ * at once with the reason when the page reports errors (`window.pageErrors`, see
+ * test/fixtures/browser/page-errors.js) or the driver saw a problem. Never asserts on time.
+ * @param what - what is awaited, for the error message
+ */
+export async function waitInPage(page: EnginePage, what: string, probe: () => unknown, tries = 600, pauseMs = 100): Promise<void> {
+  let last = 'not yet';
+  for (let i = 0; i < tries; i++) {
+    let ready = false;
+    try {
+      ready = Boolean(await page.evaluate(probe, undefined));
+    } catch (error) {
+      last = (error as Error).message; // a page still loading, or navigating
+    }
+    const errors = await page.evaluate(() => ((window as unknown as { pageErrors?: unknown[] }).pageErrors ?? []).map(String), undefined).catch(() => []);
+    const problems = [...errors, ...page.problems()];
+    if (problems.length > 0) throw new Error(`${what}: the page reported ${problems.join('; ')}`);
+    if (ready) return;
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  throw new Error(`${what}: still not there after ${tries} tries (last: ${last})`);
+}
