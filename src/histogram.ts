@@ -29,7 +29,10 @@ export interface BucketRange {
   readonly upper: bigint | null;
 }
 
-/** The range of bucket `index` of a histogram with `subBits` sub-bits (the last one open above). */
+/**
+ * The range of bucket `index` of a histogram with `subBits` sub-bits (the last one open above), for
+ * the exporters; readers use `Histogram.bucketRange`, which checks its index.
+ */
 export function bucketRange(index: number, buckets: number, subBits: number): BucketRange {
   let lower: bigint;
   let width: bigint;

@@ -12,7 +12,7 @@ export {
 } from './stats.js';
 export { Stat64, Stat64Batch } from './stat64.js';
 export { StatVector } from './vector.js';
-export { Histogram, HistogramBatch, bucketRange, type BucketRange } from './histogram.js';
+export { Histogram, HistogramBatch, type BucketRange } from './histogram.js';
 export {
   defineStats,
   attachStats,

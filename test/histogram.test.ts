@@ -5,7 +5,8 @@
 // bucketRange of that bucket, which must hold the value.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bucketRange, defineStats, type BackendName, type Histogram, type HistogramDefinition } from '../dist/index.js';
+import { defineStats, type BackendName, type Histogram, type HistogramDefinition } from '../dist/index.js';
+import { bucketRange } from '../dist/histogram.js';
 import { maxBuckets } from '../dist/definition.js';
 import { modelBucket, modelCounts, modelRange, modelRanges } from './bucket-model.js';
 import { BACKENDS, U64_MAX } from './helpers.js';
