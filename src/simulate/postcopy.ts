@@ -7,11 +7,12 @@
  * lock, turns `MISSING` into `REQUESTED` with one compare-exchange (the one vCPU that wins sends
  * the page request on the return path: one request per page), records the fault as QEMU's
  * `mark_postcopy_blocktime_begin()` does, and sleeps on the page's state (`Atomics.wait`). Whoever
- * writes a page to the destination ({@link landPage}) swaps its state to `PRESENT`; when it was
+ * writes a page to the destination ({@link landPage}) makes it `PRESENT`; when it was
  * `REQUESTED` it ends every fault on it under the same lock, as QEMU's
  * `mark_postcopy_blocktime_end()` does, then wakes the sleepers. The lock orders every begin of a
  * fault before its end: a vCPU that saw the page not present holds the lock until its fault is
- * recorded, and a lander that saw `REQUESTED` takes the lock to end it.
+ * recorded, and a lander that saw `REQUESTED` takes the lock and makes the page present only
+ * under it, so a woken vCPU cannot fault again before its fault on that page has ended.
  *
  * Overlapped blocktime (QEMU's `total_blocktime`): a shared count of blocked vCPUs
  * (`smp_cpus_down`) and the time the last of them became blocked (`last_begin`), both under the
@@ -110,7 +111,14 @@ function unlock(words: Int32Array): void {
  * @returns false when the migration was stopped meanwhile (the page never landed)
  */
 export function faultIn(shared: PostcopyShared, stats: BlocktimeStats, vcpu: number, page: number, abort: () => boolean): boolean {
-  if (!beginFault(shared, stats, vcpu, page)) return true;
+  return !beginFault(shared, stats, vcpu, page) || awaitPage(shared, page, abort);
+}
+
+/**
+ * Sleeps until a page the vCPU faulted on has landed (the blocking half of {@link faultIn}).
+ * @returns false when the migration was stopped meanwhile
+ */
+export function awaitPage(shared: PostcopyShared, page: number, abort: () => boolean): boolean {
   while (Atomics.load(shared.state, page) !== PAGE.PRESENT) {
     Atomics.wait(shared.state, page, PAGE.REQUESTED, 100);
     if (abort()) return false;
@@ -154,9 +162,12 @@ export function beginFault(shared: PostcopyShared, stats: BlocktimeStats, vcpu: 
  * and in the vCPU's blocktime; the overlapped time when all vCPUs were blocked) and they wake.
  */
 export function landPage(shared: PostcopyShared, stats: BlocktimeStats, page: number): void {
-  if (Atomics.exchange(shared.state, page, PAGE.PRESENT) !== PAGE.REQUESTED) return;
+  // No vCPU waits for it: present at once (a vCPU can only start waiting by turning MISSING into REQUESTED).
+  if (Atomics.compareExchange(shared.state, page, PAGE.MISSING, PAGE.PRESENT) !== PAGE.REQUESTED) return;
   const { words, times, vcpus } = shared;
+  // Present only under the lock: a vCPU that sees it so cannot fault again before its fault here has ended.
   lock(words);
+  Atomics.store(shared.state, page, PAGE.PRESENT);
   const now = nowNs();
   let affected = 0;
   for (let vcpu = 0; vcpu < vcpus; vcpu++) {

@@ -9,7 +9,7 @@
  */
 import { definePostcopyStats } from '../qemu/postcopy.js';
 import { SLOT } from './control.js';
-import { beginFault, faultIn, STOP_SLOT, vcpuStopped, vcpusStopping, type PostcopyShared } from './postcopy.js';
+import { awaitPage, beginFault, faultIn, STOP_SLOT, vcpuStopped, vcpusStopping, type PostcopyShared } from './postcopy.js';
 import type { VcpuInit } from './protocol.js';
 import { generator } from './guest.js';
 import { PAGE_BYTES } from './wire.js';
@@ -29,16 +29,20 @@ export async function startVcpu(init: VcpuInit): Promise<() => void> {
   const next = generator((init.seed ^ Math.imul(vcpu + 1, 0x9e3779b9)) >>> 0);
   const abort = (): boolean => vcpusStopping(shared) || Atomics.load(init.control, SLOT.abort) !== 0;
   let sink = 0;
+  const read = (page: number): void => {
+    sink ^= words[page * (PAGE_BYTES / 4) + (next() % (PAGE_BYTES / 4))]!;
+  };
   const touch = (page: number): boolean => {
     if (Atomics.load(shared.state, page) !== 0 && !faultIn(shared, stats, vcpu, page, abort)) return false;
-    sink ^= words[page * (PAGE_BYTES / 4) + (next() % (PAGE_BYTES / 4))]!;
+    read(page);
     return true;
   };
   const first = init.firstPage >= 0 && init.firstPage < pages ? init.firstPage : -1;
   const waiting = first >= 0 && beginFault(shared, stats, vcpu, first);
 
   return () => {
-    if (waiting && !touch(first)) return stopped(shared, sink);
+    if (waiting && !awaitPage(shared, first, abort)) return stopped(shared, sink);
+    if (first >= 0) read(first);
     const pagesPerMs = init.accessesPerSecond / 1000;
     const startMs = performance.now();
     let done = 0;
