@@ -17,7 +17,7 @@ const EXAMPLE = fileURLToPath(new URL('../examples/browser/', import.meta.url));
 const LIBRARY = fileURLToPath(new URL('../dist/browser/', import.meta.url));
 
 type Server = { url: string; close(): Promise<void> };
-type Shown = { state: string; status: string; report: string; counters: Record<string, bigint>; titles: Record<string, string> };
+type Shown = { state: string; status: string; report: string; counters: Record<string, bigint>; titles: Record<string, string>; chart: { hidden: boolean; bars: string[] } };
 
 describe.skipIf(SKIP)('the migrate view in headless Chromium', () => {
   let browser: Browser;
@@ -58,6 +58,10 @@ describe.skipIf(SKIP)('the migrate view in headless Chromium', () => {
           row.cells[2]!.textContent!.replaceAll(',', ''),
         ]),
       ),
+      chart: {
+        hidden: document.querySelector<HTMLElement>('#view .latency')!.hidden === true,
+        bars: [...document.querySelectorAll<SVGRectElement>('#view .latency rect')].map((rect) => rect.dataset.count!),
+      },
       titles: Object.fromEntries(
         [...document.querySelectorAll<HTMLTableRowElement>('#view .counters tbody tr')].map((row) => [row.cells[0]!.textContent!, row.cells[0]!.title]),
       ),
@@ -80,6 +84,21 @@ describe.skipIf(SKIP)('the migrate view in headless Chromium', () => {
     expect(c.dirty_sync_count).toBeGreaterThanOrEqual(3n);
     // Each counter's name cell carries its help text whole, quotes included.
     expect(shown.titles.zero_pages).toBe('All-zero pages (reported as "duplicate").');
+    expect(shown.chart.hidden).toBe(true);
+  });
+
+  it('migrates a guest dirtying far faster than the link by postcopy, and draws the latency distribution', async () => {
+    const shown = await show(true, 'ram=4&dirty=512&bandwidth=8&postcopy&vcpus=2&start');
+    expect(shown.status).toBe('Done: the destination equals the source byte for byte.');
+    expect(shown.report).toContain('Status: \t\tcompleted\n');
+    expect(shown.report).toContain('\nPostcopy Latency Distribution:\n');
+    // One bar per bucket, each with the count the report prints for it.
+    const printed = [...shown.report.matchAll(/^ {2}\[ .{8} - .{8} \]: +(\d+)$/gm)].map((m) => m[1]);
+    expect(printed).toHaveLength(24);
+    expect(shown.chart).toEqual({ hidden: false, bars: printed });
+    // Each vCPU faulted at least once (its first access is a page the guest wrote last).
+    expect(printed.reduce((a, b) => a + Number(b), 0)).toBeGreaterThanOrEqual(2);
+    expect(shown.counters.postcopy_requests).toBeGreaterThanOrEqual(1n);
   });
 
   it('explains that it needs cross-origin isolation, and starts nothing, on a page without it', async () => {
