@@ -76,7 +76,7 @@ const FLAG_HELP: { readonly [K in SettingName]: [metavar: string, help: string, 
   backend: ['wasm|js', 'counters and zero scan in Wasm, or plain JS', DEFAULT_SETTINGS.backend],
   maxPasses: ['N', 'give up after N passes that do not converge', String(DEFAULT_SETTINGS.maxPasses)],
   seed: ['N', "seed of the guest's pseudo-random writes", String(DEFAULT_SETTINGS.seed)],
-  postcopy: ['', 'switch to postcopy when pre-copy has not converged', 'off'],
+  postcopy: ['', 'switch to postcopy if pre-copy has not converged', 'off'],
   postcopyAfter: ['N', 'pre-copy passes before the postcopy switch', String(DEFAULT_SETTINGS.postcopyAfter)],
   vcpus: ['N', "destination vCPUs after the switch, 1 to 64", String(DEFAULT_SETTINGS.vcpus)],
 };
