@@ -42,15 +42,7 @@ import { defaultWorkerUrl } from './worker-url.js';
 import { Signals, SimWorker } from './workers.js';
 import { MAIN_STREAM, PAGE_BYTES, PAGES_PER_PACKET } from './wire.js';
 
-export type {
-  DestinationStats,
-  MigrationProgress,
-  MigrationResult,
-  PostcopyResult,
-  SimulationOptions,
-  SimulationStatus,
-  WindowRecord,
-} from './types.js';
+export type * from './types.js';
 
 /** Bytes of a WebAssembly memory page: the guest RAM's memory is a whole number of them. */
 const WASM_PAGE_BYTES = 65536;
