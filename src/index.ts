@@ -58,7 +58,16 @@ export {
   type QueryMigrateContext,
 } from './qemu/query-migrate.js';
 export { formatQmp, type FormatQmpOptions, type QmpValue } from './qemu/qmp-json.js';
-export { sizeToStr, infoMigrate } from './qemu/hmp.js';
+export { sizeToStr, infoMigrate, type InfoMigrateOptions } from './qemu/hmp.js';
+export {
+  definePostcopyStats,
+  postcopyBlocktimeInfo,
+  POSTCOPY_LATENCY_BUCKETS,
+  POSTCOPY_NAMESPACE,
+  MAX_POSTCOPY_VCPUS,
+  type PostcopyBlocktimeInfo,
+  type PostcopyStatsDefinition,
+} from './qemu/postcopy.js';
 export {
   prometheusText,
   createMetricsHandler,

@@ -475,7 +475,14 @@ export function browserSuite(id: EngineId): void {
     });
 
     describe('the migrate view: the simulator in Web Workers (dist/browser/simulate.js)', () => {
-      type ShownMigration = { state: string; status: string; report: string; counters: Record<string, bigint>; titles: Record<string, string> };
+      type ShownMigration = {
+        state: string;
+        status: string;
+        report: string;
+        counters: Record<string, bigint>;
+        titles: Record<string, string>;
+        chart: { hidden: boolean; bars: string[] };
+      };
 
       async function show(isolated: boolean, query: string): Promise<ShownMigration> {
         const server: Server = await serve({ mounts: { '/': EXAMPLE, '/lib/': LIBRARY }, isolated });
@@ -499,6 +506,10 @@ export function browserSuite(id: EngineId): void {
               titles: Object.fromEntries(
                 [...document.querySelectorAll<HTMLTableRowElement>('#view .counters tbody tr')].map((row) => [row.cells[0]!.textContent!, row.cells[0]!.title]),
               ),
+              chart: {
+                hidden: document.querySelector<HTMLElement>('#view .latency')!.hidden === true,
+                bars: [...document.querySelectorAll<SVGRectElement>('#view .latency rect')].map((rect) => rect.dataset.count!),
+              },
             }),
             undefined,
           );
@@ -520,6 +531,24 @@ export function browserSuite(id: EngineId): void {
         expect(c.dirty_sync_count).toBeGreaterThanOrEqual(3n);
         // Each counter's name cell carries its help text whole, quotes included.
         expect(shown.titles.zero_pages).toBe('All-zero pages (reported as "duplicate").');
+        // No postcopy, no latency chart.
+        expect(shown.chart.hidden).toBe(true);
+      }
+
+      if (facts.sharesWhenIsolated) {
+        test('migrates a guest dirtying far faster than the link by postcopy, and draws the latency distribution', async () => {
+          const shown = await show(true, 'ram=4&dirty=512&bandwidth=8&postcopy&vcpus=2&start');
+          expect(shown.status).toBe('Done: the destination equals the source byte for byte.');
+          expect(shown.report).toContain('Status: \t\tcompleted\n');
+          expect(shown.report).toContain('\nPostcopy Latency Distribution:\n');
+          // One bar per bucket, each with the count the report prints for it.
+          const printed = [...shown.report.matchAll(/^ {2}\[ .{8} - .{8} \]: +(\d+)$/gm)].map((m) => m[1]);
+          expect(printed).toHaveLength(24);
+          expect(shown.chart).toEqual({ hidden: false, bars: printed });
+          // Each vCPU faulted at least once (its first access is a page the guest wrote last).
+          expect(printed.reduce((a, b) => a + Number(b), 0)).toBeGreaterThanOrEqual(2);
+          expect(shown.counters.postcopy_requests).toBeGreaterThanOrEqual(1n);
+        });
       }
 
       for (const backend of ['wasm', 'js']) {

@@ -1,8 +1,11 @@
 // The migrate view: a pre-copy live migration of a simulated guest's RAM, run by the library's
 // simulator in Web Workers (a guest dirtying pages, multifd channels sending them under the
 // bandwidth limit) while this page shows the shared counters live, then QEMU's `info migrate`.
+// With the postcopy switch on, the destination's vCPUs (more Web Workers) run after the switch and
+// fault in the pages they touch; the report is then `info migrate -a`, and a bar chart shows the
+// latency distribution of those faults (QEMU's postcopy-latency-dist).
 //
-// URL parameters preset the form (sizes in MiB): ?ram=16&dirty=8&bandwidth=64&backend=js&start
+// URL parameters preset the form (sizes in MiB): ?ram=16&dirty=8&bandwidth=64&backend=js&postcopy&vcpus=2&start
 import { COUNTERS, infoMigrate, sizeToStr } from 'migration-stats';
 import { DEFAULT_SETTINGS, simulateMigration } from 'migration-stats/simulate';
 
@@ -19,9 +22,65 @@ const FIELDS = [
   ['channels', 'Channels', '', DEFAULT_SETTINGS.channels],
   ['downtime', 'Downtime limit', 'ms', DEFAULT_SETTINGS.downtimeLimitMs],
   ['passes', 'Max passes', '', DEFAULT_SETTINGS.maxPasses],
+  ['vcpus', 'Destination vCPUs (postcopy)', '', DEFAULT_SETTINGS.vcpus],
 ];
 
-const STAGE = { setup: 'setup', active: 'active', device: 'stop-and-copy', completed: 'completed', cancelled: 'cancelled' };
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** QEMU's format_time_str() of 2^k µs, for the chart's labels. */
+function bucketLabel(k) {
+  let us = 2 ** k;
+  let unit = 'us';
+  for (const next of ['ms', 'sec']) {
+    if (us < 1000) break;
+    us = Math.floor(us / 1000);
+    unit = next;
+  }
+  return `${us} ${unit}`;
+}
+
+/**
+ * Draws the latency distribution as bars, one per bucket (plain SVG).
+ * @param {SVGSVGElement} svg
+ * @param {bigint[]} buckets - the 24 counts of postcopy-latency-dist
+ */
+function drawChart(svg, buckets) {
+  const width = 480;
+  const height = 120;
+  const bar = width / buckets.length;
+  const most = buckets.reduce((a, b) => (b > a ? b : a), 0n);
+  svg.replaceChildren();
+  svg.setAttribute('viewBox', `0 0 ${width} ${height + 40}`);
+  buckets.forEach((count, k) => {
+    const h = most === 0n ? 0 : Math.max(count > 0n ? 1 : 0, Number((count * BigInt(height)) / most));
+    const rect = document.createElementNS(SVG, 'rect');
+    rect.setAttribute('x', String(k * bar + 1));
+    rect.setAttribute('y', String(height - h));
+    rect.setAttribute('width', String(bar - 2));
+    rect.setAttribute('height', String(h));
+    rect.dataset.count = String(count);
+    const tip = document.createElementNS(SVG, 'title');
+    tip.textContent = `[${bucketLabel(k)}, ${bucketLabel(k + 1)}): ${count} faults`;
+    rect.append(tip);
+    svg.append(rect);
+    if (k % 4 === 0) {
+      const label = document.createElementNS(SVG, 'text');
+      label.setAttribute('x', String(k * bar + 1));
+      label.setAttribute('y', String(height + 14));
+      label.textContent = bucketLabel(k);
+      svg.append(label);
+    }
+  });
+}
+
+const STAGE = {
+  setup: 'setup',
+  active: 'active',
+  device: 'stop-and-copy',
+  'postcopy-active': 'postcopy',
+  completed: 'completed',
+  cancelled: 'cancelled',
+};
 
 /**
  * @param {HTMLElement} root - where to draw
@@ -34,6 +93,7 @@ export function mount(root, { canShare }) {
     <form>
       ${FIELDS.map(([name, label, unit]) => `<label>${label}${unit ? ` (${unit})` : ''} <input name="${name}" type="number" min="0" step="any"></label>`).join('')}
       <label>Backend <select name="backend"><option>wasm</option><option>js</option></select></label>
+      <label><input name="postcopy" type="checkbox"> Postcopy (switch after one pass that does not converge)</label>
       <button type="submit">Migrate</button>
     </form>
     <p class="status" aria-live="polite"></p>
@@ -46,6 +106,10 @@ export function mount(root, { canShare }) {
       <thead><tr><th>Counter</th><th>Unit</th><th>Value</th></tr></thead>
       <tbody></tbody>
     </table>
+    <figure class="latency" hidden>
+      <figcaption>Postcopy fault latency (QEMU's postcopy-latency-dist: faults per log2 bucket of µs)</figcaption>
+      <svg class="chart" role="img" aria-label="latency distribution"></svg>
+    </figure>
     <pre class="report"></pre>`;
   const form = root.querySelector('form');
   const status = root.querySelector('.status');
@@ -54,6 +118,9 @@ export function mount(root, { canShare }) {
   const report = root.querySelector('.report');
   for (const [name, , , fallback] of FIELDS) form[name].value = params.get(name) ?? String(fallback);
   form.backend.value = params.get('backend') === 'js' ? 'js' : 'wasm';
+  form.postcopy.checked = params.has('postcopy');
+  const figure = root.querySelector('.latency');
+  const chart = root.querySelector('.chart');
 
   const rows = new Map();
   for (const info of COUNTERS) {
@@ -99,9 +166,12 @@ export function mount(root, { canShare }) {
       downtimeLimitMs: number('downtime'),
       maxPasses: number('passes'),
       backend: form.backend.value,
+      postcopy: form.postcopy.checked,
+      vcpus: number('vcpus'),
     };
     running = true;
     report.textContent = '';
+    figure.hidden = true;
     setState('running', `Migrating a ${sizeToStr(settings.ramBytes)} guest over ${settings.channels} channels…`);
     const drawing = (async () => {
       while (running && !unmounted) {
@@ -114,7 +184,12 @@ export function mount(root, { canShare }) {
       running = false;
       await drawing;
       draw();
-      report.textContent = `${infoMigrate(result.info)}\n${result.message}\n`;
+      const postcopied = result.postcopy !== undefined && result.status === 'completed';
+      report.textContent = `${infoMigrate(result.info, { all: postcopied })}\n${result.message}\n`;
+      if (postcopied) {
+        drawChart(chart, result.info['postcopy-latency-dist']);
+        figure.hidden = false;
+      }
       const ok = result.status === 'completed' && result.verified;
       setState(ok ? 'done' : result.status, ok ? 'Done: the destination equals the source byte for byte.' : result.message);
     } catch (error) {

@@ -18,6 +18,7 @@ const STAGE: Record<MigrationProgress['status'], string> = {
   setup: 'setup',
   active: 'active',
   device: 'stop-and-copy',
+  'postcopy-active': 'postcopy',
   completed: 'completed',
   cancelled: 'cancelled',
 };
@@ -37,6 +38,7 @@ const SHORT_STAGE: Record<MigrationProgress['status'], string> = {
   setup: ' setup',
   active: '',
   device: ' final',
+  'postcopy-active': ' postcopy',
   completed: ' done',
   cancelled: ' cancelled',
 };

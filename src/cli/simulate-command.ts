@@ -52,7 +52,13 @@ const PARSERS: { readonly [K in SettingName]: (text: string) => Parsed<unknown> 
   backend: (t) => ({ ok: true, value: t }),
   maxPasses: parseCount,
   seed: parseCount,
+  postcopy: () => ({ ok: true, value: true }),
+  postcopyAfter: parseCount,
+  vcpus: parseCount,
 };
+
+/** Flags that take no value: given, they set their setting to true. */
+const SWITCHES: ReadonlySet<SettingName> = new Set<SettingName>(['postcopy']);
 
 /** A bigint byte count as a number when it is exact, else left as is (the rule then refuses it). */
 function narrow(parsed: Parsed<bigint>): Parsed<unknown> {
@@ -70,19 +76,24 @@ const FLAG_HELP: { readonly [K in SettingName]: [metavar: string, help: string, 
   backend: ['wasm|js', 'counters and zero scan in Wasm, or plain JS', DEFAULT_SETTINGS.backend],
   maxPasses: ['N', 'give up after N passes that do not converge', String(DEFAULT_SETTINGS.maxPasses)],
   seed: ['N', "seed of the guest's pseudo-random writes", String(DEFAULT_SETTINGS.seed)],
+  postcopy: ['', 'switch to postcopy if pre-copy has not converged', 'off'],
+  postcopyAfter: ['N', 'pre-copy passes before the postcopy switch', String(DEFAULT_SETTINGS.postcopyAfter)],
+  vcpus: ['N', "destination vCPUs after the switch, 1 to 64", String(DEFAULT_SETTINGS.vcpus)],
 };
 
 /** The command's usage text. */
 export function simulateUsage(): string {
   const rows = (Object.keys(FLAG_HELP) as SettingName[]).map((name) => {
     const [metavar, help, shown] = FLAG_HELP[name];
-    return `  ${`${RULES[name].flag} ${metavar}`.padEnd(24)}${help.padEnd(50)}(default ${shown})`;
+    return `  ${`${RULES[name].flag} ${metavar}`.trimEnd().padEnd(24)}${help.padEnd(50)}(default ${shown})`;
   });
   return [
     'Usage: migration-stats simulate [options]',
     '',
     "Runs a pre-copy live migration of a simulated guest's RAM on worker threads, modelled on QEMU's",
-    "multifd migration, shows it live, and prints QEMU's `info migrate` report of it.",
+    "multifd migration, shows it live, and prints QEMU's `info migrate` report of it. With --postcopy,",
+    "the destination's vCPUs start after the switch and fault in the pages they touch first, and the",
+    'report is `info migrate -a` with the destination\'s postcopy blocktime.',
     '',
     'Options:',
     ...rows,
@@ -91,9 +102,9 @@ export function simulateUsage(): string {
     '',
     `Sizes and rates take these units, spelled exactly so: ${BYTE_UNITS_TEXT};`,
     'rates may end in /s (256MiB, 1GiB/s, 500MB/s).',
-    'Exit codes: 0 migrated and verified byte for byte; 1 did not converge within --max-passes,',
-    'or the destination differs; 2 bad flags; 130 or 143 stopped by SIGINT or SIGTERM (after',
-    'printing the report so far, marked cancelled).',
+    'Exit codes: 0 migrated and verified byte for byte; 1 did not converge within --max-passes',
+    '(without --postcopy), or the destination differs; 2 bad flags; 130 or 143 stopped by SIGINT',
+    'or SIGTERM (after printing the report so far, marked cancelled).',
     '',
   ].join('\n');
 }
@@ -133,6 +144,11 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
     const rule = RULES[name];
     if (seen.has(flag)) return error(`${flag} is given twice`);
     seen.add(flag);
+    if (SWITCHES.has(name)) {
+      if (flag !== arg) return error(`${flag} takes no value; received ${describe(arg)}`);
+      settings[name] = true;
+      continue;
+    }
     let text: string;
     if (eq > 0 && flag !== arg) {
       text = arg.slice(eq + 1);
@@ -158,10 +174,13 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
 /** The first line of a run: what is being migrated, and how. */
 function banner(s: SimulationSettings): string {
   const bandwidth = s.bandwidthBytesPerSecond === 0n ? 'unlimited bandwidth' : `${formatBytes(s.bandwidthBytesPerSecond)}/s`;
+  const postcopy = s.postcopy
+    ? `, postcopy after ${s.postcopyAfter} pass${s.postcopyAfter === 1 ? '' : 'es'} with ${s.vcpus} vCPU${s.vcpus === 1 ? '' : 's'}`
+    : '';
   return (
     `Migrating a ${formatBytes(s.ramBytes)} guest (${+(s.zeroShare * 100).toFixed(2)}% zero pages, dirtying ` +
     `${formatBytes(s.dirtyBytesPerSecond)}/s) over ${s.channels} multifd channel${s.channels === 1 ? '' : 's'} at ` +
-    `${bandwidth}, downtime limit ${s.downtimeLimitMs} ms, ${s.backend} backend\n`
+    `${bandwidth}, downtime limit ${s.downtimeLimitMs} ms${postcopy}, ${s.backend} backend\n`
   );
 }
 
@@ -200,7 +219,8 @@ export async function simulateCommand(args: readonly string[], io: CommandIo): P
     io.stdout.write(`${formatQmp(result.info)}\n`);
     io.stderr.write(`${result.message}\n`);
   } else {
-    io.stdout.write(`\n${infoMigrate(result.info)}`);
+    // With postcopy, QEMU prints the destination's blocktime in `info migrate -a`.
+    io.stdout.write(`\n${infoMigrate(result.info, { all: result.postcopy !== undefined && result.status === 'completed' })}`);
     (ok ? io.stdout : io.stderr).write(`\n${result.message}\n`);
   }
   if (ok) return EXIT.ok;

@@ -3,7 +3,8 @@
  * @packageDocumentation
  */
 import { describe, INT64_MIN, toU64, U64_MAX } from '../errors.js';
-import { isPlainObject, memberPath, readMember } from '../options.js';
+import { isPlainObject, memberPath, readArray, readMember, readOptions, type OptionSpec } from '../options.js';
+import { formatTimeUs, type PostcopyBlocktimeInfo } from './postcopy.js';
 import { printfF, printfG } from './printf.js';
 import { MIGRATION_STATUSES, type MigrationInfo, type MigrationRamStats } from './query-migrate.js';
 
@@ -86,6 +87,36 @@ function readRam(value: unknown): MigrationRamStats {
   return Object.freeze(ram) as MigrationRamStats;
 }
 
+/** The postcopy members, with their QAPI item type: `uint32` blocktimes, `uint64` the rest. */
+const POSTCOPY_MEMBERS = [
+  ['postcopy-blocktime', 32, false],
+  ['postcopy-vcpu-blocktime', 32, true],
+  ['postcopy-latency', 64, false],
+  ['postcopy-latency-dist', 64, true],
+  ['postcopy-vcpu-latency', 64, true],
+  ['postcopy-non-vcpu-latency', 64, false],
+] as const satisfies readonly (readonly [keyof PostcopyBlocktimeInfo, 32 | 64, boolean])[];
+
+/** Most items of a list member: the distribution's bucket k prints 2^(k+1) µs, which C's `1UL << (count + 1)` keeps below 2^64. */
+const MAX_LIST_ITEMS = 63;
+
+/** Checks an unsigned member of `bits` bits (a QAPI `uint32` or `uint64`). */
+function checkUnsigned(path: string, value: unknown, bits: 32 | 64): bigint {
+  if (typeof value === 'bigint' && value >= 0n && value < 1n << BigInt(bits)) return value;
+  const head = `${WHERE}: ${path} must be a bigint from 0 to 2^${bits} − 1 (as queryMigrate returns it); received ${describe(value)}`;
+  throw typeof value === 'bigint' ? new RangeError(head) : new TypeError(head);
+}
+
+/** Reads a postcopy member: a scalar, or a list (an array of at most {@link MAX_LIST_ITEMS}). */
+function readPostcopyMember(path: string, value: unknown, bits: 32 | 64, list: boolean): bigint | bigint[] {
+  if (!list) return checkUnsigned(path, value, bits);
+  const items = readArray(WHERE, path, value, MAX_LIST_ITEMS);
+  if (items === undefined) {
+    throw new TypeError(`${WHERE}: ${path} must be an array of at most ${MAX_LIST_ITEMS} bigints (as queryMigrate returns it); received ${describe(value)}`);
+  }
+  return items.map((item, i) => checkUnsigned(`${path}[${i}]`, item, bits));
+}
+
 /** Reads every member that {@link infoMigrate} prints once and checks it, before anything is printed. */
 function readInfo(value: unknown): Readonly<MigrationInfo> {
   if (!isPlainObject(WHERE, 'info', value)) {
@@ -109,6 +140,10 @@ function readInfo(value: unknown): Readonly<MigrationInfo> {
   }
   const ram = member('ram');
   if (ram !== undefined) info.ram = readRam(ram);
+  for (const [key, bits, list] of POSTCOPY_MEMBERS) {
+    const value = member(key);
+    if (value !== undefined) (info as Record<string, unknown>)[key] = readPostcopyMember(memberPath('info', key), value, bits, list);
+  }
   return Object.freeze(info);
 }
 
@@ -117,12 +152,77 @@ function u64(value: bigint): string {
   return BigInt.asUintN(64, value).toString();
 }
 
+/** Options of {@link infoMigrate}. */
+export interface InfoMigrateOptions {
+  /**
+   * `info migrate -a`: after the RAM section, QEMU's globals (the defaults of a current machine
+   * type) and the postcopy blocktime members that `info` has.
+   */
+  all?: boolean;
+}
+
+const OPTIONS: OptionSpec<InfoMigrateOptions> = { names: { all: true }, example: '{ all: true }' };
+
 /**
- * HMP's `info migrate` as QEMU 10.1 prints it (without `-a`): the status (with the error for
+ * QEMU 10.1's `migration_global_dump()`: the migration object's properties, at the defaults QEMU
+ * gives a current machine type (`migration/options.c`), `-only-migratable` not given.
+ */
+const GLOBALS =
+  'Globals:\n' +
+  '  store-global-state: on\n' +
+  '  only-migratable: off\n' +
+  '  send-configuration: on\n' +
+  '  send-section-footer: on\n' +
+  '  send-switchover-start: on\n' +
+  '  clear-bitmap-shift: 18\n';
+
+/** A list as QEMU 10.1 prints the per-vCPU ones: ` [a, b, …]`, ten to a line. */
+function vcpuList(items: readonly bigint[]): string {
+  let out = ' [';
+  items.forEach((item, i) => {
+    out += `${item}`;
+    if (i + 1 < items.length) out += (i + 1) % 10 === 0 ? ',\n  ' : ', ';
+  });
+  return `${out}]\n`;
+}
+
+/**
+ * QEMU 10.1's `migration_dump_blocktime()` (`migration/migration-hmp-cmds.c`): each postcopy
+ * member present, in this order; the distribution one line per bucket, every bucket, its bounds
+ * from `format_time_str()`.
+ */
+function blocktimeText(info: Readonly<MigrationInfo>): string {
+  let out = '';
+  if (info['postcopy-blocktime'] !== undefined) out += `Postcopy Blocktime (ms): ${info['postcopy-blocktime']}\n`;
+  if (info['postcopy-vcpu-blocktime'] !== undefined) out += `Postcopy vCPU Blocktime (ms):\n${vcpuList(info['postcopy-vcpu-blocktime'])}`;
+  if (info['postcopy-latency'] !== undefined) out += `Postcopy Latency (ns): ${info['postcopy-latency']}\n`;
+  if (info['postcopy-non-vcpu-latency'] !== undefined) out += `Postcopy non-vCPU Latencies (ns): ${info['postcopy-non-vcpu-latency']}\n`;
+  if (info['postcopy-vcpu-latency'] !== undefined) out += `Postcopy vCPU Latencies (ns):\n${vcpuList(info['postcopy-vcpu-latency'])}`;
+  const dist = info['postcopy-latency-dist'];
+  if (dist !== undefined) {
+    out += 'Postcopy Latency Distribution:\n';
+    dist.forEach((count, k) => {
+      const from = formatTimeUs(1n << BigInt(k)).padStart(8);
+      const to = formatTimeUs(1n << BigInt(k + 1)).padStart(8);
+      out += `  [ ${from} - ${to} ]: ${count.toString().padStart(10)}\n`;
+    });
+  }
+  return out;
+}
+
+/**
+ * HMP's `info migrate` as QEMU 10.1 prints it (without `-a`, or with it: `{ all: true }`): the status (with the error for
  * `failed` and `postcopy-paused`), the times when the total is non-zero, and the RAM section with
  * sizes from {@link sizeToStr}. Optional parts (`exp_down`/`down`, `dirty=`, `postcopy_req=`,
  * `downtime_bytes=`, `zerocopy_fallbacks=`) appear only when QEMU prints them.
+ *
+ * With `{ all: true }` it is `info migrate -a`: then QEMU's globals (`migration_global_dump()`, at
+ * their defaults) and the postcopy members that `info` has (`migration_dump_blocktime()`): the
+ * blocktimes in ms, the latencies in ns, the per-vCPU lists ten to a line, and the distribution as
+ * one `  [ %8s - %8s ]: %10u` line per bucket, its bounds 2^k and 2^(k+1) µs in `us`, `ms` or `sec`
+ * (divided by 1000 with truncation: `1 ms` for 1024 µs).
  * @param info - what {@link queryMigrate} returns; each member printed is read once
+ * @param options - `all` (default false): QEMU's `-a`
  * @returns the lines, each ending in `\n` (empty for `{}`, as QEMU prints nothing)
  * @throws TypeError when `info` is not a plain object, or a member it prints is missing, of another
  *   type than {@link queryMigrate} gives it (RangeError for an integer outside 64 bits) or cannot be
@@ -131,7 +231,9 @@ function u64(value: bigint): string {
  * infoMigrate(queryMigrate(stats, { status: 'completed', … }))
  * //=> 'Status: \t\tcompleted\nTime (ms): \t\ttotal=67, setup=3, down=5\nRAM info:\n  Throughput (Mbps): \t58.15\n…'
  */
-export function infoMigrate(info: MigrationInfo): string {
+export function infoMigrate(info: MigrationInfo, options?: InfoMigrateOptions): string {
+  const { all = false } = readOptions(WHERE, options, OPTIONS);
+  if (typeof all !== 'boolean') throw new TypeError(`${WHERE}: options.all must be true or false; received ${describe(all)}`);
   const read = readInfo(info);
   let out = '';
   if (read.status !== undefined) {
@@ -166,5 +268,6 @@ export function infoMigrate(info: MigrationInfo): string {
     if (ram['dirty-sync-missed-zero-copy'] !== 0n) out += `, zerocopy_fallbacks=${u64(ram['dirty-sync-missed-zero-copy'])}`;
     out += '\n';
   }
+  if (all) out += GLOBALS + blocktimeText(read);
   return out;
 }

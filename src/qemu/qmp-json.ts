@@ -15,7 +15,7 @@ import type { MigrationInfo } from './query-migrate.js';
 export type QmpValue = bigint | number | string | boolean | null | readonly QmpValue[] | { readonly [key: string]: QmpValue | undefined };
 
 /** QAPI member types that matter for printing. */
-type MemberType = 'int' | 'uint64' | 'number' | 'str' | { readonly struct: StructSchema };
+type MemberType = 'int' | 'uint32' | 'uint64' | 'number' | 'str' | { readonly struct: StructSchema };
 /** A QAPI struct: its members in schema (= insertion) order. */
 type StructSchema = ReadonlyArray<readonly [name: string, type: MemberType]>;
 
@@ -64,8 +64,13 @@ const MIGRATION_INFO_SCHEMA: StructSchema = [
   ['cpu-throttle-percentage', 'int'],
   ['error-desc', 'str'],
   ['blocked-reasons', 'str'],
-  ['postcopy-blocktime', 'uint64'],
-  ['postcopy-vcpu-blocktime', 'uint64'],
+  // QEMU 10.1's qapi/migration.json: the destination's postcopy members, lists typed by their items.
+  ['postcopy-blocktime', 'uint32'],
+  ['postcopy-vcpu-blocktime', 'uint32'],
+  ['postcopy-latency', 'uint64'],
+  ['postcopy-latency-dist', 'uint64'],
+  ['postcopy-vcpu-latency', 'uint64'],
+  ['postcopy-non-vcpu-latency', 'uint64'],
   ['socket-address', 'str'],
   ['dirty-limit-throttle-time-per-round', 'uint64'],
   ['dirty-limit-ring-full-time', 'uint64'],
@@ -138,6 +143,10 @@ function formatInteger(value: bigint, type: MemberType | undefined, path: string
     if (value < 0n || value > U64_MAX) throw integerRange(path, value, 'from 0 to 2^64 − 1 (a schema uint64)');
     return value.toString();
   }
+  if (type === 'uint32') {
+    if (value < 0n || value > 0xffff_ffffn) throw integerRange(path, value, 'from 0 to 2^32 − 1 (a schema uint32)');
+    return value.toString();
+  }
   if (value < INT64_MIN || value > U64_MAX) throw integerRange(path, value, 'from -2^63 to 2^64 − 1');
   return value.toString();
 }
@@ -153,7 +162,7 @@ function writeScalar(value: unknown, type: MemberType | undefined, path: string)
       if (type === 'number') throw new TypeError(`formatQmp: ${path} is a schema number and must be a JS number; received ${describe(value)}`);
       return formatInteger(value, type, path);
     case 'number':
-      if (type === 'int' || type === 'uint64') {
+      if (type === 'int' || type === 'uint32' || type === 'uint64') {
         if (!Number.isSafeInteger(value)) {
           throw new TypeError(`formatQmp: ${path} is a schema integer and must be a bigint or a safe-integer number; received ${describe(value)}`);
         }

@@ -9,6 +9,7 @@
 import { describe, INT64_MAX, toU64 } from '../errors.js';
 import { readOptions, type OptionSpec } from '../options.js';
 import { requireStats, type MigrationStats } from '../stats.js';
+import { readPostcopyInfo, type PostcopyBlocktimeInfo } from './postcopy.js';
 
 /** QAPI's `MigrationStatus`, in schema order (frozen). */
 export const MIGRATION_STATUSES = Object.freeze([
@@ -95,8 +96,11 @@ export interface MigrationRamStats {
   'dirty-sync-missed-zero-copy': bigint;
 }
 
-/** QAPI's `MigrationInfo` as the source side fills it from the counters. */
-export interface MigrationInfo {
+/**
+ * QAPI's `MigrationInfo` as the source side fills it from the counters, with the destination's
+ * postcopy members (QEMU 10.1's `fill_destination_postcopy_migration_info`) when given.
+ */
+export interface MigrationInfo extends Partial<PostcopyBlocktimeInfo> {
   /** Absent only when no migration ever started. */
   status?: MigrationStatus;
   /** Present while a migration runs and once it completed. */
@@ -140,6 +144,12 @@ export interface QueryMigrateContext {
   pagesPerSecond?: number | bigint;
   /** The error description, reported whatever the status (QEMU's `error-desc`). */
   errorDesc?: string;
+  /**
+   * The destination's postcopy stats (`definePostcopyStats(vcpus)`): once the status is
+   * `completed`, the reply gets their six members (`postcopy-blocktime` …), as QEMU's destination
+   * fills them when its incoming migration has completed.
+   */
+  postcopyBlocktime?: unknown;
 }
 
 const WHERE = 'queryMigrate';
@@ -161,6 +171,7 @@ const CONTEXT: OptionSpec<QueryMigrateContext> = {
   mbps: true,
   pagesPerSecond: true,
   errorDesc: true,
+  postcopyBlocktime: true,
   },
 };
 
@@ -217,6 +228,7 @@ interface CheckedContext {
   readonly mbps: number | undefined;
   readonly pagesPerSecond: bigint | undefined;
   readonly errorDesc: string | undefined;
+  readonly postcopy: PostcopyBlocktimeInfo | undefined;
 }
 
 /** Checks every member given, whether or not its status reports it, before anything is read. */
@@ -243,6 +255,7 @@ function checkContext(context: Readonly<Partial<QueryMigrateContext>>): CheckedC
     mbps: given(context.mbps, mbpsValue),
     pagesPerSecond: given(context.pagesPerSecond, pagesPerSecondValue),
     errorDesc,
+    postcopy: given(context.postcopyBlocktime, (value) => readPostcopyInfo(WHERE, 'context.postcopyBlocktime', value)),
   };
   if (checked.setupTime !== undefined && checked.totalTime !== undefined && checked.setupTime > checked.totalTime) {
     throw new RangeError(
@@ -259,7 +272,9 @@ function checkContext(context: Readonly<Partial<QueryMigrateContext>>): CheckedC
  * `colo` and `wait-unplug` give the status alone; every other status adds `setup-time`,
  * `total-time`, `downtime` (completed and postcopy) or `expected-downtime` (otherwise), and the
  * `ram` object, whose `remaining` and `dirty-pages-rate` are 0 once completed. `error-desc` is added
- * whenever `context.errorDesc` is given (except for `none`).
+ * whenever `context.errorDesc` is given (except for `none`). With `context.postcopyBlocktime`, a
+ * completed migration's reply also has the destination's six postcopy members (QEMU's destination
+ * reports them beside its status once its side completed; here both ends are in one reply).
  * @param stats - the migration's counters; each is read once (not one consistent snapshot, as in QEMU)
  * @param context - what the counters don't hold; see {@link QueryMigrateContext}. Every member given
  *   is checked, also those the status does not report; each is read once
@@ -314,5 +329,6 @@ export function queryMigrate(stats: MigrationStats, context: QueryMigrateContext
     info['setup-time'] = setupTime;
   }
   if (errorDesc !== undefined) info['error-desc'] = errorDesc;
+  if (status === 'completed' && checked.postcopy !== undefined) Object.assign(info, checked.postcopy);
   return info;
 }

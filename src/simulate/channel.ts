@@ -4,16 +4,26 @@
  * destination as QEMU's receiving side writes them (destination.ts).
  * @packageDocumentation
  */
+import { definePostcopyStats } from '../qemu/postcopy.js';
 import { MigrationStats } from '../stats.js';
 import { lockBlocking, SLOT, unlock } from './control.js';
+import { claimPage, landPage, takeRequest, type BlocktimeStats, type PostcopyShared } from './postcopy.js';
 import { receivePages, type Destination } from './destination.js';
 import type { ChannelInit, ChannelRequest, WorkerReply } from './protocol.js';
 import { pageComparer } from './verify.js';
-import { MULTIFD_HANDSHAKE_BYTES, MULTIFD_PACKET_HEADER_BYTES, multifdPacketBytes, PAGE_BYTES, PAGES_PER_PACKET } from './wire.js';
+import {
+  MULTIFD_HANDSHAKE_BYTES,
+  MULTIFD_PACKET_HEADER_BYTES,
+  multifdPacketBytes,
+  PAGE_BYTES,
+  PAGES_PER_PACKET,
+  POSTCOPY_PAGE_RECORD_BYTES,
+  POSTCOPY_ZERO_RECORD_BYTES,
+} from './wire.js';
 import { zeroScanner } from './zero-scan.js';
 
-/** A started channel: answers each request of the migration thread. */
-export type ChannelHandler = (request: ChannelRequest) => WorkerReply | null;
+/** A started channel: answers each request of the migration thread (a promise for the postcopy switch, which attaches stats). */
+export type ChannelHandler = (request: ChannelRequest) => WorkerReply | null | Promise<WorkerReply>;
 
 /**
  * Starts a channel: attaches to the counters, prepares the zero scan, sends the handshake.
@@ -89,11 +99,63 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
     return { type: 'packets', packets, normalPages, zeroPages };
   };
 
+  /** After the postcopy switch: the return path, and the destination's stats where faults end. */
+  let postcopy: { shared: PostcopyShared; stats: BlocktimeStats } | undefined;
+
+  /** Sends one page on the postcopy stream and lands it on the destination; true for a zero page. */
+  const sendPostcopyPage = (shared: PostcopyShared, blocktime: BlocktimeStats, page: number): boolean => {
+    const zero = scanner.isZeroPage(page * PAGE_BYTES);
+    (zero ? stats.zeroPages : stats.normalPages).add(1);
+    const bytes = zero ? POSTCOPY_ZERO_RECORD_BYTES : POSTCOPY_PAGE_RECORD_BYTES;
+    stats.postcopyBytes.add(bytes);
+    stats.qemuFileTransferred.add(bytes);
+    copyRun(page, page + 1, zero);
+    landPage(shared, blocktime, page);
+    return zero;
+  };
+
+  /**
+   * The background stream after the switch, unlimited: each page not sent yet (claimed from the
+   * source's bitmap), and before each one every page request waiting on the return path (counted
+   * in `postcopyRequests` as the source takes it; its page sent unless some path already took it).
+   */
+  const sendPostcopy = (pages: Uint32Array): WorkerReply => {
+    const { shared, stats: blocktime } = postcopy!;
+    let normalPages = 0;
+    let zeroPages = 0;
+    let requestsTaken = 0;
+    let requestedPagesSent = 0;
+    const count = (zero: boolean): void => void (zero ? zeroPages++ : normalPages++);
+    const serveRequests = (): void => {
+      for (let page = takeRequest(shared); page >= 0; page = takeRequest(shared)) {
+        requestsTaken++;
+        stats.postcopyRequests.add(1);
+        if (claimPage(shared, page)) {
+          count(sendPostcopyPage(shared, blocktime, page));
+          requestedPagesSent++;
+        }
+      }
+    };
+    for (const page of pages) {
+      serveRequests();
+      if (claimPage(shared, page)) count(sendPostcopyPage(shared, blocktime, page));
+    }
+    serveRequests();
+    return { type: 'packets', packets: 0, normalPages, zeroPages, requestsTaken, requestedPagesSent };
+  };
+
   if (!send(0, 0, MULTIFD_HANDSHAKE_BYTES)) throw new Error('the migration was aborted before the channel connected');
   const handle: ChannelHandler = (request) => {
     switch (request.type) {
+      case 'postcopy':
+        return definePostcopyStats(request.shared.vcpus)
+          .attach(request.postcopyStats, { backend: init.backend })
+          .then((attached): WorkerReply => {
+            postcopy = { shared: request.shared, stats: attached };
+            return { type: 'postcopy' };
+          });
       case 'packets':
-        return sendPackets(request.pages);
+        return postcopy ? sendPostcopy(request.pages) : sendPackets(request.pages);
       case 'sync':
         return send(0, 0, MULTIFD_PACKET_HEADER_BYTES) ? { type: 'sync' } : null;
       case 'verify':

@@ -79,6 +79,24 @@ export class DirtyBitmap {
   }
 
   /**
+   * Copies the bitmap into another of its layout (a shared one that other threads then take pages
+   * from), and calls `each` with every dirty page, in ascending order; the bitmap is unchanged.
+   * @throws RangeError when `target`'s length is not the bitmap's
+   */
+  copyTo(target: Int32Array, each: (page: number) => void): void {
+    const words = this.#words;
+    if (target.length !== words.length) throw new RangeError(`DirtyBitmap: the target has ${target.length} words, the bitmap ${words.length}`);
+    for (let w = 0; w < words.length; w++) {
+      let bits = words[w]!;
+      Atomics.store(target, w, bits | 0);
+      while (bits !== 0) {
+        each(w * 32 + 31 - Math.clz32(bits & -bits));
+        bits &= bits - 1;
+      }
+    }
+  }
+
+  /**
    * Takes the lowest dirty pages out of the bitmap: they are clean in it afterwards.
    * @param max - most pages to take, a non-negative integer
    * @returns a new array of `min(max, count)` page numbers in ascending order (empty when no page

@@ -11,11 +11,14 @@ import { PAGE_BYTES } from './wire.js';
 
 /** Writes one catch-up may do at most, in RAM sizes: beyond 4× every page is dirty anyway (98%). */
 const CATCH_UP_RAM_MULTIPLE = 4;
+/** Pages {@link GuestInit.lastWrites} keeps: the last ones written, most recent at `(count − 1) % 64`. */
+export const LAST_WRITES = 64;
+
 /** How long the guest sleeps between bursts of writes when nothing wakes it, ms. */
 const BURST_INTERVAL_MS = 1;
 
 /** xorshift32: a small, fast, seeded generator (the guest's writes need no better). */
-function generator(seed: number): () => number {
+export function generator(seed: number): () => number {
   let x = seed >>> 0 || 0x9e3779b9;
   return () => {
     x ^= x << 13;
@@ -38,6 +41,8 @@ export function runGuest(init: GuestInit, ready: () => void): void {
   const words = new Uint32Array(init.ram.buffer, 0, ramBytes / 4);
   const next = generator(init.seed);
   const zeroBelow = init.zeroShare * 2 ** 32;
+  const { lastWrites } = init;
+  let written = 0;
 
   const dirtyOne = (): void => {
     const page = next() % pages;
@@ -48,6 +53,9 @@ export function runGuest(init: GuestInit, ready: () => void): void {
     }
     // After the write: a sync that clears this bit either sees the new data or sees the bit again.
     Atomics.or(dirtyLog, page >>> 5, 1 << (page & 31));
+    // The last pages written, where the destination's vCPUs go on after a postcopy switch.
+    lastWrites[1 + (written++ % LAST_WRITES)] = page;
+    lastWrites[0] = written;
   };
 
   const pagesPerMs = init.dirtyPagesPerSecond / 1000;

@@ -1,10 +1,11 @@
 /**
- * `migration-stats/simulate`: a pre-copy live migration of a simulated guest's RAM on worker
- * threads (Node `worker_threads` or browser Web Workers), counted in the shared counters.
+ * `migration-stats/simulate`: a pre-copy (or postcopy) live migration of a simulated guest's RAM
+ * on worker threads (Node `worker_threads` or browser Web Workers), counted in the shared counters.
  * @packageDocumentation
  */
 export { simulateMigration } from './migration.js';
-export type { MigrationProgress, MigrationResult, SimulationOptions, SimulationStatus, WindowRecord } from './types.js';
+// Every type of the simulator's options, progress reports and result (DestinationStats, PostcopyResult…).
+export type * from './types.js';
 export { DEFAULT_SETTINGS, MAX_CHANNELS, MAX_RAM_BYTES, type SimulationSettings } from './options.js';
 export {
   MAIN_STREAM,
@@ -14,5 +15,7 @@ export {
   multifdPacketBytes,
   PAGE_BYTES,
   PAGES_PER_PACKET,
+  POSTCOPY_PAGE_RECORD_BYTES,
+  POSTCOPY_ZERO_RECORD_BYTES,
 } from './wire.js';
 export { compileScan, jsZeroScanner, wasmZeroScanner, zeroScanner, type ZeroScanKind, type ZeroScanner } from './zero-scan.js';

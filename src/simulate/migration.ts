@@ -8,27 +8,41 @@
  * zeroed, limit set, channels connected, the whole RAM marked dirty, a first bitmap sync); passes
  * over the dirty pages, each ended by a sync packet per channel and a bitmap sync; switch-over
  * once what remains fits the downtime limit (or give up after `maxPasses`): the guest stops;
- * stop-and-copy, the rest unlimited; completion. The destination is then compared with the source
- * byte for byte, by the channels and the stopped guest's worker together.
+ * stop-and-copy, the rest unlimited; completion. With `postcopy`, a pass that does not converge
+ * after `postcopyAfter` passes (or the last allowed one) switches to postcopy instead: the guest
+ * stops, the destination's vCPUs start on worker threads, and the postcopy stage sends the rest
+ * unlimited, pages the vCPUs fault on first (postcopy.ts). The destination is then compared with
+ * the source byte for byte, by the channels and the stopped guest's worker together.
  *
  * It runs on any thread, a page's main thread included: it never blocks, only awaits.
  * @packageDocumentation
  */
 import { describe } from '../errors.js';
 import { sizeToStr } from '../qemu/hmp.js';
+import { definePostcopyStats } from '../qemu/postcopy.js';
 import { queryMigrate, type MigrationInfo } from '../qemu/query-migrate.js';
 import { completedMbps, MigrationWindow } from '../qemu/window.js';
 import { BUFFER_DELAY, MigrationStats } from '../stats.js';
 import { bump, createControl, createCounter, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
 import { DirtyBitmap } from './dirty-bitmap.js';
 import { checkSettings, type SimulationSettings } from './options.js';
+import { LAST_WRITES } from './guest.js';
+import { createPostcopyShared, PAGE, STOPPED_SLOT, stopVcpus, takeRequest, type PostcopyShared } from './postcopy.js';
 import type { WorkerReply } from './protocol.js';
-import type { MigrationProgress, MigrationResult, SimulationOptions, SimulationStatus, WindowRecord } from './types.js';
+import type {
+  DestinationStats,
+  MigrationProgress,
+  MigrationResult,
+  PostcopyResult,
+  SimulationOptions,
+  SimulationStatus,
+  WindowRecord,
+} from './types.js';
 import { defaultWorkerUrl } from './worker-url.js';
 import { Signals, SimWorker } from './workers.js';
 import { MAIN_STREAM, PAGE_BYTES, PAGES_PER_PACKET } from './wire.js';
 
-export type { MigrationProgress, MigrationResult, SimulationOptions, SimulationStatus, WindowRecord } from './types.js';
+export type * from './types.js';
 
 /** Bytes of a WebAssembly memory page: the guest RAM's memory is a whole number of them. */
 const WASM_PAGE_BYTES = 65536;
@@ -113,6 +127,17 @@ class Migration {
   readonly workers: SimWorker[] = [];
   guest!: SimWorker;
   channels: SimWorker[] = [];
+  /** The destination's vCPUs (workers started at boot with `postcopy`, given their role at the switch). */
+  vcpuWorkers: SimWorker[] = [];
+  /** The guest's last writes: `[count, 64 pages]`. */
+  readonly lastWrites = new Int32Array(new SharedArrayBuffer((1 + LAST_WRITES) * 4));
+  /** With `postcopy`: the shared state of the postcopy stage, and the destination's stats. */
+  postcopyShared: PostcopyShared | undefined;
+  destinationStats: DestinationStats | undefined;
+  /** Counts of the postcopy stage, once switched. */
+  postcopyCounts: { passesBeforeSwitch: number; missingPages: number; requestsTaken: number; requestedPagesSent: number; normal: number; zero: number } | undefined;
+  /** Downtime of a postcopy switch: from the guest's stop until the destination's vCPUs ran. */
+  postcopyDowntimeMs: number | undefined;
   stats!: MigrationStats;
   window!: MigrationWindow;
 
@@ -171,13 +196,23 @@ class Migration {
    */
   async run(): Promise<MigrationResult> {
     this.stats = await MigrationStats.create({ backend: this.settings.backend });
+    if (this.settings.postcopy) {
+      this.destinationStats = await definePostcopyStats(this.settings.vcpus).create({ backend: this.settings.backend });
+      this.postcopyShared = createPostcopyShared(this.pages, this.settings.vcpus);
+    }
     const onAbort = (): void => this.cancel();
     this.signal?.addEventListener('abort', onAbort);
     if (this.signal?.aborted) onAbort();
     try {
       await this.boot();
       await this.setUp();
-      if (!(await this.iterate())) return this.giveUp();
+      const outcome = await this.iterate();
+      if (outcome === 'failed') return this.giveUp();
+      if (outcome === 'postcopy') {
+        const downtimeStartMs = await this.startPostcopy();
+        await this.postcopy();
+        return await this.complete(downtimeStartMs);
+      }
       const downtimeStartMs = await this.switchOver();
       await this.stopAndCopy();
       return await this.complete(downtimeStartMs);
@@ -198,7 +233,15 @@ class Migration {
 
   /** Counts the pages of the packets a channel reports sent. */
   readonly onReply = (_: SimWorker, reply: WorkerReply): void => {
-    if (reply.type === 'packets') this.pagesSent += reply.normalPages + reply.zeroPages;
+    if (reply.type !== 'packets') return;
+    this.pagesSent += reply.normalPages + reply.zeroPages;
+    const counts = this.postcopyCounts;
+    if (counts) {
+      counts.normal += reply.normalPages;
+      counts.zero += reply.zeroPages;
+      counts.requestsTaken += reply.requestsTaken ?? 0;
+      counts.requestedPagesSent += reply.requestedPagesSent ?? 0;
+    }
   };
 
   /**
@@ -215,9 +258,15 @@ class Migration {
       await worker.fill(fill);
       return worker;
     };
-    const [guest, ...channels] = await Promise.all([start('guest'), ...Array.from({ length: settings.channels }, (_, i) => start(`channel ${i}`))]);
+    const vcpus = settings.postcopy ? settings.vcpus : 0;
+    const [guest, ...others] = await Promise.all([
+      start('guest'),
+      ...Array.from({ length: settings.channels }, (_, i) => start(`channel ${i}`)),
+      ...Array.from({ length: vcpus }, (_, i) => start(`vcpu ${i}`)),
+    ]);
     this.guest = guest!;
-    this.channels = channels;
+    this.channels = others.slice(0, settings.channels);
+    this.vcpuWorkers = others.slice(settings.channels);
     await this.guest.init({
       role: 'guest',
       ram: this.ram,
@@ -228,6 +277,7 @@ class Migration {
       zeroShare: settings.zeroShare,
       dirtyPagesPerSecond: settings.dirtyBytesPerSecond / PAGE_BYTES,
       seed: settings.seed,
+      lastWrites: this.lastWrites,
     });
     this.guestRunning = true;
   }
@@ -277,19 +327,98 @@ class Migration {
    * when what is pending is at most the threshold. So with a threshold of 0 (no window closed yet,
    * or one that moved nothing) it completes at once, without that sync: the pages dirtied during
    * the pass go out in stop-and-copy, after the switch-over's sync.
-   * @returns false when `maxPasses` passes did not converge
+   *
+   * With `postcopy`, a pass that did not converge switches to postcopy once `postcopyAfter`
+   * passes are done, or when it is the last of `maxPasses` (pre-copy cannot converge): as QEMU
+   * does after `migrate-start-postcopy`, a migration that converges first completes in pre-copy.
+   * @returns `converged`, `postcopy`, or `failed` when `maxPasses` passes did not converge
    */
-  async iterate(): Promise<boolean> {
+  async iterate(): Promise<'converged' | 'postcopy' | 'failed'> {
+    const { maxPasses, postcopy, postcopyAfter } = this.settings;
     for (;;) {
       this.pass++;
       this.progress();
       await this.sendPass();
       this.switchoverThresholdBytes = this.thresholdBytes;
-      if (this.switchoverThresholdBytes === 0n) return true;
+      if (this.switchoverThresholdBytes === 0n) return 'converged';
       await this.sync();
-      if (BigInt(this.bitmap.count * PAGE_BYTES) <= this.switchoverThresholdBytes) return true;
-      if (this.pass >= this.settings.maxPasses) return false;
+      if (BigInt(this.bitmap.count * PAGE_BYTES) <= this.switchoverThresholdBytes) return 'converged';
+      if (postcopy && (this.pass >= postcopyAfter || this.pass >= maxPasses)) return 'postcopy';
+      if (this.pass >= maxPasses) return 'failed';
     }
+  }
+
+  /**
+   * The postcopy switch (QEMU's `postcopy_start`): the guest stops, the limit is lifted (QEMU's
+   * `max-postcopy-bandwidth`, unlimited by default), a last bitmap sync; every page still dirty is
+   * discarded on the destination (missing) and left to send; the channels switch to the postcopy
+   * stream; the destination's vCPUs start, each first touching a page the guest wrote last (a
+   * fault, whose request is on the return path before the vCPU is ready). The downtime ends when
+   * every vCPU runs.
+   * @returns when the downtime started (ms on the migration's clock)
+   */
+  async startPostcopy(): Promise<number> {
+    const shared = this.postcopyShared!;
+    const { settings } = this;
+    await this.stopGuest();
+    const downtimeStartMs = this.clock();
+    await lockAsync(this.control);
+    this.stats.migrationRateSet(0);
+    bump(this.control, SLOT.windowEpoch);
+    unlock(this.control);
+    await this.sync();
+    this.postcopyCounts = { passesBeforeSwitch: this.pass, missingPages: this.bitmap.count, requestsTaken: 0, requestedPagesSent: 0, normal: 0, zero: 0 };
+    this.bitmap.copyTo(shared.toSend, (page) => Atomics.store(shared.state, page, PAGE.MISSING));
+    this.status = 'postcopy-active';
+    const postcopyStats = this.destinationStats!.handle;
+    await Promise.all(this.channels.map((channel) => channel.switchToPostcopy({ type: 'postcopy', shared, postcopyStats })));
+    const written = Atomics.load(this.lastWrites, 0);
+    const recorded = Math.min(written, LAST_WRITES);
+    await Promise.all(
+      this.vcpuWorkers.map((worker, vcpu) =>
+        worker.init({
+          role: 'vcpu',
+          vcpu,
+          postcopyStats,
+          backend: settings.backend,
+          shared,
+          destination: this.destination,
+          control: this.control,
+          // vCPU i goes on at the i-th most recent write (the most recent ones again when fewer were made).
+          firstPage: recorded === 0 ? -1 : Atomics.load(this.lastWrites, 1 + ((((written - 1 - (vcpu % recorded)) % LAST_WRITES) + LAST_WRITES) % LAST_WRITES)),
+          accessesPerSecond: settings.dirtyBytesPerSecond / PAGE_BYTES / settings.vcpus,
+          seed: settings.seed,
+        }),
+      ),
+    );
+    this.postcopyDowntimeMs = this.clock() - downtimeStartMs;
+    this.progress();
+    return downtimeStartMs;
+  }
+
+  /**
+   * The postcopy stage: the background stream, every page left, unlimited, with requested pages
+   * first (the channels take requests before each page); then the vCPUs stop, the requests still
+   * on the return path reach the source (their pages were sent already), and the stream ends.
+   */
+  async postcopy(): Promise<void> {
+    const shared = this.postcopyShared!;
+    this.pass++;
+    this.progress();
+    await this.sendPass(false);
+    stopVcpus(shared);
+    for (;;) {
+      const stopped = Atomics.load(shared.words, STOPPED_SLOT);
+      if (stopped === this.vcpuWorkers.length) break;
+      await waitAsyncWhile(shared.words, STOPPED_SLOT, stopped, BUFFER_DELAY);
+      if (this.signals.failure) throw this.signals.failure;
+    }
+    for (let page = takeRequest(shared); page >= 0; page = takeRequest(shared)) {
+      this.stats.postcopyRequests.add(1);
+      this.postcopyCounts!.requestsTaken++;
+    }
+    await this.sendMain(MAIN_STREAM.postcopyEndBytes, true);
+    await this.sendMain(MAIN_STREAM.streamEndBytes, false);
   }
 
   /**
@@ -320,7 +449,7 @@ class Migration {
   async complete(downtimeStartMs: number): Promise<MigrationResult> {
     const { settings, stats } = this;
     const endMs = this.clock();
-    const downtimeMs = endMs - downtimeStartMs;
+    const downtimeMs = this.postcopyDowntimeMs ?? endMs - downtimeStartMs;
     const totalTimeMs = endMs;
     this.status = 'completed';
     this.stopTicker();
@@ -336,6 +465,7 @@ class Migration {
       pageSize: PAGE_BYTES,
       mbps: this.mbps,
       pagesPerSecond: this.pagesPerSecond,
+      ...(this.destinationStats && this.postcopyCounts ? { postcopyBlocktime: this.destinationStats } : {}),
     });
     this.completedInfo = info;
     this.progress();
@@ -355,6 +485,7 @@ class Migration {
       setupTimeMs: Math.min(this.setupTimeMs, totalTimeMs),
       totalTimeMs,
       expectedDowntimeMs: this.expectedDowntimeMs,
+      ...(this.postcopyDowntimeMs === undefined ? {} : { downtimeMs: this.postcopyDowntimeMs }),
       ramTotalBytes: this.settings.ramBytes,
       remainingBytes: this.bitmap.count * PAGE_BYTES,
       pageSize: PAGE_BYTES,
@@ -389,7 +520,7 @@ class Migration {
     const started = this.startMs !== 0;
     const totalTimeMs = started ? this.clock() : 0;
     const info = this.completedInfo ?? (started ? this.infoNow(totalTimeMs) : queryMigrate(this.stats, { status: 'setup' }));
-    const passes = stage === 'device' || stage === 'completed' ? this.pass - 1 : this.pass;
+    const passes = stage === 'device' || stage === 'postcopy-active' || stage === 'completed' ? this.pass - 1 : this.pass;
     this.status = 'cancelled';
     this.stopTicker();
     this.progress();
@@ -399,6 +530,8 @@ class Migration {
         ? 'during the verification, after the migration completed'
         : stage === 'device'
           ? `during stop-and-copy: ${left}`
+          : stage === 'postcopy-active'
+            ? `during postcopy: ${left}`
           : stage === 'active'
             ? `during pass ${this.pass}: ${left}`
             : 'during set-up, before any page was sent';
@@ -435,6 +568,29 @@ class Migration {
       setupTimeMs: this.setupTimeMs,
       totalTimeMs,
       downtimeMs,
+      postcopy: this.postcopyResult(),
+      destinationStats: this.destinationStats,
+    };
+  }
+
+  /** The counts of the postcopy stage, once switched. */
+  postcopyResult(): PostcopyResult | undefined {
+    const counts = this.postcopyCounts;
+    const shared = this.postcopyShared;
+    if (!counts || !shared) return undefined;
+    const sum = (array: Int32Array): number => array.reduce((a, b) => a + b, 0);
+    return {
+      vcpus: shared.vcpus,
+      passesBeforeSwitch: counts.passesBeforeSwitch,
+      missingPages: counts.missingPages,
+      requests: sum(shared.requests),
+      requestsTaken: counts.requestsTaken,
+      requestedPagesSent: counts.requestedPagesSent,
+      normalPagesAfterSwitch: counts.normal,
+      zeroPagesAfterSwitch: counts.zero,
+      remoteFaults: sum(shared.faults),
+      pageRequests: shared.requests.slice(),
+      pageFaults: shared.faults.slice(),
     };
   }
 
@@ -448,7 +604,7 @@ class Migration {
       await lockAsync(control);
       if (!stats.migrationRateExceeded()) {
         stats.qemuFileTransferred.add(bytes);
-        if (ram) (this.guestRunning ? stats.precopyBytes : stats.downtimeBytes).add(bytes);
+        if (ram) (this.guestRunning ? stats.precopyBytes : this.status === 'postcopy-active' ? stats.postcopyBytes : stats.downtimeBytes).add(bytes);
         unlock(control);
         return;
       }
@@ -464,29 +620,32 @@ class Migration {
    * request carries up to {@link PACKETS_PER_REQUEST} packets, fewer when the pass has fewer left
    * than that for each channel, so every channel gets a share.
    */
-  async sendPass(): Promise<void> {
+  async sendPass(multifd = true): Promise<void> {
     for (;;) {
       const packetsLeft = Math.ceil(this.bitmap.count / PAGES_PER_PACKET);
       const packets = Math.max(1, Math.min(PACKETS_PER_REQUEST, Math.floor(packetsLeft / this.channels.length)));
       const pages = this.bitmap.take(packets * PAGES_PER_PACKET);
       if (pages.length === 0) break;
-      await this.dispatch(pages);
+      await this.dispatch(pages, multifd);
     }
-    for (const channel of this.channels) channel.request({ type: 'sync' });
-    this.syncPackets += this.channels.length;
+    // After the postcopy switch pages travel on the main stream: no multifd sync, no pass end.
+    if (multifd) {
+      for (const channel of this.channels) channel.request({ type: 'sync' });
+      this.syncPackets += this.channels.length;
+    }
     await this.signals.until(() => this.channels.every((c) => c.outstanding === 0));
-    await this.sendMain(MAIN_STREAM.passEndBytes, true);
+    if (multifd) await this.sendMain(MAIN_STREAM.passEndBytes, true);
   }
 
   /** Hands pages, as packets, to the least busy channel, waiting while every queue is full. */
-  async dispatch(pages: Uint32Array): Promise<void> {
+  async dispatch(pages: Uint32Array, multifd: boolean): Promise<void> {
     let target: SimWorker | undefined;
     await this.signals.until(() => {
       target = this.channels.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
       return target.outstanding < CHANNEL_QUEUE_DEPTH;
     });
     // Counted first: the request transfers the pages' buffer away.
-    this.dataPackets += Math.ceil(pages.length / PAGES_PER_PACKET);
+    if (multifd) this.dataPackets += Math.ceil(pages.length / PAGES_PER_PACKET);
     target!.request({ type: 'packets', pages });
   }
 
@@ -588,6 +747,7 @@ class Migration {
   async shutDown(): Promise<void> {
     this.stopTicker();
     Atomics.store(this.control, SLOT.abort, 1);
+    if (this.postcopyShared) stopVcpus(this.postcopyShared);
     bump(this.control, SLOT.windowEpoch);
     bump(this.control, SLOT.guestBell);
     await Promise.all(this.workers.map((w) => w.terminate()));

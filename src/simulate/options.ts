@@ -5,6 +5,7 @@
  */
 import type { BackendName } from '../backend/core.js';
 import { describe, U64_MAX } from '../errors.js';
+import { MAX_POSTCOPY_VCPUS } from '../qemu/postcopy.js';
 import { MAX_DOWNTIME_LIMIT_MS } from '../qemu/window.js';
 import { readOptions, type OptionSpec } from '../options.js';
 import type { SimulationOptions } from './types.js';
@@ -37,6 +38,15 @@ export interface SimulationSettings {
   maxPasses: number;
   /** Seed of the guest's pseudo-random writes. Default 1. */
   seed: number;
+  /**
+   * QEMU's `postcopy-ram` with `migrate-start-postcopy`: switch to postcopy after `postcopyAfter`
+   * passes that did not converge (or after `maxPasses`, when that comes first). Default false.
+   */
+  postcopy: boolean;
+  /** Passes of pre-copy before the postcopy switch, 1 to 1000000. Default 1. */
+  postcopyAfter: number;
+  /** The destination's vCPUs after the postcopy switch (one worker each), 1 to 64. Default 2. */
+  vcpus: number;
 }
 
 /** The defaults: a 256 MiB guest that converges in a few passes within seconds. */
@@ -50,6 +60,9 @@ export const DEFAULT_SETTINGS: Readonly<SimulationSettings> = Object.freeze({
   backend: 'wasm',
   maxPasses: 20,
   seed: 1,
+  postcopy: false,
+  postcopyAfter: 1,
+  vcpus: 2,
 });
 
 /** One setting's rule: its command-line flag, what it allows, and the check. */
@@ -107,6 +120,14 @@ export const RULES: { readonly [K in keyof SimulationSettings]: SettingRule } = 
   backend: { flag: '--backend', allowed: "'wasm' or 'js'", example: 'wasm', check: (v) => (v === 'wasm' || v === 'js' ? v : undefined) },
   maxPasses: { flag: '--max-passes', allowed: `a whole number from 1 to ${MAX_MAX_PASSES}`, example: '20', check: intIn(1, MAX_MAX_PASSES) },
   seed: { flag: '--seed', allowed: 'a whole number from 0 to 4294967295', example: '1', check: intIn(0, 0xffff_ffff) },
+  postcopy: { flag: '--postcopy', allowed: 'true or false', example: 'true', check: (v) => (typeof v === 'boolean' ? v : undefined) },
+  postcopyAfter: {
+    flag: '--postcopy-after',
+    allowed: `a whole number of passes from 1 to ${MAX_MAX_PASSES}`,
+    example: '1',
+    check: intIn(1, MAX_MAX_PASSES),
+  },
+  vcpus: { flag: '--vcpus', allowed: `a whole number from 1 to ${MAX_POSTCOPY_VCPUS}`, example: '2', check: intIn(1, MAX_POSTCOPY_VCPUS) },
 };
 
 /** Every name `simulateMigration` takes: the settings, and what only a library caller passes. */
@@ -123,6 +144,9 @@ const OPTIONS: OptionSpec<SimulationOptions> = {
   backend: true,
   maxPasses: true,
   seed: true,
+  postcopy: true,
+  postcopyAfter: true,
+  vcpus: true,
   onProgress: true,
   workerUrl: true,
   signal: true,
@@ -160,6 +184,7 @@ export function checkSettings(where: string, options: unknown): CheckedOptions {
       // A value of another type, or a name outside an enumeration, is a TypeError; a number out of range a RangeError.
       const wrongType =
         key === 'backend' ||
+        key === 'postcopy' ||
         (typeof value !== typeof DEFAULT_SETTINGS[key] && !(key === 'bandwidthBytesPerSecond' && typeof value === 'number'));
       const error = wrongType ? TypeError : RangeError;
       throw new error(`${where}: options.${key} must be ${rule.allowed}; received ${describe(value)}`);

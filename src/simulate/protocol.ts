@@ -6,7 +6,9 @@
  * @packageDocumentation
  */
 import type { BackendName } from '../backend/core.js';
+import type { StatsHandle } from '../handle.js';
 import type { MigrationStatsHandle } from '../stats.js';
+import type { PostcopyShared } from './postcopy.js';
 
 /**
  * Before its role: help fill the booting guest's RAM, claiming chunks of pages from the shared
@@ -37,6 +39,28 @@ export interface GuestInit {
   readonly control: Int32Array<SharedArrayBuffer>;
   readonly zeroShare: number;
   readonly dirtyPagesPerSecond: number;
+  readonly seed: number;
+  /**
+   * `[count, page × 64]`: how many pages the guest wrote (mod 2^31), and the last 64 of them in a
+   * ring; read once the guest has stopped.
+   */
+  readonly lastWrites: Int32Array<SharedArrayBuffer>;
+}
+
+/** What starts a destination vCPU, after the postcopy switch. */
+export interface VcpuInit {
+  readonly role: 'vcpu';
+  readonly vcpu: number;
+  readonly postcopyStats: StatsHandle;
+  readonly backend: BackendName;
+  readonly shared: PostcopyShared;
+  /** The destination's RAM, which the vCPU reads. */
+  readonly destination: SharedArrayBuffer;
+  readonly control: Int32Array<SharedArrayBuffer>;
+  /** The vCPU's first access (a page the guest wrote last), −1 for none. */
+  readonly firstPage: number;
+  /** Its share of the guest's rate: accesses per second. */
+  readonly accessesPerSecond: number;
   readonly seed: number;
 }
 
@@ -73,6 +97,11 @@ export type ChannelRequest =
   | { readonly type: 'packets'; readonly pages: Uint32Array }
   /** Send a sync packet (end of a pass); answered after every packet asked before it. */
   | { readonly type: 'sync' }
+  /**
+   * The postcopy switch: later `packets` requests are the background stream, sent page by page
+   * on the return path's priority (requested pages first) and counted as postcopy bytes.
+   */
+  | { readonly type: 'postcopy'; readonly shared: PostcopyShared; readonly postcopyStats: StatsHandle }
   | VerifyRequest;
 
 /** Worker → migration thread. */
@@ -84,7 +113,17 @@ export type WorkerReply =
   /** Init done (a channel has sent its handshake; the guest has filled its RAM and runs). */
   | { readonly type: 'ready'; readonly scan?: string }
   /** A `packets` request is sent: how many packets, and their pages of each kind. */
-  | { readonly type: 'packets'; readonly packets: number; readonly normalPages: number; readonly zeroPages: number }
+  | {
+      readonly type: 'packets';
+      readonly packets: number;
+      readonly normalPages: number;
+      readonly zeroPages: number;
+      /** After the postcopy switch: page requests taken from the return path, and pages sent for them. */
+      readonly requestsTaken?: number;
+      readonly requestedPagesSent?: number;
+    }
+  /** The postcopy switch is done (the channel attached the destination's stats). */
+  | { readonly type: 'postcopy' }
   | { readonly type: 'sync' }
   /** `firstMismatchPage` is −1 when the range is identical. */
   | { readonly type: 'verify'; readonly firstMismatchPage: number }

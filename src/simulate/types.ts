@@ -6,12 +6,41 @@
  * `index.ts` exports them as part of `migration-stats/simulate`.
  * @packageDocumentation
  */
+import type { PostcopyStatsDefinition } from '../qemu/postcopy.js';
 import type { MigrationInfo, MigrationStatus as QmpStatus } from '../qemu/query-migrate.js';
 import type { MigrationStats } from '../stats.js';
 import type { SimulationSettings } from './options.js';
 
 /** QEMU's migration states that the simulator passes through. */
-export type SimulationStatus = Extract<QmpStatus, 'setup' | 'active' | 'device' | 'completed' | 'cancelled'>;
+export type SimulationStatus = Extract<QmpStatus, 'setup' | 'active' | 'device' | 'postcopy-active' | 'completed' | 'cancelled'>;
+
+/** The destination's postcopy statistics (`definePostcopyStats(vcpus)`), as the simulator's result gives them. */
+export type DestinationStats = Awaited<ReturnType<PostcopyStatsDefinition['create']>>;
+
+/** What happened after a postcopy switch: the counts the tests check exactly. */
+export interface PostcopyResult {
+  /** The destination's vCPUs (one worker each). */
+  readonly vcpus: number;
+  /** Pre-copy passes before the switch. */
+  readonly passesBeforeSwitch: number;
+  /** Pages missing on the destination at the switch (dirty on the source when the guest stopped). */
+  readonly missingPages: number;
+  /** Page requests the vCPUs sent on the return path (at most one per page). */
+  readonly requests: number;
+  /** Requests the source took off the return path (`postcopyRequests`). */
+  readonly requestsTaken: number;
+  /** Pages the source sent because of a request (the others of those requests had been sent already). */
+  readonly requestedPagesSent: number;
+  /** Pages sent after the switch (background and requested), normal and zero. */
+  readonly normalPagesAfterSwitch: number;
+  readonly zeroPagesAfterSwitch: number;
+  /** vCPU faults on pages that had not arrived (each counted in the latency distribution). */
+  readonly remoteFaults: number;
+  /** Requests sent for each page (0 or 1). */
+  readonly pageRequests: Int32Array;
+  /** vCPU faults on each page. */
+  readonly pageFaults: Int32Array;
+}
 
 /** What the migration looks like right now; passed to `onProgress` at least every `BUFFER_DELAY`. */
 export interface MigrationProgress {
@@ -83,8 +112,12 @@ export interface MigrationResult {
   readonly scan: string;
   readonly setupTimeMs: number;
   readonly totalTimeMs: number;
-  /** Time the guest was stopped, ms (completed migrations). */
+  /** Time the guest was stopped, ms (completed migrations): with postcopy, until the destination's vCPUs ran. */
   readonly downtimeMs: number | undefined;
+  /** With `postcopy`, once switched: the counts of the postcopy stage; otherwise `undefined`. */
+  readonly postcopy: PostcopyResult | undefined;
+  /** With `postcopy`: the destination's blocktime statistics, which every exporter takes; otherwise `undefined`. */
+  readonly destinationStats: DestinationStats | undefined;
 }
 
 /** Settings plus what only a library caller can pass. */

@@ -37,6 +37,15 @@ export function multifdPacketBytes(normalPages: number): number {
   return MULTIFD_PACKET_HEADER_BYTES + normalPages * PAGE_BYTES;
 }
 
+/**
+ * After the postcopy switch pages travel on the main stream, one record each, as QEMU's
+ * `save_page_header()` writes them: an 8-byte offset-and-flags word, then the page's 4096 bytes, or
+ * for a zero page (`RAM_SAVE_FLAG_ZERO`) its one fill byte.
+ */
+export const POSTCOPY_PAGE_RECORD_BYTES = 8 + PAGE_BYTES;
+/** A zero page's record after the postcopy switch: the 8-byte header and the fill byte. */
+export const POSTCOPY_ZERO_RECORD_BYTES = 8 + 1;
+
 /** The most one send can put on the wire: a full packet of normal pages. */
 export const MAX_SEND_BYTES = multifdPacketBytes(PAGES_PER_PACKET);
 
@@ -56,4 +65,6 @@ export const MAIN_STREAM = Object.freeze({
   passEndBytes: 8 + 8,
   /** The end of the stream after the last RAM section (not RAM bytes). */
   streamEndBytes: 1,
+  /** After the postcopy stream's last page: the end-of-section record (no multifd flush in postcopy). */
+  postcopyEndBytes: 8,
 } as const);

@@ -1,13 +1,14 @@
 /**
  * The one worker script of the simulator, in Node and browsers: it first fills its share of the
- * booting guest's RAM when asked, then its init message says whether it is the guest or a
- * multifd channel.
+ * booting guest's RAM when asked, then its init message says whether it is the guest, a
+ * multifd channel or (after a postcopy switch) one of the destination's vCPUs.
  * @packageDocumentation
  */
 import { fillBootChunks } from './boot.js';
 import { startChannel, type ChannelHandler } from './channel.js';
 import { runGuest } from './guest.js';
-import type { ChannelInit, ChannelRequest, FillRequest, GuestInit, WorkerReply } from './protocol.js';
+import type { ChannelInit, ChannelRequest, FillRequest, GuestInit, VcpuInit, WorkerReply } from './protocol.js';
+import { startVcpu } from './vcpu.js';
 import { pageComparer } from './verify.js';
 import { parentPort } from './worker-port.js';
 
@@ -33,17 +34,25 @@ port.listen(({ data }) => {
   try {
     if (handler) {
       const answer = handler(data as ChannelRequest);
-      if (answer) reply(answer);
+      if (answer instanceof Promise) answer.then(reply, fail);
+      else if (answer) reply(answer);
       return;
     }
     if (starting) throw new Error('a request arrived before the worker was ready');
-    const message = data as FillRequest | GuestInit | ChannelInit;
+    const message = data as FillRequest | GuestInit | ChannelInit | VcpuInit;
     if ('type' in message) {
       fillBootChunks({ ...message, ram: message.ram.buffer }, message.next);
       reply({ type: 'filled' });
     } else if (message.role === 'guest') {
       starting = true;
       guest(message).catch(fail);
+    } else if (message.role === 'vcpu') {
+      starting = true;
+      // The vCPU blocks its thread from here on, until it is told to stop.
+      startVcpu(message).then((run) => {
+        reply({ type: 'ready' });
+        run();
+      }, fail);
     } else {
       starting = true;
       startChannel(message).then(({ handle, ready }) => {

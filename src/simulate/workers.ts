@@ -4,7 +4,7 @@
  * pending wait sees.
  * @packageDocumentation
  */
-import type { ChannelInit, ChannelRequest, FillRequest, GuestInit, WorkerReply } from './protocol.js';
+import type { ChannelInit, ChannelRequest, FillRequest, GuestInit, VcpuInit, WorkerReply } from './protocol.js';
 import { startWorker, type WorkerLike } from './worker-port.js';
 
 /** Wakes waiters when something changed, and fails them all at once when a worker fails. */
@@ -94,7 +94,7 @@ export class SimWorker {
   }
 
   /** Gives the worker its role and waits for its `ready` (a channel has then sent its handshake). */
-  async init(init: GuestInit | ChannelInit): Promise<void> {
+  async init(init: GuestInit | ChannelInit | VcpuInit): Promise<void> {
     await this.#ask(init, 'ready');
   }
 
@@ -114,6 +114,11 @@ export class SimWorker {
     this.#worker.postMessage(request, request.type === 'packets' ? [request.pages.buffer] : []);
   }
 
+  /** Switches a channel to postcopy and waits until it has joined the destination's stats. */
+  async switchToPostcopy(request: Extract<ChannelRequest, { type: 'postcopy' }>): Promise<void> {
+    await this.#ask(request, 'postcopy');
+  }
+
   /** Asks for a verification (of a channel, or of the stopped guest) and waits for its answer. */
   async verify(firstPage: number, pageCount: number): Promise<number> {
     const answer = await this.#ask({ type: 'verify', firstPage, pageCount } satisfies ChannelRequest, 'verify');
@@ -121,7 +126,7 @@ export class SimWorker {
   }
 
   /** Posts a message and waits for the next reply of type `type` (taken out of the answers, but `ready`). */
-  async #ask(message: unknown, type: 'ready' | 'filled' | 'verify'): Promise<WorkerReply> {
+  async #ask(message: unknown, type: 'ready' | 'filled' | 'verify' | 'postcopy'): Promise<WorkerReply> {
     this.#worker.postMessage(message);
     let at = -1;
     await this.#signals.until(() => (at = this.answers.findIndex((a) => a.type === type)) >= 0);
