@@ -14,7 +14,7 @@ const options = {
   platform: 'browser',
   // The same language level as tsc's output (tsconfig "target").
   target: 'es2022',
-  // Minified (about 48 kB, 17 kB gzipped) with a source map that carries the TypeScript sources;
+  // Minified (about 87 kB, 31 kB gzipped) with a source map that carries the TypeScript sources;
   // keepNames keeps class and function names (stack traces, `constructor.name`) as in dist/.
   minify: true,
   keepNames: true,

@@ -16,7 +16,7 @@ import {
   HDR_MAGIC,
   MAGIC,
 } from '../dist/backend/abi.js';
-import { defineStats, MigrationStats, type BackendName } from '../dist/index.js';
+import { attachStats, defineStats, MigrationStats, type BackendName } from '../dist/index.js';
 import { BACKENDS, cellOf, layoutOf, values, word } from './helpers.js';
 
 /** A copy of a fresh MigrationStats memory, with `change` applied to the copy's bytes. */
@@ -32,6 +32,17 @@ async function damaged(change: (u32: Uint32Array, u8: Uint8Array) => void) {
 }
 
 const u32 = (offset: number) => offset >> 2;
+
+/** The header's hash, written out here: FNV-1a's step over little-endian 32-bit words of the bytes
+ * padded with zeros, starting from the length. */
+function headerHash(bytes: Uint8Array): number {
+  let hash = Math.imul(0x811c9dc5 ^ bytes.length, 0x01000193) >>> 0;
+  for (let i = 0; i < bytes.length; i += 4) {
+    const word = (bytes[i] ?? 0) | ((bytes[i + 1] ?? 0) << 8) | ((bytes[i + 2] ?? 0) << 16) | ((bytes[i + 3] ?? 0) << 24);
+    hash = Math.imul(hash ^ word, 0x01000193) >>> 0;
+  }
+  return hash;
+}
 
 describe.each(BACKENDS)('attach with the %s backend refuses a damaged header', (backend: BackendName) => {
   const cases: [string, (u32v: Uint32Array, u8: Uint8Array) => void, string][] = [
@@ -56,9 +67,7 @@ describe.each(BACKENDS)('attach with the %s backend refuses a damaged header', (
       const bytes = new TextEncoder().encode(json);
       b.set(bytes, at);
       h[u32(HDR_DEFINITION_BYTES)] = bytes.length;
-      let hash = 0x811c9dc5;
-      for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
-      h[u32(HDR_DEFINITION_HASH)] = hash;
+      h[u32(HDR_DEFINITION_HASH)] = headerHash(bytes);
     }, "its definition is not valid"],
     ['a bitmap marking lanes past the lane count', (h) => {
       const lanes = h[u32(HDR_LANE_COUNT)]!;
@@ -169,5 +178,27 @@ describe('the published types', () => {
     }
     expect(stat64).toContain('private constructor();');
     expect(stats).toContain('private constructor();');
+  });
+});
+
+describe('a definition this thread already has', () => {
+  it('is the one attach returns, and a changed JSON is still decoded and checked', async () => {
+    const Known = defineStats({ copied: { kind: 'counter', unit: 'bytes', help: 'Bytes copied' } });
+    const stats = await Known.create();
+    expect((await Known.attach(stats.handle)).definition).toBe(Known.definition);
+    expect((await attachStats(stats.handle)).definition).toBe(Known.definition);
+    const migration = await MigrationStats.create();
+    expect((await MigrationStats.attach(migration.handle)).definition).toBe(migration.definition);
+    // The same definition with another help text in the memory: not the known one.
+    const handle = await damaged((h, b) => {
+      const at = h[u32(HDR_DEFINITION_OFFSET)]!;
+      const length = h[u32(HDR_DEFINITION_BYTES)]!;
+      const json = new TextDecoder().decode(b.slice(at, at + length));
+      const changed = new TextEncoder().encode(json.replace('QEMU normal_pages.', 'QEMU normal-pages.'));
+      expect(changed.length).toBe(length);
+      b.set(changed, at);
+      h[u32(HDR_DEFINITION_HASH)] = headerHash(changed);
+    });
+    await expect(MigrationStats.attach(handle)).rejects.toThrow(/other stats than QEMU's migration counters: schema\.normalPages\.help/);
   });
 });

@@ -25,7 +25,7 @@ import {
   MAX_LANES,
 } from './abi.js';
 import { planLayout, type Layout } from './layout.js';
-import { decodeDefinition, encodeDefinition, fnv1a, type Definition } from '../definition.js';
+import { decodeDefinition, encodeDefinition, definitionHash, type Definition } from '../definition.js';
 import { handleError } from '../errors.js';
 
 /** The definition's JSON as UTF-8 bytes. */
@@ -43,7 +43,7 @@ export function writeHeader(buffer: ArrayBufferLike, layout: Layout, json: Uint8
   Atomics.store(u32, HDR_CELLS_END >> 2, layout.cellsEnd);
   Atomics.store(u32, HDR_DEFINITION_OFFSET >> 2, layout.definitionOffset);
   Atomics.store(u32, HDR_DEFINITION_BYTES >> 2, json.length);
-  Atomics.store(u32, HDR_DEFINITION_HASH >> 2, fnv1a(json));
+  Atomics.store(u32, HDR_DEFINITION_HASH >> 2, definitionHash(json));
   Atomics.store(u32, HDR_VERSION >> 2, LAYOUT_VERSION);
   // Last: a memory is ours from the moment its magic is there.
   Atomics.store(u32, HDR_MAGIC >> 2, MAGIC);
@@ -90,7 +90,7 @@ export function readHeader(buffer: ArrayBufferLike, where: string, maker: string
   }
   // A copy: the JSON is decoded from bytes that no other thread can change under the decoder.
   const json = new Uint8Array(buffer, offset, length).slice();
-  if (fnv1a(json) !== field(HDR_DEFINITION_HASH)) bad('its definition does not match the hash beside it');
+  if (definitionHash(json) !== field(HDR_DEFINITION_HASH)) bad('its definition does not match the hash beside it');
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(json);
