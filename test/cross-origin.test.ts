@@ -3,10 +3,10 @@
 // always has `SharedArrayBuffer`; these tests make globalThis look like such a page (isolation
 // false, no SharedArrayBuffer global), and restore it afterwards.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MigrationStats, type BackendName } from '../dist/index.js';
+import { MigrationStats } from '../dist/index.js';
+import { BACKENDS, expectHandlePostRefused } from './helpers.js';
 
-const HEADERS = ['Cross-Origin-Opener-Policy: same-origin', 'Cross-Origin-Embedder-Policy: require-corp'];
-const BACKENDS: BackendName[] = ['wasm', 'js'];
+const HEADERS = ['Cross-Origin-Opener-Policy: same-origin', 'Cross-Origin-Embedder-Policy: require-corp'] as const;
 
 function setIsolation(value: boolean | undefined): void {
   if (value === undefined) delete (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
@@ -71,23 +71,7 @@ describe('on a page served without COOP and COEP', () => {
   it.each(BACKENDS)('fails a postMessage of the handle with that error, before the message is sent (%s)', async (backend) => {
     beAPageWithoutIsolation();
     const stats = await MigrationStats.create({ backend });
-    const { port1, port2 } = new MessageChannel();
-    const received: unknown[] = [];
-    const lastArrived = new Promise<void>((resolve) => {
-      port2.onmessage = ({ data }) => {
-        received.push(data);
-        if (data === 'last') resolve();
-      };
-    });
-    try {
-      expect(() => port1.postMessage({ handle: stats.handle })).toThrow(HEADERS[1]);
-      port1.postMessage('last'); // messages arrive in order: anything sent before it arrives first
-      await lastArrived;
-    } finally {
-      port1.close();
-      port2.close();
-    }
-    expect(received).toEqual(['last']);
+    await expectHandlePostRefused(stats, HEADERS[1]);
   });
 
   it.each(BACKENDS)('still counts and limits the rate on one thread (%s)', async (backend) => {

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { MigrationStats, type BackendName, type MetricsRequest } from '../dist/index.js';
 import { readHeader } from '../dist/backend/header.js';
 import type { Layout } from '../dist/backend/layout.js';
@@ -69,4 +70,28 @@ export function callHandler(handler: (request: MetricsRequest, response: never) 
   };
   handler(request, response as never);
   return answer;
+}
+
+/**
+ * Posts `stats.handle` on a MessageChannel and expects the post to throw `refusal` before anything
+ * is sent: a message posted after it is the only one that arrives (messages arrive in order).
+ */
+export async function expectHandlePostRefused(stats: MigrationStats, refusal: string | RegExp): Promise<void> {
+  const { port1, port2 } = new MessageChannel();
+  const received: unknown[] = [];
+  const lastArrived = new Promise<void>((resolve) => {
+    port2.onmessage = ({ data }) => {
+      received.push(data);
+      if (data === 'last') resolve();
+    };
+  });
+  try {
+    expect(() => port1.postMessage({ handle: stats.handle })).toThrow(refusal);
+    port1.postMessage('last');
+    await lastArrived;
+  } finally {
+    port1.close();
+    port2.close();
+  }
+  expect(received).toEqual(['last']);
 }

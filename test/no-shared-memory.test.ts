@@ -5,9 +5,9 @@
 // true, no SharedArrayBuffer global), and restore it afterwards; test/browser.test.ts checks the
 // real engine.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MigrationStats, type BackendName } from '../dist/index.js';
+import { MigrationStats } from '../dist/index.js';
+import { BACKENDS, expectHandlePostRefused } from './helpers.js';
 
-const BACKENDS: BackendName[] = ['wasm', 'js'];
 
 function setIsolation(value: boolean | undefined): void {
   if (value === undefined) delete (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
@@ -58,23 +58,7 @@ describe('on an isolated page of an engine without SharedArrayBuffer', () => {
   it.each(BACKENDS)('fails a postMessage of the handle with that error, before the message is sent (%s)', async (backend) => {
     beAnEngineWithoutSharedArrayBuffer();
     const stats = await MigrationStats.create({ backend });
-    const { port1, port2 } = new MessageChannel();
-    const received: unknown[] = [];
-    const lastArrived = new Promise<void>((resolve) => {
-      port2.onmessage = ({ data }) => {
-        received.push(data);
-        if (data === 'last') resolve();
-      };
-    });
-    try {
-      expect(() => port1.postMessage({ handle: stats.handle })).toThrow(/^MigrationStats\.handle: this JavaScript engine cannot share memory/);
-      port1.postMessage('last');
-      await lastArrived;
-    } finally {
-      port1.close();
-      port2.close();
-    }
-    expect(received).toEqual(['last']);
+    await expectHandlePostRefused(stats, /^MigrationStats\.handle: this JavaScript engine cannot share memory/);
   });
 
   it.each(BACKENDS)('still counts on one thread (%s)', async (backend) => {

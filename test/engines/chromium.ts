@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { systemFile } from '../requirements.js';
-import type { Engine, EnginePage } from './engine.js';
+import { openDriverPage, type Engine } from './engine.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -105,21 +105,7 @@ export async function launchChromium(options: { npm: boolean }): Promise<Engine>
     description: `Chromium ${browser.version()} (${source}, ${path})`,
     async open(url) {
       const context = await browser.newContext();
-      const page = await context.newPage();
-      const problems: string[] = [];
-      page.on('pageerror', (error) => problems.push(`the page threw ${error.message}`));
-      page.on('response', (response) => {
-        if (response.status() >= 400) problems.push(`${response.url()} answered ${response.status()}`);
-      });
-      page.on('requestfailed', (request) => problems.push(`${request.url()} failed (${request.failure()?.errorText})`));
-      await page.goto(url);
-      const opened: EnginePage = {
-        // The drivers' own generics describe handles and serialisation; here everything is JSON.
-        evaluate: (fn, arg) => (page as unknown as { evaluate(f: unknown, a: unknown): Promise<never> }).evaluate(fn, arg),
-        problems: () => [...problems],
-        close: () => context.close(),
-      };
-      return opened;
+      return openDriverPage(await context.newPage(), url, () => context.close());
     },
     close: () => browser.close(),
   };

@@ -57,3 +57,35 @@ export async function waitInPage(page: EnginePage, what: string, probe: () => un
   }
   throw new Error(`${what}: still not there after ${tries} tries (last: ${last})`);
 }
+
+/** The part of a playwright-core or puppeteer-core page that {@link openDriverPage} uses. */
+interface DriverPage {
+  on(event: string, listener: (value: never) => void): unknown;
+  goto(url: string): Promise<unknown>;
+  evaluate(fn: unknown, arg: unknown): Promise<unknown>;
+}
+
+/**
+ * Opens `url` in a page of playwright-core or puppeteer-core (their page events have the same
+ * names and shapes) and collects what goes wrong on it: page errors, answers of 400 and above,
+ * failed requests.
+ * @param close - closes the page's browser context
+ */
+export async function openDriverPage(driverPage: unknown, url: string, close: () => Promise<void>): Promise<EnginePage> {
+  const page = driverPage as DriverPage;
+  const problems: string[] = [];
+  page.on('pageerror', (error: unknown) => problems.push(`the page threw ${error instanceof Error ? error.message : String(error)}`));
+  page.on('response', (response: { status(): number; url(): string }) => {
+    if (response.status() >= 400) problems.push(`${response.url()} answered ${response.status()}`);
+  });
+  page.on('requestfailed', (request: { url(): string; failure(): { errorText: string } | null }) =>
+    problems.push(`${request.url()} failed (${request.failure()?.errorText})`),
+  );
+  await page.goto(url);
+  return {
+    // The drivers' own generics describe handles and serialisation; here everything is JSON.
+    evaluate: (fn, arg) => page.evaluate(fn, arg) as Promise<never>,
+    problems: () => [...problems],
+    close,
+  };
+}
