@@ -68,7 +68,7 @@ try {
   log(`bench: ${error.message}\n${USAGE}`);
   process.exit(1);
 }
-for (const file of ['dist/index.js', 'build/release.wasm']) {
+for (const file of ['dist/index.js', 'dist/node/index.js', 'build/release.wasm']) {
   if (!existsSync(`${root}${file}`)) {
     log(`${file} is missing: run \`npm run build\` (or \`npm install\`) first.`);
     process.exit(1);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `migration-stats` command (`npx migration-stats simulate`, `npm start`). The work is in
-// src/cli/ (built to dist/cli/); this file only connects it to the process.
-import { main } from '../dist/cli/main.js';
+// src/cli/ (built to dist/cli/, and bundled into dist/node/cli.js, which this loads); this file
+// only connects it to the process.
+import { main } from '../dist/node/cli.js';
 
 // SIGINT and SIGTERM cancel a running migration: the command stops its workers, prints the report
 // so far and returns 130 or 143. A second signal, while it does so, ends the process at once.

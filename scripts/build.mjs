@@ -1,4 +1,5 @@
-// `npm run build`: the Wasm modules, their ABI for TypeScript, dist/ and the browser bundle, in order.
+// `npm run build`: the Wasm modules, their ABI for TypeScript, dist/, the Node bundles and the
+// browser bundle, in order.
 //
 //   1. asc: assembly/stats-core.ts → build/release.wasm, assembly/zero-scan.ts → build/scan.wasm
 //      (with `--bindings raw` declarations next to them)
@@ -6,7 +7,9 @@
 //      src/simulate/scan-abi.ts, build/stats-core.h
 //   3. tsc: src/ → dist/ (cleared first)
 //   4. scripts/embed-wasm.mjs: the .wasm bytes → dist/backend/wasm-binary.js, dist/simulate/scan-binary.js
-//   5. scripts/build-browser.mjs: dist/ → dist/browser/ (one-file ES modules)
+//   5. scripts/build-node.mjs: dist/ → dist/node/ (the Node entry points, ES modules that share
+//      chunks; what package.json's exports and bin/ load in Node)
+//   6. scripts/build-browser.mjs: dist/ → dist/browser/ (one-file ES modules)
 //
 //   node scripts/build.mjs             build
 //   node scripts/build.mjs --if-stale  build only when a source is newer than the last build (what
@@ -54,5 +57,6 @@ run(process.execPath, ['scripts/gen-abi.mjs']);
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 run(bin('tsc'), ['-p', 'tsconfig.json']);
 run(process.execPath, ['scripts/embed-wasm.mjs']);
+run(process.execPath, ['scripts/build-node.mjs']);
 run(process.execPath, ['scripts/build-browser.mjs']);
 writeFileSync(STAMP, `${new Date().toISOString()}\n`);

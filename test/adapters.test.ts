@@ -162,22 +162,28 @@ describe.each<BackendName>(['wasm', 'js'])('OpenTelemetry adapter (%s backend)',
 
 describe('package entry points', () => {
   it('keeps prom-client and @opentelemetry out of the main entry, which reaches neither', () => {
-    // Follow the main entry's static imports through dist/ and look for the optional peers.
-    const seen = new Set<string>();
-    const visit = (file: URL): void => {
-      if (seen.has(file.href)) return;
-      seen.add(file.href);
-      const text = readFileSync(file, 'utf8');
-      for (const [, spec] of text.matchAll(/(?:from|import)\s*['"]([^'"]+)['"]/g)) {
-        expect(spec).not.toMatch(/prom-client|@opentelemetry/);
-        if (spec!.startsWith('.')) visit(new URL(spec!, file));
-      }
-    };
-    visit(new URL('../dist/index.js', import.meta.url));
-    expect(seen.size).toBeGreaterThan(5);
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-    expect(pkg.exports['./prom-client'].default).toBe('./dist/exporters/prom-client.js');
-    expect(pkg.exports['./otel'].default).toBe('./dist/exporters/otel.js');
+    // Follow the main entry's static imports (the modules of dist/, and the Node bundle that
+    // package.json names, with its chunks) and look for the optional peers.
+    const reached = (entry: URL): Set<string> => {
+      const seen = new Set<string>();
+      const visit = (file: URL): void => {
+        if (seen.has(file.href)) return;
+        seen.add(file.href);
+        const text = readFileSync(file, 'utf8');
+        for (const [, spec] of text.matchAll(/(?:from|import)\s*['"]([^'"]+)['"]/g)) {
+          expect(spec, file.pathname).not.toMatch(/prom-client|@opentelemetry/);
+          if (spec!.startsWith('.')) visit(new URL(spec!, file));
+        }
+      };
+      visit(entry);
+      return seen;
+    };
+    expect(reached(new URL('../dist/index.js', import.meta.url)).size).toBeGreaterThan(5);
+    expect(pkg.exports['.'].default).toBe('./dist/node/index.js');
+    expect(reached(new URL(`.${pkg.exports['.'].default}`, import.meta.url)).size).toBeGreaterThan(1);
+    expect(pkg.exports['./prom-client'].default).toBe('./dist/node/prom-client.js');
+    expect(pkg.exports['./otel'].default).toBe('./dist/node/otel.js');
     expect(pkg.peerDependenciesMeta).toEqual({ '@opentelemetry/api': { optional: true }, 'prom-client': { optional: true } });
   });
 });

@@ -1,7 +1,8 @@
 // The package as a user gets it: `npm pack` of the built project, installed from the tarball into a
 // project of its own in a temp folder (from the npm cache that `npm ci` filled), then used
 // there the way the README says: the Node quick start, the types of every subpath under both module
-// resolutions, the Wasm file by its subpath, the `migration-stats` command and a Vite build. Nothing
+// resolutions, the Wasm file by its subpath, the `migration-stats` command and a Vite build; and
+// the Node bundles (dist/node/) that the entries load, one copy of the library across them. Nothing
 // here resolves anything from this repository but the tools (npm, tsc, vite).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -136,9 +137,10 @@ describe('the packed tarball', () => {
   });
 
   it('holds no compiled file without its source (no leftovers of an earlier build)', () => {
-    // A module's source is its .ts file, or the .d.ts that declares what the build generates.
+    // A module's source is its .ts file, or the .d.ts that declares what the build generates; the
+    // bundles (dist/browser/, dist/node/) are checked on their own.
     const source = (path: string, ext: string) => path.replace(/^dist\//, 'src/').replace(/\.js$/, ext);
-    const orphans = [...shipped].filter((path) => /^dist\/(?!browser\/).*\.js$/.test(path) && !shipped.has(source(path, '.ts')) && !shipped.has(source(path, '.d.ts')));
+    const orphans = [...shipped].filter((path) => /^dist\/(?!browser\/|node\/).*\.js$/.test(path) && !shipped.has(source(path, '.ts')) && !shipped.has(source(path, '.d.ts')));
     expect(orphans).toEqual([]);
   });
 
@@ -283,5 +285,170 @@ document.body.textContent = String(stats.zeroPages.get()) + result.status;
       expect(url).toMatch(/^\/assets\/[^/]+\.js$/);
       expect(readFileSync(join(outDir, url), 'utf8')).not.toMatch(/\bfrom\s*['"]|\bimport\s*['"]/);
     }
+  });
+});
+
+/** The Node entries and the bundle of scripts/build-node.mjs that each must load. */
+const NODE_ENTRIES: Record<string, string> = {
+  [pkg.name]: 'dist/node/index.js',
+  [`${pkg.name}/simulate`]: 'dist/node/simulate.js',
+  [`${pkg.name}/prom-client`]: 'dist/node/prom-client.js',
+  [`${pkg.name}/otel`]: 'dist/node/otel.js',
+};
+
+/**
+ * Run in the consumer project: the four Node entries as a user imports them, a stats object made
+ * through each passed to the functions of the others. Every worker the simulator starts is
+ * recorded (worker_threads' Worker, wrapped before the simulator first asks for it). Prints JSON.
+ */
+const CROSS_ENTRIES = `
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+const threads = createRequire(import.meta.url)('node:worker_threads');
+const workers = new Set();
+const { Worker } = threads;
+threads.Worker = class extends Worker {
+  constructor(url, options) {
+    workers.add(String(url));
+    super(url, options);
+  }
+};
+syncBuiltinESMExports();
+
+const { MigrationStats, SharedStats, defineStats, prometheusText } = await import('migration-stats');
+const { simulateMigration } = await import('migration-stats/simulate');
+const { registerPromClient } = await import('migration-stats/prom-client');
+const { observeStats, statsMetricProducer } = await import('migration-stats/otel');
+const other = await import('migration-stats/browser');
+const { Registry } = await import('prom-client');
+const { metrics } = await import('@opentelemetry/api');
+
+// A guest that dirties faster than it is sent: postcopy, whose destination statistics the simulator makes.
+const result = await simulateMigration({ ramBytes: 4 << 20, dirtyBytesPerSecond: 1e9, bandwidthBytesPerSecond: 1e7, postcopy: true });
+const schema = { copied: { kind: 'counter', unit: 'files', help: 'Files copied.' } };
+const made = {
+  main: await defineStats(schema, { namespace: 'main' }).create(),
+  simulate: result.destinationStats,
+  other: await other.defineStats(schema, { namespace: 'other' }).create(),
+};
+made.main.copied.add(5);
+made.other.copied.add(5);
+
+// A thread that cannot share memory (a page that is not cross-origin isolated): a copy of the
+// library can no longer read another copy's stats through their memory, only its own.
+globalThis.SharedArrayBuffer = undefined;
+const accepted = {};
+for (const [maker, stats] of Object.entries(made)) {
+  accepted[maker] = {};
+  for (const [call, use] of Object.entries({
+    prometheusText: () => prometheusText(stats).length > 0,
+    registerPromClient: () => registerPromClient(stats, { registry: new Registry() }).names.length > 0,
+    observeStats: () => observeStats(stats, metrics.getMeter('test')).names.length > 0,
+    statsMetricProducer: () => typeof statsMetricProducer(stats).collect === 'function',
+  })) {
+    try {
+      accepted[maker][call] = use();
+    } catch (error) {
+      accepted[maker][call] = error.message;
+    }
+  }
+}
+console.log(JSON.stringify({
+  status: result.status,
+  verified: result.verified,
+  switched: result.postcopy !== undefined,
+  isInstance: [SharedStats.isInstance(result.stats), SharedStats.isInstance(result.destinationStats)],
+  instanceOf: result.stats instanceof MigrationStats,
+  workers: [...workers],
+  accepted,
+}));
+`;
+
+describe('the Node bundles (dist/node/) of the installed package', () => {
+  const installed = (path: string) => join(app, 'node_modules', pkg.name, path);
+  /** A bundle's static imports and the workers it starts by URL, with its sourceMappingURL. */
+  const importsOf = (path: string) => {
+    const code = readFileSync(installed(path), 'utf8');
+    const specs = [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*|new URL\(\s*)['"]([^'"]+)['"]/g)].map((match) => match[1]!);
+    return { specs, map: /\n\/\/# sourceMappingURL=(\S+)\n?$/.exec(code)?.[1] };
+  };
+
+  it('has every Node entry, main and the migration-stats command load a bundle', () => {
+    const script = `console.log(JSON.stringify(${JSON.stringify(Object.keys(NODE_ENTRIES))}.map((name) => import.meta.resolve(name))))`;
+    const resolved = (JSON.parse(run(process.execPath, ['--input-type=module', '-e', script], app)) as string[]).map((url) => fileURLToPath(url));
+    expect(resolved).toEqual(Object.values(NODE_ENTRIES).map(installed));
+    const manifest = JSON.parse(readFileSync(installed('package.json'), 'utf8')) as PackageJson;
+    expect(posix.normalize(manifest.main)).toBe(NODE_ENTRIES[pkg.name]);
+    const bin = posix.normalize(manifest.bin[pkg.name]!);
+    expect(importsOf(bin).specs.map((spec) => posix.join(posix.dirname(bin), spec))).toEqual(['dist/node/cli.js']);
+  });
+
+  it('loads nothing but dist/node/ and the optional peers, bundles @assemblyscript/loader, and has no file there that no entry reaches', () => {
+    const reached = new Set<string>();
+    const packages = new Set<string>();
+    const maps: string[] = [];
+    const visit = (path: string): void => {
+      if (reached.has(path)) return;
+      reached.add(path);
+      const { specs, map } = importsOf(path);
+      if (map) maps.push(posix.join(posix.dirname(path), map));
+      for (const spec of specs) {
+        if (spec.startsWith('.')) visit(posix.join(posix.dirname(path), spec));
+        else packages.add(spec);
+      }
+    };
+    for (const entry of [...Object.values(NODE_ENTRIES), 'dist/node/cli.js']) visit(entry);
+    expect([...reached].filter((path) => !path.startsWith('dist/node/'))).toEqual([]);
+    // The simulator's worker, started by URL, is among them.
+    expect(reached).toContain('dist/node/simulate-worker.js');
+    expect([...packages].filter((name) => !name.startsWith('node:') && !Object.keys(pkg.peerDependencies).includes(name))).toEqual([]);
+    const inNode = [...shipped].filter((path) => path.startsWith('dist/node/'));
+    expect(inNode.filter((path) => path.endsWith('.js') && !reached.has(path))).toEqual([]);
+    // Each file has its source map, whose sources the package ships or the map carries (the bundled packages').
+    expect(maps.sort()).toEqual([...reached].map((path) => `${path}.map`).sort());
+    expect(inNode.filter((path) => path.endsWith('.map')).sort()).toEqual(maps);
+    const sources = maps.flatMap((map) => {
+      const { sources, sourcesContent } = JSON.parse(readFileSync(installed(map), 'utf8')) as { sources: string[]; sourcesContent: (string | null)[] };
+      return sources.map((source, i) => ({ path: posix.join(posix.dirname(map), source), carried: typeof sourcesContent[i] === 'string' }));
+    });
+    expect(sources.filter(({ path, carried }) => !carried && !shipped.has(path))).toEqual([]);
+    expect(sources.filter(({ carried }) => carried).map(({ path }) => path).sort()).toEqual(['dist/node/simulate:worker-url', 'node_modules/@assemblyscript/loader/index.js']);
+    expect(sources.map(({ path }) => path)).toContain('src/shared-stats.ts');
+  });
+
+  it('defines each class in one file of the bundles, so every entry uses the same one', () => {
+    const defined = new Map<string, string[]>();
+    for (const path of [...shipped].filter((file) => file.startsWith('dist/node/') && file.endsWith('.js'))) {
+      for (const match of readFileSync(installed(path), 'utf8').matchAll(/^(?:var (\w+) = class\b|class (\w+))/gm)) {
+        const name = match[1] ?? match[2]!;
+        defined.set(name, [...(defined.get(name) ?? []), path]);
+      }
+    }
+    expect(defined.keys()).toContain('SharedStats');
+    expect(defined.keys()).toContain('MigrationStats');
+    expect([...defined].filter(([, files]) => files.length > 1)).toEqual([]);
+  });
+
+  describe('one stats object across the entries', () => {
+    let out: { status: string; verified: boolean; switched: boolean; isInstance: boolean[]; instanceOf: boolean; workers: string[]; accepted: Record<string, Record<string, true | string>> };
+    beforeAll(() => {
+      writeFileSync(join(app, 'cross-entries.mjs'), CROSS_ENTRIES);
+      out = JSON.parse(run(process.execPath, ['cross-entries.mjs'], app));
+    }, 60_000);
+
+    it("has the main entry take the simulator's stats as its own, made by the bundled worker", () => {
+      expect(out).toMatchObject({ status: 'completed', verified: true, switched: true });
+      // The counters and the destination's postcopy statistics: the main entry's classes, private fields included.
+      expect(out.isInstance).toEqual([true, true]);
+      expect(out.instanceOf).toBe(true);
+      expect(out.workers.map((url) => fileURLToPath(url))).toEqual([installed('dist/node/simulate-worker.js')]);
+    });
+
+    it('has every entry read stats made through another as its own, where a copy of the library cannot read those of another', () => {
+      const calls = ['prometheusText', 'registerPromClient', 'observeStats', 'statsMetricProducer'];
+      for (const maker of ['main', 'simulate']) expect(out.accepted[maker], maker).toEqual(Object.fromEntries(calls.map((call) => [call, true])));
+      // Those of another copy (the browser build) are refused there: the check tells copies apart.
+      expect(Object.keys(out.accepted.other!)).toEqual(calls);
+      for (const answer of Object.values(out.accepted.other!)) expect(answer).toMatch(/it is a stats object of another copy of migration-stats, which this copy reads through its shared memory, and this thread cannot share memory/);
+    });
   });
 });

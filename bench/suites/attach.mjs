@@ -1,8 +1,9 @@
 // Attach: how long a new worker takes from receiving a handle to its first add, on each backend.
 //
-// Each sample is a fresh worker (bench/attach-worker.mjs) that has already imported the library,
-// as any worker that uses it would have; the handle goes to it by postMessage, and it times the
-// attach and one add from the message's arrival (and, on the wall clock, from the postMessage).
+// Each sample is a fresh worker (bench/attach-worker.mjs) that has already imported the library
+// (the package's Node build, dist/node/, as users load it), as any worker that uses it would
+// have; the handle goes to it by postMessage, and it times the attach and one add from the
+// message's arrival (and, on the wall clock, from the postMessage).
 // The suite reports the median of the samples, and stops the bench unless the counter ends at
 // exactly one add per sample.
 import { num } from '../format.mjs';
@@ -28,7 +29,7 @@ export default {
    * @throws Error when a sample lost its add or a worker failed
    */
   async run(config, { log }) {
-    const { MigrationStats } = await import('../../dist/index.js');
+    const { MigrationStats } = await import('../../dist/node/index.js');
     const data = {};
     for (const backend of ['wasm', 'js']) {
       log(`attach: ${config.attachSamples} new workers on the ${backend} backend`);

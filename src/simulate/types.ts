@@ -128,8 +128,9 @@ export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'ban
   onProgress?: (progress: MigrationProgress) => void;
   /**
    * URL of the simulator's worker module (`dist/simulate/worker.js`, or a bundled copy of it); a
-   * relative one is resolved against the default. Default: the one next to this module in Node
-   * and unbundled ES modules, `simulate-worker.js` next to the browser build's `simulate.js`.
+   * relative one is resolved against the default. Default: `simulate-worker.js` next to the
+   * package's Node build (`dist/node/`) and next to the browser build's `simulate.js`, the one next
+   * to this module for the unbundled ES modules of `dist/`.
    */
   workerUrl?: URL | string;
   /**

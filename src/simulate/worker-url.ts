@@ -1,7 +1,8 @@
 /**
  * Where the simulator's worker module is by default: next to this module (`dist/simulate/worker.js`
- * in Node and for unbundled ES modules). The browser build replaces this file with one naming its
- * own worker bundle (see scripts/build-browser.mjs).
+ * for the unbundled ES modules). The package's Node build and the browser build replace this file
+ * with one naming their own worker bundle, `simulate-worker.js` next to them (see
+ * scripts/build-node.mjs and scripts/build-browser.mjs).
  * @packageDocumentation
  */
 

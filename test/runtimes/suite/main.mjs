@@ -15,6 +15,7 @@ import {
   prometheusText,
   createMetricsHandler,
   queryMigrate,
+  SharedStats,
   sizeToStr,
 } from 'migration-stats';
 import { simulateMigration, zeroScanner } from 'migration-stats/simulate';
@@ -276,6 +277,8 @@ for (const backend of BACKENDS) {
     assert.equal(result.scan, backend === 'js' ? 'js' : facts.simd ? 'wasm-simd' : 'js');
     assert.deepEqual([result.stats.normalPages.get(), result.stats.zeroPages.get()], [768n, 256n]);
     assert.equal(result.info.ram.normal, 768n);
+    // The package's entries share one copy of the library: the simulator's stats are migration-stats' own.
+    assert.ok(result.stats instanceof MigrationStats && SharedStats.isInstance(result.stats));
   });
 }
 
