@@ -24,7 +24,7 @@ export {
   type RateLimiter,
   type Metric,
   type MetricOf,
-} from './shared-stats.js';
+} from './define-stats.js';
 export type { StatsHandle } from './handle.js';
 export type {
   MetricKind,

@@ -24,7 +24,7 @@ import {
   type Metric,
   type StatsOptions,
   type StatsParts,
-} from './shared-stats.js';
+} from './define-stats.js';
 import { Histogram } from './histogram.js';
 import { Stat64, stat64Internals } from './stat64.js';
 import { StatVector } from './vector.js';

@@ -412,7 +412,7 @@ describe('the Node bundles (dist/node/) of the installed package', () => {
     });
     expect(sources.filter(({ path, carried }) => !carried && !shipped.has(path))).toEqual([]);
     expect(sources.filter(({ carried }) => carried).map(({ path }) => path).sort()).toEqual(['dist/node/simulate:worker-url', 'node_modules/@assemblyscript/loader/index.js']);
-    expect(sources.map(({ path }) => path)).toContain('src/shared-stats.ts');
+    expect(sources.map(({ path }) => path)).toContain('src/define-stats.ts');
   });
 
   it('defines each class in one file of the bundles, so every entry uses the same one', () => {

@@ -20,7 +20,7 @@ import { describe } from '../errors.js';
 import { bucketRange } from '../histogram.js';
 import { checkLabelClashes } from './metrics.js';
 import { readArray, readMember, readOptions, readRecord, type OptionSpec } from '../options.js';
-import type { SharedStats } from '../shared-stats.js';
+import type { SharedStats } from '../define-stats.js';
 import { requireAnyStats, type AnyStatsReader, type MetricReader } from '../stats.js';
 
 /** Options of {@link observeStats} and {@link observeMigrationStats}. */

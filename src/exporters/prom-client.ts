@@ -17,7 +17,7 @@ import { promPrefix, type MetricSpec } from '../definition.js';
 import { describe } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix } from './metrics.js';
 import { readMember, readOptions, type OptionSpec } from '../options.js';
-import type { SharedStats } from '../shared-stats.js';
+import type { SharedStats } from '../define-stats.js';
 import { requireAnyStats, type HistogramReading } from '../stats.js';
 
 /** Options of {@link registerPromClient}. */

@@ -15,7 +15,7 @@ import { describe, errorReason } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, promUnitOf } from './metrics.js';
 import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import type { SharedStats } from '../shared-stats.js';
+import type { SharedStats } from '../define-stats.js';
 import { requireAnyStats, type AnyStatsReader, type MetricReader } from '../stats.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */

@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import { describe } from '../errors.js';
-import { defineStats, type StatsDefinition } from '../shared-stats.js';
+import { defineStats, type StatsDefinition } from '../define-stats.js';
 import { requireAnyStats } from '../stats.js';
 
 /** QEMU's `BLOCKTIME_LATENCY_BUCKET_N`: bucket k counts latencies in [2^k, 2^(k+1)) µs, the last one everything above. */
