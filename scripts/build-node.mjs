@@ -25,10 +25,10 @@
 // resolving and loading one more package. Not minified: the stack traces of a Node program name
 // our functions and lines as written.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { bundledPackages, pkg, workerNextToBundle } from './bundling.mjs';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const dist = (path) => new URL(`../dist/${path}`, import.meta.url).pathname;
 
 const ENTRIES = {
@@ -38,21 +38,6 @@ const ENTRIES = {
   'prom-client': 'exporters/prom-client.js',
   otel: 'exporters/otel.js',
   cli: 'cli/main.js',
-};
-
-/**
- * src/simulate/worker-url.ts names `./worker.js` next to itself (dist/simulate/); in the bundle it
- * names `./simulate-worker.js`, next to whichever file of dist/node/ holds it.
- */
-const workerNextToBundle = {
-  name: 'simulate-worker-url',
-  setup(b) {
-    b.onResolve({ filter: /\/worker-url\.js$/ }, () => ({ path: 'worker-url', namespace: 'simulate' }));
-    b.onLoad({ filter: /.*/, namespace: 'simulate' }, () => ({
-      contents: "export const defaultWorkerUrl = () => new URL('./simulate-worker.js', import.meta.url);",
-      loader: 'js',
-    }));
-  },
 };
 
 const options = {
@@ -71,14 +56,7 @@ const options = {
   logLevel: 'warning',
 };
 
-// First pass, in memory: which packages end up inside, to name them (and their licences) on top.
-const { metafile } = await build({ ...options, write: false, metafile: true });
-const bundled = [...new Set(Object.keys(metafile.inputs).map((path) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1]).filter(Boolean))]
-  .sort()
-  .map((name) => {
-    const dep = JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8'));
-    return `${dep.name} ${dep.version} (${dep.license})`;
-  });
+const bundled = await bundledPackages(options);
 
 const { outputFiles } = await build({
   ...options,
