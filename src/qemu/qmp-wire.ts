@@ -287,3 +287,27 @@ export interface QmpBackend {
    */
   onEvent(listener: (event: QmpEvent) => void): () => void;
 }
+
+/**
+ * A client's open QMP connection, capabilities negotiated (what `connectQmp` in qmp-client.ts
+ * returns).
+ */
+export interface QmpSession {
+  /** The greeting's `QMP` member: `version` and `capabilities`. */
+  readonly greeting: QmpObject;
+  /**
+   * Runs a command and waits for its reply.
+   * @returns the reply's `return` value, integers exact
+   * @throws QmpError when QEMU answers with an error; Error when the connection ends first
+   */
+  execute(command: string, args?: QmpObject): Promise<QmpValue>;
+  /**
+   * Subscribes to events, in the order they arrive (interleaved with replies as QEMU sent them).
+   * @returns a function that unsubscribes
+   */
+  onEvent(listener: (event: QmpEvent) => void): () => void;
+  /** Settles when the connection ends: with undefined after {@link close}, with an Error when the other end went away. */
+  readonly closed: Promise<Error | undefined>;
+  /** Ends the connection. */
+  close(): Promise<void>;
+}
