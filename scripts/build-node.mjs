@@ -9,6 +9,7 @@
 //   simulate-worker.js  the simulator's worker module  (dist/simulate/worker.js), started by URL
 //   prom-client.js      migration-stats/prom-client    (dist/exporters/prom-client.js)
 //   otel.js             migration-stats/otel           (dist/exporters/otel.js)
+//   qemu.js             migration-stats/qemu           (dist/qemu/index.js): a live QEMU over QMP
 //   cli.js              the command (bin/migration-stats.mjs; dist/cli/main.js)
 //   chunk-*.js          the code two or more of them share
 //
@@ -37,6 +38,7 @@ const ENTRIES = {
   'simulate-worker': 'simulate/worker.js',
   'prom-client': 'exporters/prom-client.js',
   otel: 'exporters/otel.js',
+  qemu: 'qemu/index.js',
   cli: 'cli/main.js',
 };
 

@@ -4,10 +4,12 @@
  */
 import { describe } from '../errors.js';
 import { EXIT, simulateCommand, type CommandIo } from './simulate-command.js';
+import { watchCommand } from './watch-command.js';
 
 /** The subcommands, by name. */
 const COMMANDS: Record<string, { readonly summary: string; run(args: readonly string[], io: CommandIo): Promise<number> }> = {
   simulate: { summary: "run a live migration on worker threads and report QEMU's statistics", run: simulateCommand },
+  watch: { summary: "follow a live QEMU's migration over QMP, report it, serve /metrics", run: (args, io) => watchCommand(args, io) },
 };
 
 /** The top-level usage text. */
