@@ -44,6 +44,10 @@ export function checkCommon(record: ScenarioRecord): void {
   expect(statusesOf(source).slice(0, 2)).toEqual(['setup', 'active']);
   expect(statusesOf(destination).slice(0, 2)).toEqual(['setup', 'active']);
   expect(statusesOf(source).at(-1)).toBe(SCENARIOS[record.scenario].ends);
+  // The first sync happens in setup: its MIGRATION_PASS comes before the status turns active.
+  const names = eventNames(source);
+  expect(names.indexOf('MIGRATION_PASS 1')).toBeGreaterThan(names.indexOf('MIGRATION setup'));
+  expect(names.indexOf('MIGRATION_PASS 1')).toBeLessThan(names.indexOf('MIGRATION active'));
 
   const sourceReplies = queryMigrateReturns(source);
   // Before `migrate` the source has nothing to say; every reply of a running migration carries ram.
@@ -173,6 +177,12 @@ const SCENARIO_CHECKS: Record<ScenarioRecord['scenario'], (record: ScenarioRecor
     expect(statuses.slice(-2)).toEqual(['cancelling', 'cancelled']);
     expect(statuses.slice(0, -2).every((status) => status === 'setup' || status === 'active')).toBe(true);
     expect(record.source.final).toBe('{"return": {"status": "cancelled"}}');
+    // migrate_cancel turns the status to cancelling before it replies.
+    const log = record.source.log;
+    const cancelling = log.findIndex((entry) => 'event' in entry && entry.event.includes('"status": "cancelling"'));
+    const reply = log.findIndex((entry) => 'command' in entry && entry.command === 'migrate_cancel');
+    expect(cancelling).toBeGreaterThan(-1);
+    expect(cancelling).toBeLessThan(reply);
     expect(passNumbers(record.source).length).toBeGreaterThanOrEqual(2);
     expect(eventNames(record.source)).not.toContain('STOP');
     // The destination's stream breaks: it fails (and QEMU 7.2 quits with status 1).

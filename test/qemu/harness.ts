@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { which } from '../requirements.js';
 import { buildGuest } from './guest.js';
-import { isObject } from './json.js';
+import { isObject, type Json } from './json.js';
 import { QmpClient, QmpError, type QmpEvent } from './qmp-client.js';
 import type { ActionRecord, ExitRecord, ScenarioName, ScenarioRecord, SideRecord } from './record.js';
 
@@ -140,7 +140,13 @@ export async function startVm(options: VmOptions): Promise<Vm> {
   });
   const partial = { exit, stderr: () => stderrText };
   const kill = (): void => {
-    if (exitRecord === undefined && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    if (exitRecord !== undefined || child.pid === undefined) return;
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch (error) {
+      // Gone already, its exit not yet reported.
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
   };
   try {
     await spawned;
@@ -342,7 +348,11 @@ export async function runScenario(name: ScenarioName, options: RunOptions = {}):
     const port = listeningPort(listening.value);
     const finish = await step('the caller’s set-up', Promise.resolve(options.during?.({ source, destination })));
 
-    for (const vm of [source, destination]) pollers.push(poll(vm, polling));
+    for (const vm of [source, destination]) {
+      const poller = poll(vm, polling);
+      poller.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+      pollers.push(poller);
+    }
     await step('migrate', source.qmp.execute('migrate', { uri: `tcp:127.0.0.1:${port}` }));
 
     const actions: ActionRecord[] = [];
@@ -366,6 +376,7 @@ export async function runScenario(name: ScenarioName, options: RunOptions = {}):
       },
     };
     const ended = source.qmp.waitForEvent((event) => event.name === 'MIGRATION' && SOURCE_END.has(String(event.data.status)), 'the end of the migration');
+    ended.catch(() => undefined); // awaited below, once the scenario has acted
     const driving = scenario.drive?.(driver) ?? Promise.resolve();
     // The safety net of the scenarios that converge by themselves (see CONVERGE_BY_PASS).
     if (scenario.drive === undefined) {
@@ -480,17 +491,18 @@ async function finalQuery(vm: Vm, completed: boolean): Promise<string> {
 }
 
 /** `7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)` from `query-version`. */
-function describeVersion(value: unknown): string {
-  if (!isObject(value as never) || !isObject((value as { qemu?: never }).qemu)) throw new Error(`query-version: unexpected reply ${String(value)}`);
-  const { qemu, package: pkg } = value as { qemu: { major: bigint; minor: bigint; micro: bigint }; package: string };
-  return `${qemu.major}.${qemu.minor}.${qemu.micro}${pkg ? ` (${pkg.trim()})` : ''}`;
+function describeVersion(value: Json): string {
+  const qemu = isObject(value) ? value.qemu : undefined;
+  if (!isObject(value) || !isObject(qemu)) throw new Error(`query-version: unexpected reply ${String(value)}`);
+  const pkg = typeof value.package === 'string' ? value.package.trim() : '';
+  return `${String(qemu.major)}.${String(qemu.minor)}.${String(qemu.micro)}${pkg ? ` (${pkg})` : ''}`;
 }
 
 /** The port of the destination's listening socket, from its `query-migrate` (`socket-address`). */
-function listeningPort(value: unknown): bigint | string {
-  const addresses = isObject(value as never) ? (value as { 'socket-address'?: unknown })['socket-address'] : undefined;
-  const first = Array.isArray(addresses) ? (addresses[0] as { port?: unknown } | undefined) : undefined;
-  if (first === undefined || (typeof first.port !== 'string' && typeof first.port !== 'bigint')) {
+function listeningPort(value: Json): string {
+  const addresses = isObject(value) ? value['socket-address'] : undefined;
+  const first = Array.isArray(addresses) ? addresses[0] : undefined;
+  if (!isObject(first) || typeof first.port !== 'string') {
     throw new Error(`the destination reports no listening port: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}` : v))}`);
   }
   return first.port;
