@@ -38,6 +38,18 @@ export const GUEST = { memory: '128M', append: 'dirty=16M' } as const;
  */
 export const SLOW_BANDWIDTH = 32n << 20n;
 
+/** The QEMU processes running, killed when this process exits whatever way it ends (a safety net). */
+const running = new Set<number>();
+process.once('exit', () => {
+  for (const pid of running) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 /** The path of qemu-system-x86_64, or undefined when it is not on PATH. */
 export function findQemu(): string | undefined {
   return which(QEMU_BINARY);
@@ -128,8 +140,10 @@ export async function startVm(options: VmOptions): Promise<Vm> {
   let exitRecord: ExitRecord | undefined;
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (consoleText += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderrText += chunk));
+  if (child.pid !== undefined) running.add(child.pid);
   const exit = new Promise<ExitRecord>((resolve) => {
     child.once('exit', (code, signal) => {
+      if (child.pid !== undefined) running.delete(child.pid);
       exitRecord = { code, signal };
       resolve(exitRecord);
     });
