@@ -41,7 +41,11 @@ describe('real QEMU migrations (qemu-system-x86_64, TCG, a 128 MiB guest dirtyin
         during: async ({ source }) => {
           expect(source.monitors).toHaveLength(1);
           second = await connectMonitor(source.monitors[0]!, 'second source monitor');
-          return async () => second!.events.map((event) => event.text);
+          return async () => {
+            // The last event of a completed source; the other monitor's copy may still be on its way.
+            await second!.waitForEvent((event) => event.name === 'MIGRATION' && event.data.status === 'completed', 'MIGRATION completed');
+            return second!.events.map((event) => event.text);
+          };
         },
       });
       checkScenario(record);
