@@ -102,6 +102,13 @@ describe('serveQmp: bad input gets QEMU 7.2 words', () => {
     ['{"a":-}', [generic("JSON parse error, stray '-}'")]],
     ['{"a":"x\n', [generic(`JSON parse error, stray '"x\n'`)]],
     ['{"execute":"qmp_capabilities","arguments":{}, "execute":"x"}', [generic('JSON parse error, duplicate key')]],
+    ['{"a":"\\q"}', [generic('JSON parse error, invalid escape sequence in string')]],
+    ['{"a":"\\u0"}', [generic('JSON parse error, \\u0" is not a valid Unicode character')]],
+    ['{"a":"\\ud83d\\u0041"}', [generic('JSON parse error, \\ud83d is not a valid Unicode character')]],
+    ['{"a":"\\udc00"}', [generic('JSON parse error, \\udc00 is not a valid Unicode character')]],
+    // After a stray character QEMU skips to a structural character or a line end.
+    ['@abc "x" 5 {"id":1}', [generic("JSON parse error, stray '@'"), generic("QMP input lacks member 'execute'", '1')]],
+    ['@abc\n"x" ', [generic("JSON parse error, stray '@'"), generic('QMP input must be a JSON object')]],
   ])('%j', async (input, errors) => {
     const c = await client();
     await c.waitFor(1);

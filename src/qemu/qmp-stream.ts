@@ -5,9 +5,10 @@
  * QEMU lexes the byte stream into tokens (strings in double or single quotes, numbers, lower-case
  * keywords, the six punctuation marks), groups tokens until braces and brackets balance (or a
  * closing one has no opening one), and parses each group. A token the lexer cannot read becomes
- * `JSON parse error, stray '…'` (the text it had read, the bad character included) and drops the
- * group so far; a group that does not parse becomes `JSON parse error, …`. A scalar at the top
- * level is a group of its own, complete once the character after it arrives.
+ * `JSON parse error, stray '…'` (the text it had read, the bad character included), drops the
+ * group so far and skips input up to a structural character or a line end; a group that does not
+ * parse becomes `JSON parse error, …`. A scalar at the top level is a group of its own, complete
+ * once the character after it arrives.
  * @packageDocumentation
  */
 import type { QmpValue } from './qmp-json.js';
@@ -19,7 +20,7 @@ const MAX_NESTING = 1024;
 
 type Token =
   | { readonly kind: '{' | '}' | '[' | ']' | ',' | ':' }
-  | { readonly kind: 'string'; readonly value: string }
+  | { readonly kind: 'string'; readonly raw: string }
   | { readonly kind: 'number'; readonly value: bigint | number }
   | { readonly kind: 'keyword'; readonly text: string };
 
@@ -28,7 +29,7 @@ export type QmpInput = { readonly value: QmpValue } | { readonly error: string }
 
 const ESCAPES: Record<string, string> = { '"': '"', "'": "'", '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 const isDigit = (ch: string): boolean => ch >= '0' && ch <= '9';
-const isHex = (ch: string): boolean => /^[0-9a-fA-F]$/.test(ch);
+const HEX4 = /^[0-9a-fA-F]{4}$/;
 
 /** A syntax error of a group, in json-parser.c's words. */
 class GroupError extends Error {}
@@ -40,6 +41,11 @@ class GroupError extends Error {}
 export class QmpStream {
   // The token being read: its raw text so far ('' when between tokens).
   #partial = '';
+  // For an unfinished string: how far into #partial it was read, and its value so far.
+  #resume: number | undefined;
+  // After a stray token the lexer skips to a structural character or a control character other
+  // than tab (json-lexer.c's recovery), which is read as usual.
+  #recovering = false;
   #tokens: Token[] = [];
   #size = 0;
   #braces = 0;
@@ -52,26 +58,28 @@ export class QmpStream {
    */
   push(chunk: string): QmpInput[] {
     this.#out = [];
-    const quote = this.#partial[0];
-    if ((quote === '"' || quote === "'") && !(quote === '"' ? /["\x00-\x1f]/ : /['\x00-\x1f]/).test(chunk)) {
-      // The middle of a long string: nothing in this chunk can end it (it is read whole once it ends).
-      this.#partial += chunk;
-      if (this.#size + this.#partial.length > MAX_TOKEN_SIZE) {
-        this.#partial = '';
-        this.#fail('JSON token size limit exceeded');
-      }
-      return this.#out;
-    }
     let text = this.#partial + chunk;
     this.#partial = '';
     let at = 0;
+    const resume = this.#resume;
+    this.#resume = undefined;
     while (at < text.length) {
-      const read = this.#lex(text, at);
+      if (this.#recovering) {
+        const ch = text[at]!;
+        if (!'{}[],:'.includes(ch) && (ch >= ' ' || ch === '\t')) {
+          at++;
+          continue;
+        }
+        this.#recovering = false;
+      }
+      // An unfinished string goes on from where the last chunk left it (long strings stay linear).
+      const read = at === 0 && resume ? this.#string(text, 0, text[0]!, resume) : this.#lex(text, at);
       if (read === undefined) {
         // An unfinished token: keep its text for the next chunk, within QEMU's size limit.
         this.#partial = text.slice(at);
         if (this.#size + this.#partial.length > MAX_TOKEN_SIZE) {
           this.#partial = '';
+          this.#resume = undefined;
           this.#fail('JSON token size limit exceeded');
         }
         break;
@@ -108,38 +116,32 @@ export class QmpStream {
       return end;
     }
     this.#fail(`JSON parse error, stray '${ch}'`);
+    this.#recovering = true;
     return at + 1;
   }
 
-  #string(text: string, at: number, quote: string): number | undefined {
-    let value = '';
-    for (let i = at + 1; i < text.length; i++) {
+  /**
+   * A string token from `at` (its quote), read from `from` on. The lexer only finds its end (a
+   * backslash takes the next character whatever it is); its escapes are checked when parsed.
+   */
+  #string(text: string, at: number, quote: string, from = at + 1): number | undefined {
+    for (let i = from; i < text.length; i++) {
       const ch = text[i]!;
       if (ch === quote) {
-        this.#token({ kind: 'string', value }, i + 1 - at);
+        this.#token({ kind: 'string', raw: text.slice(at + 1, i) }, i + 1 - at);
         return i + 1;
       }
       if (ch < ' ') return this.#stray(text, at, i);
-      if (ch !== '\\') {
-        value += ch;
-        continue;
-      }
-      const escape = text[i + 1];
-      if (escape === undefined) return undefined;
-      if (escape === 'u') {
-        for (let k = i + 2; k < i + 6; k++) {
-          if (k >= text.length) return undefined;
-          if (!isHex(text[k]!)) return this.#stray(text, at, k);
+      if (ch === '\\') {
+        if (i + 1 === text.length) {
+          this.#resume = i - at;
+          return undefined;
         }
-        value += String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16));
-        i += 5;
-        continue;
+        if (text[i + 1]! < ' ') return this.#stray(text, at, i + 1);
+        i++;
       }
-      const decoded = ESCAPES[escape];
-      if (decoded === undefined) return this.#stray(text, at, i + 1);
-      value += decoded;
-      i++;
     }
+    this.#resume = text.length - at;
     return undefined;
   }
 
@@ -194,6 +196,7 @@ export class QmpStream {
   /** A token the lexer cannot read: its text up to and including the character at `bad`. */
   #stray(text: string, at: number, bad: number): number {
     this.#fail(`JSON parse error, stray '${text.slice(at, bad + 1)}'`);
+    this.#recovering = true;
     return bad + 1;
   }
 
@@ -235,6 +238,7 @@ function parseGroup(tokens: readonly Token[]): QmpValue {
       case '[':
         return array();
       case 'string':
+        return unescape(token.raw);
       case 'number':
         return token.value;
       case 'keyword':
@@ -278,4 +282,38 @@ function parseGroup(tokens: readonly Token[]): QmpValue {
     }
   };
   return value();
+}
+
+/** A string token's text without its quotes, its escapes decoded and checked as json-parser.c does. */
+function unescape(raw: string): string {
+  if (!raw.includes('\\')) return raw;
+  let out = '';
+  let run = 0;
+  const hex4 = (at: number): number | undefined => (HEX4.test(raw.slice(at, at + 4)) ? parseInt(raw.slice(at, at + 4), 16) : undefined);
+  // QEMU quotes up to four characters after `\u`, the closing quote counted.
+  const invalid = (at: number): GroupError => new GroupError(`\\u${(raw + '"').slice(at, at + 4)} is not a valid Unicode character`);
+  for (let i = raw.indexOf('\\'); i !== -1; i = raw.indexOf('\\', run)) {
+    out += raw.slice(run, i);
+    const escape = raw[i + 1]!;
+    if (escape !== 'u') {
+      const decoded = ESCAPES[escape];
+      if (decoded === undefined) throw new GroupError('invalid escape sequence in string');
+      out += decoded;
+      run = i + 2;
+      continue;
+    }
+    const unit = hex4(i + 2);
+    if (unit === undefined || (unit >= 0xdc00 && unit <= 0xdfff)) throw invalid(i + 2);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      // A high surrogate must be followed by an escaped low one.
+      const low = raw.startsWith('\\u', i + 6) ? hex4(i + 8) : undefined;
+      if (low === undefined || low < 0xdc00 || low > 0xdfff) throw invalid(i + 2);
+      out += String.fromCharCode(unit, low);
+      run = i + 12;
+      continue;
+    }
+    out += String.fromCharCode(unit);
+    run = i + 6;
+  }
+  return out + raw.slice(run);
 }
