@@ -152,6 +152,14 @@ describe('connectQmp: clear errors', () => {
         socket.on('data', () => socket.write('{"id": 0, "error": {"class": "GenericError", "desc": "no"}}\r\n'));
       }
       if (mode === 'hangup') socket.end();
+      if (mode === 'quit' || mode === 'garbage') {
+        socket.write('{"QMP": {"version": {}, "capabilities": []}}\r\n');
+        let n = 0;
+        socket.on('data', () => {
+          if (mode === 'quit') socket.destroy();
+          else socket.write(n++ === 0 ? '{"return": {}, "id": 0}\r\n' : 'garbage\r\n');
+        });
+      }
     });
     mode = 'hmp';
     await expect(connectQmp(address, { timeout: 60_000 })).rejects.toEqual(failure('not-qmp', `${address} is not a QMP monitor: it sent "QEMU 7.2.22 monitor - type 'help' for more information\\r\\n(qem…"`));
@@ -161,6 +169,13 @@ describe('connectQmp: clear errors', () => {
     await expect(connectQmp(address)).rejects.toEqual(failure('not-qmp', `${address} refused qmp_capabilities: no`));
     mode = 'hangup';
     await expect(connectQmp(address)).rejects.toEqual(failure('not-qmp', `${address} closed the connection without a QMP greeting`));
+    mode = 'quit';
+    await expect(connectQmp(address)).rejects.toEqual(failure('closed', `QEMU closed the QMP connection at ${address}`));
+    mode = 'garbage';
+    const qmp = await connectQmp(address);
+    const pending = qmp.execute('query-status');
+    await expect(pending).rejects.toEqual(failure('not-qmp', `${address} sent something that is not QMP: "garbage\\r\\n"`));
+    expect(await qmp.closed).toEqual(failure('not-qmp', `${address} sent something that is not QMP: "garbage\\r\\n"`));
     // Silence: whatever the wait, no greeting ever comes.
     mode = 'silent';
     await expect(connectQmp(address, { timeout: 20 })).rejects.toEqual(

@@ -216,17 +216,21 @@ export async function connectQmp(address: string, options: ConnectQmpOptions = {
     const cleanup = (): void => clearTimeout(timer);
     let capabilitiesId: string | undefined;
 
+    const gone = (detail: string): QmpConnectionError => new QmpConnectionError('closed', `QEMU closed the QMP connection at ${address}${detail}`);
     socket.on('error', (error) => {
-      if (session === undefined && !settled) return fail(connectError(address, where, error));
-      session?.end(new QmpConnectionError('closed', `QEMU closed the QMP connection at ${address} (${error.code ?? error.message})`));
+      if (session === undefined) return fail(connectError(address, where, error));
+      if (!settled) return fail(gone(` (${error.code ?? error.message})`));
+      session.end(gone(` (${error.code ?? error.message})`));
     });
     socket.on('close', () => {
       signal?.removeEventListener('abort', onAbort);
       if (!settled) {
+        // After a greeting, it was QEMU; before, something that never spoke QMP.
+        if (session !== undefined) return fail(gone(''));
         const what = received === '' ? 'closed the connection without a QMP greeting' : `is not a QMP monitor: it sent ${sample(received)} and closed`;
         return fail(new QmpConnectionError('not-qmp', `${address} ${what}`));
       }
-      session?.end(new QmpConnectionError('closed', `QEMU closed the QMP connection at ${address}`));
+      session?.end(gone(''));
     });
     socket.on('data', (bytes) => {
       const text = decoder.decode(bytes, { stream: true });
