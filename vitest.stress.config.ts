@@ -11,7 +11,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     // One file at a time: the load cases start workers, and the machine may have 2 cores.
     fileParallelism: false,
+    // Safety nets against a hang (as in vitest.config.ts), never a verdict on speed.
     testTimeout: 300_000,
-    hookTimeout: 120_000,
+    hookTimeout: 300_000,
   },
 });

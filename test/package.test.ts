@@ -198,7 +198,7 @@ beforeAll(() => {
     // for those few lists only (the tarballs still come from the cache).
     installWarnings = install('--prefer-offline');
   }
-}, 120_000);
+});
 
 afterAll(() => {
   if (temp) rmSync(temp, { recursive: true, force: true });
@@ -628,7 +628,7 @@ describe('the Node bundles (dist/node/) of the installed package', () => {
     beforeAll(() => {
       writeFileSync(join(app, 'cross-entries.mjs'), CROSS_ENTRIES);
       out = JSON.parse(run(process.execPath, ['cross-entries.mjs'], app));
-    }, 60_000);
+    });
 
     it("has the main entry take the simulator's stats as its own, made by the bundled worker", () => {
       expect(out).toMatchObject({ status: 'completed', verified: true, switched: true });
