@@ -43,7 +43,8 @@ describe('Prometheus scraping a Node process', () => {
     started.push(server.child);
     const { port: targetPort } = (await waitForJsonLine(server, 'the metrics server listening', 'port')) as { port: number };
 
-    // 2. Prometheus on another free port, scraping it every second.
+    // 2. Prometheus on another free port, scraping it every second (a scrape slower than its 1 s
+    //    timeout fails and is made again a second later: the wait below is for the first that works).
     dataDir = mkdtempSync(join(tmpdir(), 'migration-stats-prometheus-'));
     const config = join(dataDir, 'prometheus.yml');
     writeFileSync(
