@@ -56,13 +56,15 @@ describe('serveQmp: greeting and negotiation', () => {
     c.write('{"execute":"qmp_capabilities","arguments":{"enable":["foo"]}}{"execute":"qmp_capabilities","arguments":{"x":1}}');
     c.write('{"execute":"qmp_capabilities","arguments":{"enable":"oob"}}{"execute":"qmp_capabilities","arguments":{"enable":[1]}}');
     c.write('{"execute":"qmp_capabilities","arguments":{"enable":["oob"]},"id":"c"}{"exec-oob":"query-status","id":2}');
-    expect((await c.waitFor(7)).slice(1)).toEqual([
+    c.write('{"exec-oob":"x","execute":"y"}');
+    expect((await c.waitFor(8)).slice(1)).toEqual([
       generic("Parameter 'null' does not accept value 'foo'"),
       generic("Parameter 'x' is unexpected"),
       generic("Invalid parameter type for 'enable', expected: array"),
       generic("Invalid parameter type for 'enable[0]', expected: string"),
       '{"return": {}, "id": "c"}\r\n',
       generic('The command query-status does not support OOB', '2'),
+      generic("QMP input member 'execute' clashes with 'exec-oob'"),
     ]);
   });
 
@@ -116,6 +118,17 @@ describe('serveQmp: bad input gets QEMU 7.2 words', () => {
     c.write(input);
     c.write('\n{"execute":"qmp_capabilities","id":"c"}');
     expect((await c.waitFor(errors.length + 2)).slice(1)).toEqual([...errors, '{"return": {}, "id": "c"}\r\n']);
+  });
+
+  it('reads integers beyond 64 bits as doubles and prints them as QEMU does', async () => {
+    const c = await client();
+    c.write('{"execute":"qmp_capabilities","id":1180591620717411303424}{"execute":"x","id":-9223372036854775809}');
+    c.write('{"execute":"x","id":[-9223372036854775808,1e400,-0.0,0.1,1E2]}');
+    expect((await c.waitFor(4)).slice(1)).toEqual([
+      '{"return": {}, "id": 1.1805916207174113e+21}\r\n',
+      '{"id": -9.2233720368547758e+18, "error": {"class": "CommandNotFound", "desc": "The command x has not been found"}}\r\n',
+      '{"id": [-9223372036854775808, inf, -0, 0.10000000000000001, 100], "error": {"class": "CommandNotFound", "desc": "The command x has not been found"}}\r\n',
+    ]);
   });
 
   it('reads single-quoted strings, as QEMU does', async () => {

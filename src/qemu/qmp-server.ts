@@ -62,7 +62,7 @@ function checkRequest(input: QmpObject, oobEnabled: boolean): Request {
   const execute = input.execute as string | undefined;
   const execOob = input['exec-oob'] as string | undefined;
   if (execute === undefined && execOob === undefined) return generic("QMP input lacks member 'execute'");
-  if (execute !== undefined && execOob !== undefined) return generic("QMP input must have either 'execute' or 'exec-oob'");
+  if (execute !== undefined && execOob !== undefined) return generic("QMP input member 'execute' clashes with 'exec-oob'");
   return withId({ command: (execute ?? execOob)!, oob: execOob !== undefined, args: (input.arguments as QmpObject | undefined) ?? {} });
 }
 
