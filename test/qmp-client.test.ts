@@ -152,12 +152,13 @@ describe('connectQmp: clear errors', () => {
         socket.on('data', () => socket.write('{"id": 0, "error": {"class": "GenericError", "desc": "no"}}\r\n'));
       }
       if (mode === 'hangup') socket.end();
-      if (mode === 'quit' || mode === 'garbage') {
+      if (mode === 'quit' || mode === 'garbage' || mode === 'array') {
         socket.write('{"QMP": {"version": {}, "capabilities": []}}\r\n');
         let n = 0;
         socket.on('data', () => {
           if (mode === 'quit') socket.destroy();
-          else socket.write(n++ === 0 ? '{"return": {}, "id": 0}\r\n' : 'garbage\r\n');
+          else if (n++ === 0) socket.write('{"return": {}, "id": 0}\r\n');
+          else socket.write(mode === 'garbage' ? 'garbage\r\n' : '[123456789012345678901234567890]\r\n');
         });
       }
     });
@@ -176,6 +177,9 @@ describe('connectQmp: clear errors', () => {
     const pending = qmp.execute('query-status');
     await expect(pending).rejects.toEqual(failure('not-qmp', `${address} sent something that is not QMP: "garbage\\r\\n"`));
     expect(await qmp.closed).toEqual(failure('not-qmp', `${address} sent something that is not QMP: "garbage\\r\\n"`));
+    mode = 'array';
+    const other = await connectQmp(address);
+    await expect(other.execute('query-status')).rejects.toEqual(failure('not-qmp', `${address} sent something that is not QMP: "[123456789012345678901234567890]"`));
     // Silence: whatever the wait, no greeting ever comes.
     mode = 'silent';
     await expect(connectQmp(address, { timeout: 20 })).rejects.toEqual(

@@ -299,5 +299,7 @@ describe('serveQmp: addresses and life cycle', () => {
     await expect(serveQmp(`unix:${dir.path('plain')}`, backend)).rejects.toThrow('the path exists and is not a socket');
     await expect(serveQmp('udp:x', backend)).rejects.toThrow(TypeError);
     await expect(serveQmp('unix:/x', {} as never)).rejects.toThrow(/backend must be a QmpBackend/);
+    const badVersion = Object.assign(new ScriptedBackend(), { version: { major: () => 7 } as never });
+    await expect(serveQmp('unix:/x', badVersion)).rejects.toThrow(/^backend\.version must be a QMP object/);
   });
 });
