@@ -1,14 +1,12 @@
 // connectQmp: against our own serveQmp, against sockets that are not QMP, missing and refusing
 // ones, and against QEMU itself when qemu-system-x86_64 is installed.
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connectQmp, QmpConnectionError } from '../dist/qemu/qmp-client.js';
 import { serveQmp, type QmpServerHandle } from '../dist/qemu/qmp-server.js';
 import { QmpError, type QmpEvent, type QmpSession } from '../dist/qemu/qmp-wire.js';
-import { REQUIRE_ALL_ENV, skipNote, which } from './requirements.js';
-import { deferred, ScriptedBackend, socketDir } from './qmp-fixtures.js';
+import { deferred, requireQemu, ScriptedBackend, socketDir, startQemu } from './qmp-fixtures.js';
 
 let dir: ReturnType<typeof socketDir>;
 const cleanups: Array<() => unknown> = [];
@@ -216,32 +214,11 @@ describe('connectQmp and serveQmp round trip', () => {
   });
 });
 
-const qemu = which('qemu-system-x86_64');
-// Skipped as the parts of test/requirements.ts are (the summary names the package), or a failure
-// under MIGRATION_STATS_REQUIRE_ALL=1.
-const QEMU_PART = { name: 'QEMU tests (qemu-system-x86_64)', enable: 'apt-get install qemu-system-x86' };
-
 describe('connectQmp against QEMU', () => {
   it('talks to qemu-system-x86_64, and sees it quit', async (ctx) => {
-    if (!qemu) {
-      if (process.env[REQUIRE_ALL_ENV] === '1') throw new Error(`${QEMU_PART.name} cannot run here (qemu-system-x86_64 not on PATH): ${QEMU_PART.enable}`);
-      ctx.skip(skipNote(QEMU_PART.name, QEMU_PART.enable));
-    }
-    const path = dir.path('qemu.qmp');
-    const pidfile = dir.path('qemu.pid');
-    // -daemonize: the command returns once QEMU is ready (its socket listens); the pidfile names it.
-    const started = spawn(qemu!, ['-nodefaults', '-display', 'none', '-m', '64M', '-qmp', `unix:${path},server=on,wait=off`, '-daemonize', '-pidfile', pidfile], { stdio: 'ignore' });
-    const code = await new Promise<number | null>((resolve) => started.on('exit', resolve));
-    expect(code).toBe(0);
-    const pid = Number(readFileSync(pidfile, 'utf8'));
-    cleanups.push(() => {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // it quit
-      }
-    });
-    const qmp = await connectQmp(`unix:${path}`);
+    const qemu = await startQemu(requireQemu(ctx), dir);
+    cleanups.push(qemu.kill);
+    const qmp = await connectQmp(qemu.address);
     expect(qmp.greeting.capabilities).toEqual(['oob']);
     expect(qmp.greeting.version).toMatchObject({ qemu: { major: expect.any(BigInt) } });
     expect(await qmp.execute('query-status')).toMatchObject({ running: true, status: 'running' });
