@@ -185,6 +185,17 @@ describe('connectQmp: clear errors', () => {
     );
   });
 
+  it('reads the qmp_capabilities reply past an event sent before it', async () => {
+    const address = await plainServer((socket) => {
+      socket.write('{"QMP": {"version": {}, "capabilities": []}}\r\n');
+      socket.on('data', () => {
+        socket.write('{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "EARLY"}\r\n');
+        socket.write('{"id": 0, "error": {"class": "GenericError", "desc": "not now"}}\r\n');
+      });
+    });
+    await expect(connectQmp(address)).rejects.toEqual(failure('not-qmp', `${address} refused qmp_capabilities: not now`));
+  });
+
   it('checks its arguments and stops when aborted', async () => {
     await expect(connectQmp('/run/vm.qmp')).rejects.toThrow(new TypeError('address must be unix:PATH or tcp:HOST:PORT (port 0 to 65535); received "/run/vm.qmp"'));
     await expect(connectQmp('unix:/x', { timeout: 0 })).rejects.toThrow(RangeError);

@@ -263,7 +263,9 @@ export async function connectQmp(address: string, options: ConnectQmpOptions = {
           socket.write('{"execute": "qmp_capabilities", "id": 0}\r\n');
           continue;
         }
-        // The reply to qmp_capabilities; events may come first only once it is done, so none here.
+        // The reply to qmp_capabilities. QEMU sends no event before it; another server's would
+        // find no listener yet.
+        if (isObject(value) && typeof value.event === 'string') continue;
         if (!isObject(value) || (value.id !== undefined && idKey(value.id) !== '0')) {
           return fail(new QmpConnectionError('not-qmp', `${address} is not a QMP monitor: it answered qmp_capabilities with ${sample(raw)}`));
         }
