@@ -16,8 +16,11 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  dir.remove();
+  try {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  } finally {
+    dir.remove();
+  }
 });
 
 async function served(backend = new ScriptedBackend(), address = `unix:${dir.path('vm.qmp')}`): Promise<{ backend: ScriptedBackend; server: QmpServerHandle }> {
@@ -34,13 +37,21 @@ async function session(address: string): Promise<QmpSession> {
 
 /** A plain server that does what `onConnection` says with each connection. */
 async function plainServer(onConnection: (socket: Socket) => void): Promise<string> {
+  const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
+    sockets.add(socket);
     socket.on('error', () => {});
     onConnection(socket);
   });
   const path = dir.path('plain.qmp');
   await new Promise<void>((resolve) => server.listen(path, resolve));
-  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  );
   return `unix:${path}`;
 }
 
