@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { QmpValue } from '../dist/qemu/qmp-json.js';
 import { QmpError, type QmpBackend, type QmpEvent, type QmpObject } from '../dist/qemu/qmp-wire.js';
-import { REQUIRE_ALL_ENV, skipNote, which } from './requirements.js';
+import { gate, which } from './requirements.js';
 
 /** QEMU 7.2's greeting as Debian's build prints it (observed). */
 export const GREETING_7_2 =
@@ -151,20 +151,14 @@ export function socketDir(): { path: (name: string) => string; remove: () => voi
   return { path: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** qemu-system-x86_64 on PATH, or undefined. */
-export const QEMU = which('qemu-system-x86_64');
-const QEMU_PART = { name: 'QEMU tests (qemu-system-x86_64)', enable: 'apt-get install qemu-system-x86' };
-
 /**
- * Call first in a test that needs QEMU: skips it as test/requirements.ts's parts do (the summary
- * names the package), or fails under MIGRATION_STATS_REQUIRE_ALL=1.
+ * Call first in a test that needs QEMU: the `qemu` part's gate (test/requirements.ts) skips it with
+ * the one summary line naming the package, or fails under MIGRATION_STATS_REQUIRE_ALL=1.
+ * @returns the path of qemu-system-x86_64
  */
 export function requireQemu(ctx: { skip(note?: string): void }): string {
-  if (QEMU === undefined) {
-    if (process.env[REQUIRE_ALL_ENV] === '1') throw new Error(`${QEMU_PART.name} cannot run here (qemu-system-x86_64 not on PATH): ${QEMU_PART.enable}`);
-    ctx.skip(skipNote(QEMU_PART.name, QEMU_PART.enable));
-  }
-  return QEMU!;
+  gate('qemu').check(ctx);
+  return which('qemu-system-x86_64')!;
 }
 
 /**
