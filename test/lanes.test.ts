@@ -6,27 +6,23 @@ import { describe, expect, it } from 'vitest';
 import { MigrationStats, type BackendName, type CounterName } from '../dist/index.js';
 import { HDR_LANE_BITMAP, HDR_LANES_EVER } from '../dist/backend/abi.js';
 import { BACKENDS, cellOf, layoutOf, U64_MAX, word, word32 } from './helpers.js';
-import { startFixture as run } from './workers.js';
+import { startFixture as run, untilShared } from './workers.js';
 
 interface AdderReport {
   lanes: number[];
   added: string;
 }
 
-/** Yields to the event loop (where worker errors arrive) until `done()` holds. */
-async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setImmediate(resolve));
-}
-
 /** A start line: workers count themselves in at [0] and wait for [1] to become 1. */
-function startLine(): { sab: SharedArrayBuffer; release(count: number): Promise<void> } {
+function startLine(): { sab: SharedArrayBuffer; release(workers: readonly { result: Promise<unknown> }[]): Promise<void> } {
   const sab = new SharedArrayBuffer(8);
   const gate = new Int32Array(sab);
   return {
     sab,
-    async release(count) {
-      // Waits for the workers without blocking this thread's event loop (workers report errors here).
-      await until(() => Atomics.load(gate, 0) >= count);
+    async release(workers) {
+      // Waits for the workers without blocking this thread's event loop (workers report errors
+      // there), and fails at once when one of them fails before the line.
+      await untilShared(() => Atomics.load(gate, 0) >= workers.length, workers.map((w) => w.result));
       Atomics.store(gate, 1, 1);
       Atomics.notify(gate, 1);
     },
@@ -56,7 +52,7 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
     const runs = backends.map((b) =>
       run<AdderReport>('lane-adder.mjs', { handle: stats.handle, backends: b, counter: 'zeroPages', iterations, startLine: line.sab }),
     );
-    await line.release(runs.length);
+    await line.release(runs);
     const reports = await Promise.all(runs.map((r) => r.result));
     const { lanes: laneCount } = layoutOf(stats);
     const lanes = reports.flatMap((r) => r.lanes);
@@ -79,7 +75,7 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
     const steady = [['wasm'], ['js']].map((b) =>
       run<AdderReport>('lane-adder.mjs', { handle: stats.handle, backends: b, counter: 'normalPages', iterations: 60_000, startLine: line.sab }),
     );
-    await line.release(steady.length);
+    await line.release(steady);
     const cycles = 150;
     const churners = [0, 1, 2].map(() =>
       run<AdderReport>('lane-churner.mjs', { handle: stats.handle, cycles, perCycle: 200, counter: 'normalPages' }),
@@ -119,7 +115,7 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
         keepOpen: true,
       }),
     );
-    await line.release(workers);
+    await line.release(runs);
     const reports = await Promise.all(runs.map((r) => r.result));
     // One local add through this instance's lane too.
     stats.precopyBytes.add(U64_MAX);
@@ -155,7 +151,7 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
       control,
     });
     // Writers start only once the reader is reading, and it stops only after they are all done.
-    await until(() => Atomics.load(flags, 0) === 1);
+    await untilShared(() => Atomics.load(flags, 0) === 1, [reader.result]);
     const writers = [
       run<AdderReport>('lane-adder.mjs', { handle: stats.handle, backends: ['wasm', 'js'], counter: 'multifdBytes', iterations: 80_000 }),
       run<AdderReport>('lane-churner.mjs', { handle: stats.handle, cycles: 100, perCycle: 500, counter: 'multifdBytes' }),
@@ -251,7 +247,7 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
         iterations,
         startLine: line.sab,
       });
-      await line.release(1);
+      await line.release([writer]);
       const start = 1n << 40n;
       stats.postcopyBytes.set(start);
       const { added } = await writer.result;

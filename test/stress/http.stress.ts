@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../../dist/index.js';
 import { readExposition, type ExpositionFormat } from '../exposition.js';
 import { gate } from '../requirements.js';
-import { poll, requireTool, start, stop } from '../tools.js';
+import { requireTool, start, stop } from '../tools.js';
+import { waitForJsonLine } from '../wait.js';
 import { acceptHeader } from './arbitraries.js';
 
 /** Requests to the healthy server while the workers count, then after, then to the faulty one. */
@@ -143,8 +144,7 @@ describe('createMetricsHandler behind real node:http servers', () => {
   it(`answers ${DURING + AFTER + FAULTY} hostile requests, the process never exits, and 200s are exact exposition text`, async () => {
     const script = fileURLToPath(new URL('../fixtures/stress-metrics-servers.mjs', import.meta.url));
     server = start(process.execPath, [script, String(WORKERS), String(TIMES)]);
-    const lines = () => server!.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
-    const { healthy, faulty } = (await poll('servers listening', async () => lines().find((line) => 'healthy' in line))) as { healthy: number; faulty: number };
+    const { healthy, faulty } = (await waitForJsonLine(server, 'the servers listening', 'healthy')) as { healthy: number; faulty: number };
 
     const seen = new Map<string, string>();
     const textBodies = new Set<string>();
@@ -154,7 +154,7 @@ describe('createMetricsHandler behind real node:http servers', () => {
     // Right away: every answer well-formed, the values whatever they are by then.
     const during = requests(DURING, 1);
     (await sendAll(healthy, during)).forEach((got, i) => tally(check(during[i]!, got, seen, textBodies)));
-    const { values } = (await poll('workers done', async () => lines().find((line) => 'done' in line))) as { values: Record<string, string> };
+    const { values } = (await waitForJsonLine(server, 'the workers done', 'done')) as { values: Record<string, string> };
     expect(values.zeroPages).toBe(String(WORKERS * TIMES));
     expect(values.normalPages).toBe(String(WORKERS * TIMES * 3));
 
