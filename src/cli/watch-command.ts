@@ -1,13 +1,10 @@
-/// <reference types="node" />
 /**
  * `migration-stats watch`: follows a live QEMU's migration over QMP, shows it live, prints QEMU's
  * own `info migrate`, and optionally serves `/metrics` and prints the outcome as JSON.
  * @packageDocumentation
  */
-import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
 import { describe } from '../errors.js';
-import { createMetricsHandler } from '../exporters/prometheus.js';
+import { createMetricsHandler, type MetricsRequest, type MetricsResponse } from '../exporters/prometheus.js';
 import { formatQmp } from '../qemu/qmp-json.js';
 import { parseQmpAddress } from '../qemu/qmp-wire.js';
 import { formatQemuVersion } from '../qemu/versions.js';
@@ -187,9 +184,24 @@ function verdict(outcome: WatchOutcome): string {
   return `Migration cancelled${passText}`;
 }
 
+/** A `node:http` server, as much of it as `/metrics` uses. */
+interface HttpServer {
+  listen(port: number, host: string): this;
+  once(event: 'listening', listener: () => void): this;
+  once(event: 'error', listener: (error: Error) => void): this;
+  close(callback: () => void): this;
+  address(): { readonly address: string; readonly family: string; readonly port: number } | string | null;
+}
+
+/** `node:http`, imported by a computed name (the library compiles without Node's types, as node-net.ts). */
+interface NodeHttp {
+  createServer(listener: (request: MetricsRequest & { readonly url?: string }, response: MetricsResponse) => void): HttpServer;
+}
+
 /** Starts the `/metrics` server; resolves with it listening. */
-async function serveMetrics(handler: ReturnType<typeof createMetricsHandler>, host: string, port: number): Promise<Server> {
-  const server = createServer((request, response) => {
+async function serveMetrics(handler: ReturnType<typeof createMetricsHandler>, host: string, port: number): Promise<HttpServer> {
+  const http = (await import(/* @vite-ignore */ ['node', 'http'].join(':'))) as NodeHttp;
+  const server = http.createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/metrics') handler(request, response);
     else {
@@ -198,8 +210,10 @@ async function serveMetrics(handler: ReturnType<typeof createMetricsHandler>, ho
       response.end('Not Found: the metrics are at /metrics\n');
     }
   });
-  server.listen(port, host);
-  await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(error as Error))]);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve).once('error', reject);
+    server.listen(port, host);
+  });
   return server;
 }
 
@@ -229,7 +243,7 @@ export async function watchCommand(args: readonly string[], io: CommandIo, conne
   const live = json ? io.stderr : io.stdout;
   const stats = await MigrationStats.create();
   const metrics = await defineWatchStats().create();
-  let server: Server | undefined;
+  let server: HttpServer | undefined;
   if (request.metrics) {
     const { host, port } = request.metrics;
     try {
@@ -267,7 +281,8 @@ export async function watchCommand(args: readonly string[], io: CommandIo, conne
     });
   } catch (error) {
     view.finish();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    const listening = server;
+    await new Promise((resolve) => (listening ? listening.close(() => resolve(undefined)) : resolve(undefined)));
     if (error instanceof QemuWatchError && error.reason === 'aborted') {
       const reason: unknown = io.signal?.aborted ? io.signal.reason : undefined;
       if (reason === 'SIGINT' || reason === 'SIGTERM') {
@@ -289,9 +304,11 @@ export async function watchCommand(args: readonly string[], io: CommandIo, conne
   if (server) {
     if (io.signal && !io.signal.aborted) {
       io.stderr.write('Still serving /metrics: stop with SIGINT or SIGTERM\n');
-      await once(io.signal, 'abort');
+      const stop = io.signal;
+      await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
     }
-    await new Promise((resolve) => server.close(resolve));
+    const listening = server;
+    await new Promise((resolve) => listening.close(() => resolve(undefined)));
   }
   return outcome.exitCode;
 }

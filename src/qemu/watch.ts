@@ -13,6 +13,7 @@
  */
 import { describe } from '../errors.js';
 import { MigrationStats } from '../stats.js';
+import { connectQmp } from './qmp-client.js';
 import { formatQmp, type QmpValue } from './qmp-json.js';
 import { parseQmpAddress, QmpError, qmpTimestamp, type QmpEvent, type QmpObject, type QmpSession, type QmpTimestamp } from './qmp-wire.js';
 import { qemuVersion, type QemuVersion } from './versions.js';
@@ -299,10 +300,6 @@ class Watch {
   }
 }
 
-/** The connection used when `options.connect` is not given. */
-const connectDefault = async (): Promise<QmpSession> => {
-  throw new Error('watchQemu: this build has no QMP client; pass options.session or options.connect');
-};
 
 /**
  * Follows one live migration of a QEMU to its end over QMP.
@@ -331,8 +328,13 @@ export async function watchQemu(options: WatchQemuOptions): Promise<WatchOutcome
   const stats = checked.stats ?? (await MigrationStats.create());
   let session = checked.session;
   if (!session) {
-    const connect = checked.connect ?? connectDefault;
-    session = await connect(checked.qmp!, checked.signal ? { signal: checked.signal } : {});
+    const connect = checked.connect ?? connectQmp;
+    try {
+      session = await connect(checked.qmp!, checked.signal ? { signal: checked.signal } : {});
+    } catch (error) {
+      if (checked.signal?.aborted) throw new QemuWatchError('aborted', 'stopped while connecting', checked.signal.reason);
+      throw error;
+    }
     if (session === null || typeof session !== 'object' || typeof session.execute !== 'function') {
       throw new TypeError(`watchQemu: options.connect must resolve with a QmpSession; received ${describe(session)}`);
     }
