@@ -55,6 +55,38 @@ export function readTranscript(name: string): Transcript {
   return { greeting, steps, replies, events };
 }
 
+/**
+ * The same from a record of the real-QEMU harness (test/fixtures/qemu/<version>/<scenario>.json):
+ * the source monitor's log, every command with its reply and every event, as QEMU sent them.
+ */
+export function readRecord(version: string, scenario: string): Transcript {
+  const record = JSON.parse(readFileSync(new URL(`./fixtures/qemu/${version}/${scenario}.json`, import.meta.url), 'utf8')) as {
+    source: { greeting: string; log: ({ event: string } | { command: string; reply: string })[]; infoMigrate?: string };
+  };
+  const greeting = (parseQmp(record.source.greeting) as { QMP: QmpObject }).QMP;
+  const steps: Step[] = [];
+  const replies = new Map<string, QmpValue>([['query-migrate-capabilities', [{ capability: 'events', state: false }]]]);
+  const events: QmpEvent[] = [];
+  let pending: QmpEvent[] = [];
+  for (const entry of record.source.log) {
+    if ('event' in entry) {
+      const event = parseQmp(entry.event) as unknown as QmpEvent;
+      pending.push(event);
+      events.push(event);
+      continue;
+    }
+    const value = parseQmp(entry.reply) as QmpObject;
+    if (value.return === undefined) continue;
+    if (entry.command === 'query-migrate') {
+      steps.push({ events: pending, reply: value.return as QmpObject, text: returnText(entry.reply) });
+      pending = [];
+    } else if (!replies.has(entry.command) || entry.command === 'human-monitor-command') {
+      replies.set(entry.command, value.return as QmpValue);
+    }
+  }
+  return { greeting, steps, replies, events };
+}
+
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 export interface FakeOptions {
@@ -86,7 +118,7 @@ export class FakeSession implements QmpSession {
     this.greeting = transcript.greeting;
     this.steps = options.steps ?? transcript.steps;
     this.at = options.start ?? 0;
-    const caps = transcript.replies.get('query-migrate-capabilities') as QmpObject[];
+    const caps = (transcript.replies.get('query-migrate-capabilities') ?? []) as QmpObject[];
     this.events = options.events ?? caps.some((c) => c.capability === 'events' && c.state === true);
     this.closed = new Promise((resolve) => (this.#close = resolve));
   }

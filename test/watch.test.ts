@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { MigrationStats, formatQmp } from '../dist/index.js';
 import { QemuWatchError, watchQemu, qemuBehaviour, qemuVersion, type WatchOutcome } from '../dist/qemu/index.js';
-import { FakeSession, readTranscript, type Step } from './qmp-transcript.js';
+import { FakeSession, readRecord, readTranscript, type Step } from './qmp-transcript.js';
 import { BACKENDS } from './helpers.js';
 
 const FAST = 1; // ms between polls: the script does not depend on it
@@ -102,7 +102,38 @@ describe.each(BACKENDS)('watchQemu on QEMU 7.2 transcripts (%s backend)', (backe
   });
 });
 
+describe.each(['precopy', 'bandwidth', 'multifd', 'postcopy', 'pause-before-switchover', 'cancel', 'destination-killed'])(
+  'watchQemu on the real-QEMU harness record %s (QEMU 7.2, a guest dirtying 16 MiB)',
+  (scenario) => {
+    it('ends with QEMU\'s final reply byte for byte and one pass per MIGRATION_PASS', async () => {
+      const transcript = readRecord('7.2', scenario);
+      const session = new FakeSession(transcript);
+      const seen: string[] = [];
+      const outcome = await watchQemu({ session, interval: FAST, onProgress: (p) => seen.push(p.status) });
+      const final = transcript.steps.at(-1)!;
+      expect(outcome.status).toBe(final.reply.status);
+      expect(outcome.exitCode).toBe(final.reply.status === 'completed' ? 0 : 1);
+      expect(formatQmp(outcome.last, { type: null })).toBe(final.text);
+      const recorded = transcript.events.filter((e) => e.event === 'MIGRATION_PASS');
+      expect(outcome.passes.map(({ pass, time }) => ({ pass, time }))).toEqual(
+        recorded.map((e) => ({ pass: Number((e.data as { pass: bigint }).pass), time: e.timestamp })),
+      );
+      if (scenario === 'pause-before-switchover') expect(seen).toContain('device'); // pre-switchover lasted no poll here
+      if (final.reply.status === 'completed') expect(outcome.stats.dirtySyncCount.get()).toBe((final.reply.ram as { 'dirty-sync-count': bigint })['dirty-sync-count']);
+    });
+  },
+);
+
 describe('watchQemu: how it follows', () => {
+  it('asks again when QEMU says completed before it filled the final times (total-time 0)', async () => {
+    const transcript = readRecord('7.2', 'precopy');
+    const premature = transcript.steps.findIndex((s) => s.reply.status === 'completed' && s.reply['total-time'] === 0n);
+    expect(premature).toBeGreaterThan(0);
+    const outcome = await watchQemu({ session: new FakeSession(transcript), interval: FAST });
+    expect(outcome.last['total-time']).not.toBe(0n);
+    expect(formatQmp(outcome.last, { type: null })).toBe(transcript.steps.at(-1)!.text);
+  });
+
   it('a migration that completes between two polls is followed to its final figures by the MIGRATION event', async () => {
     const transcript = readTranscript('multifd');
     const session = new FakeSession(transcript, { auto: false });

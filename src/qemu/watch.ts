@@ -17,6 +17,7 @@ import { connectQmp } from './qmp-client.js';
 import { formatQmp, type QmpValue } from './qmp-json.js';
 import { parseQmpAddress, QmpError, qmpTimestamp, type QmpEvent, type QmpObject, type QmpSession, type QmpTimestamp } from './qmp-wire.js';
 import { qemuVersion, type QemuVersion } from './versions.js';
+import { eventsCapability, mirrorRateLimit } from './watch-qmp.js';
 import { bigintOf, mirrorReply, objectOf, passFigures, ramOf, statusOf, TERMINAL_STATUSES, type WatchPass } from './watch-mirror.js';
 import { checkWatchOptions, QemuWatchError, type WatchOutcome, type WatchProgress, type WatchQemuOptions } from './watch-types.js';
 
@@ -27,6 +28,9 @@ interface PendingPass {
   /** Queries sent when the event arrived: the first reply to a later query fills it. */
   readonly after: number;
 }
+
+/** How many `completed` replies with `total-time` 0 are asked again (the first at once, the others an interval apart). */
+const MAX_PREMATURE = 10;
 
 /** One watch over one session. */
 class Watch {
@@ -45,6 +49,8 @@ class Watch {
   lastRunning: QmpObject | undefined;
   stale: string | undefined;
   needParameters = false;
+  /** `completed` replies seen before QEMU filled the final times. */
+  premature = 0;
   guestRunning: boolean | undefined;
   /** Timestamps of the last STOP and RESUME events, and of the migration's first and final MIGRATION events. */
   stoppedAt?: QmpTimestamp; resumedAt?: QmpTimestamp; startedAt?: QmpTimestamp; endedAt?: QmpTimestamp;
@@ -156,32 +162,6 @@ class Watch {
     }
   }
 
-  /** Turns the `events` capability on when it is off and QEMU allows it (no migration running). */
-  async enableEvents(): Promise<void> {
-    let capabilities: QmpValue;
-    try {
-      capabilities = await this.exec('query-migrate-capabilities');
-    } catch (error) {
-      if (!(error instanceof QmpError)) throw error;
-      this.eventsRefused = error.message;
-      return;
-    }
-    const on = Array.isArray(capabilities) && capabilities.some((c) => objectOf(c)?.capability === 'events' && objectOf(c)?.state === true);
-    if (on) {
-      this.events = 'on';
-      return;
-    }
-    if (!this.options.enableEvents) return;
-    try {
-      await this.exec('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
-      this.events = 'turned-on';
-    } catch (error) {
-      // QEMU refuses while a migration runs ("There's a migration process in progress"): polls only.
-      if (!(error instanceof QmpError)) throw error;
-      this.eventsRefused = error.message;
-    }
-  }
-
   record(pass: WatchPass): void {
     this.passes.push(pass);
     if (this.passes.length > this.options.maxPasses) this.dropped += this.passes.splice(0, 1).length;
@@ -205,6 +185,11 @@ class Watch {
       }
     }
     if (TERMINAL_STATUSES.has(status) && k <= this.startQuery) return false;
+    // QEMU sends MIGRATION completed before it fills the final times: ask again (a few times) until total-time is set.
+    if (status === 'completed' && bigintOf(reply['total-time']) === 0n && this.premature++ < MAX_PREMATURE) {
+      if (this.premature === 1) this.nudge();
+      return false;
+    }
     const ram = ramOf(reply);
     if (ram) {
       mirrorReply(this.stats, reply);
@@ -227,17 +212,6 @@ class Watch {
   }
 
 
-  /** Mirrors `max-bandwidth` as the rate limit (QEMU's `migration_rate_set` at the start). */
-  async readParameters(): Promise<void> {
-    this.needParameters = false;
-    try {
-      const bandwidth = bigintOf(objectOf(await this.exec('query-migrate-parameters'))?.['max-bandwidth']);
-      if (bandwidth !== undefined && bandwidth >= 0n) this.stats.migrationRateSet(BigInt.asUintN(64, bandwidth));
-    } catch (error) {
-      if (!(error instanceof QmpError)) throw error;
-    }
-  }
-
   async run(): Promise<WatchOutcome> {
     const unsubscribe = this.session.onEvent((event) => this.onEvent(event));
     const onAbort = () => this.#fail(new QemuWatchError('aborted', `stopped ${this.where()}`, this.options.signal?.reason));
@@ -248,14 +222,17 @@ class Watch {
     );
     try {
       if (this.options.signal?.aborted) onAbort();
-      await this.enableEvents();
+      ({ events: this.events, refused: this.eventsRefused } = await eventsCapability((c, a) => this.exec(c, a), this.options.enableEvents));
       this.options.onReady?.(Object.freeze({ version: this.version, events: this.events, ...(this.eventsRefused !== undefined ? { eventsRefused: this.eventsRefused } : {}) }));
       for (;;) {
         const k = ++this.sent;
         const reply = objectOf(await this.exec('query-migrate'));
         if (!reply) throw new QemuWatchError('protocol', `query-migrate returned something other than an object`);
         if (this.take(reply, k)) return await this.finish(reply);
-        if (this.needParameters) await this.readParameters();
+        if (this.needParameters) {
+          this.needParameters = false;
+          await mirrorRateLimit((c) => this.exec(c), this.stats);
+        }
         await this.pause();
       }
     } finally {
