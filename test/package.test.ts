@@ -492,6 +492,7 @@ const NODE_ENTRIES: Record<string, string> = {
   [`${pkg.name}/simulate`]: 'dist/node/simulate.js',
   [`${pkg.name}/prom-client`]: 'dist/node/prom-client.js',
   [`${pkg.name}/otel`]: 'dist/node/otel.js',
+  [`${pkg.name}/qemu`]: 'dist/node/qemu.js',
 };
 
 /**
