@@ -2,8 +2,17 @@
 // the outcome, `last` byte for byte, the passes, the mirror, on both backends. Nothing here waits
 // on time: the script moves one step per query-migrate, or when the test says.
 import { describe, expect, it } from 'vitest';
-import { MigrationStats, formatQmp } from '../dist/index.js';
-import { QemuWatchError, watchQemu, qemuBehaviour, qemuVersion, type WatchOutcome } from '../dist/qemu/index.js';
+import { MigrationStats, formatQmp, prometheusText } from '../dist/index.js';
+import {
+  QemuWatchError,
+  defineWatchStats,
+  recordWatchOutcome,
+  recordWatchProgress,
+  watchQemu,
+  qemuBehaviour,
+  qemuVersion,
+  type WatchOutcome,
+} from '../dist/qemu/index.js';
 import { FakeSession, readRecord, readTranscript, type Step } from './qmp-transcript.js';
 import { BACKENDS } from './helpers.js';
 
@@ -246,5 +255,45 @@ describe('watchQemu: how it follows', () => {
       hmpLayout: 'globals',
     });
     expect(() => qemuVersion({ capabilities: [] })).toThrow(TypeError);
+  });
+});
+
+describe.each(BACKENDS)('the watch metrics (%s backend)', (backend) => {
+  const samples = (text: string) => new Map(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(' ') as [string, string]));
+
+  it('a running migration, then a cancelled one: counters outlive it, the last gauges come from its last figures', async () => {
+    const metrics = await defineWatchStats().create({ backend });
+    const transcript = readTranscript('cancel');
+    let during: Map<string, string> | undefined;
+    const outcome = await watchQemu({
+      session: new FakeSession(transcript),
+      interval: FAST,
+      onProgress: (p) => {
+        recordWatchProgress(metrics, p);
+        if (p.status === 'active') during ??= samples(prometheusText(metrics));
+      },
+    });
+    expect(during!.get('qemu_migration_active')).toBe('1');
+    expect(during!.get('qemu_migration_status')).toBe('4');
+    expect(during!.get('qemu_migration_ram_bytes')).toBe('134750208');
+    recordWatchOutcome(metrics, outcome);
+    const after = samples(prometheusText(metrics));
+    const running = outcome.lastRunning!;
+    const ram = running.ram as Record<string, bigint>;
+    expect(after.get('qemu_migration_cancelled_total')).toBe('1');
+    expect(after.get('qemu_migration_completed_total')).toBe('0');
+    expect(after.get('qemu_migration_active')).toBe('0');
+    expect(after.get('qemu_migration_last_status')).toBe('3');
+    expect(after.get('qemu_migration_last_total_time_milliseconds')).toBe(String(running['total-time']));
+    expect(after.get('qemu_migration_last_transferred_bytes')).toBe(String(ram.transferred));
+    expect(after.get('qemu_migration_last_downtime_milliseconds')).toBe('0');
+    expect(after.get('qemu_migration_last_end_seconds')).toBe(String(outcome.endedAt!.seconds));
+    expect(after.get('qemu_migration_precopy_bytes_total')).toBe(String(ram['precopy-bytes']));
+    expect(after.get('qemu_migration_throughput_bits_per_second')).toBe('0');
+  });
+
+  it('refuses other stats', async () => {
+    const stats = await MigrationStats.create({ backend });
+    expect(() => recordWatchOutcome(stats as never, {} as never)).toThrow('recordWatchOutcome: stats must be made by defineWatchStats().create(); received');
   });
 });

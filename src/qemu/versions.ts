@@ -76,7 +76,13 @@ export interface QemuBehaviour {
   readonly eventsNeedCapability: true;
 }
 
-/** Whether `version` is `major.minor` or later. */
+/**
+ * Whether `version` is `major.minor` or later.
+ * @param version - from {@link qemuVersion}
+ * @param major - e.g. 8
+ * @param minor - e.g. 1
+ * @returns true for that release and later ones
+ */
 export function qemuAtLeast(version: QemuVersion, major: number, minor: number): boolean {
   return version.major > major || (version.major === major && version.minor >= minor);
 }
@@ -126,7 +132,11 @@ export function qemuVersion(greeting: QmpObject): QemuVersion {
   return Object.freeze({ major, minor, micro, package: typeof pkg === 'string' ? pkg : '' });
 }
 
-/** `7.2.22`: a version as QEMU prints it. */
+/**
+ * A version as QEMU prints it.
+ * @param version - from {@link qemuVersion}
+ * @returns e.g. `'7.2.22'`
+ */
 export function formatQemuVersion(version: QemuVersion): string {
   return `${version.major}.${version.minor}.${version.micro}`;
 }

@@ -8,6 +8,7 @@
 import { COUNTER_NAMES, QEMU_DEFINITION, type CounterName } from '../counters.js';
 import { defineStats, type StatsDefinition } from '../define-stats.js';
 import type { MetricDefinition } from '../definition.js';
+import { describe } from '../errors.js';
 import { MIGRATION_STATUSES } from './query-migrate.js';
 import type { QmpObject } from './qmp-wire.js';
 import { qemuBehaviour } from './versions.js';
@@ -53,7 +54,11 @@ const SCHEMA = {
   lastThroughputBitsPerSecond: gauge('bits/s', "The last migration's average throughput; its final ram.mbps × 10^6."),
 } satisfies Record<string, MetricDefinition>;
 
-/** The definition of the watch's statistics (`qemu_migration_…` in Prometheus). */
+/**
+ * The definition of the watch's statistics (`qemu_migration_…` in Prometheus; docs/qemu.md lists
+ * them): make them with `.create()`, serve them with `createMetricsHandler`.
+ * @returns a `defineStats` definition, a new one each call (each `create()` is new memory)
+ */
 export function defineWatchStats() {
   return defineStats(SCHEMA, { namespace: WATCH_NAMESPACE });
 }
@@ -66,6 +71,12 @@ function whole(value: number): bigint {
   return Number.isFinite(value) && value > 0 ? BigInt(Math.trunc(value)) : 0n;
 }
 
+/** Refuses anything but the stats {@link defineWatchStats} makes. */
+function checkStats(where: string, stats: unknown): asserts stats is WatchStats {
+  const named = stats !== null && typeof stats === 'object' && 'lastPasses' in stats && 'completed' in stats && 'normalPages' in stats;
+  if (!named) throw new TypeError(`${where}: stats must be made by defineWatchStats().create(); received ${describe(stats)}`);
+}
+
 const statusIndex = (status: string): bigint => BigInt(Math.max(0, (MIGRATION_STATUSES as readonly string[]).indexOf(status)));
 const u64 = (value: bigint | undefined): bigint => BigInt.asUintN(64, value ?? 0n);
 
@@ -73,8 +84,10 @@ const u64 = (value: bigint | undefined): bigint => BigInt.asUintN(64, value ?? 0
  * Sets the running migration's figures from one reply.
  * @param stats - made by {@link defineWatchStats}
  * @param progress - what `watchQemu`'s `onProgress` receives
+ * @throws TypeError for stats of another definition
  */
 export function recordWatchProgress(stats: WatchStats, progress: WatchProgress): void {
+  checkStats('recordWatchProgress', stats);
   const { reply, stats: mirror, status } = progress;
   for (const name of COUNTER_NAMES) stats[name].set(mirror[name].get());
   stats.active.set(TERMINAL_STATUSES.has(status) ? 0n : 1n);
@@ -112,8 +125,10 @@ function lastFigures(stats: WatchStats, reply: QmpObject | undefined): void {
  * @param stats - made by {@link defineWatchStats}
  * @param outcome - what `watchQemu` resolved with
  * @param endedAtMs - when it ended, ms since the epoch, without a final `MIGRATION` event (default: now)
+ * @throws TypeError for stats of another definition
  */
 export function recordWatchOutcome(stats: WatchStats, outcome: WatchOutcome, endedAtMs: number = Date.now()): void {
+  checkStats('recordWatchOutcome', stats);
   const { last, status } = outcome;
   stats[status].add(1);
   stats.active.set(0n);

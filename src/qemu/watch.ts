@@ -30,7 +30,7 @@ interface PendingPass {
 }
 
 /** How many `completed` replies with `total-time` 0 are asked again (the first at once, the others an interval apart). */
-const MAX_PREMATURE = 10;
+const MAX_PREMATURE = 50;
 
 /** One watch over one session. */
 class Watch {
