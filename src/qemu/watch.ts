@@ -217,7 +217,11 @@ class Watch {
     const onAbort = () => this.#fail(new QemuWatchError('aborted', `stopped ${this.where()}`, this.options.signal?.reason));
     this.options.signal?.addEventListener('abort', onAbort, { once: true });
     void this.session.closed.then(
-      (error) => this.#fail(new QemuWatchError('closed', `QEMU closed the monitor connection ${this.where()}${error ? ` (${error.message})` : ''}`, error)),
+      (error) => {
+        // The client's own message names the address and the cause ("QEMU closed the QMP connection at …").
+        const base = error?.message.startsWith('QEMU ') ? error.message : `QEMU closed the monitor connection${error ? ` (${error.message})` : ''}`;
+        this.#fail(new QemuWatchError('closed', `${base} ${this.where()}`, error));
+      },
       () => {},
     );
     try {
