@@ -111,6 +111,21 @@ describe('migration-stats simulate: runs', () => {
   });
 });
 
+describe('migration-stats simulate: its output closed', () => {
+  it('ends quietly with exit 141, as a process SIGPIPE ended, when the reader goes away (`| head -1`)', async () => {
+    // A migration that never converges writes a line per pass for ever: whenever head exits, a
+    // later write finds the pipe closed.
+    const command = `"${process.execPath}" "${BIN}" simulate --ram 1MiB --dirty-rate 1GiB/s --downtime-limit 0 --max-passes 1000000`;
+    const run = await new Promise<Run>((resolve) => {
+      execFile('bash', ['-c', `${command} | head -1; echo "exit \${PIPESTATUS[0]}" >&2`], (error, stdout, stderr) => {
+        resolve({ code: error ? 1 : 0, stdout, stderr });
+      });
+    });
+    expect(run.stdout).toMatch(/^Migrating a 1MiB guest .*\n$/);
+    expect(run.stderr).toBe('exit 141\n');
+  });
+});
+
 describe('migration-stats simulate: stopped by a signal', () => {
   /** Polls until `ready()` holds, for at most `limitMs` (a bound on a hung child, not a timing check). */
   async function until(ready: () => boolean, what: string, limitMs = 60_000): Promise<void> {

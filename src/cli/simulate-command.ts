@@ -22,6 +22,12 @@ export const EXIT = {
   sigint: 130,
   /** Stopped by SIGTERM (128 + 15). */
   sigterm: 143,
+  /**
+   * Stopped because stdout or stderr was closed (`| head -1`): 128 + 13, as a shell reports a
+   * process that SIGPIPE ended (`yes | head -1`), since Node ignores SIGPIPE. Not 0: the migration
+   * was not seen through, which `set -o pipefail` scripts should know.
+   */
+  closed: 141,
 } as const;
 
 /** The exit code of a run that a signal stopped, by the signal's name. */
@@ -104,7 +110,8 @@ export function simulateUsage(): string {
     'rates may end in /s (256MiB, 1GiB/s, 500MB/s).',
     'Exit codes: 0 migrated and verified byte for byte; 1 did not converge within --max-passes',
     '(without --postcopy), or the destination differs; 2 bad flags; 130 or 143 stopped by SIGINT',
-    'or SIGTERM (after printing the report so far, marked cancelled).',
+    'or SIGTERM (after printing the report so far, marked cancelled); 141 its output was closed',
+    '(| head), at once and without a word.',
     '',
   ].join('\n');
 }
