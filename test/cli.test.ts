@@ -44,6 +44,10 @@ describe('migration-stats simulate: bad flags', () => {
     [['--json=yes'], '--json takes no value; received "--json=yes"'],
     [['--help=me'], '--help takes no value; received "--help=me"'],
     [['fast'], 'unexpected argument "fast"; flags start with --'],
+    // They change only what happens after the postcopy switch: without --postcopy they would be ignored.
+    [['--vcpus', '4'], "--vcpus takes effect only with --postcopy (the destination's vCPUs after the postcopy switch); add --postcopy or leave --vcpus out"],
+    [['--postcopy-after=3', '--ram', '4MiB'], '--postcopy-after takes effect only with --postcopy (pre-copy passes before the postcopy switch); add --postcopy or leave --postcopy-after out'],
+    [['--vcpus', '4', '--postcopy-after', '2'], "--vcpus takes effect only with --postcopy (the destination's vCPUs after the postcopy switch); add --postcopy or leave --vcpus out"],
   ])('%j exits 2 with the message and the usage', async (args, message) => {
     const run = await cli('simulate', ...args);
     expect(run.code).toBe(2);

@@ -66,6 +66,12 @@ const PARSERS: { readonly [K in SettingName]: (text: string) => Parsed<unknown> 
 /** Flags that take no value: given, they set their setting to true. */
 const SWITCHES: ReadonlySet<SettingName> = new Set<SettingName>(['postcopy']);
 
+/** Settings that only change what happens after the postcopy switch, and what they are. */
+const AFTER_POSTCOPY: { readonly [K in SettingName]?: string } = {
+  postcopyAfter: 'pre-copy passes before the postcopy switch',
+  vcpus: "the destination's vCPUs after the postcopy switch",
+};
+
 /** A bigint byte count as a number when it is exact, else left as is (the rule then refuses it). */
 function narrow(parsed: Parsed<bigint>): Parsed<unknown> {
   if (!parsed.ok) return parsed;
@@ -174,6 +180,13 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
       return error(`${flag} must be ${rule.allowed}, such as ${rule.example}; received ${describe(text)}${why}`);
     }
     settings[name] = value;
+  }
+  // Without --postcopy they would be ignored without a word.
+  if (settings.postcopy !== true) {
+    for (const flag of seen) {
+      const what = AFTER_POSTCOPY[FLAG_TO_SETTING.get(flag)!];
+      if (what) return error(`${flag} takes effect only with --postcopy (${what}); add --postcopy or leave ${flag} out`);
+    }
   }
   return { kind: 'run', settings: settings as unknown as SimulationSettings, json };
 }
