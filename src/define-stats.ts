@@ -26,7 +26,7 @@ import {
   type MetricDefinition,
   type StatsSchema,
 } from './definition.js';
-import { cannotShareError, describe, explainCompileError, handleError, optionError, toU64 } from './errors.js';
+import { ATTACH_ANY, cannotShareError, describe, explainCompileError, handleError, optionError, toU64 } from './errors.js';
 import { checkHandle, makeHandle, type StatsHandle } from './handle.js';
 import { Histogram, histogramInternals } from './histogram.js';
 import { readOptions, type OptionSpec } from './options.js';
@@ -508,7 +508,7 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
       const { backend, lane } = checkStatsOptions('attach', attachOptions);
       const parts = attachParts('attach', 'create()', handle, backend);
       const difference = firstDifference(definition, parts.definition);
-      if (difference !== undefined) throw handleError('attach', `.memory holds another definition: ${difference}`);
+      if (difference !== undefined) throw handleError('attach', `.memory holds another definition: ${difference}; ${ATTACH_ANY}`);
       return construct(parts, lane) as StatsOf<S, O>;
     },
   });

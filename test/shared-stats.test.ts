@@ -572,16 +572,22 @@ describe.each(BACKENDS)('joining a memory on the %s backend', (backend) => {
     ['the rate limiter', { a: bytesCopied }, { a: bytesCopied }, { rateLimit: ['a'] }, undefined, 'options.rateLimit is {"counters":["a"],"start":"","max":""} here and null in the memory'],
   ] as const)('refuses a handle whose definition differs in %s, naming the first difference', async (_title, here, there, hereOptions, thereOptions, difference) => {
     const error = await attachError(defineStats(here, hereOptions), defineStats(there, thereOptions));
-    expect(error.message).toBe(`attach: handle.memory holds another definition: ${difference}`);
+    expect(error.message).toBe(`attach: handle.memory holds another definition: ${difference}; attachStats(handle) joins the stats of whatever definition a memory holds`);
   });
 
   it("refuses a MigrationStats handle, and MigrationStats.attach refuses a user definition's", async () => {
     const qemu = await MigrationStats.create();
     const error = await CopyStats.attach(qemu.handle, { backend }).catch((e: unknown) => e);
-    expect(error).toEqual(new TypeError('attach: handle.memory holds another definition: the namespace is "" here and "qemu.migration" in the memory'));
+    expect(error).toEqual(
+      new TypeError(
+        'attach: handle.memory holds another definition: the namespace is "" here and "qemu.migration" in the memory; attachStats(handle) joins the stats of whatever definition a memory holds',
+      ),
+    );
     const user = await CopyStats.create();
     await expect(MigrationStats.attach(user.handle, { backend })).rejects.toThrow(
-      new TypeError(`MigrationStats.attach: handle.memory holds other stats than QEMU's migration counters: the namespace is "qemu.migration" here and "" in the memory`),
+      new TypeError(
+        `MigrationStats.attach: handle.memory holds other stats than QEMU's migration counters: the namespace is "qemu.migration" here and "" in the memory; attachStats(handle) joins the stats of whatever definition a memory holds`,
+      ),
     );
   });
 
