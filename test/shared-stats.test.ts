@@ -1,6 +1,7 @@
 // The metrics of a user definition on both backends: counters, gauges, vectors and histograms as
 // properties, snapshot, reset, close, metric(name), QEMU's rate limiter over user counters, the
 // batched writer, and joining a memory with attach (same definition only) and attachStats (any).
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { attachStats, defineStats, Histogram, MigrationStats, RateLimitedStats, SharedStats, Stat64, StatVector, type BackendName } from '../dist/index.js';
 import { changedOffsets, COPY_NAMES, COPY_SCHEMA, CopyStats, memoryWords } from './copy-stats.js';
@@ -421,6 +422,18 @@ describe.each(BACKENDS)('a user definition on the %s backend', (backend) => {
       // A thread that never saw the definitions gets the same classes from the memories.
       expect(await attachStats(without.handle)).not.toBeInstanceOf(RateLimitedStats);
       expect(await attachStats(withLimit.handle)).toBeInstanceOf(RateLimitedStats);
+    });
+
+    it('has no rate methods without rateLimit, for the compiler too, as docs/stats.md says', async () => {
+      const without = await defineStats({ files: COPY_SCHEMA.filesCopied }).create({ backend });
+      // @ts-expect-error: a definition without rateLimit has no rateSet
+      expect(() => without.rateSet(1)).toThrow(TypeError);
+      // @ts-expect-error: nor rateExceeded
+      expect(without.rateExceeded).toBeUndefined();
+      const docs = readFileSync(new URL('../docs/stats.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+      expect(docs).toContain(
+        'A definition without `rateLimit` has none of these methods: TypeScript refuses `stats.rateSet(…)`, and in JavaScript `stats.rateSet` is `undefined`.',
+      );
     });
   });
 
