@@ -15,7 +15,7 @@ import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../../dist/in
 import { readExposition, type ExpositionFormat } from '../exposition.js';
 import { gate } from '../requirements.js';
 import { requireTool, start, stop } from '../tools.js';
-import { waitForJsonLine } from '../wait.js';
+import { waitForJsonLine, waitForOutput } from '../wait.js';
 import { acceptHeader } from './arbitraries.js';
 
 /** Requests to the healthy server while the workers count, then after, then to the faulty one. */
@@ -177,8 +177,12 @@ describe('createMetricsHandler behind real node:http servers', () => {
     });
     const failed = faultyGot.filter((got) => got.status === 500).length;
     expect(failed).toBeGreaterThan(FAULTY / 20);
-    const reported = await poll('every failure reported', async () => {
-      const found = lines().filter((line) => 'fault' in line);
+    const reported = await waitForOutput(server.child, server.output, 'every failure reported', (text) => {
+      const found = text
+        .split('\n')
+        .slice(0, -1) // whole lines only
+        .filter((line) => line.startsWith('{"fault"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
       return found.length >= failed ? found : undefined;
     });
     const message = 'createMetricsHandler: stats.zeroPages.get() failed (injected fault); stats must be a MigrationStats (from MigrationStats.create or attach)';
