@@ -2,6 +2,7 @@
 // it shares a lane, the next in turn. Whatever lanes instances get, every add counts exactly once.
 // The lane count depends on the machine (about twice its cores), so these tests read it from the
 // memory's header and state their expectations in terms of it.
+import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { MigrationStats, type BackendName, type CounterName } from '../dist/index.js';
 import { HDR_LANE_BITMAP, HDR_LANES_EVER } from '../dist/backend/abi.js';
@@ -321,11 +322,36 @@ describe('a handle received twice by postMessage', () => {
 
 describe.each(BACKENDS)('lane recycling by the garbage collector (%s backend)', (backend) => {
   it('keeps the lane while a counter taken from the instance is reachable, and frees it afterwards', async () => {
-    const { result } = run<{ claimed: string; whileHeld: string; afterDrop: string; value: string }>('lane-gc.mjs', { backend });
+    const { result } = run<{ claimed: string; whileHeld: string; afterDrop: string; value: string; createdClaimed: string; createdAfterDrop: string }>(
+      'lane-gc.mjs',
+      { backend },
+    );
     const seen = await result;
+    expect(seen.createdClaimed).toBe('1');
+    expect(seen.createdAfterDrop).toBe('0');
     expect(seen.claimed).toBe('1');
     expect(seen.whileHeld).toBe('1');
     expect(seen.value).toBe('5');
     expect(seen.afterDrop).toBe('0');
+  });
+});
+
+describe.each(BACKENDS)('stats dropped without close() in a loop that never yields (%s backend)', (backend) => {
+  // Each memory reserves gigabytes of address space: 20,000 of them held at once would not fit.
+  // A child process, so that a memory that cannot be allocated cannot take the test runner down.
+  it.each([
+    ['create', 'MigrationStats.create()'],
+    ['define', 'defineStats(…).create()'],
+    ['attach', 'MigrationStats.create() and attach(stats.handle) in the same thread'],
+  ])('20,000 × %s: every memory is freed as the loop goes (%s)', async (way) => {
+    const script = new URL('./fixtures/drop-loop.mjs', import.meta.url).pathname;
+    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [script, backend, way, '20000'], (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('done 20000\n');
+    expect(run.code).toBe(0);
   });
 });

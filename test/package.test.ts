@@ -567,7 +567,8 @@ describe('the Node bundles (dist/node/) of the installed package', () => {
   /** A bundle's static imports and the workers it starts by URL, with its sourceMappingURL. */
   const importsOf = (path: string) => {
     const code = readFileSync(installed(path), 'utf8');
-    const specs = [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*|new URL\(\s*)['"]([^'"]+)['"]/g)].map((match) => match[1]!);
+    // `import` after a `-` is text (the simulator names Node's `--import` flag), not a statement.
+    const specs = [...code.matchAll(/(?:\bfrom\s*|(?<![-\w])import\s*\(?\s*|new URL\(\s*)['"]([^'"]+)['"]/g)].map((match) => match[1]!);
     return { specs, map: /\n\/\/# sourceMappingURL=(\S+)\n?$/.exec(code)?.[1] };
   };
 

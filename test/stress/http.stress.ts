@@ -4,7 +4,8 @@
 // once they have finished. The process never exits; every
 // answer is 200, 405, 406 or 500; a 200 is valid exposition text (read by the tests' strict reader,
 // and by `promtool check metrics` for the text format) holding the exact counts; the same request
-// always gets the same kind of answer; and the server whose counters fail answers 500 and goes on.
+// always gets the same kind of answer; and the server whose counters fail answers a bare 500, gives
+// the error to its onError, and goes on.
 import { spawnSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../../dist/in
 import { readExposition, type ExpositionFormat } from '../exposition.js';
 import { gate } from '../requirements.js';
 import { requireTool, start, stop } from '../tools.js';
-import { waitForJsonLine } from '../wait.js';
+import { waitForJsonLine, waitForOutput } from '../wait.js';
 import { acceptHeader } from './arbitraries.js';
 
 /** Requests to the healthy server while the workers count, then after, then to the faulty one. */
@@ -163,18 +164,29 @@ describe('createMetricsHandler behind real node:http servers', () => {
     (await sendAll(healthy, after)).forEach((got, i) => tally(check(after[i]!, got, seen, textBodies, values)));
     expect(kinds.get('500') ?? 0).toBe(0);
 
-    // The faulty server: 500 with the library's message where the counters failed, the rest as usual.
+    // The faulty server: a bare 500 where the counters failed, the rest as usual; each failure's
+    // error went to its onError, not to the client.
     const faults = requests(FAULTY, 3);
     const faultyGot = await sendAll(faulty, faults);
     faultyGot.forEach((got, i) => {
       tally(check(faults[i]!, got, new Map(), new Set()));
       if (got.status === 500) {
         expect(got.headers['content-type']).toBe('text/plain; charset=utf-8');
-        const message = 'Internal Server Error: createMetricsHandler: stats.zeroPages.get() failed (injected fault); stats must be a MigrationStats (from MigrationStats.create or attach)\n';
-        expect(got.body).toBe(faults[i]!.method === 'HEAD' ? '' : message);
+        expect(got.body).toBe(faults[i]!.method === 'HEAD' ? '' : 'Internal Server Error\n');
       }
     });
-    expect(faultyGot.filter((got) => got.status === 500).length).toBeGreaterThan(FAULTY / 20);
+    const failed = faultyGot.filter((got) => got.status === 500).length;
+    expect(failed).toBeGreaterThan(FAULTY / 20);
+    const reported = await waitForOutput(server.child, server.output, 'every failure reported', (text) => {
+      const found = text
+        .split('\n')
+        .slice(0, -1) // whole lines only
+        .filter((line) => line.startsWith('{"fault"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      return found.length >= failed ? found : undefined;
+    });
+    const message = 'createMetricsHandler: stats.zeroPages.get() failed (injected fault); stats must be a MigrationStats (from MigrationStats.create or attach)';
+    expect(reported).toEqual(Array.from({ length: failed }, () => ({ fault: message })));
 
     // Every kind of answer was given, and the process is still up, having printed no error.
     for (const kind of ['prometheus', 'openmetrics', '405', '406', '500']) expect(kinds.get(kind) ?? 0, kind).toBeGreaterThan(0);
