@@ -63,7 +63,7 @@ export function watchUsage(): string {
     'Exit codes: 0 the migration completed; 1 it failed or was cancelled; 2 bad flags; 3 no outcome',
     '(no monitor at the address, not QMP, QEMU went away, --timeout expired); 130 or 143 stopped by',
     'SIGINT or SIGTERM while watching (after the migration, with --metrics, they end the serving and',
-    "the exit code is the migration's).",
+    "the exit code is the migration's); 141 its output was closed (| head), at once.",
     '',
   ].join('\n');
 }
