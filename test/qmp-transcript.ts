@@ -59,16 +59,15 @@ export function readTranscript(name: string): Transcript {
  * The same from a record of the real-QEMU harness (test/fixtures/qemu/<version>/<scenario>.json):
  * the source monitor's log, every command with its reply and every event, as QEMU sent them.
  */
-export function readRecord(version: string, scenario: string): Transcript {
-  const record = JSON.parse(readFileSync(new URL(`./fixtures/qemu/${version}/${scenario}.json`, import.meta.url), 'utf8')) as {
-    source: { greeting: string; log: ({ event: string } | { command: string; reply: string })[]; infoMigrate?: string };
-  };
-  const greeting = (parseQmp(record.source.greeting) as { QMP: QmpObject }).QMP;
+export function readRecord(version: string, scenario: string, side: 'source' | 'destination' = 'source'): Transcript {
+  type Side = { greeting: string; log: ({ event: string } | { command: string; reply: string })[] };
+  const record = JSON.parse(readFileSync(new URL(`./fixtures/qemu/${version}/${scenario}.json`, import.meta.url), 'utf8')) as Record<typeof side, Side>;
+  const greeting = (parseQmp(record[side].greeting) as { QMP: QmpObject }).QMP;
   const steps: Step[] = [];
   const replies = new Map<string, QmpValue>([['query-migrate-capabilities', [{ capability: 'events', state: false }]]]);
   const events: QmpEvent[] = [];
   let pending: QmpEvent[] = [];
-  for (const entry of record.source.log) {
+  for (const entry of record[side].log) {
     if ('event' in entry) {
       const event = parseQmp(entry.event) as unknown as QmpEvent;
       pending.push(event);

@@ -134,6 +134,15 @@ describe.each(['precopy', 'bandwidth', 'multifd', 'postcopy', 'pause-before-swit
 );
 
 describe('watchQemu: how it follows', () => {
+  it('on the destination: the incoming migration\'s statuses, no figures (QEMU reports none there)', async () => {
+    const transcript = readRecord('7.2', 'precopy', 'destination');
+    const outcome = await watchQemu({ session: new FakeSession(transcript), interval: FAST });
+    expect(outcome.status).toBe('completed');
+    expect(formatQmp(outcome.last, { type: null })).toBe('{"status": "completed"}');
+    expect(outcome.passes).toEqual([]);
+    expect(outcome.resumedAt).toEqual(transcript.events.find((e) => e.event === 'RESUME')!.timestamp);
+  });
+
   it('asks again when QEMU says completed before it filled the final times (total-time 0)', async () => {
     const transcript = readRecord('7.2', 'precopy');
     const premature = transcript.steps.findIndex((s) => s.reply.status === 'completed' && s.reply['total-time'] === 0n);
