@@ -15,6 +15,9 @@ import {
 } from '../dist/qemu/index.js';
 import { FakeSession, readRecord, readTranscript, type Step } from './qmp-transcript.js';
 import { BACKENDS } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { gate } from './requirements.js';
+import { requireTool } from './tools.js';
 
 const FAST = 1; // ms between polls: the script does not depend on it
 
@@ -293,12 +296,21 @@ describe.each(BACKENDS)('the watch metrics (%s backend)', (backend) => {
     expect(after.get('qemu_migration_completed_total')).toBe('0');
     expect(after.get('qemu_migration_active')).toBe('0');
     expect(after.get('qemu_migration_last_status')).toBe('3');
-    expect(after.get('qemu_migration_last_total_time_milliseconds')).toBe(String(running['total-time']));
+    expect(after.get('qemu_migration_last_total_time')).toBe(String(running['total-time']));
     expect(after.get('qemu_migration_last_transferred_bytes')).toBe(String(ram.transferred));
-    expect(after.get('qemu_migration_last_downtime_milliseconds')).toBe('0');
-    expect(after.get('qemu_migration_last_end_seconds')).toBe(String(outcome.endedAt!.seconds));
+    expect(after.get('qemu_migration_last_downtime')).toBe('0');
+    expect(after.get('qemu_migration_last_end_timestamp_seconds')).toBe(String(outcome.endedAt!.seconds));
     expect(after.get('qemu_migration_precopy_bytes_total')).toBe(String(ram['precopy-bytes']));
-    expect(after.get('qemu_migration_throughput_bits_per_second')).toBe('0');
+    expect(after.get('qemu_migration_transfer_rate')).toBe('0');
+  });
+
+  it('passes promtool check metrics after a migration', async (ctx) => {
+    gate('prometheus').check(ctx);
+    const metrics = await defineWatchStats().create({ backend });
+    const outcome = await watchQemu({ session: new FakeSession(readTranscript('multifd')), interval: FAST, onProgress: (p) => recordWatchProgress(metrics, p) });
+    recordWatchOutcome(metrics, outcome);
+    const result = spawnSync(requireTool('promtool'), ['check', 'metrics'], { input: prometheusText(metrics), encoding: 'utf8' });
+    expect({ status: result.status, output: `${result.stdout}${result.stderr}` }).toEqual({ status: 0, output: '' });
   });
 
   it('refuses other stats', async () => {

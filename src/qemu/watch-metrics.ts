@@ -35,23 +35,23 @@ const SCHEMA = {
   status: gauge('status', "The migration's status as its index in QAPI's MigrationStatus (0 none, 4 active, 5 postcopy-active, 9 completed, 10 failed, 3 cancelled)."),
   remaining: gauge('bytes', 'Dirty bytes left to send; query-migrate ram.remaining.'),
   ram: gauge('bytes', "Guest RAM size; query-migrate ram.total."),
-  elapsedMilliseconds: gauge('milliseconds', 'Milliseconds since the migration started; query-migrate total-time.'),
-  expectedDowntimeMilliseconds: gauge('milliseconds', 'Expected downtime while pre-copy runs; query-migrate expected-downtime.'),
-  throughputBitsPerSecond: gauge('bits/s', "Throughput of QEMU's last window; query-migrate ram.mbps × 10^6."),
+  totalTime: gauge('milliseconds', 'Milliseconds since the migration started; query-migrate total-time.'),
+  expectedDowntime: gauge('milliseconds', 'Expected downtime in milliseconds while pre-copy runs; query-migrate expected-downtime.'),
+  transferRate: gauge('bytes/s', "Bytes per second in QEMU's last window; query-migrate ram.mbps × 10^6 / 8."),
   dirtyToTransferPermille: gauge('permille', 'Dirty rate ÷ transfer rate × 1000 (dirty-pages-rate × page-size × 8 over mbps × 10^6); 1000 or more will not converge.'),
   completed: counter('migrations', 'Migrations that completed since the watch began.'),
   failed: counter('migrations', 'Migrations that failed since the watch began.'),
   cancelled: counter('migrations', 'Migrations that were cancelled since the watch began.'),
   lastStatus: gauge('status', "The last migration's final status, as an index in QAPI's MigrationStatus."),
-  lastEndSeconds: gauge('seconds', 'When the last migration ended: Unix time of its final MIGRATION event, or of the final reply without events.'),
-  lastTotalTimeMilliseconds: gauge('milliseconds', "The last migration's total-time (its last reply with figures when it failed or was cancelled)."),
-  lastSetupTimeMilliseconds: gauge('milliseconds', "The last migration's setup-time."),
-  lastDowntimeMilliseconds: gauge('milliseconds', "The last migration's downtime (0 unless it completed)."),
+  lastEndTimestampSeconds: gauge('seconds', 'When the last migration ended: Unix time of its final MIGRATION event, or of the final reply without events.'),
+  lastTotalTime: gauge('milliseconds', "The last migration's total-time in milliseconds (from its last reply with figures when it failed or was cancelled)."),
+  lastSetupTime: gauge('milliseconds', "The last migration's setup-time in milliseconds."),
+  lastDowntime: gauge('milliseconds', "The last migration's downtime in milliseconds (0 unless it completed)."),
   lastPasses: gauge('passes', "The last migration's passes over dirty memory (dirty-sync-count)."),
   lastTransferred: gauge('bytes', "The last migration's ram.transferred."),
   lastNormalPages: gauge('pages', "The last migration's ram.normal."),
   lastDuplicatePages: gauge('pages', "The last migration's ram.duplicate (zero pages)."),
-  lastThroughputBitsPerSecond: gauge('bits/s', "The last migration's average throughput; its final ram.mbps × 10^6."),
+  lastTransferRate: gauge('bytes/s', "The last migration's average bytes per second; its final ram.mbps × 10^6 / 8."),
 } satisfies Record<string, MetricDefinition>;
 
 /**
@@ -96,13 +96,13 @@ export function recordWatchProgress(stats: WatchStats, progress: WatchProgress):
   if (!ram) return;
   stats.remaining.set(u64(bigintOf(ram.remaining)));
   stats.ram.set(u64(bigintOf(ram.total)));
-  stats.elapsedMilliseconds.set(u64(bigintOf(reply['total-time'])));
+  stats.totalTime.set(u64(bigintOf(reply['total-time'])));
   // 7.2 prints expected-downtime in postcopy-active too: it is no estimate there.
   const postcopy = status.startsWith('postcopy');
   const estimate = postcopy && qemuBehaviour(progress.version).postcopyDowntimeMember === 'expected-downtime' ? undefined : bigintOf(reply['expected-downtime']);
-  stats.expectedDowntimeMilliseconds.set(u64(estimate));
+  stats.expectedDowntime.set(u64(estimate));
   const mbps = numberOf(ram.mbps) ?? 0;
-  stats.throughputBitsPerSecond.set(whole(mbps * 1e6));
+  stats.transferRate.set(whole((mbps * 1e6) / 8));
   const dirtyBits = Number(u64(bigintOf(ram['dirty-pages-rate'])) * u64(bigintOf(ram['page-size']) ?? 4096n)) * 8;
   stats.dirtyToTransferPermille.set(mbps > 0 ? whole((dirtyBits / (mbps * 1e6)) * 1000) : 0n);
 }
@@ -110,8 +110,8 @@ export function recordWatchProgress(stats: WatchStats, progress: WatchProgress):
 /** The figures of a reply's `ram` and times, for the `last…` gauges. */
 function lastFigures(stats: WatchStats, reply: QmpObject | undefined): void {
   const ram = reply ? ramOf(reply) : undefined;
-  stats.lastTotalTimeMilliseconds.set(u64(bigintOf(reply?.['total-time'])));
-  stats.lastSetupTimeMilliseconds.set(u64(bigintOf(reply?.['setup-time'])));
+  stats.lastTotalTime.set(u64(bigintOf(reply?.['total-time'])));
+  stats.lastSetupTime.set(u64(bigintOf(reply?.['setup-time'])));
   stats.lastPasses.set(u64(bigintOf(ram?.['dirty-sync-count'])));
   stats.lastTransferred.set(u64(bigintOf(ram?.transferred)));
   stats.lastNormalPages.set(u64(bigintOf(ram?.normal)));
@@ -134,11 +134,11 @@ export function recordWatchOutcome(stats: WatchStats, outcome: WatchOutcome, end
   stats.active.set(0n);
   stats.status.set(statusIndex(status));
   stats.lastStatus.set(statusIndex(status));
-  stats.lastEndSeconds.set(outcome.endedAt ? u64(outcome.endedAt.seconds) : whole(endedAtMs / 1000));
+  stats.lastEndTimestampSeconds.set(outcome.endedAt ? u64(outcome.endedAt.seconds) : whole(endedAtMs / 1000));
   lastFigures(stats, ramOf(last) ? last : outcome.lastRunning);
-  stats.lastDowntimeMilliseconds.set(status === 'completed' ? u64(bigintOf(last.downtime)) : 0n);
-  stats.lastThroughputBitsPerSecond.set(status === 'completed' ? whole((numberOf(ramOf(last)?.mbps) ?? 0) * 1e6) : 0n);
-  stats.throughputBitsPerSecond.set(0n);
+  stats.lastDowntime.set(status === 'completed' ? u64(bigintOf(last.downtime)) : 0n);
+  stats.lastTransferRate.set(status === 'completed' ? whole(((numberOf(ramOf(last)?.mbps) ?? 0) * 1e6) / 8) : 0n);
+  stats.transferRate.set(0n);
   stats.dirtyToTransferPermille.set(0n);
-  stats.expectedDowntimeMilliseconds.set(0n);
+  stats.expectedDowntime.set(0n);
 }
