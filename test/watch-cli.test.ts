@@ -143,6 +143,16 @@ describe('migration-stats watch: no outcome (exit 3, one line)', () => {
     expect(stderr).toMatch(/^migration-stats watch: QEMU closed the QMP connection at unix:\S+ .*during the migration \(status active, pass 1\)\n$/);
   });
 
+  it('SIGINT while it waits: exit 130, one line', async () => {
+    const { address, server } = await qmpServer('precopy', { auto: false });
+    const program = start('--qmp', address);
+    await waitForOutput(program.child, program.output, 'the first line', (text) => (text.includes('events turned on\n') ? true : undefined));
+    program.child.kill('SIGINT');
+    expect(await program.done).toBe(130);
+    server.close();
+    expect(program.stderr()).toBe('migration-stats watch: stopped while waiting for a migration to start by SIGINT\n');
+  });
+
   it('--timeout expiring while no migration starts', async () => {
     const { address, server } = await qmpServer('precopy', { auto: false });
     const { code, stdout, stderr } = await run('--qmp', address, '--timeout', '0.2');
