@@ -70,11 +70,12 @@ describe.each<BackendName>(['wasm', 'js'])('MigrationWindow (%s backend)', (back
     const window = new MigrationWindow(stats, { nowMs: 0 });
     stats.dirtyBytesLastSync.set(1_000_000);
     stats.qemuFileTransferred.add(20_000);
-    expect(window.update(100)?.expectedDowntimeMs).toBe(0); // dirtyPagesRate is 0
+    expect(window.expectedDowntimeMs).toBe(300); // the downtime limit until the first estimate
+    expect(window.update(100)?.expectedDowntimeMs).toBe(300); // dirtyPagesRate is 0
 
     stats.dirtyPagesRate.set(5);
     stats.qemuFileTransferred.add(10_000);
-    expect(window.update(200)?.expectedDowntimeMs).toBe(0); // exactly 10000 bytes: not more
+    expect(window.update(200)?.expectedDowntimeMs).toBe(300); // exactly 10000 bytes: not more
 
     stats.qemuFileTransferred.add(10_001);
     expect(window.update(300)?.expectedDowntimeMs).toBe(Math.trunc(1_000_000 / (10_001 / 100)));
@@ -217,7 +218,7 @@ describe.each<BackendName>(['wasm', 'js'])('MigrationWindow (%s backend)', (back
       const result = window.update(c.timeSpentMs)!;
       // Where C's conversion is undefined (+∞ or NaN), the documented value: saturated, or 0 for NaN.
       const converted = c.expectedDowntime === 'inf' ? 9223372036854774784n : c.expectedDowntime === 'nan' ? 0n : BigInt(c.expectedDowntimeMs!);
-      const expected = BigInt(c.transferred) > 10_000n ? converted : 0n;
+      const expected = BigInt(c.transferred) > 10_000n ? converted : BigInt(c.downtimeLimitMs);
       return (
         bitsOfDouble(result.bandwidth) !== c.bandwidthBits ||
         result.thresholdSize !== BigInt(c.thresholdSize) ||

@@ -47,6 +47,7 @@ const PARSERS: { readonly [K in SettingName]: (text: string) => Parsed<unknown> 
   zeroShare: parseShare,
   dirtyBytesPerSecond: (t) => narrow(parseBytes(t, true)),
   bandwidthBytesPerSecond: (t) => parseBytes(t, true),
+  availSwitchoverBandwidth: (t) => parseBytes(t, true),
   channels: parseCount,
   downtimeLimitMs: parseMs,
   backend: (t) => ({ ok: true, value: t }),
@@ -71,13 +72,14 @@ const FLAG_HELP: { readonly [K in SettingName]: [metavar: string, help: string, 
   zeroShare: ['SHARE', 'share of all-zero pages: 0 to 1, or a percentage', `${DEFAULT_SETTINGS.zeroShare * 100}%`],
   dirtyBytesPerSecond: ['RATE', 'how fast the guest dirties memory', `${formatBytes(DEFAULT_SETTINGS.dirtyBytesPerSecond)}/s`],
   bandwidthBytesPerSecond: ['RATE', 'max-bandwidth; 0 = unlimited', `${formatBytes(DEFAULT_SETTINGS.bandwidthBytesPerSecond)}/s`],
+  availSwitchoverBandwidth: ['RATE', 'avail-switchover-bandwidth; 0 = measured', '0'],
   channels: ['N', 'multifd channels (one worker each), 1 to 64', String(DEFAULT_SETTINGS.channels)],
   downtimeLimitMs: ['MS', 'switch over once the rest fits in this downtime', `${DEFAULT_SETTINGS.downtimeLimitMs}ms`],
   backend: ['wasm|js', 'counters and zero scan in Wasm, or plain JS', DEFAULT_SETTINGS.backend],
-  maxPasses: ['N', 'give up after N passes that do not converge', String(DEFAULT_SETTINGS.maxPasses)],
+  maxPasses: ['N', 'migrate_cancel when pass N ends unconverged', String(DEFAULT_SETTINGS.maxPasses)],
   seed: ['N', "seed of the guest's pseudo-random writes", String(DEFAULT_SETTINGS.seed)],
   postcopy: ['', 'switch to postcopy if pre-copy has not converged', 'off'],
-  postcopyAfter: ['N', 'pre-copy passes before the postcopy switch', String(DEFAULT_SETTINGS.postcopyAfter)],
+  postcopyAfter: ['N', 'migrate-start-postcopy when pass N ends', String(DEFAULT_SETTINGS.postcopyAfter)],
   vcpus: ['N', "destination vCPUs after the switch, 1 to 64", String(DEFAULT_SETTINGS.vcpus)],
 };
 
@@ -102,8 +104,8 @@ export function simulateUsage(): string {
     '',
     `Sizes and rates take these units, spelled exactly so: ${BYTE_UNITS_TEXT};`,
     'rates may end in /s (256MiB, 1GiB/s, 500MB/s).',
-    'Exit codes: 0 migrated and verified byte for byte; 1 did not converge within --max-passes',
-    '(without --postcopy), or the destination differs; 2 bad flags; 130 or 143 stopped by SIGINT',
+    'Exit codes: 0 migrated and verified byte for byte; 1 cancelled after --max-passes passes that',
+    'did not converge, or the destination differs; 2 bad flags; 130 or 143 stopped by SIGINT',
     'or SIGTERM (after printing the report so far, marked cancelled).',
     '',
   ].join('\n');
@@ -220,7 +222,9 @@ export async function simulateCommand(args: readonly string[], io: CommandIo): P
     io.stderr.write(`${result.message}\n`);
   } else {
     // With postcopy, QEMU prints the destination's blocktime in `info migrate -a`.
-    io.stdout.write(`\n${infoMigrate(result.info, { all: result.postcopy !== undefined && result.status === 'completed' })}`);
+    // A cancelled migration's figures are those of the moment of the cancel (QEMU's final reply has the status alone).
+    const info = result.cancelledInfo ?? result.info;
+    io.stdout.write(`\n${infoMigrate(info, { all: result.postcopy !== undefined && result.status === 'completed' })}`);
     (ok ? io.stdout : io.stderr).write(`\n${result.message}\n`);
   }
   if (ok) return EXIT.ok;

@@ -123,7 +123,7 @@ function toInt64(x: number): number {
  * stats.qemuFileTransferred.add(12_500_000);
  * window.update(99);  //=> null (the window lasts at least 100 ms)
  * window.update(100); //=> { transferred: 12500000n, timeSpentMs: 100, bandwidth: 125000,
- *                     //     thresholdSize: 37500000n, mbps: 1000, pagesPerSecond: 0, expectedDowntimeMs: 0 }
+ *                     //     thresholdSize: 37500000n, mbps: 1000, pagesPerSecond: 0, expectedDowntimeMs: 300 }
  */
 export class MigrationWindow {
   /** The stats whose counters are measured. */
@@ -139,7 +139,7 @@ export class MigrationWindow {
   private windowStartBytes = 0n;
   private windowStartPages = 0n;
   private latest: MigrationWindowResult | null = null;
-  private expectedDowntime = 0;
+  private expectedDowntime: number;
 
   /**
    * Starts the first window at `options.nowMs` with the counters as they are now.
@@ -163,6 +163,8 @@ export class MigrationWindow {
     this.#reader = reader;
     this.downtimeLimitMs = downtimeLimitMs;
     this.availSwitchoverBandwidth = switchover;
+    // QEMU's migrate_fd_connect() (migration_connect() since 9.2): expected_downtime starts at the limit.
+    this.expectedDowntime = downtimeLimitMs;
     this.begin(where, start);
   }
 
@@ -186,7 +188,7 @@ export class MigrationWindow {
     return this.latest;
   }
 
-  /** QEMU's current `expected_downtime` (ms): 0 until a window re-estimates it. */
+  /** QEMU's current `expected_downtime` (ms): the downtime limit until a window re-estimates it. */
   get expectedDowntimeMs(): number {
     return this.expectedDowntime;
   }
@@ -252,13 +254,15 @@ export class MigrationWindow {
 
   /**
    * Starts a new window at `nowMs` from the counters as they are now, without computing anything
-   * (QEMU does this when a migration starts). Use it after `stats.reset()`.
+   * (QEMU does this when a migration starts); the expected downtime goes back to the downtime
+   * limit. Use it after `stats.reset()`.
    * @param nowMs - the clock now, in whole milliseconds
    * @throws TypeError or RangeError when `nowMs` is not a safe-integer number
    */
   restart(nowMs: number): void {
     const where = 'MigrationWindow.restart';
     this.begin(where, wholeMs(where, 'nowMs', nowMs));
+    this.expectedDowntime = this.downtimeLimitMs;
   }
 
   private begin(where: string, nowMs: number): void {
