@@ -64,6 +64,33 @@ export async function simulateMigration(options?: SimulationOptions): Promise<Mi
   }
 }
 
+/**
+ * Boots a simulated machine that waits for `migrate` (`simulate --qmp` serves one): its workers
+ * start, its RAM is filled, its guest runs. The migration settings (`bandwidthBytesPerSecond`,
+ * `downtimeLimitMs`, `channels`, `availSwitchoverBandwidth`) are its initial parameters; every
+ * capability is off, as in QEMU; `maxPasses`, `postcopy` and `postcopyAfter` are not used (a
+ * client decides); with `postcopy`, the vCPUs start at boot rather than at `migrate`.
+ * @param options - settings, `onProgress` and `workerUrl` as {@link simulateMigration} takes them (no `signal`)
+ * @returns the booted machine; stop it with `shutDown()`
+ * @throws TypeError or RangeError for a bad setting; Error when shared memory is not available or a worker fails
+ */
+export async function bootSimulatedVm(options?: Omit<SimulationOptions, 'signal'>): Promise<SimulatedVm> {
+  const { settings, onProgress, workerUrl: url, signal } = checkSettings('bootSimulatedVm', options);
+  if (signal !== undefined) throw new TypeError('bootSimulatedVm: options.signal is not a setting; stop the machine with shutDown()');
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new TypeError(`bootSimulatedVm: options.onProgress must be a function or undefined; received ${describe(onProgress)}`);
+  }
+  const workerUrl = url === undefined ? defaultWorkerUrl() : resolveWorkerUrl(url);
+  const vm = new SimulatedVm(settings, { workerUrl, ...(onProgress ? { onProgress: onProgress as (progress: MigrationProgress) => void } : {}) });
+  try {
+    await vm.boot();
+  } catch (error) {
+    await vm.shutDown();
+    throw error;
+  }
+  return vm;
+}
+
 /** Whether a value is an `AbortSignal` (false for anything that cannot even be asked). */
 function isAbortSignal(value: unknown): value is AbortSignal {
   try {

@@ -71,6 +71,22 @@ export class SimulatedVm {
     this.#booted = true;
   }
 
+  /**
+   * `max-bandwidth` changed: QEMU applies it at once to a migration in pre-copy (not to
+   * stop-and-copy, unlimited, nor to postcopy, which has `max-postcopy-bandwidth`).
+   */
+  bandwidthChanged(): void {
+    const m = this.#migration;
+    if (m.status !== 'active' || m.stopAndCopy) return;
+    m.params.maxBandwidth = this.parameters.maxBandwidth;
+    void m.setRateLimit(this.parameters.maxBandwidth);
+  }
+
+  /** The migration's result once `migrate` was called (rejects when a worker failed); `undefined` before. */
+  get finished(): Promise<MigrationResult> | undefined {
+    return this.#run;
+  }
+
   /** QEMU's migration status now. */
   get status(): SimulationStatus {
     return this.#migration.status;
@@ -150,6 +166,8 @@ export class SimulatedVm {
    * @param maxPasses - set when `--max-passes` asks for it, for the message
    */
   cancel(reason: unknown = 'migrate_cancel', maxPasses?: number): void {
+    // A booted machine that has not migrated has nothing to cancel (a later migrate must still run).
+    if (this.#booted && this.status === 'none') return;
     if (maxPasses !== undefined) this.#maxPasses = maxPasses;
     this.#migration.cancel(reasonText(reason));
   }
