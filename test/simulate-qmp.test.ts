@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatQmp } from '../dist/index.js';
 import { QmpError, type QmpEvent, type QmpObject } from '../dist/qemu/qmp-wire.js';
-import { bootSimulatedVm, SimulatorQmpBackend, type SimulatedVm } from '../dist/simulate/index.js';
+import { bootSimulatedVm, MAIN_STREAM, SimulatorQmpBackend, type SimulatedVm } from '../dist/simulate/index.js';
 
 const MiB = 1024 * 1024;
 const machines: SimulatedVm[] = [];
@@ -118,11 +118,14 @@ describe('a migration driven over QMP', () => {
     const result = await vm.finished!;
     expect(result.verified).toBe(true);
     const ram = (run('query-migrate') as { ram: Record<string, bigint> }).ram;
-    expect(ram['multifd-bytes']).toBe(0n);
-    // Each page a record: 8 B of header and the page, or 9 B for a zero page; plus the main stream's own records.
-    const pages = ram.normal * (8n + 4096n) + ram.duplicate * 9n;
-    expect(ram['precopy-bytes'] + ram['downtime-bytes']).toBeGreaterThanOrEqual(pages);
-    expect(ram.normal + ram.duplicate).toBe(1024n);
+    const get = (key: string): bigint => ram[key]!;
+    expect(get('multifd-bytes')).toBe(0n);
+    // Each page a record: 8 B of header and the page, or 9 B for a zero page; plus the RAM section's own records.
+    const pages = get('normal') * (8n + 4096n) + get('duplicate') * 9n;
+    const records = MAIN_STREAM.ramSetupBytes + MAIN_STREAM.passEndBytes * (result.passes + 1);
+    expect(get('precopy-bytes') + get('downtime-bytes')).toBe(pages + BigInt(records));
+    expect(get('transferred')).toBe(pages + BigInt(records + MAIN_STREAM.streamHeaderBytes + MAIN_STREAM.streamEndBytes));
+    expect(get('normal') + get('duplicate')).toBe(1024n);
     expect(events.map((e) => e.event)).toEqual(['STOP']);
   });
 
