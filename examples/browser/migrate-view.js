@@ -73,13 +73,17 @@ function drawChart(svg, buckets) {
   });
 }
 
+/** QEMU's statuses as the view names them (stop-and-copy keeps QEMU's `active`: see `stopAndCopy`). */
 const STAGE = {
   setup: 'setup',
   active: 'active',
-  device: 'stop-and-copy',
+  'pre-switchover': 'pre-switchover',
+  device: 'device',
   'postcopy-active': 'postcopy',
   completed: 'completed',
+  cancelling: 'cancelling',
   cancelled: 'cancelled',
+  failed: 'failed',
 };
 
 /**
@@ -138,8 +142,9 @@ export function mount(root, { canShare }) {
     if (!latest) return;
     const p = latest;
     const cell = (name, text) => (live.querySelector(`.${name}`).textContent = text);
-    cell('pass', p.status === 'device' ? `${p.pass} (final)` : String(p.pass));
-    cell('stage', STAGE[p.status]);
+    // The pass is QEMU's dirty-sync-count; stop-and-copy is the last one.
+    cell('pass', p.stopAndCopy ? `${p.pass} (final)` : String(p.pass));
+    cell('stage', p.stopAndCopy && p.status === 'active' ? 'stop-and-copy' : STAGE[p.status]);
     cell('time', `${(p.elapsedMs / 1000).toFixed(1)} s`);
     cell('transferred', sizeToStr(p.transferredBytes));
     cell('remaining', sizeToStr(p.remainingBytes));
@@ -185,7 +190,8 @@ export function mount(root, { canShare }) {
       await drawing;
       draw();
       const postcopied = result.postcopy !== undefined && result.status === 'completed';
-      report.textContent = `${infoMigrate(result.info, { all: postcopied })}\n${result.message}\n`;
+      // A cancelled migration's figures are those of the moment of the cancel (QEMU's final reply has the status alone).
+      report.textContent = `${infoMigrate(result.cancelledInfo ?? result.info, { all: postcopied })}\n${result.message}\n`;
       if (postcopied) {
         drawChart(chart, result.info['postcopy-latency-dist']);
         figure.hidden = false;

@@ -49,6 +49,9 @@ export class SimulatedVm {
   /** The reason of a cancel asked by `--max-passes`, to word the result. */
   #maxPasses: number | undefined;
   #booted = false;
+  #started!: () => void;
+  /** Settles when `migrate` started the migration ({@link finished} is then its result). */
+  readonly started: Promise<void> = new Promise((resolve) => (this.#started = resolve));
 
   constructor(settings: SimulationSettings, options: SimulatedVmOptions) {
     this.settings = settings;
@@ -126,6 +129,7 @@ export class SimulatedVm {
     const m = this.#migration;
     const run = m.migrate({ ...this.parameters }, { ...this.capabilities }).then(() => this.#end());
     this.#run = run;
+    this.#started();
     return run;
   }
 
