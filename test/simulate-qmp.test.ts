@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatQmp } from '../dist/index.js';
 import { QmpError, type QmpEvent, type QmpObject } from '../dist/qemu/qmp-wire.js';
-import { bootSimulatedVm, MAIN_STREAM, SimulatorQmpBackend, type SimulatedVm } from '../dist/simulate/index.js';
+import { bootSimulatedVm, DestinationQmpBackend, MAIN_STREAM, SimulatorQmpBackend, type SimulatedVm } from '../dist/simulate/index.js';
 
 const MiB = 1024 * 1024;
 const machines: SimulatedVm[] = [];
@@ -169,5 +169,27 @@ describe('a migration driven over QMP', () => {
     expect(story().filter((s) => !s.startsWith('pass '))).toEqual(['setup', 'active', 'STOP', 'postcopy-active', 'completed']);
     const info = run('query-migrate') as { ram: Record<string, bigint> };
     expect(info.ram['postcopy-bytes']).toBeGreaterThan(0n);
+  });
+});
+
+describe("the destination's monitor", () => {
+  it('gives the socket address before the source connects, then the status alone, and RESUME when the guest runs there', async () => {
+    const { vm, run, setCaps, waitFor, status } = await monitor();
+    const destination = new DestinationQmpBackend(vm, 'tcp:127.0.0.1:4444');
+    const events: string[] = [];
+    destination.onEvent((event) => events.push(event.event === 'MIGRATION' ? String(event.data?.status) : event.event));
+    destination.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+    expect(destination.execute('query-migrate', {})).toEqual({ 'socket-address': [{ type: 'inet', host: '127.0.0.1', port: '4444', ipv4: true }] });
+    expect(destination.execute('query-status', {})).toEqual({ running: false, status: 'inmigrate' });
+    setCaps('events');
+    run('migrate', { uri: 'tcp:127.0.0.1:4444' });
+    await waitFor(status('active'));
+    expect(destination.execute('query-migrate', {})).toEqual({ status: 'active' });
+    await waitFor(status('completed'));
+    expect(destination.execute('query-migrate', {})).toEqual({ status: 'completed' });
+    expect(destination.execute('query-status', {})).toEqual({ running: true, status: 'running' });
+    expect(events).toEqual(['active', 'completed', 'RESUME']);
+    expect(new DestinationQmpBackend(vm, 'unix:/tmp/in.sock').execute('query-migrate', {})).toEqual({ status: 'completed' });
+    expect(() => destination.execute('migrate', { uri: 'tcp:x:1' })).toThrow('The command migrate has not been found');
   });
 });

@@ -6,6 +6,7 @@
 export { bootSimulatedVm, simulateMigration } from './migration.js';
 export { SimulatedVm, type RunState } from './vm.js';
 export { SIMULATED_QEMU_VERSION, SimulatorQmpBackend } from './qmp-backend.js';
+export { DestinationQmpBackend } from './qmp-destination.js';
 export type { MigrationCapabilities, MigrationParameters } from './parameters.js';
 // Every type of the simulator's options, progress reports and result (DestinationStats, PostcopyResult…).
 export type * from './types.js';

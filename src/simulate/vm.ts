@@ -45,6 +45,7 @@ export class SimulatedVm {
   passEnded: ((passes: number) => void) | undefined;
   readonly #migration: Migration;
   readonly #listeners = new Set<(event: QmpEvent) => void>();
+  readonly #statusListeners = new Set<(status: SimulationStatus) => void>();
   #run: Promise<MigrationResult> | undefined;
   /** The reason of a cancel asked by `--max-passes`, to word the result. */
   #maxPasses: number | undefined;
@@ -57,7 +58,10 @@ export class SimulatedVm {
     this.settings = settings;
     this.parameters = parametersOf(settings);
     const hooks: MigrationHooks = {
-      status: (status) => this.#migrationEvent('MIGRATION', { status }),
+      status: (status) => {
+        this.#migrationEvent('MIGRATION', { status });
+        for (const listener of [...this.#statusListeners]) listener(status);
+      },
       pass: (pass) => this.#migrationEvent('MIGRATION_PASS', { pass: BigInt(pass) }),
       runState: (running) => {
         this.runState = running ? 'running' : 'finish-migrate';
@@ -107,6 +111,15 @@ export class SimulatedVm {
   onEvent(listener: (event: QmpEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => void this.#listeners.delete(listener);
+  }
+
+  /**
+   * Subscribes to the migration's status changes, whatever the capabilities.
+   * @returns a function that unsubscribes
+   */
+  onStatus(listener: (status: SimulationStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => void this.#statusListeners.delete(listener);
   }
 
   /** Whether a migration is under way (QEMU's `migration_is_running`, `cancelling` included). */

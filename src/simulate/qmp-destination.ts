@@ -1,0 +1,133 @@
+/**
+ * The destination's QMP monitor of a simulated migration, as far as QEMU's destination answers a
+ * migration tool: `query-migrate` gives the listening `socket-address` (and no status) before the
+ * source connects, then the status alone (`active`, `postcopy-active`, `completed`; `failed`
+ * when the source cancelled); `query-status` is `inmigrate` until the guest runs here (`RESUME`).
+ * Source and destination are one process in the simulator, so this follows the source's machine.
+ * @packageDocumentation
+ */
+import { infoMigrate } from '../qemu/hmp.js';
+import type { QmpValue } from '../qemu/qmp-json.js';
+import { parseQmpAddress, QmpError, qmpTimestamp, type QmpBackend, type QmpEvent, type QmpObject } from '../qemu/qmp-wire.js';
+import type { MigrationInfo } from '../qemu/query-migrate.js';
+import { bool, generic, onlyMembers, required, str } from './qmp-args.js';
+import { SIMULATED_QEMU_VERSION } from './qmp-backend.js';
+import type { SimulatedVm } from './vm.js';
+
+/** Answers the destination's QMP commands for a simulated migration. */
+export class DestinationQmpBackend implements QmpBackend {
+  readonly version: QmpObject = SIMULATED_QEMU_VERSION;
+  /** Settles after `quit` was answered. */
+  readonly quit: Promise<void>;
+  #quit!: () => void;
+  readonly #socket: QmpObject;
+  readonly #listeners = new Set<(event: QmpEvent) => void>();
+  #events = false;
+  #running = false;
+  #last = '';
+
+  /**
+   * @param vm - the source's machine, whose migration this destination receives
+   * @param incoming - where the destination listens, as QEMU's `-incoming`: `tcp:HOST:PORT` or `unix:PATH`
+   * @throws TypeError for another form of address
+   */
+  constructor(
+    readonly vm: SimulatedVm,
+    incoming: string,
+  ) {
+    const address = parseQmpAddress(incoming, 'incoming');
+    this.#socket =
+      'path' in address
+        ? { type: 'unix', path: address.path }
+        : { type: 'inet', host: address.host, port: String(address.port), ...(address.host.includes(':') ? { ipv6: true } : { ipv4: true }) };
+    this.quit = new Promise((resolve) => (this.#quit = resolve));
+    vm.onStatus(() => this.#follow());
+  }
+
+  /** The destination's status, from the source's. */
+  #status(): string | undefined {
+    switch (this.vm.status) {
+      case 'none':
+        return undefined;
+      case 'postcopy-active':
+      case 'completed':
+        return this.vm.status;
+      case 'cancelled':
+      case 'failed':
+        return 'failed';
+      default:
+        return 'active';
+    }
+  }
+
+  /** Sends the destination's own events as the source's migration moves on. */
+  #follow(): void {
+    const status = this.#status();
+    if (status === undefined || status === this.#last) return;
+    this.#last = status;
+    if (this.#events) this.#send('MIGRATION', { status });
+    if (!this.#running && (status === 'postcopy-active' || status === 'completed')) {
+      this.#running = true;
+      this.#send('RESUME');
+    }
+  }
+
+  #send(event: string, data?: QmpObject): void {
+    const message: QmpEvent = data === undefined ? { event, timestamp: qmpTimestamp() } : { event, data, timestamp: qmpTimestamp() };
+    for (const listener of [...this.#listeners]) listener(message);
+  }
+
+  onEvent(listener: (event: QmpEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /**
+   * Runs one command.
+   * @throws QmpError: `CommandNotFound` for a command the simulated destination does not have, `GenericError` for bad arguments
+   */
+  execute(command: string, args: QmpObject): QmpValue {
+    const none = (): void => onlyMembers(args, []);
+    switch (command) {
+      case 'query-migrate': {
+        none();
+        const status = this.#status();
+        return status === undefined ? { 'socket-address': [this.#socket] } : { status };
+      }
+      case 'query-status':
+        none();
+        return { running: this.#running, status: this.#running ? 'running' : 'inmigrate' };
+      case 'query-version':
+        none();
+        return SIMULATED_QEMU_VERSION;
+      case 'migrate-set-capabilities':
+        this.#setCapabilities(args);
+        return {};
+      case 'human-monitor-command': {
+        onlyMembers(args, ['command-line', 'cpu-index']);
+        const line = str(required(args, 'command-line'), 'command-line').trim();
+        if (/^info\s+migrate$/.test(line)) return infoMigrate(this.execute('query-migrate', {}) as MigrationInfo, { lineEnd: '\r\n' });
+        if (/^info\s+status$/.test(line)) return `VM status: ${this.#running ? 'running' : 'paused (inmigrate)'}\r\n`;
+        return `unknown command: '${line}'\r\n`;
+      }
+      case 'quit':
+        none();
+        this.#send('SHUTDOWN', { guest: false, reason: 'host-qmp-quit' });
+        setTimeout(this.#quit, 0);
+        return {};
+      default:
+        throw new QmpError('CommandNotFound', `The command ${command} has not been found`);
+    }
+  }
+
+  /** Only `events` matters here (the destination's migration events). */
+  #setCapabilities(args: QmpObject): void {
+    onlyMembers(args, ['capabilities']);
+    const list = required(args, 'capabilities');
+    if (!Array.isArray(list)) throw generic("Invalid parameter type for 'capabilities', expected: array");
+    for (const [i, item] of (list as QmpObject[]).entries()) {
+      const state = bool(required(item, 'state'), `capabilities[${i}].state`);
+      if (str(required(item, 'capability'), 'capability') === 'events') this.#events = state;
+    }
+  }
+}
