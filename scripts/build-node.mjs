@@ -1,8 +1,7 @@
 // Writes dist/node/: the package's Node entry points as ES modules that share their code through
 // chunks (esbuild's code splitting), so that a process or worker loads a handful of files instead
 // of every module of dist/ (Node's loader resolves, reads and compiles each module on its own,
-// and that, not our code, was most of an import's time). Runs after tsc, from dist/ and its
-// source maps (so the bundles' maps point at src/).
+// and that, not our code, was most of an import's time). Runs after tsc, from dist/.
 //
 //   index.js            migration-stats                (dist/index.js)
 //   simulate.js         migration-stats/simulate       (dist/simulate/index.js)
@@ -23,10 +22,11 @@
 // main entry took about 2 ms more to import in a fresh process (medians of three rounds of 5:
 // 16.4–18.7 ms against 14.1–14.7 ms; a new worker 40 against 38 ms; 2 vCPU, Node 20), the cost of
 // resolving and loading one more package. Not minified: the stack traces of a Node program name
-// our functions and lines as written.
+// our functions and lines as written. No source maps: the bundles read much as the TypeScript
+// does without its types, and to give `--enable-source-maps` the .ts line numbers the maps (about
+// 170 kB) would have to ship src/ (about 470 kB) or carry it, for half a megabyte more installed.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
 import { bundledPackages, pkg, workerNextToBundle } from './bundling.mjs';
 
 const dist = (path) => new URL(`../dist/${path}`, import.meta.url).pathname;
@@ -52,37 +52,18 @@ const options = {
   target: 'es2022',
   external: Object.keys(pkg.peerDependencies),
   plugins: [workerNextToBundle],
-  sourcemap: true,
+  sourcemap: false,
   logLevel: 'warning',
 };
 
 const bundled = await bundledPackages(options);
 
-const { outputFiles } = await build({
+rmSync(dist('node'), { recursive: true, force: true });
+await build({
   ...options,
-  write: false,
   banner: {
     js:
-      `// ${pkg.name} ${pkg.version} (${pkg.license}), Node build: ES modules that share chunks, made from dist/ (see its source maps).` +
+      `// ${pkg.name} ${pkg.version} (${pkg.license}), Node build: ES modules that share chunks, made from dist/.` +
       (bundled.length ? `\n// These files bundle ${bundled.join(', ')}.` : ''),
   },
 });
-// The maps name their sources by path. Those in src/ and dist/ ship with the package; the maps
-// carry the text of the others only: the bundled packages (whose path from here is not theirs in
-// a user's install) and the plugin's module.
-const shipped = [dist(''), new URL('../src/', import.meta.url).pathname];
-rmSync(dist('node'), { recursive: true, force: true });
-mkdirSync(dist('node'));
-for (const file of outputFiles) {
-  let contents = file.contents;
-  if (file.path.endsWith('.map')) {
-    const map = JSON.parse(file.text);
-    const ships = (source) => {
-      const path = resolve(dirname(file.path), source);
-      return shipped.some((folder) => path.startsWith(folder)) && existsSync(path);
-    };
-    map.sourcesContent = map.sources.map((source, i) => (ships(source) ? null : map.sourcesContent[i]));
-    contents = `${JSON.stringify(map)}\n`;
-  }
-  writeFileSync(file.path, contents);
-}

@@ -10,6 +10,8 @@
 //   5. scripts/build-node.mjs: dist/ → dist/node/ (the Node entry points, ES modules that share
 //      chunks; what package.json's exports and bin/ load in Node)
 //   6. scripts/build-browser.mjs: dist/ → dist/browser/ (one-file ES modules)
+//   7. scripts/package-files.mjs: dist/.npmignore, so the package ships only the files of dist/
+//      that package.json's entries reach (the bundles, their maps, the public declarations)
 //
 //   node scripts/build.mjs             build
 //   node scripts/build.mjs --if-stale  build only when a source is newer than the last build (what
@@ -59,4 +61,5 @@ run(bin('tsc'), ['-p', 'tsconfig.json']);
 run(process.execPath, ['scripts/embed-wasm.mjs']);
 run(process.execPath, ['scripts/build-node.mjs']);
 run(process.execPath, ['scripts/build-browser.mjs']);
+run(process.execPath, ['scripts/package-files.mjs']);
 writeFileSync(STAMP, `${new Date().toISOString()}\n`);

@@ -106,6 +106,19 @@ export const PARTS = {
       return lacking.length === 0 ? undefined : `${lacking.join(' and ')} not on PATH`;
     },
   },
+  qemu: {
+    name: 'real QEMU migration tests',
+    enable: 'apt-get install qemu-system-x86',
+    missing: () => (which('qemu-system-x86_64') ? undefined : 'qemu-system-x86_64 not on PATH'),
+  },
+  gcc: {
+    name: 'the QEMU test guest build (gcc and ld)',
+    enable: 'apt-get install gcc',
+    missing: () => {
+      const lacking = ['gcc', 'ld'].filter((tool) => which(tool) === undefined);
+      return lacking.length === 0 ? undefined : `${lacking.join(' and ')} not on PATH`;
+    },
+  },
 } satisfies Record<string, Part>;
 
 export type PartId = keyof typeof PARTS;

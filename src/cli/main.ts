@@ -18,9 +18,27 @@ export function mainUsage(): string {
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(12)}${summary}`),
     '',
+    'Options:',
+    '  -h, --help     print this help',
+    '  -V, --version  print the version of migration-stats',
+    '',
     "Run 'migration-stats <command> --help' for a command's options.",
     '',
   ].join('\n');
+}
+
+/**
+ * The version of the installed package, from its own package.json: two folders up from this
+ * module, which is dist/cli/main.js or the bundle dist/node/cli.js. (The command runs in Node, Bun
+ * or Deno, which all have `process.getBuiltinModule`; src/ is typed without Node's types.)
+ * @returns the `version` field, such as `0.2.0`
+ */
+export function packageVersion(): string {
+  const { process } = globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } };
+  const fs = process?.getBuiltinModule?.('node:fs') as { readFileSync(url: URL, encoding: 'utf8'): string } | undefined;
+  if (!fs) throw new Error('migration-stats --version reads package.json through node:fs, which this runtime does not provide');
+  const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return version;
 }
 
 /**
@@ -33,6 +51,10 @@ export async function main(args: readonly string[], io: CommandIo): Promise<numb
   const [name, ...rest] = args;
   if (name === '-h' || name === '--help') {
     io.stdout.write(mainUsage());
+    return EXIT.ok;
+  }
+  if (name === '-V' || name === '--version') {
+    io.stdout.write(`${packageVersion()}\n`);
     return EXIT.ok;
   }
   const command = name === undefined ? undefined : COMMANDS[name];
