@@ -5,9 +5,11 @@
 import { describe } from '../errors.js';
 import { infoMigrate } from '../qemu/hmp.js';
 import { formatQmp } from '../qemu/qmp-json.js';
+import { parseQmpAddress } from '../qemu/qmp-wire.js';
 import { simulateMigration, type MigrationResult } from '../simulate/migration.js';
 import { DEFAULT_SETTINGS, RULES, type SimulationSettings } from '../simulate/options.js';
 import { progressView, type TextOut } from './progress.js';
+import { serveSimulatedSource } from './simulate-qmp.js';
 import { BYTE_UNITS_TEXT, formatBytes, parseBytes, parseCount, parseMs, parseShare, type Parsed } from './units.js';
 
 /** Exit codes of the command. */
@@ -99,6 +101,8 @@ export function simulateUsage(): string {
     '',
     'Options:',
     ...rows,
+    `  ${'--qmp ADDRESS'.padEnd(24)}serve QMP on unix:PATH or tcp:HOST:PORT (repeatable) and wait for`,
+    `  ${''.padEnd(24)}a client's migrate; serves until the client's quit`,
     `  ${'--json'.padEnd(24)}print the query-migrate JSON instead of the report`,
     `  ${'-h, --help'.padEnd(24)}show this help`,
     '',
@@ -113,7 +117,7 @@ export function simulateUsage(): string {
 
 /** What the command line asked for. */
 export type SimulateRequest =
-  | { readonly kind: 'run'; readonly settings: SimulationSettings; readonly json: boolean }
+  | { readonly kind: 'run'; readonly settings: SimulationSettings; readonly json: boolean; readonly qmp: readonly string[] }
   | { readonly kind: 'help' }
   | { readonly kind: 'error'; readonly message: string };
 
@@ -128,6 +132,7 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
   const settings: Record<string, unknown> = { ...DEFAULT_SETTINGS };
   const seen = new Set<string>();
   let json = false;
+  const qmp: string[] = [];
   const error = (message: string): SimulateRequest => ({ kind: 'error', message });
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -139,6 +144,18 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
     if (flag === '--json' || flag === '--help') return error(`${flag} takes no value; received ${describe(arg)}`);
+    if (flag === '--qmp') {
+      // Repeatable, one monitor per address, as QEMU's -qmp.
+      const text = flag !== arg ? arg.slice(eq + 1) : args[++i];
+      if (text === undefined) return error('--qmp needs a value: unix:PATH or tcp:HOST:PORT');
+      try {
+        parseQmpAddress(text, '--qmp');
+      } catch (bad) {
+        return error((bad as Error).message);
+      }
+      qmp.push(text);
+      continue;
+    }
     const name = FLAG_TO_SETTING.get(flag);
     if (!name) {
       return error(arg.startsWith('-') ? `unknown flag ${describe(flag)}` : `unexpected argument ${describe(arg)}; flags start with --`);
@@ -170,7 +187,10 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
     }
     settings[name] = value;
   }
-  return { kind: 'run', settings: settings as unknown as SimulationSettings, json };
+  for (const flag of ['--max-passes', '--postcopy-after']) {
+    if (qmp.length > 0 && seen.has(flag)) return error(`${flag} is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)`);
+  }
+  return { kind: 'run', settings: settings as unknown as SimulationSettings, json, qmp };
 }
 
 /** The first line of a run: what is being migrated, and how. */
@@ -204,6 +224,14 @@ export async function simulateCommand(args: readonly string[], io: CommandIo): P
     return EXIT.usage;
   }
   const { settings, json } = request;
+  if (request.qmp.length > 0) {
+    try {
+      return await serveSimulatedSource(settings, request.qmp, json, io);
+    } catch (error) {
+      io.stderr.write(`migration-stats simulate: ${error instanceof Error ? error.message : String(error)}\n`);
+      return EXIT.failed;
+    }
+  }
   const live = json ? io.stderr : io.stdout;
   const view = progressView(live);
   live.write(banner(settings));
