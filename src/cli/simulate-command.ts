@@ -74,7 +74,7 @@ const FLAG_HELP: { readonly [K in SettingName]: [metavar: string, help: string, 
   zeroShare: ['SHARE', 'share of all-zero pages: 0 to 1, or a percentage', `${DEFAULT_SETTINGS.zeroShare * 100}%`],
   dirtyBytesPerSecond: ['RATE', 'how fast the guest dirties memory', `${formatBytes(DEFAULT_SETTINGS.dirtyBytesPerSecond)}/s`],
   bandwidthBytesPerSecond: ['RATE', 'max-bandwidth; 0 = unlimited', `${formatBytes(DEFAULT_SETTINGS.bandwidthBytesPerSecond)}/s`],
-  availSwitchoverBandwidth: ['RATE', 'avail-switchover-bandwidth; 0 = measured', '0'],
+  availSwitchoverBandwidth: ['RATE', 'bandwidth the switch-over counts on; 0 = measured', '0'],
   channels: ['N', 'multifd channels (one worker each), 1 to 64', String(DEFAULT_SETTINGS.channels)],
   downtimeLimitMs: ['MS', 'switch over once the rest fits in this downtime', `${DEFAULT_SETTINGS.downtimeLimitMs}ms`],
   backend: ['wasm|js', 'counters and zero scan in Wasm, or plain JS', DEFAULT_SETTINGS.backend],
@@ -89,7 +89,9 @@ const FLAG_HELP: { readonly [K in SettingName]: [metavar: string, help: string, 
 export function simulateUsage(): string {
   const rows = (Object.keys(FLAG_HELP) as SettingName[]).map((name) => {
     const [metavar, help, shown] = FLAG_HELP[name];
-    return `  ${`${RULES[name].flag} ${metavar}`.trimEnd().padEnd(24)}${help.padEnd(50)}(default ${shown})`;
+    const head = `${RULES[name].flag} ${metavar}`.trimEnd();
+    // A flag too long for its column gets a line of its own.
+    return `  ${head.length < 24 ? head.padEnd(24) : `${head}\n${''.padEnd(26)}`}${help.padEnd(50)}(default ${shown})`;
   });
   return [
     'Usage: migration-stats simulate [options]',

@@ -12,7 +12,9 @@ import { MAIN_STREAM, PAGE_BYTES } from './wire.js';
 import { BUFFER_DELAY } from '../stats.js';
 
 /**
- * The postcopy switch: the guest stops, the limit becomes `max-postcopy-bandwidth` (unlimited by
+ * The postcopy switch: the status becomes `postcopy-active` and the guest stops (with
+ * `pause-before-switchover`: the guest stops, `pre-switchover` until `migrate-continue`, then
+ * `postcopy-active`), the limit becomes `max-postcopy-bandwidth` (unlimited by
  * default), a last bitmap sync; every page still dirty (those of the pass it interrupted, and
  * those dirtied since) is discarded on the destination (missing) and left to send; the channels
  * switch to the postcopy stream; the destination's vCPUs start, each first touching a page the
@@ -24,13 +26,16 @@ export async function startPostcopy(m: Migration): Promise<void> {
   const { settings } = m;
   // A pass the switch interrupted is not counted as done.
   const passesBeforeSwitch = m.bitmap.count === 0 ? m.passes : m.passes - 1;
+  // QEMU's postcopy_start: postcopy-active before the guest stops, or after pre-switchover with
+  // pause-before-switchover; then the limit, and the sync that finds what is left.
+  if (!m.caps.pauseBeforeSwitchover) m.setStatus('postcopy-active');
   await m.stopGuest();
   m.downtimeStartMs = m.clock();
+  await m.maybePause('postcopy-active');
   await m.setRateLimit(m.params.maxPostcopyBandwidth);
   await m.sync();
   m.postcopyCounts = { passesBeforeSwitch, missingPages: m.bitmap.count, requestsTaken: 0, requestedPagesSent: 0, normal: 0, zero: 0 };
   m.bitmap.copyTo(shared.toSend, (page) => Atomics.store(shared.state, page, PAGE.MISSING));
-  m.setStatus('postcopy-active');
   const postcopyStats = m.destinationStats!.handle;
   await Promise.all(m.channels.map((channel) => channel.switchToPostcopy({ type: 'postcopy', shared, postcopyStats })));
   const written = Atomics.load(m.lastWrites, 0);

@@ -184,15 +184,22 @@ export class Migration extends MigrationCore {
     await this.stopGuest();
     this.downtimeStartMs = this.clock();
     this.stopAndCopy = true;
-    if (this.caps.pauseBeforeSwitchover) {
-      this.setStatus('pre-switchover');
-      await new Promise<void>((wake) => (this.#continue = wake));
-      this.#continue = undefined;
-      if (this.cancellation) throw this.cancellation;
-      this.setStatus('device');
-    }
+    await this.maybePause('device');
     await this.setRateLimit(0n);
     await this.sync();
+  }
+
+  /**
+   * QEMU's `migration_maybe_pause`: with `pause-before-switchover`, `pre-switchover` until
+   * `migrate-continue`, then `next`; without it, nothing.
+   */
+  async maybePause(next: SimulationStatus): Promise<void> {
+    if (!this.caps.pauseBeforeSwitchover) return;
+    this.setStatus('pre-switchover');
+    await new Promise<void>((wake) => (this.#continue = wake));
+    this.#continue = undefined;
+    if (this.cancellation) throw this.cancellation;
+    this.setStatus(next);
   }
 
   /** Completion: the final figures (the verification comes after, vm.ts). */
