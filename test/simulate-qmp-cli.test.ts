@@ -33,12 +33,20 @@ function start(args: string[], ready: RegExp) {
 describe('migration-stats simulate --qmp', () => {
   it('serves every monitor given, waits for migrate, reports the migration and exits 0 on quit', async () => {
     const path = join(dir, 'a.qmp');
-    const run = start(['--ram', '4MiB', '--dirty-rate', '0', '--qmp', `unix:${path}`, '--qmp', 'tcp:127.0.0.1:0'], /QMP monitor on (tcp:127\.0\.0\.1:\d+);/);
+    const incoming = join(dir, 'dest.qmp');
+    const run = start(
+      ['--ram', '4MiB', '--dirty-rate', '0', '--qmp', `unix:${path}`, '--qmp', 'tcp:127.0.0.1:0', '--incoming-qmp', `unix:${incoming}`, '--incoming', 'tcp:127.0.0.1:4444'],
+      /incoming tcp:127\.0\.0\.1:4444\n/,
+    );
     try {
-      const [, tcp] = await run.listening;
+      await run.listening;
+      const tcp = /QMP monitor on (tcp:127\.0\.0\.1:\d+);/.exec(run.output().stdout)?.[1];
       expect(run.output().stdout).toContain(`QMP monitor on unix:${path}; waiting for migrate\n`);
       const first = await connectQmp(`unix:${path}`);
       const second = await connectQmp(tcp!);
+      // The destination's monitor: where it listens, before the source connects; then the status alone.
+      const destination = await connectQmp(`unix:${incoming}`);
+      expect(await destination.execute('query-migrate')).toEqual({ 'socket-address': [{ type: 'inet', host: '127.0.0.1', port: '4444', ipv4: true }] });
       expect(await second.execute('query-migrate')).toEqual({});
       const events: QmpEvent[] = [];
       const completed = new Promise<void>((resolve) =>
@@ -55,6 +63,8 @@ describe('migration-stats simulate --qmp', () => {
       expect(typeof events[0]!.timestamp.seconds).toBe('bigint');
       const info = (await first.execute('query-migrate')) as { status: string; ram: { 'dirty-sync-count': bigint } };
       expect(info.status).toBe('completed');
+      expect(await destination.execute('query-migrate')).toEqual({ status: 'completed' });
+      await destination.close();
       const hmp = (await second.execute('human-monitor-command', { 'command-line': 'info migrate' })) as string;
       expect(hmp).toContain('Status: \t\tcompleted\r\n');
       await first.execute('quit');
@@ -103,6 +113,7 @@ describe('migration-stats simulate --qmp', () => {
 
   it.each([
     [['--qmp', 'udp:1'], '--qmp must be unix:PATH or tcp:HOST:PORT (port 0 to 65535); received "udp:1"'],
+    [['--qmp', 'unix:/x', '--incoming-qmp', 'unix:/y'], "--incoming-qmp and --incoming go together, with --qmp: the destination's monitor, where it listens, and the source's"],
     [['--qmp', 'unix:/x', '--max-passes', '3'], '--max-passes is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)'],
   ])('refuses %j with exit 2', async (args, message) => {
     const run = await new Promise<{ code: number; stderr: string }>((resolve) =>

@@ -105,6 +105,7 @@ export function simulateUsage(): string {
     ...rows,
     `  ${'--qmp ADDRESS'.padEnd(24)}serve QMP on unix:PATH or tcp:HOST:PORT (repeatable) and wait for`,
     `  ${''.padEnd(24)}a client's migrate; serves until the client's quit`,
+    `  ${'--incoming-qmp ADDRESS'.padEnd(24)}with --incoming URI (tcp: or unix:): serve the destination's QMP too`,
     `  ${'--json'.padEnd(24)}print the query-migrate JSON instead of the report`,
     `  ${'-h, --help'.padEnd(24)}show this help`,
     '',
@@ -119,7 +120,15 @@ export function simulateUsage(): string {
 
 /** What the command line asked for. */
 export type SimulateRequest =
-  | { readonly kind: 'run'; readonly settings: SimulationSettings; readonly json: boolean; readonly qmp: readonly string[] }
+  | {
+      readonly kind: 'run';
+      readonly settings: SimulationSettings;
+      readonly json: boolean;
+      /** `--qmp` addresses, and the destination's: `--incoming-qmp` monitors of `--incoming`. */
+      readonly qmp: readonly string[];
+      readonly incomingQmp: readonly string[];
+      readonly incoming: string | undefined;
+    }
   | { readonly kind: 'help' }
   | { readonly kind: 'error'; readonly message: string };
 
@@ -135,6 +144,8 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
   const seen = new Set<string>();
   let json = false;
   const qmp: string[] = [];
+  const incomingQmp: string[] = [];
+  let incoming: string | undefined;
   const error = (message: string): SimulateRequest => ({ kind: 'error', message });
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -146,16 +157,19 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
     if (flag === '--json' || flag === '--help') return error(`${flag} takes no value; received ${describe(arg)}`);
-    if (flag === '--qmp') {
-      // Repeatable, one monitor per address, as QEMU's -qmp.
+    if (flag === '--qmp' || flag === '--incoming-qmp' || flag === '--incoming') {
+      // --qmp and --incoming-qmp are repeatable, one monitor per address, as QEMU's -qmp.
       const text = flag !== arg ? arg.slice(eq + 1) : args[++i];
-      if (text === undefined) return error('--qmp needs a value: unix:PATH or tcp:HOST:PORT');
+      if (text === undefined) return error(`${flag} needs a value: unix:PATH or tcp:HOST:PORT`);
       try {
-        parseQmpAddress(text, '--qmp');
+        parseQmpAddress(text, flag);
       } catch (bad) {
         return error((bad as Error).message);
       }
-      qmp.push(text);
+      if (flag === '--incoming') {
+        if (incoming !== undefined) return error('--incoming is given twice');
+        incoming = text;
+      } else (flag === '--qmp' ? qmp : incomingQmp).push(text);
       continue;
     }
     const name = FLAG_TO_SETTING.get(flag);
@@ -192,7 +206,10 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
   for (const flag of ['--max-passes', '--postcopy-after']) {
     if (qmp.length > 0 && seen.has(flag)) return error(`${flag} is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)`);
   }
-  return { kind: 'run', settings: settings as unknown as SimulationSettings, json, qmp };
+  if ((incomingQmp.length > 0 || incoming !== undefined) && (qmp.length === 0 || incomingQmp.length === 0 || incoming === undefined)) {
+    return error("--incoming-qmp and --incoming go together, with --qmp: the destination's monitor, where it listens, and the source's");
+  }
+  return { kind: 'run', settings: settings as unknown as SimulationSettings, json, qmp, incomingQmp, incoming };
 }
 
 /** The first line of a run: what is being migrated, and how. */
@@ -228,7 +245,8 @@ export async function simulateCommand(args: readonly string[], io: CommandIo): P
   const { settings, json } = request;
   if (request.qmp.length > 0) {
     try {
-      return await serveSimulatedSource(settings, request.qmp, json, io);
+      const destination = request.incoming === undefined ? undefined : { incoming: request.incoming, qmp: request.incomingQmp };
+      return await serveSimulatedSource(settings, { qmp: request.qmp, destination }, json, io);
     } catch (error) {
       io.stderr.write(`migration-stats simulate: ${error instanceof Error ? error.message : String(error)}\n`);
       return EXIT.failed;

@@ -11,6 +11,7 @@ import { serveQmp } from '../qemu/qmp-server.js';
 import { bootSimulatedVm } from '../simulate/migration.js';
 import type { SimulationSettings } from '../simulate/options.js';
 import { SimulatorQmpBackend } from '../simulate/qmp-backend.js';
+import { DestinationQmpBackend } from '../simulate/qmp-destination.js';
 import type { MigrationResult } from '../simulate/types.js';
 import { progressView } from './progress.js';
 import type { CommandIo } from './simulate-command.js';
@@ -24,13 +25,19 @@ const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 14
 /**
  * Serves the simulated source until `quit` or a signal.
  * @param settings - the guest's settings and the initial migration parameters
- * @param addresses - `unix:PATH` or `tcp:HOST:PORT`, one monitor each
+ * @param addresses - `qmp`: the source's monitors (`unix:PATH` or `tcp:HOST:PORT`, one each);
+ *   `destination`: where the destination listens (`incoming`) and its monitors
  * @param json - print the final `query-migrate` JSON on stdout rather than the report
  * @param io - the streams, and the signal that stops the command
  * @returns 0 when no migration ran or it completed and verified; 1 when it was cancelled or
  *   failed, or the destination differs; 130 or 143 when a signal stopped the command
  */
-export async function serveSimulatedSource(settings: SimulationSettings, addresses: readonly string[], json: boolean, io: CommandIo): Promise<number> {
+export async function serveSimulatedSource(
+  settings: SimulationSettings,
+  addresses: { readonly qmp: readonly string[]; readonly destination: { readonly incoming: string; readonly qmp: readonly string[] } | undefined },
+  json: boolean,
+  io: CommandIo,
+): Promise<number> {
   const live = json ? io.stderr : io.stdout;
   const view = progressView(live);
   live.write(
@@ -42,8 +49,17 @@ export async function serveSimulatedSource(settings: SimulationSettings, address
   const servers: { address: string; close(): Promise<void> }[] = [];
   let code = OK;
   try {
-    for (const address of addresses) servers.push(await serveQmp(address, backend));
+    for (const address of addresses.qmp) servers.push(await serveQmp(address, backend));
     for (const server of servers) live.write(`QMP monitor on ${server.address}; waiting for migrate\n`);
+    const { destination } = addresses;
+    if (destination) {
+      const incoming = new DestinationQmpBackend(vm, destination.incoming);
+      for (const address of destination.qmp) {
+        const server = await serveQmp(address, incoming);
+        servers.push(server);
+        live.write(`destination's QMP monitor on ${server.address}; incoming ${destination.incoming}\n`);
+      }
+    }
     const stopped = new Promise<string>((resolve) => {
       if (io.signal?.aborted) resolve(String(io.signal.reason));
       io.signal?.addEventListener('abort', () => resolve(String(io.signal!.reason)), { once: true });
