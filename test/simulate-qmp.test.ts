@@ -129,6 +129,20 @@ describe('a migration driven over QMP', () => {
     expect(events.map((e) => e.event)).toEqual(['STOP']);
   });
 
+  it('starts the channels multifd-channels asks for beyond those booted, and counts each handshake', async () => {
+    const { run, setCaps, vm } = await monitor({ channels: 1 });
+    setCaps('multifd');
+    run('migrate-set-parameters', { 'multifd-channels': 3n, 'max-bandwidth': 0n });
+    run('migrate', { uri: 'fd:migrate' });
+    const result = await vm.finished!;
+    expect(result.verified).toBe(true);
+    const s = result.stats.snapshot();
+    // Three handshakes, a header per packet (data and sync: one sync per channel per pass), 4 KiB per normal page.
+    expect(result.syncPackets).toBe(3 * (result.passes + 1));
+    expect(s.multifdBytes).toBe(3n * 64n + 1344n * BigInt(result.dataPackets + result.syncPackets) + 4096n * s.normalPages);
+    expect(run('query-migrate-parameters')).toMatchObject({ 'multifd-channels': 3n });
+  });
+
   it('pauses in pre-switchover with pause-before-switchover until migrate-continue, then device', async () => {
     const { run, setCaps, waitFor, status, story, fails } = await monitor();
     setCaps('events', 'pause-before-switchover');
