@@ -19,9 +19,10 @@ const FIELDS = [
   ['zero', 'Zero pages', '%', DEFAULT_SETTINGS.zeroShare * 100],
   ['dirty', 'Dirty rate', 'MiB/s', DEFAULT_SETTINGS.dirtyBytesPerSecond / MiB],
   ['bandwidth', 'Bandwidth (0 = unlimited)', 'MiB/s', Number(DEFAULT_SETTINGS.bandwidthBytesPerSecond) / MiB],
+  ['switchover', 'Switch-over bandwidth (0 = measured)', 'MiB/s', 0],
   ['channels', 'Channels', '', DEFAULT_SETTINGS.channels],
   ['downtime', 'Downtime limit', 'ms', DEFAULT_SETTINGS.downtimeLimitMs],
-  ['passes', 'Max passes', '', DEFAULT_SETTINGS.maxPasses],
+  ['passes', 'Cancel after pass', '', DEFAULT_SETTINGS.maxPasses],
   ['vcpus', 'Destination vCPUs (postcopy)', '', DEFAULT_SETTINGS.vcpus],
 ];
 
@@ -167,6 +168,7 @@ export function mount(root, { canShare }) {
       zeroShare: number('zero') / 100,
       dirtyBytesPerSecond: number('dirty') * MiB,
       bandwidthBytesPerSecond: number('bandwidth') * MiB,
+      availSwitchoverBandwidth: number('switchover') * MiB,
       channels: number('channels'),
       downtimeLimitMs: number('downtime'),
       maxPasses: number('passes'),
