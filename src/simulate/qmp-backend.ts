@@ -59,6 +59,11 @@ export class SimulatorQmpBackend implements QmpBackend {
     vm.onEvent((event) => this.#send(event));
   }
 
+  /**
+   * Subscribes to the monitor's events (`SHUTDOWN` and the machine's).
+   * @param listener - called with each event, in order
+   * @returns a function that unsubscribes
+   */
   onEvent(listener: (event: QmpEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => void this.#listeners.delete(listener);
@@ -70,6 +75,9 @@ export class SimulatorQmpBackend implements QmpBackend {
 
   /**
    * Runs one command.
+   * @param command - the `execute` member
+   * @param args - the `arguments` member, or an empty object
+   * @returns the reply's `return` value
    * @throws QmpError: `CommandNotFound` for a command the simulator does not have, `GenericError`
    *   for bad arguments or a command refused in the migration's state (QEMU's texts)
    */

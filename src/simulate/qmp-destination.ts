@@ -77,6 +77,11 @@ export class DestinationQmpBackend implements QmpBackend {
     for (const listener of [...this.#listeners]) listener(message);
   }
 
+  /**
+   * Subscribes to the monitor's events (`SHUTDOWN` and the machine's).
+   * @param listener - called with each event, in order
+   * @returns a function that unsubscribes
+   */
   onEvent(listener: (event: QmpEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => void this.#listeners.delete(listener);
@@ -84,6 +89,9 @@ export class DestinationQmpBackend implements QmpBackend {
 
   /**
    * Runs one command.
+   * @param command - the `execute` member
+   * @param args - the `arguments` member, or an empty object
+   * @returns the reply's `return` value
    * @throws QmpError: `CommandNotFound` for a command the simulated destination does not have, `GenericError` for bad arguments
    */
   execute(command: string, args: QmpObject): QmpValue {

@@ -54,6 +54,11 @@ export class SimulatedVm {
   /** Settles when `migrate` started the migration ({@link finished} is then its result). */
   readonly started: Promise<void> = new Promise((resolve) => (this.#started = resolve));
 
+  /**
+   * Makes the machine; {@link boot} starts it. `bootSimulatedVm` checks the settings and does both.
+   * @param settings - the guest's settings (checked) and the initial migration parameters
+   * @param options - the worker module's URL, and a progress callback
+   */
   constructor(settings: SimulationSettings, options: SimulatedVmOptions) {
     this.settings = settings;
     this.parameters = parametersOf(settings);
@@ -106,6 +111,7 @@ export class SimulatedVm {
 
   /**
    * Subscribes to the machine's events as QEMU's monitor sends them.
+   * @param listener - called with each event, in order
    * @returns a function that unsubscribes
    */
   onEvent(listener: (event: QmpEvent) => void): () => void {
@@ -115,6 +121,7 @@ export class SimulatedVm {
 
   /**
    * Subscribes to the migration's status changes, whatever the capabilities.
+   * @param listener - called with each new status
    * @returns a function that unsubscribes
    */
   onStatus(listener: (status: SimulationStatus) => void): () => void {
@@ -130,6 +137,7 @@ export class SimulatedVm {
   /**
    * QEMU's `migrate`: the status becomes `setup` (`MIGRATION` event) before this returns, and
    * the migration runs with the parameters and capabilities of now.
+   * @param uri - the destination, as QEMU's `migrate` takes it (recorded; nothing connects)
    * @returns the result, once the migration ended and (when it completed) the destination was
    *   compared with the source
    * @throws VmCommandError when the machine has not booted, or has migrated already
@@ -203,6 +211,7 @@ export class SimulatedVm {
 
   /**
    * QEMU's `migrate-continue`: lets a migration paused in `state` go on.
+   * @param state - the status the migration must be in (`pre-switchover`)
    * @throws VmCommandError when the migration is not in that state
    */
   continue(state: string): void {
