@@ -203,7 +203,8 @@ describe("the destination's monitor", () => {
     await waitFor(status('completed'));
     expect(destination.execute('query-migrate', {})).toEqual({ status: 'completed' });
     expect(destination.execute('query-status', {})).toEqual({ running: true, status: 'running' });
-    expect(events).toEqual(['active', 'completed', 'RESUME']);
+    // As QEMU's destination: setup, active; the guest runs (RESUME), then completed.
+    expect(events).toEqual(['setup', 'active', 'RESUME', 'completed']);
     expect(new DestinationQmpBackend(vm, 'unix:/tmp/in.sock').execute('query-migrate', {})).toEqual({ status: 'completed' });
     expect(() => destination.execute('migrate', { uri: 'tcp:x:1' })).toThrow('The command migrate has not been found');
   });

@@ -1,8 +1,9 @@
 /**
  * The destination's QMP monitor of a simulated migration, as far as QEMU's destination answers a
  * migration tool: `query-migrate` gives the listening `socket-address` (and no status) before the
- * source connects, then the status alone (`active`, `postcopy-active`, `completed`; `failed`
- * when the source cancelled); `query-status` is `inmigrate` until the guest runs here (`RESUME`).
+ * source connects, then the status alone (`setup`, `active`, `postcopy-active`, `completed`;
+ * `failed` when the source cancelled); `query-status` is `inmigrate` until the guest runs here
+ * (`RESUME`: after `postcopy-active`, or before `completed`).
  * Source and destination are one process in the simulator, so this follows the source's machine.
  * @packageDocumentation
  */
@@ -49,6 +50,7 @@ export class DestinationQmpBackend implements QmpBackend {
     switch (this.vm.status) {
       case 'none':
         return undefined;
+      case 'setup':
       case 'postcopy-active':
       case 'completed':
         return this.vm.status;
@@ -65,11 +67,16 @@ export class DestinationQmpBackend implements QmpBackend {
     const status = this.#status();
     if (status === undefined || status === this.#last) return;
     this.#last = status;
+    // QEMU's destination: the guest runs (RESUME) after postcopy-active, or before completed.
+    const resume = !this.#running && (status === 'postcopy-active' || status === 'completed');
+    if (resume && status === 'completed') this.#resume();
     if (this.#events) this.#send('MIGRATION', { status });
-    if (!this.#running && (status === 'postcopy-active' || status === 'completed')) {
-      this.#running = true;
-      this.#send('RESUME');
-    }
+    if (resume && status === 'postcopy-active') this.#resume();
+  }
+
+  #resume(): void {
+    this.#running = true;
+    this.#send('RESUME');
   }
 
   #send(event: string, data?: QmpObject): void {
