@@ -143,6 +143,19 @@ describe('a migration driven over QMP', () => {
     expect(run('query-migrate-parameters')).toMatchObject({ 'multifd-channels': 3n });
   });
 
+  it('applies a downtime-limit raised during the migration to the next windows, as QEMU does', async () => {
+    // 4 MiB dirtied at 512 MiB/s against 8 MiB/s: it cannot converge within 300 ms, but within
+    // 2000 s it does at any bandwidth above 2 KiB/s.
+    const { run, setCaps, waitFor, status } = await monitor({ bandwidthBytesPerSecond: 8 * MiB, dirtyBytesPerSecond: 512 * MiB });
+    setCaps('events');
+    run('migrate', { uri: 'tcp:127.0.0.1:4444' });
+    await waitFor((e) => e.event === 'MIGRATION_PASS' && e.data?.pass === 3n);
+    expect((run('query-migrate') as { status: string }).status).toBe('active');
+    run('migrate-set-parameters', { 'downtime-limit': 2_000_000n });
+    await waitFor(status('completed'));
+    expect(run('query-migrate-parameters')).toMatchObject({ 'downtime-limit': 2_000_000n });
+  });
+
   it('pauses in pre-switchover with pause-before-switchover until migrate-continue, then device', async () => {
     const { run, setCaps, waitFor, status, story, fails } = await monitor();
     setCaps('events', 'pause-before-switchover');

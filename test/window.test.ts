@@ -85,6 +85,22 @@ describe.each<BackendName>(['wasm', 'js'])('MigrationWindow (%s backend)', (back
     expect(window.update(400)?.expectedDowntimeMs).toBe(9999); // kept
   });
 
+  it('takes a new downtime limit for the windows that close after setDowntimeLimit, and refuses a bad one', async () => {
+    const stats = await make();
+    const window = new MigrationWindow(stats, { nowMs: 0 });
+    stats.qemuFileTransferred.add(12_500_000);
+    expect(window.update(100)?.thresholdSize).toBe(37_500_000n);
+    window.setDowntimeLimit(1000);
+    expect(window.downtimeLimitMs).toBe(1000);
+    stats.qemuFileTransferred.add(12_500_000);
+    expect(window.update(200)?.thresholdSize).toBe(125_000_000n);
+    expect(() => window.setDowntimeLimit(2_000_001)).toThrow(
+      new RangeError("MigrationWindow.setDowntimeLimit: downtimeLimitMs must be an integer number of milliseconds from 0 to 2000000 (QEMU's range); received 2000001"),
+    );
+    expect(() => window.setDowntimeLimit('5' as never)).toThrow(TypeError);
+    expect(window.downtimeLimitMs).toBe(1000);
+  });
+
   it("uses availSwitchoverBandwidth after QEMU's integer division by 1000", async () => {
     const stats = await make();
     const window = new MigrationWindow(stats, { nowMs: 0, downtimeLimitMs: 500, availSwitchoverBandwidth: 1999 });

@@ -203,7 +203,7 @@ export class SimulatorQmpBackend implements QmpBackend {
       else if (field) p[field] = value as bigint;
       else this.#others.set(name, value);
     }
-    if (changes.some(([name]) => name === 'max-bandwidth')) this.vm.bandwidthChanged();
+    this.vm.parametersChanged();
   }
 
   #capability(name: string): boolean {

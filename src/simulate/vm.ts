@@ -84,14 +84,22 @@ export class SimulatedVm {
   }
 
   /**
-   * `max-bandwidth` changed: QEMU applies it at once to a migration in pre-copy (not to
-   * stop-and-copy, unlimited, nor to postcopy, which has `max-postcopy-bandwidth`).
+   * The parameters changed during a migration: as QEMU, `max-bandwidth` applies at once to
+   * pre-copy (not to stop-and-copy, unlimited, nor to postcopy, which has
+   * `max-postcopy-bandwidth`), and `downtime-limit` to the windows that close from now on. The
+   * others take effect at the next `migrate`.
    */
-  bandwidthChanged(): void {
+  parametersChanged(): void {
     const m = this.#migration;
-    if (m.status !== 'active' || m.stopAndCopy) return;
-    m.params.maxBandwidth = this.parameters.maxBandwidth;
-    void m.setRateLimit(this.parameters.maxBandwidth);
+    if (!this.migrating || m.status === 'setup') return;
+    if (m.window && m.params.downtimeLimitMs !== this.parameters.downtimeLimitMs) {
+      m.params.downtimeLimitMs = this.parameters.downtimeLimitMs;
+      m.window.setDowntimeLimit(this.parameters.downtimeLimitMs);
+    }
+    if (m.params.maxBandwidth !== this.parameters.maxBandwidth && m.status === 'active' && !m.stopAndCopy) {
+      m.params.maxBandwidth = this.parameters.maxBandwidth;
+      void m.setRateLimit(this.parameters.maxBandwidth);
+    }
   }
 
   /** The migration's result once `migrate` was called (rejects when a worker failed); `undefined` before. */
