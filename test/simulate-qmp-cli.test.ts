@@ -113,7 +113,8 @@ describe('migration-stats simulate --qmp', () => {
 
   it.each([
     [['--qmp', 'udp:1'], '--qmp must be unix:PATH or tcp:HOST:PORT (port 0 to 65535); received "udp:1"'],
-    [['--qmp', 'unix:/x', '--incoming-qmp', 'unix:/y'], "--incoming-qmp and --incoming go together, with --qmp: the destination's monitor, where it listens, and the source's"],
+    [['--qmp', 'unix:/x', '--incoming', 'tcp:127.0.0.1:1'], "--incoming needs --incoming-qmp, the destination's monitor"],
+    [['--incoming-qmp', 'unix:/y'], "--incoming-qmp needs --qmp, the source's monitor"],
     [['--qmp', 'unix:/x', '--max-passes', '3'], '--max-passes is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)'],
   ])('refuses %j with exit 2', async (args, message) => {
     const run = await new Promise<{ code: number; stderr: string }>((resolve) =>

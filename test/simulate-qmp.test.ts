@@ -222,3 +222,19 @@ describe("the destination's monitor", () => {
     expect(() => destination.execute('migrate', { uri: 'tcp:x:1' })).toThrow('The command migrate has not been found');
   });
 });
+
+describe("the destination's monitor with -incoming defer", () => {
+  it('listens where migrate-incoming says, once, and checks what it is given', async () => {
+    const { vm } = await monitor();
+    const destination = new DestinationQmpBackend(vm);
+    const run = (command: string, args: QmpObject = {}) => destination.execute(command, args);
+    expect(run('query-migrate')).toEqual({});
+    expect(run('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }, { capability: 'multifd', state: true }] })).toEqual({});
+    expect(run('migrate-set-parameters', { 'multifd-channels': 2n })).toEqual({});
+    expect(() => run('migrate-set-parameters', { foo: 1n })).toThrow("Parameter 'foo' is unexpected");
+    expect(() => run('migrate-incoming', { uri: 'bogus' })).toThrow("Parameter 'uri' expects a valid migration protocol");
+    expect(run('migrate-incoming', { uri: 'tcp:127.0.0.1:0' })).toEqual({});
+    expect(run('query-migrate')).toEqual({ 'socket-address': [{ type: 'inet', host: '127.0.0.1', port: '49152', ipv4: true }] });
+    expect(() => run('migrate-incoming', { uri: 'tcp:127.0.0.1:0' })).toThrow('The incoming migration has already been started');
+  });
+});

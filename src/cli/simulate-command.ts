@@ -105,7 +105,8 @@ export function simulateUsage(): string {
     ...rows,
     `  ${'--qmp ADDRESS'.padEnd(24)}serve QMP on unix:PATH or tcp:HOST:PORT (repeatable) and wait for`,
     `  ${''.padEnd(24)}a client's migrate; serves until the client's quit`,
-    `  ${'--incoming-qmp ADDRESS'.padEnd(24)}with --incoming URI (tcp: or unix:): serve the destination's QMP too`,
+    `  ${'--incoming-qmp ADDRESS'.padEnd(24)}serve the destination's QMP too (repeatable), listening at`,
+    `  ${''.padEnd(24)}--incoming URI (tcp: or unix:), or where migrate-incoming says`,
     `  ${'--json'.padEnd(24)}print the query-migrate JSON instead of the report`,
     `  ${'-h, --help'.padEnd(24)}show this help`,
     '',
@@ -206,9 +207,8 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
   for (const flag of ['--max-passes', '--postcopy-after']) {
     if (qmp.length > 0 && seen.has(flag)) return error(`${flag} is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)`);
   }
-  if ((incomingQmp.length > 0 || incoming !== undefined) && (qmp.length === 0 || incomingQmp.length === 0 || incoming === undefined)) {
-    return error("--incoming-qmp and --incoming go together, with --qmp: the destination's monitor, where it listens, and the source's");
-  }
+  if (incoming !== undefined && incomingQmp.length === 0) return error("--incoming needs --incoming-qmp, the destination's monitor");
+  if (incomingQmp.length > 0 && qmp.length === 0) return error("--incoming-qmp needs --qmp, the source's monitor");
   return { kind: 'run', settings: settings as unknown as SimulationSettings, json, qmp, incomingQmp, incoming };
 }
 
@@ -245,7 +245,7 @@ export async function simulateCommand(args: readonly string[], io: CommandIo): P
   const { settings, json } = request;
   if (request.qmp.length > 0) {
     try {
-      const destination = request.incoming === undefined ? undefined : { incoming: request.incoming, qmp: request.incomingQmp };
+      const destination = request.incomingQmp.length === 0 ? undefined : { incoming: request.incoming, qmp: request.incomingQmp };
       return await serveSimulatedSource(settings, { qmp: request.qmp, destination }, json, io);
     } catch (error) {
       io.stderr.write(`migration-stats simulate: ${error instanceof Error ? error.message : String(error)}\n`);

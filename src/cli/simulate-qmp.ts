@@ -26,7 +26,7 @@ const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 14
  * Serves the simulated source until `quit` or a signal.
  * @param settings - the guest's settings and the initial migration parameters
  * @param addresses - `qmp`: the source's monitors (`unix:PATH` or `tcp:HOST:PORT`, one each);
- *   `destination`: where the destination listens (`incoming`) and its monitors
+ *   `destination`: where the destination listens (`incoming`, else `migrate-incoming` says) and its monitors
  * @param json - print the final `query-migrate` JSON on stdout rather than the report
  * @param io - the streams, and the signal that stops the command
  * @returns 0 when no migration ran or it completed and verified; 1 when it was cancelled or
@@ -34,7 +34,7 @@ const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 14
  */
 export async function serveSimulatedSource(
   settings: SimulationSettings,
-  addresses: { readonly qmp: readonly string[]; readonly destination: { readonly incoming: string; readonly qmp: readonly string[] } | undefined },
+  addresses: { readonly qmp: readonly string[]; readonly destination: { readonly incoming: string | undefined; readonly qmp: readonly string[] } | undefined },
   json: boolean,
   io: CommandIo,
 ): Promise<number> {
@@ -57,7 +57,7 @@ export async function serveSimulatedSource(
       for (const address of destination.qmp) {
         const server = await serveQmp(address, incoming);
         servers.push(server);
-        live.write(`destination's QMP monitor on ${server.address}; incoming ${destination.incoming}\n`);
+        live.write(`destination's QMP monitor on ${server.address}; incoming ${destination.incoming ?? 'after migrate-incoming'}\n`);
       }
     }
     const stopped = new Promise<string>((resolve) => {

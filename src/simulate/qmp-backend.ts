@@ -18,7 +18,7 @@ import { VmCommandError, type SimulatedVm } from './vm.js';
 export const SIMULATED_QEMU_VERSION = Object.freeze({ qemu: Object.freeze({ micro: 0n, minor: 1n, major: 10n }), package: 'migration-stats simulate' });
 
 /** QEMU 10.1's migration capabilities, in schema order; only those of {@link CAPABILITY_NAMES} change the simulation. */
-const CAPABILITIES = [
+export const CAPABILITIES = [
   'xbzrle', 'rdma-pin-all', 'auto-converge', 'events', 'postcopy-ram', 'x-colo', 'release-ram', 'return-path',
   'pause-before-switchover', 'multifd', 'dirty-bitmaps', 'postcopy-blocktime', 'late-block-activate', 'x-ignore-shared',
   'validate-uuid', 'background-snapshot', 'zero-copy-send', 'postcopy-preempt', 'switchover-ack', 'dirty-limit', 'mapped-ram',
@@ -39,6 +39,9 @@ const OTHER_PARAMETERS: readonly (readonly [name: string, kind: Kind, initial: Q
   ['multifd-zlib-level', 'uint8', 1n], ['multifd-zstd-level', 'uint8', 1n], ['mode', ['normal', 'cpr-reboot', 'cpr-transfer', 'cpr-exec'], 'normal'],
   ['zero-page-detection', ['none', 'legacy', 'multifd'], 'multifd'],
 ];
+
+/** The names `migrate-set-parameters` takes, in QEMU 10.1's schema order. */
+export const MIGRATION_PARAMETER_NAMES: readonly string[] = OTHER_PARAMETERS.map(([name]) => name);
 
 const FIELD_OF_PARAMETER = new Map(Object.entries(PARAMETER_NAMES).map(([field, name]) => [name, field as keyof MigrationParameters]));
 const FIELD_OF_CAPABILITY = new Map(Object.entries(CAPABILITY_NAMES).map(([field, name]) => [name, field as keyof MigrationCapabilities]));

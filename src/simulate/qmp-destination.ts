@@ -11,8 +11,8 @@ import { infoMigrate } from '../qemu/hmp.js';
 import type { QmpValue } from '../qemu/qmp-json.js';
 import { parseQmpAddress, QmpError, qmpTimestamp, type QmpBackend, type QmpEvent, type QmpObject } from '../qemu/qmp-wire.js';
 import type { MigrationInfo } from '../qemu/query-migrate.js';
-import { bool, generic, onlyMembers, required, str } from './qmp-args.js';
-import { SIMULATED_QEMU_VERSION } from './qmp-backend.js';
+import { array, bool, generic, object, oneOf, onlyMembers, required, str } from './qmp-args.js';
+import { CAPABILITIES, MIGRATION_PARAMETER_NAMES, SIMULATED_QEMU_VERSION } from './qmp-backend.js';
 import type { SimulatedVm } from './vm.js';
 
 /** Answers the destination's QMP commands for a simulated migration. */
@@ -21,7 +21,7 @@ export class DestinationQmpBackend implements QmpBackend {
   /** Settles after `quit` was answered. */
   readonly quit: Promise<void>;
   #quit!: () => void;
-  readonly #socket: QmpObject;
+  #socket: QmpObject | undefined;
   readonly #listeners = new Set<(event: QmpEvent) => void>();
   #events = false;
   #running = false;
@@ -29,18 +29,15 @@ export class DestinationQmpBackend implements QmpBackend {
 
   /**
    * @param vm - the source's machine, whose migration this destination receives
-   * @param incoming - where the destination listens, as QEMU's `-incoming`: `tcp:HOST:PORT` or `unix:PATH`
+   * @param incoming - where the destination listens, as QEMU's `-incoming`: `tcp:HOST:PORT` or
+   *   `unix:PATH`; without it, as `-incoming defer`, a client's `migrate-incoming` says where
    * @throws TypeError for another form of address
    */
   constructor(
     readonly vm: SimulatedVm,
-    incoming: string,
+    incoming?: string,
   ) {
-    const address = parseQmpAddress(incoming, 'incoming');
-    this.#socket =
-      'path' in address
-        ? { type: 'unix', path: address.path }
-        : { type: 'inet', host: address.host, port: String(address.port), ...(address.host.includes(':') ? { ipv6: true } : { ipv4: true }) };
+    if (incoming !== undefined) this.#socket = socketAddress(parseQmpAddress(incoming, 'incoming'));
     this.quit = new Promise((resolve) => (this.#quit = resolve));
     vm.onStatus(() => this.#follow());
   }
@@ -107,8 +104,27 @@ export class DestinationQmpBackend implements QmpBackend {
       case 'query-migrate': {
         none();
         const status = this.#status();
-        return status === undefined ? { 'socket-address': [this.#socket] } : { status };
+        if (status !== undefined) return { status };
+        return this.#socket ? { 'socket-address': [this.#socket] } : {};
       }
+      case 'migrate-incoming': {
+        onlyMembers(args, ['uri', 'channels', 'exit-on-error']);
+        const uri = str(required(args, 'uri'), 'uri');
+        if (this.#socket) throw generic('The incoming migration has already been started');
+        let address;
+        try {
+          address = parseQmpAddress(uri, 'uri');
+        } catch {
+          throw generic("Parameter 'uri' expects a valid migration protocol");
+        }
+        // Nothing listens: port 0 gets a port of the dynamic range, named in query-migrate.
+        this.#socket = socketAddress('port' in address && address.port === 0 ? { ...address, port: FAKE_PORT } : address);
+        return {};
+      }
+      case 'migrate-set-parameters':
+        // Kept by nobody: the destination's parameters change nothing in the simulation.
+        onlyMembers(args, MIGRATION_PARAMETER_NAMES);
+        return {};
       case 'query-status':
         none();
         return { running: this.#running, status: this.#running ? 'running' : 'inmigrate' };
@@ -138,11 +154,22 @@ export class DestinationQmpBackend implements QmpBackend {
   /** Only `events` matters here (the destination's migration events). */
   #setCapabilities(args: QmpObject): void {
     onlyMembers(args, ['capabilities']);
-    const list = required(args, 'capabilities');
-    if (!Array.isArray(list)) throw generic("Invalid parameter type for 'capabilities', expected: array");
-    for (const [i, item] of (list as QmpObject[]).entries()) {
-      const state = bool(required(item, 'state'), `capabilities[${i}].state`);
-      if (str(required(item, 'capability'), 'capability') === 'events') this.#events = state;
+    const list = array(required(args, 'capabilities'), 'capabilities');
+    for (const [i, item] of list.entries()) {
+      const entry = object(item, `capabilities[${i}]`);
+      const name = oneOf(required(entry, 'capability'), 'capability', CAPABILITIES);
+      const state = bool(required(entry, 'state'), `capabilities[${i}].state`);
+      if (name === 'events') this.#events = state;
     }
   }
+}
+
+/** The port a destination asked to listen on port 0 names (nothing listens there). */
+const FAKE_PORT = 49152;
+
+/** QEMU's `SocketAddress` of where a destination listens. */
+function socketAddress(address: { readonly path: string } | { readonly host: string; readonly port: number }): QmpObject {
+  return 'path' in address
+    ? { type: 'unix', path: address.path }
+    : { type: 'inet', host: address.host, port: String(address.port), ...(address.host.includes(':') ? { ipv6: true } : { ipv4: true }) };
 }
