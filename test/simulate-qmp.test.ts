@@ -156,6 +156,16 @@ describe('a migration driven over QMP', () => {
     expect(run('query-migrate-parameters')).toMatchObject({ 'downtime-limit': 2_000_000n });
   });
 
+  it('sends the main stream page by page under the limit: no window goes over its budget by more than a page record', async () => {
+    const { run, vm } = await monitor({ bandwidthBytesPerSecond: 8 * MiB });
+    run('migrate', { uri: 'tcp:127.0.0.1:4444' });
+    const result = await vm.finished!;
+    const limited = result.windows.filter((w) => w.budgetBytes > 0n);
+    // 3 MiB of page data against 0.8 MiB per window: at least three windows closed.
+    expect(limited.length).toBeGreaterThanOrEqual(3);
+    for (const w of limited) expect(w.transferredBytes).toBeLessThanOrEqual(w.budgetBytes + 8n + 4096n);
+  });
+
   it('pauses in pre-switchover with pause-before-switchover until migrate-continue, then device', async () => {
     const { run, setCaps, waitFor, status, story, fails } = await monitor();
     setCaps('events', 'pause-before-switchover');

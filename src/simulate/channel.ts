@@ -90,8 +90,15 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
       }
     }
     const normalPages = pages.length - zeroPages;
-    const bytes = multifd ? multifdPacketBytes(normalPages) : normalPages * POSTCOPY_PAGE_RECORD_BYTES + zeroPages * POSTCOPY_ZERO_RECORD_BYTES;
-    if (!send(normalPages, zeroPages, bytes)) return null;
+    if (multifd) {
+      if (!send(normalPages, zeroPages, multifdPacketBytes(normalPages))) return null;
+    } else {
+      // The main stream sends page by page, each under the rate limit, as QEMU's ram_save_iterate.
+      for (let i = 0; i < pages.length; i++) {
+        const sent = zero[i] === 1 ? send(0, 1, POSTCOPY_ZERO_RECORD_BYTES) : send(1, 0, POSTCOPY_PAGE_RECORD_BYTES);
+        if (!sent) return null;
+      }
+    }
     // Runs of consecutive pages of the same kind are copied in one call.
     let runStart = 0;
     for (let i = 1; i <= pages.length; i++) {
