@@ -189,8 +189,13 @@ export class MigrationCore extends Machine {
     unlock(this.control);
   }
 
-  /** Closes the rate-limit window when `BUFFER_DELAY` has passed, and reports progress. */
+  /**
+   * Closes the rate-limit window when `BUFFER_DELAY` has passed, and reports progress. Not during
+   * stop-and-copy: QEMU's migration thread is then in `migration_completion` and updates no
+   * window figures (the limit is off), so `query-migrate` keeps the last pre-copy window's.
+   */
   async tick(): Promise<void> {
+    if (this.stopAndCopy) return this.progress();
     if (this.ticking) return;
     this.ticking = true;
     try {
