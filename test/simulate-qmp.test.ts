@@ -195,6 +195,18 @@ describe('a migration driven over QMP', () => {
     fails('migrate', { uri: 'tcp:localhost:1' }, 'GenericError', 'the simulator migrates its guest once; start it again for another migration');
   });
 
+  it('pauses a postcopy switch too with pause-before-switchover: the guest stops, pre-switchover, then postcopy-active', async () => {
+    const { run, setCaps, waitFor, status, story } = await monitor({ bandwidthBytesPerSecond: 8 * MiB, dirtyBytesPerSecond: 512 * MiB, vcpus: 1 });
+    setCaps('events', 'postcopy-ram', 'pause-before-switchover');
+    run('migrate', { uri: 'tcp:127.0.0.1:4444' });
+    await waitFor((e) => e.event === 'MIGRATION_PASS' && e.data?.pass === 2n);
+    run('migrate-start-postcopy');
+    await waitFor(status('pre-switchover'));
+    run('migrate-continue', { state: 'pre-switchover' });
+    await waitFor(status('completed'));
+    expect(story().filter((s) => !s.startsWith('pass '))).toEqual(['setup', 'active', 'STOP', 'pre-switchover', 'postcopy-active', 'completed']);
+  });
+
   it('switches to postcopy at the iteration after migrate-start-postcopy, and completes', async () => {
     // The guest dirties 64 times faster than the link: pre-copy cannot converge.
     const { run, setCaps, waitFor, status, story } = await monitor({ bandwidthBytesPerSecond: 8 * MiB, dirtyBytesPerSecond: 512 * MiB, vcpus: 1 });
