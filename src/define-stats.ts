@@ -26,7 +26,7 @@ import {
   type MetricDefinition,
   type StatsSchema,
 } from './definition.js';
-import { cannotShareError, describe, explainCompileError, handleError, optionError, toU64 } from './errors.js';
+import { ATTACH_ANY, cannotShareError, describe, explainCompileError, handleError, optionError, toU64 } from './errors.js';
 import { checkHandle, makeHandle, type StatsHandle } from './handle.js';
 import { Histogram, histogramInternals } from './histogram.js';
 import { readOptions, type OptionSpec } from './options.js';
@@ -118,6 +118,8 @@ export interface StatsParts {
   readonly module: WebAssembly.Module;
   readonly definition: Definition;
   readonly layout: Layout;
+  /** Whether the memory came from a handle (attach), rather than made here (create). */
+  readonly fromHandle: boolean;
 }
 
 /** The constructor as this module calls it (it is protected to everyone else). */
@@ -166,7 +168,7 @@ export async function createParts(where: string, definition: Definition, lanes: 
   }
   const core = makeCore(where, backend, module, memory);
   writeHeader(memory.buffer, layout, json);
-  return { core, memory, module, definition, layout };
+  return { core, memory, module, definition, layout, fromHandle: false };
 }
 
 /**
@@ -178,7 +180,7 @@ export function attachParts(where: string, maker: string, handle: unknown, backe
   const { memory, module } = checkHandle(where, handle);
   const { definition, layout } = readHeader(memory.buffer, where, maker);
   const core = makeCore(where, backend, module, memory);
-  return { core, memory, module, definition, layout };
+  return { core, memory, module, definition, layout, fromHandle: true };
 }
 
 /** A metric made for a layout entry, and how to re-aim it at a lane. */
@@ -239,6 +241,8 @@ export class SharedStats {
   readonly #geometry: number;
   #lane: number;
   #ownsLane: boolean;
+  /** Whether the garbage collector gives the owned lane back when this instance is dropped. */
+  #watched = false;
 
   /** Stats objects are made by `create` and `attach` (the arguments are internal). */
   protected constructor(...args: unknown[]) {
@@ -259,7 +263,9 @@ export class SharedStats {
     const claimed = claim ? claimLane(buffer, parts.layout.lanes) : undefined;
     this.#lane = claimed?.lane ?? -1;
     this.#ownsLane = claimed?.owned ?? false;
-    if (this.#ownsLane) releaseWhenCollected(this.#holder, buffer, this.#lane);
+    // Made from a handle, the memory is known elsewhere: watch for this instance being dropped. A
+    // new memory is watched once its handle is read (until then no one else can claim its lanes).
+    if (parts.fromHandle) this.#watch();
     const metrics = new Map<string, Built>();
     for (const entry of parts.layout.metrics) {
       const built = build(parts, entry, this.#lane, this.#holder);
@@ -300,6 +306,7 @@ export class SharedStats {
    */
   get handle(): StatsHandle {
     if (!canShareMemory()) throw cannotShareError();
+    this.#watch();
     return this.#handle;
   }
 
@@ -355,12 +362,17 @@ export class SharedStats {
   close(): void {
     if (this.#lane < 0) return;
     if (this.#ownsLane) {
-      forgetLane(this.#holder);
+      if (this.#watched) forgetLane(this.#holder);
       releaseLane(this.#handle.memory.buffer, this.#lane);
     }
     this.#lane = -1;
     this.#ownsLane = false;
     for (const { useLane } of this.#metrics.values()) useLane(-1);
+  }
+
+  /** Has the owned lane given back when this instance and its metrics are garbage-collected. */
+  #watch(): void {
+    if (this.#ownsLane && !this.#watched) this.#watched = releaseWhenCollected(this.#holder, this.#handle.memory.buffer, this.#lane);
   }
 
   #limiter(where: string): readonly [number, number, number, number] {
@@ -496,7 +508,7 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
       const { backend, lane } = checkStatsOptions('attach', attachOptions);
       const parts = attachParts('attach', 'create()', handle, backend);
       const difference = firstDifference(definition, parts.definition);
-      if (difference !== undefined) throw handleError('attach', `.memory holds another definition: ${difference}`);
+      if (difference !== undefined) throw handleError('attach', `.memory holds another definition: ${difference}; ${ATTACH_ANY}`);
       return construct(parts, lane) as StatsOf<S, O>;
     },
   });

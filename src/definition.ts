@@ -235,6 +235,22 @@ function wholeIn(where: string, path: string, value: unknown, lo: number, hi: nu
   return fail(where, path, value, `${what} from ${lo} to ${hi}`, typeof value === 'number');
 }
 
+/** What breaks a line of help text: control characters (C0, DEL, C1), U+2028, U+2029, unpaired surrogates. */
+const NOT_IN_A_LINE = /[\0-\x1f\x7f-\x9f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const CHARACTER_NAMES: Readonly<Record<number, string>> = {
+  0: 'NUL', 9: 'tab', 10: 'line feed', 13: 'carriage return', 0x85: 'next line', 0x2028: 'line separator', 0x2029: 'paragraph separator',
+};
+
+/** Refuses a help text that is not one line, naming the first character that breaks it and where. */
+function checkLine(where: string, path: string, help: string): void {
+  const found = NOT_IN_A_LINE.exec(help);
+  if (!found) return;
+  const code = found[0].charCodeAt(0);
+  const name = CHARACTER_NAMES[code] ?? (code >= 0xd800 ? 'an unpaired surrogate, which UTF-8 cannot encode' : 'a control character');
+  const at = `U+${code.toString(16).toUpperCase().padStart(4, '0')} (${name}) at index ${found.index}`;
+  throw new TypeError(`${where}: ${path} must be one line of text, without control characters or line breaks; received ${describe(help)}, which has ${at}`);
+}
+
 function text(where: string, path: string, value: unknown, pattern: RegExp, allowed: string): string {
   if (typeof value === 'string' && pattern.test(value)) return value;
   return fail(where, path, value, allowed);
@@ -298,6 +314,7 @@ function checkMetric(where: string, name: string, value: unknown): MetricSpec {
   const unit = text(where, `${path}.unit`, raw.unit, UNIT, "a unit such as 'bytes', 'files' or 'pages/s' (a letter or %, then letters, digits, / % _ .), at most 32 characters");
   if (typeof raw.help !== 'string' || raw.help.trim() === '' || raw.help.length > 1000) fail(where, `${path}.help`, raw.help, 'a line of text (1 to 1000 characters)');
   const help = raw.help;
+  checkLine(where, `${path}.help`, help);
   let length = 0;
   let label = '';
   let buckets = 0;

@@ -132,6 +132,9 @@ export function unsafeNumberError(where: string, value: bigint): RangeError {
   );
 }
 
+/** What the refusal of a memory of another definition points to. */
+export const ATTACH_ANY = 'attachStats(handle) joins the stats of whatever definition a memory holds';
+
 /** The error of `attach()` for anything that is not a live handle: `problem` follows the word "handle". */
 export function handleError(where: string, problem: string): TypeError {
   return new TypeError(`${where}: handle${problem}`);

@@ -90,6 +90,28 @@ export function checkMemory(where: string, memory: unknown): WebAssembly.Memory 
   return memory as WebAssembly.Memory;
 }
 
+/** Marks stats objects of every copy of the library (`SharedStats.isStats`). */
+const STATS_BRAND = Symbol.for('migration-stats.SharedStats');
+
+/**
+ * Says what `value` is when it is a stats object passed where its handle belongs, or a copy of one
+ * (`postMessage(stats)` and `structuredClone(stats)` copy its own properties, `backend` and
+ * `definition` among them, and lose the handle's getter). Never throws.
+ * @returns the description, or `undefined` when it is neither
+ */
+function statsInsteadOfHandle(value: object): string | undefined {
+  try {
+    if ((value as { [STATS_BRAND]?: unknown })[STATS_BRAND] !== undefined) return 'a stats object';
+    const { backend, definition } = value as { backend?: unknown; definition?: unknown };
+    if ((backend === 'wasm' || backend === 'js') && definition !== null && typeof definition === 'object') {
+      return 'a copy of a stats object (from postMessage or structuredClone), which holds no memory';
+    }
+  } catch {
+    // Not something to tell apart: the usual message follows.
+  }
+  return undefined;
+}
+
 /**
  * Checks what `attach` received and returns its memory and module (the memory's header is checked
  * next, by `readHeader`).
@@ -100,6 +122,8 @@ export function checkHandle(where: string, handle: unknown): { memory: WebAssemb
     throw handleError(where, ` must be the object from stats.handle ({ memory, module, … }); received ${describe(handle)}`);
   }
   const fields = readFields(where, handle);
+  const stats = fields.memory === undefined ? statsInsteadOfHandle(handle) : undefined;
+  if (stats) throw handleError(where, ` must be stats.handle, not the stats object; received ${stats}: post stats.handle to the other thread and attach what arrives`);
   const memory = checkMemory(where, fields.memory);
   const module = checkModule(where, fields.module);
   return { memory, module };

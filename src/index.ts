@@ -74,6 +74,7 @@ export {
   PROMETHEUS_CONTENT_TYPE,
   OPENMETRICS_CONTENT_TYPE,
   type PrometheusTextOptions,
+  type MetricsHandlerOptions,
   type MetricsRequest,
   type MetricsResponse,
 } from './exporters/prometheus.js';

@@ -10,7 +10,7 @@
 import { BUFFER_DELAY as CORE_BUFFER_DELAY, LAYOUT_VERSION, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
 import { COUNTER_NAMES, COUNTERS, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
 import { defaultLanes, firstDifference, type Definition, type MetricSpec } from './definition.js';
-import { describe, errorReason, handleError, isU64 } from './errors.js';
+import { ATTACH_ANY, describe, errorReason, handleError, isU64 } from './errors.js';
 import { checkMemory, type MigrationStatsHandle } from './handle.js';
 import {
   attachParts,
@@ -174,7 +174,7 @@ export class MigrationStats extends RateLimitedStats {
     const { backend, lane } = checkStatsOptions(where, options);
     const parts = attachParts(where, 'MigrationStats.create()', handle, backend);
     const difference = firstDifference(QEMU_DEFINITION, parts.definition);
-    if (difference !== undefined) throw handleError(where, `.memory holds other stats than QEMU's migration counters: ${difference}`);
+    if (difference !== undefined) throw handleError(where, `.memory holds other stats than QEMU's migration counters: ${difference}; ${ATTACH_ANY}`);
     return new MigrationStats(parts, lane);
   }
 

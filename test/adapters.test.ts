@@ -13,6 +13,7 @@ import { MigrationStats, type BackendName } from '../dist/index.js';
 import { observeMigrationStats } from '../dist/exporters/otel.js';
 import { registerPromClient } from '../dist/exporters/prom-client.js';
 import { addInWorkers } from './workers.js';
+import { SAFETY_NET_MS } from './wait.js';
 
 describe.each<BackendName>(['wasm', 'js'])('prom-client adapter (%s backend)', (backend) => {
   it('shows what worker threads counted at each collection', async () => {
@@ -74,7 +75,8 @@ describe.each<BackendName>(['wasm', 'js'])('prom-client adapter (%s backend)', (
 describe.each<BackendName>(['wasm', 'js'])('OpenTelemetry adapter (%s backend)', (backend) => {
   async function collect(stats: MigrationStats, options?: Parameters<typeof observeMigrationStats>[2]) {
     const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+    // Exports only when flushed; a flush's limit is the suite's safety net, not the SDK's 30 s.
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000, exportTimeoutMillis: SAFETY_NET_MS });
     const provider = new MeterProvider({ readers: [reader] });
     const registration = observeMigrationStats(stats, provider.getMeter('migration-stats-test'), options);
     const read = async () => {

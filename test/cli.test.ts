@@ -44,6 +44,10 @@ describe('migration-stats simulate: bad flags', () => {
     [['--json=yes'], '--json takes no value; received "--json=yes"'],
     [['--help=me'], '--help takes no value; received "--help=me"'],
     [['fast'], 'unexpected argument "fast"; flags start with --'],
+    // They change only what happens after the postcopy switch: without --postcopy they would be ignored.
+    [['--vcpus', '4'], "--vcpus takes effect only with --postcopy (the destination's vCPUs after the postcopy switch); add --postcopy or leave --vcpus out"],
+    [['--postcopy-after=3', '--ram', '4MiB'], '--postcopy-after takes effect only with --postcopy (the pass at whose end migrate-start-postcopy is asked); add --postcopy or leave --postcopy-after out'],
+    [['--vcpus', '4', '--postcopy-after', '2'], "--vcpus takes effect only with --postcopy (the destination's vCPUs after the postcopy switch); add --postcopy or leave --vcpus out"],
   ])('%j exits 2 with the message and the usage', async (args, message) => {
     const run = await cli('simulate', ...args);
     expect(run.code).toBe(2);
@@ -112,6 +116,21 @@ describe('migration-stats simulate: runs', () => {
     expect(run.stdout).toMatch(/\npass 3 · cancelling · .*\npass 3 · cancelled · /);
     expect(run.stdout).toMatch(/Others: \t\tdirty_syncs=3\n/);
     expect(run.stderr).toMatch(/^\nmigration did not converge in 2 passes \(the most allowed\): .* Migration cancelled\n$/);
+  });
+});
+
+describe('migration-stats simulate: its output closed', () => {
+  it('ends quietly with exit 141, as a process SIGPIPE ended, when the reader goes away (`| head -1`)', async () => {
+    // A migration that never converges writes a line per pass for ever: whenever head exits, a
+    // later write finds the pipe closed.
+    const command = `"${process.execPath}" "${BIN}" simulate --ram 1MiB --dirty-rate 1GiB/s --downtime-limit 0 --max-passes 1000000`;
+    const run = await new Promise<Run>((resolve) => {
+      execFile('bash', ['-c', `${command} | head -1; echo "exit \${PIPESTATUS[0]}" >&2`], (error, stdout, stderr) => {
+        resolve({ code: error ? 1 : 0, stdout, stderr });
+      });
+    });
+    expect(run.stdout).toMatch(/^Migrating a 1MiB guest .*\n$/);
+    expect(run.stderr).toBe('exit 141\n');
   });
 });
 

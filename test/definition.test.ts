@@ -173,6 +173,29 @@ describe('the fields of a metric', () => {
   });
 });
 
+describe('help, one line of text', () => {
+  it.each([
+    ['a line feed', 'Bytes\nwritten', 5, 'U+000A (line feed)'],
+    ['a carriage return', 'Bytes\r', 5, 'U+000D (carriage return)'],
+    ['a NUL', '\0Bytes', 0, 'U+0000 (NUL)'],
+    ['a tab', 'Bytes\twritten', 5, 'U+0009 (tab)'],
+    ['an escape', 'Bytes \x1b[1mwritten', 6, 'U+001B (a control character)'],
+    ['a DEL', 'Bytes\x7f', 5, 'U+007F (a control character)'],
+    ['a next line (C1)', 'Bytes\u0085written', 5, 'U+0085 (next line)'],
+    ['a line separator', 'Bytes\u2028written', 5, 'U+2028 (line separator)'],
+    ['a paragraph separator', 'Bytes written\u2029', 13, 'U+2029 (paragraph separator)'],
+    ['an unpaired surrogate', 'Bytes \ud800', 6, 'U+D800 (an unpaired surrogate, which UTF-8 cannot encode)'],
+  ])('refuses %s, naming the field and the character', (_title, help, at, named) => {
+    const error = refusal({ x: counter({ help }) }, undefined, TypeError);
+    expect(error.message).toBe(`defineStats: schema.x.help must be one line of text, without control characters or line breaks; received ${JSON.stringify(help)}, which has ${named} at index ${at}`);
+  });
+
+  it('accepts any other text, other scripts and emoji (surrogate pairs) included', () => {
+    const help = 'Octets écrits — 書き込み ✓ 😀 (100%) "quoted" \\ back';
+    expect(define({ x: counter({ help }) }).definition.metrics[0]!.help).toBe(help);
+  });
+});
+
 describe('vectors', () => {
   it.each([0, -1, 1.5, MAX_LENGTH + 1, 2 ** 53, NaN, Infinity])('refuses the length %s with a RangeError', (length) => {
     const error = refusal({ perWorker: counter({ length }) }, undefined, RangeError);

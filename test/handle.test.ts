@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createContext, runInContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { MigrationStats, type MigrationStatsHandle } from '../dist/index.js';
+import { attachStats, defineStats, MigrationStats, type MigrationStatsHandle } from '../dist/index.js';
 import { LAYOUT_VERSION } from '../dist/backend/abi.js';
 import { BACKENDS, fresh, U64_MAX, values } from './helpers.js';
 import { startFixture } from './workers.js';
@@ -155,6 +155,22 @@ describe('attach refuses what is not a live handle', () => {
     ] as const) {
       await expect(MigrationStats.attach(handle as never, { backend })).rejects.toThrow(TypeError);
       await expect(MigrationStats.attach(handle as never, { backend })).rejects.toThrow(message);
+    }
+  });
+
+  it.each(BACKENDS)('with the %s backend, saying to post stats.handle when given the stats, or a copy of them', async (backend) => {
+    const stats = await fresh(backend);
+    const copy = structuredClone(stats);
+    const defined = await defineStats({ x: { kind: 'counter', unit: 'files', help: 'Files' } }).create({ backend });
+    const tail = 'post stats.handle to the other thread and attach what arrives';
+    const cases: [unknown, (handle: never) => Promise<unknown>, string][] = [
+      [stats, (h) => MigrationStats.attach(h, { backend }), `MigrationStats.attach: handle must be stats.handle, not the stats object; received a stats object: ${tail}`],
+      [copy, (h) => MigrationStats.attach(h, { backend }), `MigrationStats.attach: handle must be stats.handle, not the stats object; received a copy of a stats object (from postMessage or structuredClone), which holds no memory: ${tail}`],
+      [defined, (h) => attachStats(h, { backend }), `attachStats: handle must be stats.handle, not the stats object; received a stats object: ${tail}`],
+      [structuredClone(defined), (h) => attachStats(h, { backend }), `attachStats: handle must be stats.handle, not the stats object; received a copy of a stats object (from postMessage or structuredClone), which holds no memory: ${tail}`],
+    ];
+    for (const [handle, attach, message] of cases) {
+      await expect(attach(handle as never)).rejects.toThrow(new TypeError(message));
     }
   });
 

@@ -2,31 +2,28 @@
 // it shares a lane, the next in turn. Whatever lanes instances get, every add counts exactly once.
 // The lane count depends on the machine (about twice its cores), so these tests read it from the
 // memory's header and state their expectations in terms of it.
+import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { MigrationStats, type BackendName, type CounterName } from '../dist/index.js';
 import { HDR_LANE_BITMAP, HDR_LANES_EVER } from '../dist/backend/abi.js';
 import { BACKENDS, cellOf, layoutOf, U64_MAX, word, word32 } from './helpers.js';
-import { startFixture as run } from './workers.js';
+import { startFixture as run, untilShared } from './workers.js';
 
 interface AdderReport {
   lanes: number[];
   added: string;
 }
 
-/** Yields to the event loop (where worker errors arrive) until `done()` holds. */
-async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setImmediate(resolve));
-}
-
 /** A start line: workers count themselves in at [0] and wait for [1] to become 1. */
-function startLine(): { sab: SharedArrayBuffer; release(count: number): Promise<void> } {
+function startLine(): { sab: SharedArrayBuffer; release(workers: readonly { result: Promise<unknown> }[]): Promise<void> } {
   const sab = new SharedArrayBuffer(8);
   const gate = new Int32Array(sab);
   return {
     sab,
-    async release(count) {
-      // Waits for the workers without blocking this thread's event loop (workers report errors here).
-      await until(() => Atomics.load(gate, 0) >= count);
+    async release(workers) {
+      // Waits for the workers without blocking this thread's event loop (workers report errors
+      // there), and fails at once when one of them fails before the line.
+      await untilShared(() => Atomics.load(gate, 0) >= workers.length, workers.map((w) => w.result));
       Atomics.store(gate, 1, 1);
       Atomics.notify(gate, 1);
     },
@@ -56,7 +53,7 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
     const runs = backends.map((b) =>
       run<AdderReport>('lane-adder.mjs', { handle: stats.handle, backends: b, counter: 'zeroPages', iterations, startLine: line.sab }),
     );
-    await line.release(runs.length);
+    await line.release(runs);
     const reports = await Promise.all(runs.map((r) => r.result));
     const { lanes: laneCount } = layoutOf(stats);
     const lanes = reports.flatMap((r) => r.lanes);
@@ -79,7 +76,7 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
     const steady = [['wasm'], ['js']].map((b) =>
       run<AdderReport>('lane-adder.mjs', { handle: stats.handle, backends: b, counter: 'normalPages', iterations: 60_000, startLine: line.sab }),
     );
-    await line.release(steady.length);
+    await line.release(steady);
     const cycles = 150;
     const churners = [0, 1, 2].map(() =>
       run<AdderReport>('lane-churner.mjs', { handle: stats.handle, cycles, perCycle: 200, counter: 'normalPages' }),
@@ -119,7 +116,7 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
         keepOpen: true,
       }),
     );
-    await line.release(workers);
+    await line.release(runs);
     const reports = await Promise.all(runs.map((r) => r.result));
     // One local add through this instance's lane too.
     stats.precopyBytes.add(U64_MAX);
@@ -155,7 +152,7 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
       control,
     });
     // Writers start only once the reader is reading, and it stops only after they are all done.
-    await until(() => Atomics.load(flags, 0) === 1);
+    await untilShared(() => Atomics.load(flags, 0) === 1, [reader.result]);
     const writers = [
       run<AdderReport>('lane-adder.mjs', { handle: stats.handle, backends: ['wasm', 'js'], counter: 'multifdBytes', iterations: 80_000 }),
       run<AdderReport>('lane-churner.mjs', { handle: stats.handle, cycles: 100, perCycle: 500, counter: 'multifdBytes' }),
@@ -251,7 +248,7 @@ describe.each(BACKENDS)('lanes on a memory made by the %s backend', (creator) =>
         iterations,
         startLine: line.sab,
       });
-      await line.release(1);
+      await line.release([writer]);
       const start = 1n << 40n;
       stats.postcopyBytes.set(start);
       const { added } = await writer.result;
@@ -325,11 +322,36 @@ describe('a handle received twice by postMessage', () => {
 
 describe.each(BACKENDS)('lane recycling by the garbage collector (%s backend)', (backend) => {
   it('keeps the lane while a counter taken from the instance is reachable, and frees it afterwards', async () => {
-    const { result } = run<{ claimed: string; whileHeld: string; afterDrop: string; value: string }>('lane-gc.mjs', { backend });
+    const { result } = run<{ claimed: string; whileHeld: string; afterDrop: string; value: string; createdClaimed: string; createdAfterDrop: string }>(
+      'lane-gc.mjs',
+      { backend },
+    );
     const seen = await result;
+    expect(seen.createdClaimed).toBe('1');
+    expect(seen.createdAfterDrop).toBe('0');
     expect(seen.claimed).toBe('1');
     expect(seen.whileHeld).toBe('1');
     expect(seen.value).toBe('5');
     expect(seen.afterDrop).toBe('0');
+  });
+});
+
+describe.each(BACKENDS)('stats dropped without close() in a loop that never yields (%s backend)', (backend) => {
+  // Each memory reserves gigabytes of address space: 20,000 of them held at once would not fit.
+  // A child process, so that a memory that cannot be allocated cannot take the test runner down.
+  it.each([
+    ['create', 'MigrationStats.create()'],
+    ['define', 'defineStats(…).create()'],
+    ['attach', 'MigrationStats.create() and attach(stats.handle) in the same thread'],
+  ])('20,000 × %s: every memory is freed as the loop goes (%s)', async (way) => {
+    const script = new URL('./fixtures/drop-loop.mjs', import.meta.url).pathname;
+    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [script, backend, way, '20000'], (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('done 20000\n');
+    expect(run.code).toBe(0);
   });
 });

@@ -1,7 +1,10 @@
 /**
  * End to end: a real Prometheus server (Debian package `prometheus`), started here on loopback
  * with a temporary config and data folder and a 1 s scrape interval, scrapes a Node process whose
- * worker threads update the counters; its query API must return the exact values.
+ * worker threads update the counters; its query API must return the exact values. Nothing here
+ * depends on speed: the Node process's lines are awaited as they come, and Prometheus is asked
+ * until it has a scrape with the final counts (a scrape that fails or times out on a busy machine
+ * is simply made again at the next interval), within test/wait.ts's safety net.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +14,8 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../dist/index.js';
 import { gate } from './requirements.js';
-import { freePort, poll, requireTool, start, stop } from './tools.js';
+import { freePort, requireTool, start, stop } from './tools.js';
+import { poll, waitForJsonLine } from './wait.js';
 
 const WORKERS = 4;
 const TIMES = 20_000;
@@ -37,10 +41,10 @@ describe('Prometheus scraping a Node process', () => {
     // 1. The Node process: /metrics on a free port, WORKERS threads adding TIMES times.
     const server = start(process.execPath, [fileURLToPath(new URL('./fixtures/metrics-server.mjs', import.meta.url)), String(WORKERS), String(TIMES)]);
     started.push(server.child);
-    const lines = () => server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
-    const { port: targetPort } = (await poll('metrics server listening', async () => lines().find((l) => 'port' in l))) as { port: number };
+    const { port: targetPort } = (await waitForJsonLine(server, 'the metrics server listening', 'port')) as { port: number };
 
-    // 2. Prometheus on another free port, scraping it every second.
+    // 2. Prometheus on another free port, scraping it every second (a scrape slower than its 1 s
+    //    timeout fails and is made again a second later: the wait below is for the first that works).
     dataDir = mkdtempSync(join(tmpdir(), 'migration-stats-prometheus-'));
     const config = join(dataDir, 'prometheus.yml');
     writeFileSync(
@@ -65,13 +69,16 @@ describe('Prometheus scraping a Node process', () => {
     ], { cwd: dataDir });
     started.push(prom.child);
     const api = `http://127.0.0.1:${webPort}`;
-    await poll(`Prometheus ready on ${api} (output: ${prom.output()})`, async () => {
-      if (prom.child.exitCode !== null) throw new Error(`prometheus exited with ${prom.child.exitCode}: ${prom.output()}`);
-      return (await fetch(`${api}/-/ready`)).ok ? true : undefined;
-    });
+    const exited = () =>
+      prom.child.exitCode !== null
+        ? `prometheus exited with ${prom.child.exitCode}: ${prom.output()}`
+        : server.child.exitCode !== null
+          ? `the metrics server exited with ${server.child.exitCode}: ${server.output()}`
+          : undefined;
+    await poll(`Prometheus ready on ${api}`, async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined), { stop: exited });
 
     // 3. The workers' final counts, then a scrape that has them.
-    const { values } = (await poll('workers done', async () => lines().find((l) => 'done' in l))) as { values: Record<string, string> };
+    const { values } = (await waitForJsonLine(server, 'the workers done', 'done')) as { values: Record<string, string> };
     expect(values.zeroPages).toBe(String(WORKERS * TIMES));
     expect(values.multifdBytes).toBe(String(WORKERS * TIMES * 4096));
     const query = encodeURIComponent('{job="migration-stats",__name__=~"qemu_migration_.+"}');
@@ -83,7 +90,7 @@ describe('Prometheus scraping a Node process', () => {
       const got = Object.fromEntries(body.data.result.map((s) => [s.metric.__name__, s.value[1]]));
       if (Object.keys(got).length === 15 && Object.entries(expected).every(([name, value]) => got[name] === value)) return body.data.result;
       throw new Error(`Prometheus has ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
-    });
+    }, { stop: exited });
 
     const byName = Object.fromEntries(samples.map((s) => [s.metric.__name__, s]));
     expect(byName.qemu_migration_zero_pages_total?.value[1]).toBe('80000');

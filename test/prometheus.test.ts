@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   createMetricsHandler,
   METRICS,
@@ -225,7 +225,7 @@ describe('createMetricsHandler', () => {
     expect(reads()).toBe(1);
   });
 
-  it('answers 500 with a message when a request cannot be answered, and never throws', async () => {
+  it('answers 500 with a generic body when a request cannot be answered, and never throws', async () => {
     const real = await MigrationStats.create();
     // Counters of another copy of the library whose zeroPages.get() starts to fail after it was checked.
     let failing = false;
@@ -237,15 +237,18 @@ describe('createMetricsHandler', () => {
       },
     };
     const foreign = { ...real, [BRAND]: (real as unknown as Record<symbol, unknown>)[BRAND], handle: real.handle, zeroPages };
-    const handler = createMetricsHandler(foreign as unknown as MigrationStats);
+    const errors: unknown[] = [];
+    const handler = createMetricsHandler(foreign as unknown as MigrationStats, { onError: (error) => errors.push(error) });
     expect(callHandler(handler, { method: 'GET', headers: {} }).status).toBe(200);
     failing = true;
     const failed = callHandler(handler, { method: 'GET', headers: {} });
     expect(failed.status).toBe(500);
     expect(failed.headers['content-type']).toBe('text/plain; charset=utf-8');
-    expect(failed.body).toMatch(/^Internal Server Error: createMetricsHandler: stats\.zeroPages\.get\(\) failed \(the memory is gone\)/);
+    expect(failed.body).toBe('Internal Server Error\n');
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error).message).toMatch(/^createMetricsHandler: stats\.zeroPages\.get\(\) failed \(the memory is gone\)/);
     // A request whose headers cannot be read.
-    const healthy = createMetricsHandler(real);
+    const healthy = createMetricsHandler(real, { onError: () => {} });
     expect(callHandler(healthy, throwingGetter('headers', { method: 'GET' }) as never).status).toBe(500);
     // A response that cannot even take the 500: the handler still returns normally.
     const broken = { statusCode: 0, setHeader: () => { throw new Error('closed'); }, end: () => { throw new Error('closed'); } };
@@ -257,6 +260,46 @@ describe('createMetricsHandler', () => {
     expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(500);
     failing = false;
     expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+  });
+
+  it('gives the error to onError with the request, never to the client (a header getter that throws a secret)', async () => {
+    const secret = new Error('SECRET token 8f1e: the vault is at 10.0.0.7');
+    const request = Object.defineProperty({ method: 'GET' }, 'headers', {
+      get() {
+        throw secret;
+      },
+    });
+    const seen: [unknown, unknown][] = [];
+    const handler = createMetricsHandler(await MigrationStats.create(), { onError: (error, req) => seen.push([error, req]) });
+    const answer = callHandler(handler, request as never);
+    expect(answer).toEqual({ status: 500, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '22' }, body: 'Internal Server Error\n' });
+    expect(seen).toEqual([[secret, request]]);
+  });
+
+  it('logs the error with console.error without onError, and survives an onError that throws', async () => {
+    const stats = await MigrationStats.create();
+    const request = throwingGetter('headers', { method: 'GET' });
+    const log = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      expect(callHandler(createMetricsHandler(stats), request as never).body).toBe('Internal Server Error\n');
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(log.mock.calls[0]).toEqual(['createMetricsHandler: a request failed (answered 500 Internal Server Error):', new Error('getter headers')]);
+    } finally {
+      log.mockRestore();
+    }
+    const throwing = createMetricsHandler(stats, {
+      onError: () => {
+        throw new Error('the logger is down');
+      },
+    });
+    expect(callHandler(throwing, request as never).status).toBe(500);
+  });
+
+  it.each([[5], ['log'], [null], [{}]])('refuses onError %j: a function is needed', async (onError) => {
+    const stats = await MigrationStats.create();
+    expect(() => createMetricsHandler(stats, { onError } as never)).toThrow(
+      new TypeError(`createMetricsHandler: options.onError must be a function (error, request) => void; received ${onError === null ? 'null' : typeof onError === 'string' ? '"log"' : typeof onError === 'number' ? '5' : 'an object (Object)'}`),
+    );
   });
 
   it('refuses a format option instead of ignoring it: the format follows each request', async () => {

@@ -1,14 +1,12 @@
 // connectQmp: against our own serveQmp, against sockets that are not QMP, missing and refusing
 // ones, and against QEMU itself when qemu-system-x86_64 is installed.
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connectQmp, QmpConnectionError } from '../dist/qemu/qmp-client.js';
 import { serveQmp, type QmpServerHandle } from '../dist/qemu/qmp-server.js';
 import { QmpError, type QmpEvent, type QmpSession } from '../dist/qemu/qmp-wire.js';
-import { which } from './requirements.js';
-import { deferred, ScriptedBackend, socketDir } from './qmp-fixtures.js';
+import { deferred, requireQemu, ScriptedBackend, socketDir, startQemu } from './qmp-fixtures.js';
 
 let dir: ReturnType<typeof socketDir>;
 const cleanups: Array<() => unknown> = [];
@@ -18,8 +16,11 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  dir.remove();
+  try {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  } finally {
+    dir.remove();
+  }
 });
 
 async function served(backend = new ScriptedBackend(), address = `unix:${dir.path('vm.qmp')}`): Promise<{ backend: ScriptedBackend; server: QmpServerHandle }> {
@@ -36,13 +37,21 @@ async function session(address: string): Promise<QmpSession> {
 
 /** A plain server that does what `onConnection` says with each connection. */
 async function plainServer(onConnection: (socket: Socket) => void): Promise<string> {
+  const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
+    sockets.add(socket);
     socket.on('error', () => {});
     onConnection(socket);
   });
   const path = dir.path('plain.qmp');
   await new Promise<void>((resolve) => server.listen(path, resolve));
-  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  );
   return `unix:${path}`;
 }
 
@@ -152,12 +161,13 @@ describe('connectQmp: clear errors', () => {
         socket.on('data', () => socket.write('{"id": 0, "error": {"class": "GenericError", "desc": "no"}}\r\n'));
       }
       if (mode === 'hangup') socket.end();
-      if (mode === 'quit' || mode === 'garbage') {
+      if (mode === 'quit' || mode === 'garbage' || mode === 'array') {
         socket.write('{"QMP": {"version": {}, "capabilities": []}}\r\n');
         let n = 0;
         socket.on('data', () => {
           if (mode === 'quit') socket.destroy();
-          else socket.write(n++ === 0 ? '{"return": {}, "id": 0}\r\n' : 'garbage\r\n');
+          else if (n++ === 0) socket.write('{"return": {}, "id": 0}\r\n');
+          else socket.write(mode === 'garbage' ? 'garbage\r\n' : '[123456789012345678901234567890]\r\n');
         });
       }
     });
@@ -176,11 +186,25 @@ describe('connectQmp: clear errors', () => {
     const pending = qmp.execute('query-status');
     await expect(pending).rejects.toEqual(failure('not-qmp', `${address} sent something that is not QMP: "garbage\\r\\n"`));
     expect(await qmp.closed).toEqual(failure('not-qmp', `${address} sent something that is not QMP: "garbage\\r\\n"`));
+    mode = 'array';
+    const other = await connectQmp(address);
+    await expect(other.execute('query-status')).rejects.toEqual(failure('not-qmp', `${address} sent something that is not QMP: "[123456789012345678901234567890]"`));
     // Silence: whatever the wait, no greeting ever comes.
     mode = 'silent';
     await expect(connectQmp(address, { timeout: 20 })).rejects.toEqual(
       failure('timeout', `no QMP greeting from ${address} within 20 ms (QEMU serves one client per monitor: is another one connected?)`),
     );
+  });
+
+  it('reads the qmp_capabilities reply past an event sent before it', async () => {
+    const address = await plainServer((socket) => {
+      socket.write('{"QMP": {"version": {}, "capabilities": []}}\r\n');
+      socket.on('data', () => {
+        socket.write('{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "EARLY"}\r\n');
+        socket.write('{"id": 0, "error": {"class": "GenericError", "desc": "not now"}}\r\n');
+      });
+    });
+    await expect(connectQmp(address)).rejects.toEqual(failure('not-qmp', `${address} refused qmp_capabilities: not now`));
   });
 
   it('checks its arguments and stops when aborted', async () => {
@@ -212,25 +236,11 @@ describe('connectQmp and serveQmp round trip', () => {
   });
 });
 
-const qemu = which('qemu-system-x86_64');
-
 describe('connectQmp against QEMU', () => {
-  it.skipIf(!qemu)('talks to qemu-system-x86_64 (apt-get install qemu-system-x86), and sees it quit', async () => {
-    const path = dir.path('qemu.qmp');
-    const pidfile = dir.path('qemu.pid');
-    // -daemonize: the command returns once QEMU is ready (its socket listens); the pidfile names it.
-    const started = spawn(qemu!, ['-nodefaults', '-display', 'none', '-m', '64M', '-qmp', `unix:${path},server=on,wait=off`, '-daemonize', '-pidfile', pidfile], { stdio: 'ignore' });
-    const code = await new Promise<number | null>((resolve) => started.on('exit', resolve));
-    expect(code).toBe(0);
-    const pid = Number(readFileSync(pidfile, 'utf8'));
-    cleanups.push(() => {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // it quit
-      }
-    });
-    const qmp = await connectQmp(`unix:${path}`);
+  it('talks to qemu-system-x86_64, and sees it quit', async (ctx) => {
+    const qemu = await startQemu(requireQemu(ctx), dir);
+    cleanups.push(qemu.kill);
+    const qmp = await connectQmp(qemu.address);
     expect(qmp.greeting.capabilities).toEqual(['oob']);
     expect(qmp.greeting.version).toMatchObject({ qemu: { major: expect.any(BigInt) } });
     expect(await qmp.execute('query-status')).toMatchObject({ running: true, status: 'running' });

@@ -1,11 +1,13 @@
 // What the QMP server and client tests share: a scripted backend, a raw socket client that
 // collects the monitor's messages, and a temporary folder for socket files.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { QmpValue } from '../dist/qemu/qmp-json.js';
 import { QmpError, type QmpBackend, type QmpEvent, type QmpObject } from '../dist/qemu/qmp-wire.js';
+import { gate, which } from './requirements.js';
 
 /** QEMU 7.2's greeting as Debian's build prints it (observed). */
 export const GREETING_7_2 =
@@ -107,6 +109,20 @@ export class RawClient {
     return this.messages;
   }
 
+  /** Waits until `text` has arrived (or the socket closed) and returns everything received. */
+  async waitForText(text: string): Promise<string> {
+    while (!this.text.includes(text) && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const waiter = (): void => {
+          this.#waiters.delete(waiter);
+          resolve();
+        };
+        this.#waiters.add(waiter);
+      });
+    }
+    return this.text;
+  }
+
   /** Waits until the other end closes the connection. */
   async waitClosed(): Promise<void> {
     await this.waitFor(Number.POSITIVE_INFINITY);
@@ -133,4 +149,39 @@ export class RawClient {
 export function socketDir(): { path: (name: string) => string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'qmp-'));
   return { path: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Call first in a test that needs QEMU: the `qemu` part's gate (test/requirements.ts) skips it with
+ * the one summary line naming the package, or fails under MIGRATION_STATS_REQUIRE_ALL=1.
+ * @returns the path of qemu-system-x86_64
+ */
+export function requireQemu(ctx: { skip(note?: string): void }): string {
+  gate('qemu').check(ctx);
+  return which('qemu-system-x86_64')!;
+}
+
+/**
+ * Starts a QEMU with nothing to boot and a QMP monitor at `unix:PATH`. With -daemonize the command
+ * returns once QEMU is ready (its socket listens), and the pidfile names the process.
+ * @returns the monitor's address and a function that kills that QEMU (if it still runs)
+ */
+export async function startQemu(qemu: string, dir: ReturnType<typeof socketDir>): Promise<{ address: string; kill: () => void }> {
+  const path = dir.path('qemu.qmp');
+  const pidfile = dir.path('qemu.pid');
+  const args = ['-nodefaults', '-display', 'none', '-m', '64M', '-qmp', `unix:${path},server=on,wait=off`, '-daemonize', '-pidfile', pidfile];
+  const started = spawn(qemu, args, { stdio: 'ignore' });
+  const code = await new Promise<number | null>((resolve) => started.on('exit', resolve));
+  if (code !== 0) throw new Error(`${qemu} ${args.join(' ')} exited with ${code}`);
+  const pid = Number(readFileSync(pidfile, 'utf8'));
+  return {
+    address: `unix:${path}`,
+    kill: () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // it quit
+      }
+    },
+  };
 }

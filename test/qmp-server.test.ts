@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serveQmp, type QmpServerHandle } from '../dist/qemu/qmp-server.js';
 import { QmpError } from '../dist/qemu/qmp-wire.js';
-import { deferred, GREETING_7_2, RawClient, ScriptedBackend, socketDir } from './qmp-fixtures.js';
+import { deferred, GREETING_7_2, RawClient, requireQemu, ScriptedBackend, socketDir, startQemu } from './qmp-fixtures.js';
 
 const NEGOTIATE_FIRST = `{"error": {"class": "CommandNotFound", "desc": "Expecting capabilities negotiation with 'qmp_capabilities'"}}\r\n`;
 const STATUS = '{"return": {"status": "running", "singlestep": false, "running": true}}\r\n';
@@ -31,9 +31,12 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const opened of clients.splice(0)) opened.close();
-  await server.close();
-  dir.remove();
+  try {
+    for (const opened of clients.splice(0)) opened.close();
+    await server.close();
+  } finally {
+    dir.remove();
+  }
 });
 
 describe('serveQmp: greeting and negotiation', () => {
@@ -56,13 +59,15 @@ describe('serveQmp: greeting and negotiation', () => {
     c.write('{"execute":"qmp_capabilities","arguments":{"enable":["foo"]}}{"execute":"qmp_capabilities","arguments":{"x":1}}');
     c.write('{"execute":"qmp_capabilities","arguments":{"enable":"oob"}}{"execute":"qmp_capabilities","arguments":{"enable":[1]}}');
     c.write('{"execute":"qmp_capabilities","arguments":{"enable":["oob"]},"id":"c"}{"exec-oob":"query-status","id":2}');
-    expect((await c.waitFor(7)).slice(1)).toEqual([
+    c.write('{"exec-oob":"x","execute":"y"}');
+    expect((await c.waitFor(8)).slice(1)).toEqual([
       generic("Parameter 'null' does not accept value 'foo'"),
       generic("Parameter 'x' is unexpected"),
       generic("Invalid parameter type for 'enable', expected: array"),
       generic("Invalid parameter type for 'enable[0]', expected: string"),
       '{"return": {}, "id": "c"}\r\n',
       generic('The command query-status does not support OOB', '2'),
+      generic("QMP input member 'execute' clashes with 'exec-oob'"),
     ]);
   });
 
@@ -116,6 +121,17 @@ describe('serveQmp: bad input gets QEMU 7.2 words', () => {
     c.write(input);
     c.write('\n{"execute":"qmp_capabilities","id":"c"}');
     expect((await c.waitFor(errors.length + 2)).slice(1)).toEqual([...errors, '{"return": {}, "id": "c"}\r\n']);
+  });
+
+  it('reads integers beyond 64 bits as doubles and prints them as QEMU does', async () => {
+    const c = await client();
+    c.write('{"execute":"qmp_capabilities","id":1180591620717411303424}{"execute":"x","id":-9223372036854775809}');
+    c.write('{"execute":"x","id":[-9223372036854775808,1e400,-0.0,0.1,1E2]}');
+    expect((await c.waitFor(4)).slice(1)).toEqual([
+      '{"return": {}, "id": 1.1805916207174113e+21}\r\n',
+      '{"id": -9.2233720368547758e+18, "error": {"class": "CommandNotFound", "desc": "The command x has not been found"}}\r\n',
+      '{"id": [-9223372036854775808, inf, -0, 0.10000000000000001, 100], "error": {"class": "CommandNotFound", "desc": "The command x has not been found"}}\r\n',
+    ]);
   });
 
   it('reads single-quoted strings, as QEMU does', async () => {
@@ -286,5 +302,109 @@ describe('serveQmp: addresses and life cycle', () => {
     await expect(serveQmp(`unix:${dir.path('plain')}`, backend)).rejects.toThrow('the path exists and is not a socket');
     await expect(serveQmp('udp:x', backend)).rejects.toThrow(TypeError);
     await expect(serveQmp('unix:/x', {} as never)).rejects.toThrow(/backend must be a QmpBackend/);
+    const badVersion = Object.assign(new ScriptedBackend(), { version: { major: () => 7 } as never });
+    await expect(serveQmp('unix:/x', badVersion)).rejects.toThrow(/^backend\.version must be a QMP object/);
+  });
+});
+
+/** Inputs whose answers were compared with QEMU 7.2's: every kind of bad input, ids, escapes, oob. */
+const CASES = [
+  "[1,2]",
+  "\"str\"",
+  "42",
+  "{}",
+  "{\"execute\":1}",
+  "{\"execute\":\"query-status\",\"arguments\":[]}",
+  "{\"execute\":\"query-status\",\"foo\":1}",
+  "{\"execute\":\"query-status\",\"foo\":1,\"id\":7}",
+  "{\"execute\":\"nope\",\"id\":\"x\"}",
+  "{\"execute\":\"query-status\",\"arguments\":{\"x\":1},\"id\":2}",
+  "{\"exec-oob\":\"query-status\"}",
+  "{\"execute\":\"query-status\",\"exec-oob\":\"x\"}",
+  "{\"id\":3}",
+  "{\"execute\":\"query-status\",\"id\":4,\"control\":{}}",
+  "{\"a\" 1}",
+  "[1 2]",
+  "{1:2}",
+  "{\"a\":1,}",
+  "[1,]",
+  "@",
+  "{\"a\":1 @ }",
+  "tru {}",
+  "{\"execute\":\"qmp_capabilities\",\"arguments\":null}",
+  "{\"execute\":\"qmp_capabilities\",\"id\":null}",
+  "{\"execute\":\"qmp_capabilities\",\"arguments\":{}, \"execute\":\"x\"}",
+  "{\"a\":1 \"b\":2}",
+  "{\"a\":\"x\n",
+  "{\"a\" : [1] ]",
+  "]",
+  ",",
+  "{\"a\":-}",
+  "{\"a\":01}",
+  "{\"execute\":\"qmp_capabilities\"} 1 2",
+  "{'execute':'query-status'}",
+  "{\"execute\":\"qmp_capabilities\", \"arguments\":{\"enable\":[\"oob\"]}}",
+  "{\"execute\":\"qmp_capabilities\", \"arguments\":{\"enable\":[\"foo\"]}}",
+  "{\"execute\":\"qmp_capabilities\", \"arguments\":{\"x\":1}}",
+  "{\"execute\":\"qmp_capabilities\", \"arguments\":{\"enable\":\"oob\"}}",
+  "{\"execute\":\"qmp_capabilities\", \"arguments\":{\"enable\":[1]}}",
+  "{\"execute\":\"nope\",\"id\":5}",
+  "{\"execute\":\"query-status\",\"id\":{\"a\":[1,\"x\", 1.5, -0, 18446744073709551615, 1e5, \"\\u00e9\\ud83d\\ude00\"]}}",
+  "{\"execute\":\"query-status\",\"id\":[1],\"arguments\":{}}",
+  "{\"execute\":\"qmp_capabilities\",\"id\":6}",
+  "{\"execute\":\"qmp_capabilities\",\"foo\":1}",
+  "{\"execute\":\"query-status\",\"arguments\":{\"a\":{\"b\":[1,{\"c\":\"\\\\\"}]}}} {\"execute\":\"query-status\"}",
+  "{\"execute\":\"query-status\",\"id\":\"\\u00e9\\\n\\\"long\\\"\\u0041\\/\"}",
+  "@abc \"x\" 5 {\"execute\":\"query-status\"}",
+  "@abc\n\"x\" ",
+  "@abc\\t\"x\" , 5 ",
+  "{\"a\":\"\\q\"} {\"execute\":\"query-status\"}",
+  "{\"a\":\"\\u00zz\"} [1]",
+  "-x ]",
+  "1.e5 {}",
+  "1e+ {}",
+  "1.5e3 [] 2E-2 []",
+  "[{\"a\":[{}]}]]",
+  "{\"a\":\"\\u0\"}",
+  "{\"a\":\"\\ud800\"}",
+  "{\"a\":\"\\ud83dx\"}",
+  "{\"a\":\"\\u0000\"}",
+  "{\"a\":\"\\ud83d\\u0041\"}",
+  "{\"a\":\"\\udc00\"}",
+  "{\"a\":\"\\q\\u00zz\"}",
+  "{\"execute\":\"qmp_capabilities\",\"id\":\"\\ud83d\\ude00\\u00e9\\/\\b\\f\n\r\\t\\\\\\\"\"}",
+  "{\"execute\":\"qmp_capabilities\",\"id\":\"\\ud83d\\ude00\\u00e9\\/\\b\\f\\n\\r\\t\\\\\\\"\\u0000\"}",
+  "{\"execute\":\"query-status\",\"id\":[1180591620717411303424,-9223372036854775809,-9223372036854775808,1e400,-0.0,0.1,1E2]}",
+  "{\"exec-oob\":\"x\",\"execute\":\"y\"}",
+  "{'execute':'qmp_capabilities','arguments':{'enable':['oob']}} {'exec-oob':'query-status','id':'\\'\"'}",
+];
+
+describe('serveQmp and QEMU itself', () => {
+  it('answers every input as the installed QEMU 7.2 does, byte for byte', async (ctx) => {
+    const qemu = await startQemu(requireQemu(ctx), dir);
+    // Killed even when the test times out.
+    ctx.onTestFinished(qemu.kill);
+    // Each input, then a command that shows the monitor reads normally again.
+    const trailer = '{"execute":"query-status","id":"m"}\n{"execute":"qmp_capabilities","id":"c"}{"execute":"query-status","id":"z"}';
+    const exchange = async (address: string, input: string): Promise<string> => {
+      const c = await RawClient.open(address);
+      try {
+        await c.waitFor(1);
+        c.write(input);
+        c.write(trailer);
+        return await c.waitForText('"id": "z"}\r\n');
+      } finally {
+        c.close();
+      }
+    };
+    const greeting = await exchange(qemu.address, '');
+    if (!/^\{"QMP": \{"version": \{"qemu": \{"micro": \d+, "minor": 2, "major": 7\}/.test(greeting)) {
+      ctx.skip(`compares with QEMU 7.2 only; found ${greeting.slice(0, greeting.indexOf('}'))}`);
+    }
+    for (const input of CASES) {
+      const real = await exchange(qemu.address, input);
+      const ours = await exchange(server.address, input);
+      expect({ input, reply: ours.slice(ours.indexOf('\r\n') + 2) }).toEqual({ input, reply: real.slice(real.indexOf('\r\n') + 2) });
+    }
   });
 });

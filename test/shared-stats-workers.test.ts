@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { defineStats, type BackendName } from '../dist/index.js';
 import { modelCounts, modelRanges } from './bucket-model.js';
 import { BACKENDS, U64_MAX } from './helpers.js';
-import { startFixture } from './workers.js';
+import { startFixture, untilShared } from './workers.js';
 
 const SCHEMA = {
   bytesCopied: { kind: 'counter', unit: 'bytes', help: 'Bytes written, by plain adds' },
@@ -54,23 +54,13 @@ interface ReaderReport {
   last: [string, string][];
 }
 
-/** Yields to the event loop until `done()` holds; throws at once when a watched worker fails. */
-async function until(done: () => boolean, watched: Promise<unknown>[]): Promise<void> {
-  let failure: unknown;
-  for (const p of watched) p.catch((error: unknown) => (failure ??= error));
-  while (!done()) {
-    if (failure !== undefined) throw failure;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
 async function runWorkload(creator: BackendName) {
   const stats = await Workload.create({ backend: creator, lane: false });
   stats.queueLow.set(U64_MAX);
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);
   const reader = startFixture<ReaderReport>('schema-reader.mjs', { handle: stats.handle, backend: creator === 'wasm' ? 'js' : 'wasm', control });
-  await until(() => Atomics.load(flags, 0) === 1, [reader.result]);
+  await untilShared(() => Atomics.load(flags, 0) === 1, [reader.result]);
   const startLine = new SharedArrayBuffer(8);
   const gate = new Int32Array(startLine);
   const figures = { iterations: ITERATIONS, rounds: ROUNDS, values: VALUES.map(String), top: String(TOP), startLine };
@@ -82,7 +72,7 @@ async function runWorkload(creator: BackendName) {
         : { handle: stats.handle, backend, lane, id, ...figures },
     ),
   );
-  await until(() => Atomics.load(gate, 0) === WRITERS.length, [reader.result, ...writers.map((w) => w.result)]);
+  await untilShared(() => Atomics.load(gate, 0) === WRITERS.length, [reader.result, ...writers.map((w) => w.result)]);
   Atomics.store(gate, 1, 1);
   Atomics.notify(gate, 1);
   try {

@@ -1,6 +1,7 @@
 // The metrics of a user definition on both backends: counters, gauges, vectors and histograms as
 // properties, snapshot, reset, close, metric(name), QEMU's rate limiter over user counters, the
 // batched writer, and joining a memory with attach (same definition only) and attachStats (any).
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { attachStats, defineStats, Histogram, MigrationStats, RateLimitedStats, SharedStats, Stat64, StatVector, type BackendName } from '../dist/index.js';
 import { changedOffsets, COPY_NAMES, COPY_SCHEMA, CopyStats, memoryWords } from './copy-stats.js';
@@ -422,6 +423,18 @@ describe.each(BACKENDS)('a user definition on the %s backend', (backend) => {
       expect(await attachStats(without.handle)).not.toBeInstanceOf(RateLimitedStats);
       expect(await attachStats(withLimit.handle)).toBeInstanceOf(RateLimitedStats);
     });
+
+    it('has no rate methods without rateLimit, for the compiler too, as docs/stats.md says', async () => {
+      const without = await defineStats({ files: COPY_SCHEMA.filesCopied }).create({ backend });
+      // @ts-expect-error: a definition without rateLimit has no rateSet
+      expect(() => without.rateSet(1)).toThrow(TypeError);
+      // @ts-expect-error: nor rateExceeded
+      expect(without.rateExceeded).toBeUndefined();
+      const docs = readFileSync(new URL('../docs/stats.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+      expect(docs).toContain(
+        'A definition without `rateLimit` has none of these methods: TypeScript refuses `stats.rateSet(…)`, and in JavaScript `stats.rateSet` is `undefined`.',
+      );
+    });
   });
 
   describe('the batched writer', () => {
@@ -572,16 +585,22 @@ describe.each(BACKENDS)('joining a memory on the %s backend', (backend) => {
     ['the rate limiter', { a: bytesCopied }, { a: bytesCopied }, { rateLimit: ['a'] }, undefined, 'options.rateLimit is {"counters":["a"],"start":"","max":""} here and null in the memory'],
   ] as const)('refuses a handle whose definition differs in %s, naming the first difference', async (_title, here, there, hereOptions, thereOptions, difference) => {
     const error = await attachError(defineStats(here, hereOptions), defineStats(there, thereOptions));
-    expect(error.message).toBe(`attach: handle.memory holds another definition: ${difference}`);
+    expect(error.message).toBe(`attach: handle.memory holds another definition: ${difference}; attachStats(handle) joins the stats of whatever definition a memory holds`);
   });
 
   it("refuses a MigrationStats handle, and MigrationStats.attach refuses a user definition's", async () => {
     const qemu = await MigrationStats.create();
     const error = await CopyStats.attach(qemu.handle, { backend }).catch((e: unknown) => e);
-    expect(error).toEqual(new TypeError('attach: handle.memory holds another definition: the namespace is "" here and "qemu.migration" in the memory'));
+    expect(error).toEqual(
+      new TypeError(
+        'attach: handle.memory holds another definition: the namespace is "" here and "qemu.migration" in the memory; attachStats(handle) joins the stats of whatever definition a memory holds',
+      ),
+    );
     const user = await CopyStats.create();
     await expect(MigrationStats.attach(user.handle, { backend })).rejects.toThrow(
-      new TypeError(`MigrationStats.attach: handle.memory holds other stats than QEMU's migration counters: the namespace is "qemu.migration" here and "" in the memory`),
+      new TypeError(
+        `MigrationStats.attach: handle.memory holds other stats than QEMU's migration counters: the namespace is "qemu.migration" here and "" in the memory; attachStats(handle) joins the stats of whatever definition a memory holds`,
+      ),
     );
   });
 

@@ -1,7 +1,7 @@
 /**
  * Helpers for tests that drive real programs: find a tool on PATH (test/requirements.ts says when
- * tests that need one are skipped), pick a free loopback port,
- * poll with a bounded number of tries, stop child processes that the test started.
+ * tests that need one are skipped), pick a free loopback port, start a program and keep its output,
+ * stop child processes that the test started. How to wait for them is in test/wait.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -27,26 +27,6 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
-}
-
-/**
- * Calls `probe` until it returns something other than undefined, at most `tries` times with
- * `pauseMs` between calls. Never asserts on how long it took.
- * @throws Error naming what was awaited and the last thing seen
- */
-export async function poll<T>(what: string, probe: () => Promise<T | undefined>, tries = 240, pauseMs = 250): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < tries; i++) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-      last = 'not yet';
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, pauseMs));
-  }
-  throw new Error(`${what}: still not there after ${tries} tries; last: ${last instanceof Error ? last.message : String(last)}`);
 }
 
 /** Starts a program and keeps its output for error messages. */

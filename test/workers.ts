@@ -1,10 +1,12 @@
 /**
  * Real worker threads for tests: every test that starts a worker goes through {@link startFixture},
  * so a fixture that throws, or exits without reporting, fails its test at once instead of leaving
- * it waiting until the global timeout.
+ * it waiting until the global timeout. Waits end on events (a message, an error, an exit, a word of
+ * shared memory set), never after a duration: see test/wait.ts.
  */
 import { Worker } from 'node:worker_threads';
 import type { MigrationStats, SharedStats } from '../dist/index.js';
+import { waitForEvent } from './wait.js';
 
 /**
  * Starts `test/fixtures/<fixture>` and resolves with its first message.
@@ -14,12 +16,23 @@ import type { MigrationStats, SharedStats } from '../dist/index.js';
  */
 export function startFixture<T>(fixture: string, workerData?: unknown): { worker: Worker; result: Promise<T> } {
   const worker = new Worker(new URL(`./fixtures/${fixture}`, import.meta.url), { workerData });
-  const result = new Promise<T>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`${fixture} exited with code ${code} before reporting`)));
-  });
+  const result = waitForEvent<[T]>(worker, 'message', `the first message of ${fixture}`).then(([message]) => message);
   return { worker, result };
+}
+
+/**
+ * Waits until `done()` holds, for what workers say through shared memory (a start line they have
+ * reached, a flag they set) rather than by a message: looks again each millisecond, yielding to the
+ * event loop, where worker errors arrive. Throws at once when one of `watched` (the workers'
+ * results) rejects. No time limit: the workers' arrival, or their failure, ends the wait.
+ */
+export async function untilShared(done: () => boolean, watched: readonly Promise<unknown>[]): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (const result of watched) result.catch((error: unknown) => (failure ??= { error }));
+  while (!done()) {
+    if (failure !== undefined) throw failure.error;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }
 
 /**
@@ -45,14 +58,9 @@ export async function startAtLine<T>(fixture: string, workerData: readonly Recor
   const startLine = new SharedArrayBuffer(8);
   const gate = new Int32Array(startLine);
   const started = workerData.map((data) => startFixture<T>(fixture, { ...data, startLine }));
-  // A worker that fails before it reaches the line fails the wait at once.
-  let failure: { error: unknown } | undefined;
-  for (const { result } of started) result.catch((error: unknown) => (failure ??= { error }));
   try {
-    while (Atomics.load(gate, 0) < started.length) {
-      if (failure !== undefined) throw failure.error;
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+    // A worker that fails before it reaches the line fails the wait at once.
+    await untilShared(() => Atomics.load(gate, 0) >= started.length, started.map((s) => s.result));
     Atomics.store(gate, 1, 1);
     Atomics.notify(gate, 1);
     return await Promise.all(started.map((s) => s.result));

@@ -5,8 +5,8 @@
  * A lane is a hint, not a lock: every add is atomic, so two threads adding into one lane cost some
  * speed, never a count (as cells do in Java's `LongAdder`). An instance takes the lowest lane that
  * has no owner and marks it in the header's bitmap; `close()`, or the garbage collector once the
- * instance is unreachable, clears the mark. A thread that ends without either (terminated, crashed,
- * a closed tab) leaves its mark behind. When every lane is marked, an instance shares one: the next
+ * instance is unreachable (when its memory can be reached from elsewhere), clears the mark. A
+ * thread that ends without either (terminated, crashed, a closed tab) leaves its mark behind. When every lane is marked, an instance shares one: the next
  * in turn, so that late instances spread over all lanes instead of piling onto one. The lane count
  * is small (about twice the cores), so reads, which sum every lane ever used, stay cheap however
  * many threads came and went.
@@ -76,21 +76,40 @@ interface OwnedLane {
   readonly lane: number;
 }
 
+/**
+ * Most instances watched at once. The registry holds each watched instance's memory until its
+ * finalizer has run, which is a task of its own: a loop that never yields to the event loop would
+ * otherwise keep every memory it made (gigabytes of address space each). Beyond this many, an
+ * instance dropped without `close()` keeps its mark, as a terminated worker's does (a hint lost).
+ */
+export const MAX_WATCHED = 1024;
+
+let watched = 0;
+
 const registry =
   typeof FinalizationRegistry === 'function'
-    ? new FinalizationRegistry<OwnedLane>(({ buffer, lane }) => releaseLane(buffer, lane))
+    ? new FinalizationRegistry<OwnedLane>(({ buffer, lane }) => {
+        watched--;
+        releaseLane(buffer, lane);
+      })
     : undefined;
 
 /**
  * Releases `lane` once `holder` has been garbage-collected. The holder must be reachable from every
  * object that adds into the lane (each of the instance's metrics keeps it), so that a metric taken
- * from the instance (`const { zeroPages } = stats`) keeps the lane alive.
+ * from the instance (`const { zeroPages } = stats`) keeps the lane alive. Call it only once the
+ * memory can be reached from elsewhere (the instance's handle was read, or it came from one): until
+ * then no one else can claim its lanes, and holding the memory would only keep it from being freed.
+ * @returns whether the holder is watched (false when {@link MAX_WATCHED} are already)
  */
-export function releaseWhenCollected(holder: object, buffer: ArrayBufferLike, lane: number): void {
-  registry?.register(holder, { buffer, lane }, holder);
+export function releaseWhenCollected(holder: object, buffer: ArrayBufferLike, lane: number): boolean {
+  if (!registry || watched >= MAX_WATCHED) return false;
+  registry.register(holder, { buffer, lane }, holder);
+  watched++;
+  return true;
 }
 
 /** Cancels {@link releaseWhenCollected}, after the holder gave its lane back itself. */
 export function forgetLane(holder: object): void {
-  registry?.unregister(holder);
+  if (registry?.unregister(holder)) watched--;
 }

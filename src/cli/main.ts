@@ -5,6 +5,8 @@
 import { describe } from '../errors.js';
 import { EXIT, simulateCommand, type CommandIo } from './simulate-command.js';
 
+export { EXIT } from './simulate-command.js';
+
 /** The subcommands, by name. */
 const COMMANDS: Record<string, { readonly summary: string; run(args: readonly string[], io: CommandIo): Promise<number> }> = {
   simulate: { summary: "run a live migration on worker threads and report QEMU's statistics", run: simulateCommand },
@@ -45,7 +47,7 @@ export function packageVersion(): string {
  * Runs the command line.
  * @param args - the arguments after the program name
  * @param io - stdout and stderr
- * @returns the exit code: 0 success, 1 failure, 2 bad usage
+ * @returns the exit code: 0 success, 1 failure, 2 bad usage (see {@link EXIT})
  */
 export async function main(args: readonly string[], io: CommandIo): Promise<number> {
   const [name, ...rest] = args;

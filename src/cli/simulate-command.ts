@@ -24,6 +24,12 @@ export const EXIT = {
   sigint: 130,
   /** Stopped by SIGTERM (128 + 15). */
   sigterm: 143,
+  /**
+   * Stopped because stdout or stderr was closed (`| head -1`): 128 + 13, as a shell reports a
+   * process that SIGPIPE ended (`yes | head -1`), since Node ignores SIGPIPE. Not 0: the migration
+   * was not seen through, which `set -o pipefail` scripts should know.
+   */
+  closed: 141,
 } as const;
 
 /** The exit code of a run that a signal stopped, by the signal's name. */
@@ -62,6 +68,12 @@ const PARSERS: { readonly [K in SettingName]: (text: string) => Parsed<unknown> 
 
 /** Flags that take no value: given, they set their setting to true. */
 const SWITCHES: ReadonlySet<SettingName> = new Set<SettingName>(['postcopy']);
+
+/** Settings that only change what happens after the postcopy switch, and what they are. */
+const AFTER_POSTCOPY: { readonly [K in SettingName]?: string } = {
+  postcopyAfter: 'the pass at whose end migrate-start-postcopy is asked',
+  vcpus: "the destination's vCPUs after the postcopy switch",
+};
 
 /** A bigint byte count as a number when it is exact, else left as is (the rule then refuses it). */
 function narrow(parsed: Parsed<bigint>): Parsed<unknown> {
@@ -114,7 +126,8 @@ export function simulateUsage(): string {
     'rates may end in /s (256MiB, 1GiB/s, 500MB/s).',
     'Exit codes: 0 migrated and verified byte for byte; 1 cancelled after --max-passes passes that',
     'did not converge, or the destination differs; 2 bad flags; 130 or 143 stopped by SIGINT',
-    'or SIGTERM (after printing the report so far, marked cancelled).',
+    'or SIGTERM (after printing the report so far, marked cancelled); 141 its output was closed',
+    '(| head), at once and without a word.',
     '',
   ].join('\n');
 }
@@ -203,6 +216,14 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
       return error(`${flag} must be ${rule.allowed}, such as ${rule.example}; received ${describe(text)}${why}`);
     }
     settings[name] = value;
+  }
+  // Without --postcopy they would be ignored without a word.
+  // (With --qmp, --vcpus applies when a client enables postcopy-ram; --postcopy-after is refused below.)
+  if (settings.postcopy !== true && qmp.length === 0) {
+    for (const flag of seen) {
+      const what = AFTER_POSTCOPY[FLAG_TO_SETTING.get(flag)!];
+      if (what) return error(`${flag} takes effect only with --postcopy (${what}); add --postcopy or leave ${flag} out`);
+    }
   }
   for (const flag of ['--max-passes', '--postcopy-after']) {
     if (qmp.length > 0 && seen.has(flag)) return error(`${flag} is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)`);

@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 import { promPrefix, type Definition, type MetricSpec } from '../definition.js';
-import { describe, errorReason } from '../errors.js';
+import { describe } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, promUnitOf } from './metrics.js';
 import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
 import { readOptions, type OptionSpec } from '../options.js';
@@ -42,10 +42,20 @@ function escapeHelp(text: string, openMetrics: boolean): string {
   return openMetrics ? escaped.replace(/"/g, '\\"') : escaped;
 }
 
+/** Options of {@link createMetricsHandler}. */
+export interface MetricsHandlerOptions extends Omit<PrometheusTextOptions, 'format'> {
+  /**
+   * Called with the error and the request when a request fails (the client gets a bare 500
+   * Internal Server Error, never the error's message). Default: `console.error`. An error thrown
+   * by it is ignored.
+   */
+  onError?: (error: unknown, request: MetricsRequest) => void;
+}
+
 const EXAMPLE = "{ labels: { vm: 'guest1' } }";
 const TEXT_OPTIONS: OptionSpec<PrometheusTextOptions> = { names: { prefix: true, labels: true, format: true }, example: EXAMPLE };
-const HANDLER_OPTIONS: OptionSpec<Omit<PrometheusTextOptions, 'format'>> = {
-  names: { prefix: true, labels: true },
+const HANDLER_OPTIONS: OptionSpec<MetricsHandlerOptions> = {
+  names: { prefix: true, labels: true, onError: true },
   example: EXAMPLE,
   notTaken: { format: "each response is OpenMetrics when the request's Accept header asks for it, else the Prometheus text format" },
 };
@@ -59,15 +69,16 @@ function checkOptions(
   options: unknown,
   spec: OptionSpec<PrometheusTextOptions> | typeof HANDLER_OPTIONS,
   definition: Definition,
-): Readonly<Required<PrometheusTextOptions>> {
-  const given = readOptions<PrometheusTextOptions>(where, options, spec as OptionSpec<PrometheusTextOptions>);
+): Readonly<Required<PrometheusTextOptions>> & { readonly onError?: unknown } {
+  type Given = PrometheusTextOptions & Pick<MetricsHandlerOptions, 'onError'>;
+  const given = readOptions<Given>(where, options, spec as OptionSpec<Given>);
   const { prefix = promPrefix(definition.namespace), format = 'prometheus' } = given;
   if (format !== 'prometheus' && format !== 'openmetrics') {
     throw new TypeError(`${where}: options.format must be 'prometheus' or 'openmetrics'; received ${describe(format)}`);
   }
   const labels = checkLabels(where, given.labels);
   checkLabelClashes(where, 'options.labels', Object.keys(labels), definition.metrics, true);
-  return Object.freeze({ prefix: checkPromPrefix(where, prefix), labels, format });
+  return Object.freeze({ prefix: checkPromPrefix(where, prefix), labels, format, onError: given.onError });
 }
 
 /** One metric family, laid out before any value is read: its metadata lines and each sample's name and labels. */
@@ -193,10 +204,18 @@ function send(response: MetricsResponse, head: boolean, status: number, headers:
   response.end(head ? undefined : body);
 }
 
-/** Answers 500 with the error's message; a response that cannot take even that is closed if it can be. */
-function sendFailure(response: MetricsResponse, error: unknown): void {
+/** What a request that fails is told: nothing of the error, which may hold what the client must not see. */
+const INTERNAL_ERROR = 'Internal Server Error\n';
+
+/** The default `onError`: the error on the console. */
+function logFailure(error: unknown): void {
+  console.error('createMetricsHandler: a request failed (answered 500 Internal Server Error):', error);
+}
+
+/** Answers 500 with a bare body; a response that cannot take even that is closed if it can be. */
+function sendFailure(response: MetricsResponse): void {
   try {
-    send(response, false, 500, { 'Content-Type': MESSAGE_CONTENT_TYPE }, `Internal Server Error: ${errorReason(error)}\n`);
+    send(response, false, 500, { 'Content-Type': MESSAGE_CONTENT_TYPE }, INTERNAL_ERROR);
   } catch {
     try {
       (response as { destroy?: () => unknown }).destroy?.();
@@ -212,25 +231,33 @@ function sendFailure(response: MetricsResponse, error: unknown): void {
  * or the Prometheus text format, by q-value and then by how specifically each is named; the text
  * format without an `Accept` header (or with an empty one). `GET` and `HEAD` only (else 405); 406
  * when the header refuses both formats. A request that fails (the stats cannot be read, a request
- * or response object that throws) gets 500 with the error's message: nothing a request does
- * throws out of the handler. It answers every path: mount it where you serve `/metrics`, or pass it
- * to `http.createServer` as it is.
+ * or response object that throws) gets a bare 500 Internal Server Error, and the error goes to
+ * `options.onError` (default: `console.error`), never to the client: nothing a request does throws
+ * out of the handler. It answers every path: mount it where you serve `/metrics`, or pass it to
+ * `http.createServer` as it is.
  * @param stats - a stats object of any definition, as for {@link prometheusText}
- * @param options - `prefix` and `labels` as for {@link prometheusText} (`format` is negotiated);
- *   read once and copied when the handler is made, so later changes to them change nothing
+ * @param options - `prefix` and `labels` as for {@link prometheusText} (`format` is negotiated),
+ *   and `onError(error, request)`; read once and copied when the handler is made, so later changes
+ *   to them change nothing
  * @returns `(request, response) => void` for `node:http`
  * @throws TypeError for a bad stats, prefix or label name, a label that clashes as for
- *   {@link prometheusText}, or a `format` option (when called, not per request)
+ *   {@link prometheusText}, an `onError` that is not a function, or a `format` option (when
+ *   called, not per request)
  * @example
  * http.createServer(createMetricsHandler(stats, { labels: { vm: 'guest1' } })).listen(9464);
  */
 export function createMetricsHandler(
   stats: SharedStats,
-  options?: Omit<PrometheusTextOptions, 'format'>,
+  options?: MetricsHandlerOptions,
 ): (request: MetricsRequest, response: MetricsResponse) => void {
   const where = 'createMetricsHandler';
   const reader = requireAnyStats(where, stats);
   const base = checkOptions(where, options, HANDLER_OPTIONS, reader.definition);
+  const given = base.onError;
+  if (given !== undefined && typeof given !== 'function') {
+    throw new TypeError(`${where}: options.onError must be a function (error, request) => void; received ${describe(given)}`);
+  }
+  const onError = (given as MetricsHandlerOptions['onError']) ?? logFailure;
   const plans: Readonly<Record<ExpositionFormat, Plan>> = { prometheus: plan(reader, base, 'prometheus'), openmetrics: plan(reader, base, 'openmetrics') };
   const answer = (request: MetricsRequest, response: MetricsResponse): void => {
     const method = request.method;
@@ -251,7 +278,12 @@ export function createMetricsHandler(
     try {
       answer(request, response);
     } catch (error) {
-      sendFailure(response, error);
+      sendFailure(response);
+      try {
+        onError(error, request);
+      } catch {
+        // The error has nowhere else to go; the server goes on.
+      }
     }
   };
 }

@@ -52,6 +52,9 @@ const sample = (text: string): string => JSON.stringify(text.length > 60 ? `${te
 
 const isObject = (value: QmpValue | undefined): value is QmpObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** The key of a reply's id among the pending commands (ids are sent as integers), or undefined. */
+const idKey = (id: QmpValue): string | undefined => (typeof id === 'bigint' ? String(id) : undefined);
+
 /** A connect error in words. */
 function connectError(address: string, where: { readonly path: string } | { readonly host: string; readonly port: number }, error: Error & { code?: string }): QmpConnectionError {
   const path = 'path' in where ? where.path : undefined;
@@ -101,9 +104,9 @@ class Session implements QmpSession {
     this.#settle(error);
   }
 
-  /** One message from the monitor, after the greeting. */
-  receive(message: QmpValue): void {
-    if (!isObject(message)) return this.end(new QmpConnectionError('not-qmp', `${this.address} sent something that is not QMP: ${sample(formatQmp(message, { type: null }))}`));
+  /** One message from the monitor, after the greeting (`raw`: its text). */
+  receive(message: QmpValue, raw: string): void {
+    if (!isObject(message)) return this.end(new QmpConnectionError('not-qmp', `${this.address} sent something that is not QMP: ${sample(raw)}`));
     if (typeof message.event === 'string') {
       const timestamp = isObject(message.timestamp) ? message.timestamp : {};
       const integer = (value: QmpValue | undefined): bigint => (typeof value === 'bigint' ? value : 0n);
@@ -126,13 +129,13 @@ class Session implements QmpSession {
       return;
     }
     // A reply: by its id, or (QEMU answers in order) the oldest command when it has none.
-    const key = message.id === undefined ? this.#pending.keys().next().value : formatQmp(message.id, { type: null });
+    const key = message.id === undefined ? this.#pending.keys().next().value : idKey(message.id);
     const waiter = key === undefined ? undefined : this.#pending.get(key);
     if (waiter === undefined || key === undefined) return;
     this.#pending.delete(key);
     if ('return' in message) waiter.resolve(message.return as QmpValue);
     else if (isObject(message.error)) waiter.reject(new QmpError(String(message.error.class), String(message.error.desc)));
-    else waiter.reject(new QmpConnectionError('not-qmp', `${this.address} answered ${waiter.command} with something that is not QMP: ${sample(formatQmp(message, { type: null }))}`));
+    else waiter.reject(new QmpConnectionError('not-qmp', `${this.address} answered ${waiter.command} with something that is not QMP: ${sample(raw)}`));
   }
 
   execute(command: string, args?: QmpObject): Promise<QmpValue> {
@@ -214,7 +217,6 @@ export async function connectQmp(address: string, options: ConnectQmpOptions = {
     const onAbort = (): void => (settled ? void session?.close() : fail(signal!.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
     const cleanup = (): void => clearTimeout(timer);
-    let capabilitiesId: string | undefined;
 
     const gone = (detail: string): QmpConnectionError => new QmpConnectionError('closed', `QEMU closed the QMP connection at ${address}${detail}`);
     socket.on('error', (error) => {
@@ -249,7 +251,7 @@ export async function connectQmp(address: string, options: ConnectQmpOptions = {
           return fail(new QmpConnectionError('not-qmp', `${address} sent something that is not JSON: ${sample(raw)}`));
         }
         if (settled) {
-          session?.receive(value);
+          session?.receive(value, raw);
           continue;
         }
         if (session === undefined) {
@@ -258,12 +260,13 @@ export async function connectQmp(address: string, options: ConnectQmpOptions = {
             return fail(new QmpConnectionError('not-qmp', `${address} is not a QMP monitor: it sent ${sample(raw)}`));
           }
           session = new Session(socket, address, greeting);
-          capabilitiesId = '0';
           socket.write('{"execute": "qmp_capabilities", "id": 0}\r\n');
           continue;
         }
-        // The reply to qmp_capabilities; events may come first only once it is done, so none here.
-        if (!isObject(value) || (value.id !== undefined && formatQmp(value.id, { type: null }) !== capabilitiesId)) {
+        // The reply to qmp_capabilities. QEMU sends no event before it; another server's would
+        // find no listener yet.
+        if (isObject(value) && typeof value.event === 'string') continue;
+        if (!isObject(value) || (value.id !== undefined && idKey(value.id) !== '0')) {
           return fail(new QmpConnectionError('not-qmp', `${address} is not a QMP monitor: it answered qmp_capabilities with ${sample(raw)}`));
         }
         if (isObject(value.error)) {

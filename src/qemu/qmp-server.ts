@@ -62,7 +62,7 @@ function checkRequest(input: QmpObject, oobEnabled: boolean): Request {
   const execute = input.execute as string | undefined;
   const execOob = input['exec-oob'] as string | undefined;
   if (execute === undefined && execOob === undefined) return generic("QMP input lacks member 'execute'");
-  if (execute !== undefined && execOob !== undefined) return generic("QMP input must have either 'execute' or 'exec-oob'");
+  if (execute !== undefined && execOob !== undefined) return generic("QMP input member 'execute' clashes with 'exec-oob'");
   return withId({ command: (execute ?? execOob)!, oob: execOob !== undefined, args: (input.arguments as QmpObject | undefined) ?? {} });
 }
 
@@ -93,7 +93,15 @@ class Connection {
     readonly backend: QmpBackend,
     readonly options: ServeQmpOptions,
   ) {
-    socket.on('data', (bytes) => this.#read(this.#decoder.decode(bytes, { stream: true })));
+    socket.on('data', (bytes) => {
+      try {
+        this.#read(this.#decoder.decode(bytes, { stream: true }));
+      } catch (error) {
+        // Not expected (bad input is answered): end this connection, not the server.
+        this.options.onError?.(error, '');
+        socket.destroy();
+      }
+    });
     // A client that goes away mid-command is not an error of the server's.
     socket.on('error', () => {});
     socket.on('close', () => (this.#queue = []));
@@ -210,6 +218,12 @@ export async function serveQmp(address: string, backend: QmpBackend, options: Se
   if (typeof backend !== 'object' || backend === null || typeof backend.execute !== 'function' || typeof backend.onEvent !== 'function') {
     throw new TypeError(`backend must be a QmpBackend (version, execute, onEvent); received ${describe(backend)}`);
   }
+  let greeting: string;
+  try {
+    greeting = formatQmp({ QMP: { version: backend.version, capabilities: ['oob'] } }, { type: null });
+  } catch (error) {
+    throw new TypeError(`backend.version must be a QMP object such as {qemu: {major, minor, micro}, package}; ${(error as Error).message}`);
+  }
   const [net, fs] = await Promise.all([nodeNet(), nodeFs()]);
   if ('path' in where) await clearStaleSocket(net, fs, where.path);
   const connections = new Set<Connection>();
@@ -217,7 +231,7 @@ export async function serveQmp(address: string, backend: QmpBackend, options: Se
     const connection = new Connection(socket, backend, options);
     connections.add(connection);
     socket.on('close', () => connections.delete(connection));
-    connection.send(formatQmp({ QMP: { version: backend.version, capabilities: ['oob'] } }, { type: null }));
+    connection.send(greeting);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(new Error(`cannot serve QMP at ${address}: ${error.code ?? error.message}`)));

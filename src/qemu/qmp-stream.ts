@@ -31,6 +31,12 @@ const ESCAPES: Record<string, string> = { '"': '"', "'": "'", '\\': '\\', '/': '
 const isDigit = (ch: string): boolean => ch >= '0' && ch <= '9';
 const HEX4 = /^[0-9a-fA-F]{4}$/;
 
+/** An integer as QEMU reads it: exact within int64 or uint64, a double beyond (json-parser.c). */
+function integer(raw: string): bigint | number {
+  const value = BigInt(raw);
+  return value < -(2n ** 63n) || value > 2n ** 64n - 1n ? Number(raw) : value;
+}
+
 /** A syntax error of a group, in json-parser.c's words. */
 class GroupError extends Error {}
 
@@ -154,7 +160,7 @@ export class QmpStream {
       const digit = isDigit(ch);
       const done = (): number => {
         const raw = text.slice(at, i);
-        this.#token({ kind: 'number', value: state === 'int' || state === 'zero' ? BigInt(raw) : Number(raw) }, i - at);
+        this.#token({ kind: 'number', value: state === 'int' || state === 'zero' ? integer(raw) : Number(raw) }, i - at);
         return i;
       };
       switch (state) {

@@ -26,7 +26,7 @@ export interface ParentPort {
 
 /** Node's `worker_threads` module, as much of it as is used here. */
 interface NodeWorkerThreads {
-  Worker: new (url: URL) => NodeWorker;
+  Worker: new (url: URL, options?: { execArgv?: string[] }) => NodeWorker;
   parentPort: NodeEmitter | null;
 }
 interface NodeEmitter {
@@ -53,6 +53,69 @@ const browser = globalThis as unknown as BrowserGlobals;
 function nodeWorkerThreads(): Promise<NodeWorkerThreads> {
   const name = ['node', 'worker_threads'].join(':');
   return import(/* @vite-ignore */ name) as Promise<NodeWorkerThreads>;
+}
+
+/** Node's flags that a worker keeps: how modules resolve, what the process may do, how it reports. */
+const KEPT_FLAGS: ReadonlySet<string> = new Set([
+  '--experimental-permission', '--permission', '--allow-worker', '--allow-child-process', '--allow-wasi', '--allow-addons',
+  '--frozen-intrinsics', '--enable-source-maps', '--no-warnings', '--no-deprecation',
+]);
+/** The same, for flags with a value (`--flag=value`, or `--flag value` in two elements). */
+const KEPT_WITH_VALUE: ReadonlySet<string> = new Set([
+  '-C', '--conditions', '--allow-fs-read', '--allow-fs-write', '--experimental-policy', '--policy-integrity', '--disable-warning',
+]);
+/** Dropped flags whose value is the next element, whatever it looks like (`-e '-1'`). */
+const DROPPED_WITH_VALUE: ReadonlySet<string> = new Set([
+  '-e', '--eval', '-p', '--print', '-pe', '--input-type', '-r', '--require', '--import', '--loader', '--experimental-loader',
+  '--inspect-port', '--debug-port', '--watch-path', '--env-file', '--title',
+]);
+
+/**
+ * The Node flags a simulator worker is started with, from the process's own (`process.execArgv`).
+ * A worker started without `execArgv` takes them all, and the main program's own then break it
+ * (`node --input-type=module -e …`: `--input-type` without code to run) or run again in every
+ * worker. Kept: `--conditions` (`-C`), so that modules resolve as in the thread that starts it;
+ * the permission model (`--permission`, `--experimental-permission`, `--allow-…`), policies and
+ * `--frozen-intrinsics`, which a worker does not inherit otherwise; `--enable-source-maps` and the
+ * silenced warnings. Dropped: what runs the main program (`-e`, `-p`, `--input-type`, `-i`,
+ * `--check`, `--test`, `--watch`), its preloads (`--import`, `--require`, `--loader`: the workers
+ * run only this library), the debugger's (`--inspect…`: the process's inspector reaches workers as
+ * they are), `--experimental-…` features (the workers use none), and V8's flags and the process's
+ * own (`--max-old-space-size`, `--expose-gc`, `--title`), which Node refuses in a worker's
+ * `execArgv` and which apply to every thread anyway.
+ * @param flags - the process's flags, as `process.execArgv` lists them
+ * @returns the flags to start a worker with
+ */
+export function nodeWorkerFlags(flags: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i]!;
+    const eq = flag.startsWith('--') ? flag.indexOf('=') : -1;
+    const name = eq > 0 ? flag.slice(0, eq) : flag;
+    if (KEPT_WITH_VALUE.has(name)) {
+      kept.push(flag);
+      if (eq < 0 && i + 1 < flags.length) kept.push(flags[++i]!);
+    } else if (KEPT_FLAGS.has(name)) {
+      kept.push(flag);
+    } else if (eq < 0 && DROPPED_WITH_VALUE.has(name)) {
+      i++;
+    }
+    // Any other flag is dropped, and so is a value of it in the next element (not a flag, so not kept).
+  }
+  return kept;
+}
+
+/** Starts a `worker_threads` Worker with {@link nodeWorkerFlags} of this process's flags. */
+function nodeWorker(Worker: NodeWorkerThreads['Worker'], url: URL): NodeWorker {
+  const execArgv = nodeWorkerFlags((globalThis as { process?: { execArgv?: string[] } }).process?.execArgv ?? []);
+  try {
+    return new Worker(url, { execArgv });
+  } catch (error) {
+    // A kept flag that this version of Node refuses in a worker (one of the process's own, then):
+    // start it as Node does by default, with every flag of the process.
+    if ((error as { code?: unknown } | null)?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(url);
+  }
 }
 
 /**
@@ -89,7 +152,7 @@ export async function startWorker(url: URL): Promise<WorkerLike> {
     };
   }
   const { Worker } = await nodeWorkerThreads();
-  const worker = new Worker(url);
+  const worker = nodeWorker(Worker, url);
   let stopping = false;
   return {
     postMessage: (message, transfer) => worker.postMessage(message, transfer),

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { systemFile } from '../requirements.js';
 import { openDriverPage, type Engine } from './engine.js';
+import { SAFETY_NET_MS } from '../wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -99,7 +100,8 @@ export async function findChromium(): Promise<{ path: string; source: string }> 
  */
 export async function launchChromium(options: { npm: boolean }): Promise<Engine> {
   const { path, source } = options.npm ? { path: await npmChromium(), source: NPM_SOURCE } : await findChromium();
-  const browser: Browser = await chromium.launch({ executablePath: path, headless: true, args: ARGS });
+  // The launch's limit is the suite's safety net (test/wait.ts), not playwright's own.
+  const browser: Browser = await chromium.launch({ executablePath: path, headless: true, args: ARGS, timeout: SAFETY_NET_MS });
   return {
     id: options.npm ? 'chromium-npm' : 'chromium',
     description: `Chromium ${browser.version()} (${source}, ${path})`,

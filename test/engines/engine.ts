@@ -3,6 +3,7 @@
  * Chromium, puppeteer-core over WebDriver BiDi for Firefox, WebDriver classic for WebKitGTK):
  * launch, open a URL, evaluate a function in the page, close. One adapter per engine implements it.
  */
+import { SAFETY_NET_MS } from '../wait.js';
 
 /**
  * The engines the browser suite runs in. `chromium` is the first Chromium found (see
@@ -35,14 +36,16 @@ export interface Engine {
 }
 
 /**
- * Waits until `probe()` is true in the page (return a boolean: a DOM node does not cross every driver): at most `tries` evaluations, `pauseMs` apart. Fails
- * at once with the reason when the page reports errors (`window.pageErrors`, see
- * test/fixtures/browser/page-errors.js) or the driver saw a problem. Never asserts on time.
+ * Waits until `probe()` is true in the page (return a boolean: a DOM node does not cross every
+ * driver), asking again `pauseMs` after each answer. Fails at once with the reason when the page
+ * reports errors (`window.pageErrors`, see test/fixtures/browser/page-errors.js) or the driver saw a
+ * problem. Never asserts on time: its only limit is test/wait.ts's safety net against a hang.
  * @param what - what is awaited, for the error message
  */
-export async function waitInPage(page: EnginePage, what: string, probe: () => unknown, tries = 600, pauseMs = 100): Promise<void> {
+export async function waitInPage(page: EnginePage, what: string, probe: () => unknown, pauseMs = 100): Promise<void> {
+  const started = Date.now();
   let last = 'not yet';
-  for (let i = 0; i < tries; i++) {
+  for (let tries = 1; ; tries++) {
     let ready = false;
     try {
       ready = Boolean(await page.evaluate(probe, undefined));
@@ -53,15 +56,18 @@ export async function waitInPage(page: EnginePage, what: string, probe: () => un
     const problems = [...errors, ...page.problems()];
     if (problems.length > 0) throw new Error(`${what}: the page reported ${problems.join('; ')}`);
     if (ready) return;
+    if (Date.now() - started >= SAFETY_NET_MS) {
+      throw new Error(`${what}: still not there after ${tries} tries over ${SAFETY_NET_MS / 1000} s (a hang: this limit is a safety net; last: ${last})`);
+    }
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
-  throw new Error(`${what}: still not there after ${tries} tries (last: ${last})`);
 }
 
 /** The part of a playwright-core or puppeteer-core page that {@link openDriverPage} uses. */
 interface DriverPage {
   on(event: string, listener: (value: never) => void): unknown;
-  goto(url: string): Promise<unknown>;
+  setDefaultTimeout(timeout: number): void;
+  goto(url: string, options: { timeout: number }): Promise<unknown>;
   evaluate(fn: unknown, arg: unknown): Promise<unknown>;
 }
 
@@ -81,7 +87,9 @@ export async function openDriverPage(driverPage: unknown, url: string, close: ()
   page.on('requestfailed', (request: { url(): string; failure(): { errorText: string } | null }) =>
     problems.push(`${request.url()} failed (${request.failure()?.errorText})`),
   );
-  await page.goto(url);
+  // The drivers' own limits (30 s for a navigation) would fail a slow machine: the safety net instead.
+  page.setDefaultTimeout(SAFETY_NET_MS);
+  await page.goto(url, { timeout: SAFETY_NET_MS });
   return {
     // The drivers' own generics describe handles and serialisation; here everything is JSON.
     evaluate: (fn, arg) => page.evaluate(fn, arg) as Promise<never>,

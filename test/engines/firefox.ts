@@ -4,11 +4,19 @@
  */
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { openDriverPage, type Engine } from './engine.js';
+import { SAFETY_NET_MS } from '../wait.js';
 
 /** Launches Firefox headless with a fresh profile (puppeteer makes and removes it). */
 export async function launchFirefox(): Promise<Engine> {
   const path = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr';
-  const browser: Browser = await puppeteer.launch({ browser: 'firefox', executablePath: path, headless: true });
+  // Its limits are the suite's safety net (test/wait.ts), not puppeteer's own (30 s to start the browser).
+  const browser: Browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: path,
+    headless: true,
+    timeout: SAFETY_NET_MS,
+    protocolTimeout: SAFETY_NET_MS,
+  });
   return {
     id: 'firefox',
     description: `${await browser.version()} (${path})`,

@@ -10,10 +10,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Builder, type WebDriver } from 'selenium-webdriver';
 import { miniBrowser, which } from '../requirements.js';
 import { freePort } from '../tools.js';
+import { SAFETY_NET_MS } from '../wait.js';
 import type { Engine, EnginePage } from './engine.js';
 
-/** How long a step that can hang (a display, a driver, a session) may take before it counts as hung. */
-const STEP_LIMIT_MS = 90_000;
+/**
+ * How long a step that can hang (a display, a driver, a session) may take before it counts as hung:
+ * the suite's safety net (test/wait.ts), far above a start on a busy machine.
+ */
+const STEP_LIMIT_MS = SAFETY_NET_MS;
 
 function withLimit<T>(what: string, promise: Promise<T>, output: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -86,8 +90,10 @@ async function startDriver(display: string, extraEnv: Record<string, string>): P
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`WebKitWebDriver exited (${code}): ${output()}`))));
   exited.catch(() => {});
+  // Asked until it answers, it exits, or withLimit gives up (then `gaveUp` ends the questions).
+  let gaveUp = false;
   const ready = (async () => {
-    for (let i = 0; i < 400; i++) {
+    while (!gaveUp) {
       const ok = await fetch(`${url}/status`).then(
         (response) => response.ok,
         () => false,
@@ -95,12 +101,12 @@ async function startDriver(display: string, extraEnv: Record<string, string>): P
       if (ok) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error(`WebKitWebDriver never answered ${url}/status: ${output()}`);
   })();
   try {
     await withLimit('WebKitWebDriver', Promise.race([ready, exited]), output);
     return { child, url, output };
   } catch (error) {
+    gaveUp = true;
     await stopProcess(child, true);
     throw error;
   }
@@ -120,7 +126,7 @@ export async function launchWebKit(options: { sharedArrayBuffer: boolean }): Pro
     driverProcess = await startDriver(xvfb.display, options.sharedArrayBuffer ? { JSC_useSharedArrayBuffer: '1' } : {});
     const capabilities = { browserName: 'MiniBrowser', 'webkitgtk:browserOptions': { binary, args: ['--automation'] } };
     driver = await withLimit('a WebKitWebDriver session', Promise.resolve(new Builder().usingServer(driverProcess.url).withCapabilities(capabilities).build()), driverProcess.output);
-    await driver.manage().setTimeouts({ script: 300_000, pageLoad: 60_000 });
+    await driver.manage().setTimeouts({ script: SAFETY_NET_MS, pageLoad: SAFETY_NET_MS });
   } catch (error) {
     await stopAll();
     throw error;

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { which } from '../requirements.js';
+import { SAFETY_NET_MS } from '../wait.js';
 import { buildGuest } from './guest.js';
 import { isObject, type Json } from './json.js';
 import { QmpClient, QmpError, type QmpEvent } from './qmp-client.js';
@@ -309,7 +310,7 @@ export interface RunOptions {
    * QEMUs are killed, whose result is returned as `during` (e.g. what a `watch` process printed).
    */
   readonly during?: (vms: { source: Vm; destination: Vm }) => Promise<(() => Promise<unknown>) | void>;
-  /** The safety net for the whole run (default 100 s). */
+  /** The safety net for the whole run (default test/wait.ts's SAFETY_NET_MS, 4 minutes). */
   readonly deadlineMs?: number;
   /**
    * Starts both sides in `dir` instead of two QEMUs (the destination waiting for
@@ -336,7 +337,8 @@ export async function runScenario(name: ScenarioName, options: RunOptions = {}):
   let deadlineTimer: NodeJS.Timeout | undefined;
   let where = 'starting QEMU';
   const deadline = new Promise<never>((_, reject) => {
-    deadlineTimer = setTimeout(() => reject(new Error(`scenario ${name}: no end after ${options.deadlineMs ?? 100_000} ms, while ${where}`)), options.deadlineMs ?? 100_000);
+    const deadlineMs = options.deadlineMs ?? SAFETY_NET_MS;
+    deadlineTimer = setTimeout(() => reject(new Error(`scenario ${name}: no end after ${deadlineMs} ms (a hang: this limit is a safety net), while ${where}`)), deadlineMs);
   });
   deadline.catch(() => undefined);
   const step = <T>(what: string, promise: Promise<T>): Promise<T> => {

@@ -181,7 +181,10 @@ describe('fuzzing every public function of the main entry', () => {
     fuzz('createMetricsHandler', 12_000, [statsArg, optionsOf(['prefix', 'labels'], label), request], (stats, options, req) => {
       const handler = createMetricsHandler(stats as never, options as never);
       // The handler itself: whatever the request, it answers and never throws.
-      const answer = { status: 0, type: '', body: undefined as string | undefined };
+      const answer = { status: 0, type: '', body: undefined as string | undefined, logged: 0 };
+      // A request that fails is logged with console.error (no onError here), once.
+      const log = console.error;
+      console.error = () => void answer.logged++;
       try {
         handler(req as never, {
           set statusCode(code: number) { answer.status = code; },
@@ -191,11 +194,15 @@ describe('fuzzing every public function of the main entry', () => {
         });
       } catch (error) {
         throw new Error(`the handler threw ${String(error)}`);
+      } finally {
+        console.error = log;
       }
       return answer;
     }, (result) => {
-      const { status: code, type, body } = result as { status: number; type: string; body: string | undefined };
+      const { status: code, type, body, logged } = result as { status: number; type: string; body: string | undefined; logged: number };
       expect([200, 405, 406, 500]).toContain(code);
+      expect(logged).toBe(code === 500 ? 1 : 0);
+      if (code === 500) expect(body).toBe('Internal Server Error\n');
       if (code === 200 && body !== undefined) readExposition(body, type.startsWith('application/openmetrics-text') ? 'openmetrics' : 'prometheus');
     });
     fuzz('isMigrationStats', 5_000, [statsArg], (value) => {

@@ -4,7 +4,8 @@
 // once they have finished. The process never exits; every
 // answer is 200, 405, 406 or 500; a 200 is valid exposition text (read by the tests' strict reader,
 // and by `promtool check metrics` for the text format) holding the exact counts; the same request
-// always gets the same kind of answer; and the server whose counters fail answers 500 and goes on.
+// always gets the same kind of answer; and the server whose counters fail answers a bare 500, gives
+// the error to its onError, and goes on.
 import { spawnSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../../dist/index.js';
 import { readExposition, type ExpositionFormat } from '../exposition.js';
 import { gate } from '../requirements.js';
-import { poll, requireTool, start, stop } from '../tools.js';
+import { requireTool, start, stop } from '../tools.js';
+import { waitForJsonLine, waitForOutput } from '../wait.js';
 import { acceptHeader } from './arbitraries.js';
 
 /** Requests to the healthy server while the workers count, then after, then to the faulty one. */
@@ -143,8 +145,7 @@ describe('createMetricsHandler behind real node:http servers', () => {
   it(`answers ${DURING + AFTER + FAULTY} hostile requests, the process never exits, and 200s are exact exposition text`, async () => {
     const script = fileURLToPath(new URL('../fixtures/stress-metrics-servers.mjs', import.meta.url));
     server = start(process.execPath, [script, String(WORKERS), String(TIMES)]);
-    const lines = () => server!.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
-    const { healthy, faulty } = (await poll('servers listening', async () => lines().find((line) => 'healthy' in line))) as { healthy: number; faulty: number };
+    const { healthy, faulty } = (await waitForJsonLine(server, 'the servers listening', 'healthy')) as { healthy: number; faulty: number };
 
     const seen = new Map<string, string>();
     const textBodies = new Set<string>();
@@ -154,7 +155,7 @@ describe('createMetricsHandler behind real node:http servers', () => {
     // Right away: every answer well-formed, the values whatever they are by then.
     const during = requests(DURING, 1);
     (await sendAll(healthy, during)).forEach((got, i) => tally(check(during[i]!, got, seen, textBodies)));
-    const { values } = (await poll('workers done', async () => lines().find((line) => 'done' in line))) as { values: Record<string, string> };
+    const { values } = (await waitForJsonLine(server, 'the workers done', 'done')) as { values: Record<string, string> };
     expect(values.zeroPages).toBe(String(WORKERS * TIMES));
     expect(values.normalPages).toBe(String(WORKERS * TIMES * 3));
 
@@ -163,18 +164,29 @@ describe('createMetricsHandler behind real node:http servers', () => {
     (await sendAll(healthy, after)).forEach((got, i) => tally(check(after[i]!, got, seen, textBodies, values)));
     expect(kinds.get('500') ?? 0).toBe(0);
 
-    // The faulty server: 500 with the library's message where the counters failed, the rest as usual.
+    // The faulty server: a bare 500 where the counters failed, the rest as usual; each failure's
+    // error went to its onError, not to the client.
     const faults = requests(FAULTY, 3);
     const faultyGot = await sendAll(faulty, faults);
     faultyGot.forEach((got, i) => {
       tally(check(faults[i]!, got, new Map(), new Set()));
       if (got.status === 500) {
         expect(got.headers['content-type']).toBe('text/plain; charset=utf-8');
-        const message = 'Internal Server Error: createMetricsHandler: stats.zeroPages.get() failed (injected fault); stats must be a MigrationStats (from MigrationStats.create or attach)\n';
-        expect(got.body).toBe(faults[i]!.method === 'HEAD' ? '' : message);
+        expect(got.body).toBe(faults[i]!.method === 'HEAD' ? '' : 'Internal Server Error\n');
       }
     });
-    expect(faultyGot.filter((got) => got.status === 500).length).toBeGreaterThan(FAULTY / 20);
+    const failed = faultyGot.filter((got) => got.status === 500).length;
+    expect(failed).toBeGreaterThan(FAULTY / 20);
+    const reported = await waitForOutput(server.child, server.output, 'every failure reported', (text) => {
+      const found = text
+        .split('\n')
+        .slice(0, -1) // whole lines only
+        .filter((line) => line.startsWith('{"fault"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      return found.length >= failed ? found : undefined;
+    });
+    const message = 'createMetricsHandler: stats.zeroPages.get() failed (injected fault); stats must be a MigrationStats (from MigrationStats.create or attach)';
+    expect(reported).toEqual(Array.from({ length: failed }, () => ({ fault: message })));
 
     // Every kind of answer was given, and the process is still up, having printed no error.
     for (const kind of ['prometheus', 'openmetrics', '405', '406', '500']) expect(kinds.get(kind) ?? 0, kind).toBeGreaterThan(0);
