@@ -86,7 +86,7 @@ export interface WindowRecord {
 
 /** How a simulated migration ended. */
 export interface MigrationResult {
-  /** `completed`; or `cancelled` when it did not converge within `maxPasses`, or `signal` aborted it. */
+  /** `completed`; or `cancelled` when pass `maxPasses` ended without converging, or `signal` aborted it. */
   readonly status: 'completed' | 'cancelled';
   /**
    * When cancelled while migrating: the `query-migrate` of the moment of the cancel (status
@@ -156,8 +156,8 @@ export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'ban
   workerUrl?: URL | string;
   /**
    * Cancels the migration when aborted: the workers stop within about `BUFFER_DELAY` ms and the
-   * promise resolves with status `cancelled`, the figures of that moment and a message naming the
-   * signal's reason (a string reason, such as `'SIGINT'`, is quoted as is).
+   * promise resolves with status `cancelled` (QEMU's `migrate_cancel`), the figures of that moment
+   * in `cancelledInfo` and a message naming the signal's reason (a string reason, such as `'SIGINT'`, is quoted as is).
    */
   signal?: AbortSignal;
 }
