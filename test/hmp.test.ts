@@ -89,6 +89,15 @@ describe('infoMigrate', () => {
     expect(infoMigrate(queryMigrate(stats, { status: 'none' }))).toBe('');
   });
 
+  it("ends lines in \\r\\n when asked, as human-monitor-command returns QEMU's text over QMP", () => {
+    const info: MigrationInfo = { status: 'failed', 'error-desc': 'boom' };
+    expect(infoMigrate(info, { lineEnd: '\r\n' })).toBe('Status: \t\tfailed (boom)\r\n');
+    const all = infoMigrate(info, { all: true, lineEnd: '\r\n' });
+    expect(all.split('\r\n').join('\n')).toBe(infoMigrate(info, { all: true }));
+    expect(all).not.toMatch(/[^\r]\n/);
+    expect(() => infoMigrate(info, { lineEnd: '\r' as never })).toThrow(new TypeError("infoMigrate: options.lineEnd must be '\\n' or '\\r\\n'; received \"\\r\""));
+  });
+
   it('leaves out the time line while the total time is 0', () => {
     expect(infoMigrate({ status: 'active', ram, 'total-time': 0n, 'setup-time': 0n })).toMatch(/^Status: \t\tactive\nRAM info:\n/);
   });

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { progressLine, progressView } from '../dist/cli/progress.js';
 import type { MigrationProgress } from '../dist/simulate/migration.js';
 
-const at = (status: MigrationProgress['status'], pass: number, elapsedMs: number): MigrationProgress =>
+/** Progress in `status` (`stop-and-copy`: status active, the guest stopped), at pass `pass` (QEMU's dirty-sync-count). */
+const at = (status: MigrationProgress['status'] | 'stop-and-copy', pass: number, elapsedMs: number): MigrationProgress =>
   ({
-    status,
+    status: status === 'stop-and-copy' ? 'active' : status,
+    stopAndCopy: status === 'stop-and-copy',
     pass,
     elapsedMs,
     transferredBytes: 201326592n,
@@ -26,7 +28,10 @@ describe('progress view', () => {
     expect(progressLine(at('active', 2, 1500))).toBe(
       'pass 2 · active · 1.5 s · transferred 192 MiB · remaining 55 MiB · 1077.5 Mbps · dirty 21633 pages/s',
     );
-    expect(progressLine(at('device', 5, 2700))).toMatch(/^pass 5 \(final\) · stop-and-copy · 2\.7 s · /);
+    expect(progressLine(at('stop-and-copy', 6, 2700))).toMatch(/^pass 6 · stop-and-copy · 2\.7 s · /);
+    // QEMU's statuses of a cancel, and of pause-before-switchover.
+    expect(progressLine(at('cancelling', 3, 900))).toMatch(/^pass 3 · cancelling · /);
+    expect(progressLine(at('pre-switchover', 6, 900))).toMatch(/^pass 6 · pre-switchover · /);
   });
 
   it('redraws one line in place on a terminal, cut to its width, and ends it once', () => {
@@ -47,7 +52,7 @@ describe('progress view', () => {
   it('keeps every figure on an 80-column terminal, in a shorter form', () => {
     const { writes, out } = sink(true, 80);
     const view = progressView(out);
-    view.update(at('device', 5, 3300));
+    view.update(at('stop-and-copy', 6, 3300));
     view.update(at('active', 12, 123_400));
     for (const w of writes) {
       const line = w.slice('\r\x1b[2K'.length);
@@ -55,7 +60,7 @@ describe('progress view', () => {
       expect(line).not.toContain('…');
       for (const figure of ['192 MiB', '55 MiB', '1077.5 Mbps', 'dirty 21633']) expect(line).toContain(figure);
     }
-    expect(writes[0]).toMatch(/pass 5 final +3\.3 s/);
+    expect(writes[0]).toMatch(/pass 6 final +3\.3 s/);
     expect(writes[1]).toMatch(/pass 12 +123\.4 s/);
   });
 
@@ -69,15 +74,16 @@ describe('progress view', () => {
   it('writes plain lines, one per pass and stage, when not a terminal', () => {
     const { writes, out } = sink(false);
     const view = progressView(out);
-    for (const p of [at('setup', 0, 0), at('active', 1, 10), at('active', 1, 60), at('active', 2, 900), at('device', 3, 1000), at('completed', 3, 1010)]) {
+    for (const p of [at('setup', 0, 0), at('active', 1, 10), at('active', 1, 60), at('active', 2, 900), at('active', 3, 950), at('stop-and-copy', 4, 1000), at('completed', 4, 1010)]) {
       view.update(p);
     }
     view.finish();
     expect(writes.map((w) => w.split(' · ').slice(0, 2).join(' · '))).toEqual([
       'pass 1 · active',
       'pass 2 · active',
-      'pass 3 (final) · stop-and-copy',
-      'pass 3 · completed',
+      'pass 3 · active',
+      'pass 4 · stop-and-copy',
+      'pass 4 · completed',
     ]);
     expect(writes.every((w) => w.endsWith('\n') && !w.includes('\x1b'))).toBe(true);
   });

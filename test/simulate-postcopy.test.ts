@@ -71,11 +71,31 @@ describe.each<BackendName>(['wasm', 'js'])('postcopy (%s backend)', (backend) =>
     expect(order).toEqual(['setup', 'active', 'postcopy-active', 'completed']);
   });
 
-  it('switches when pre-copy has used its passes, before --postcopy-after, with 3 vCPUs', async () => {
-    const result = await simulateMigration({ ...TOO_FAST, backend, postcopy: true, postcopyAfter: 1000, maxPasses: 2, vcpus: 3 });
+  it('asks for postcopy when pass --postcopy-after ends, and switches at the next iteration, with 3 vCPUs', async () => {
+    const passes: number[] = [];
+    const result = await simulateMigration({
+      ...TOO_FAST,
+      backend,
+      postcopy: true,
+      postcopyAfter: 2,
+      vcpus: 3,
+      onProgress: (p) => void (p.status === 'postcopy-active' && passes.push(p.pass)),
+    });
     expectPostcopyAddsUp(result);
     expect(result.postcopy!.passesBeforeSwitch).toBe(2);
+    expect(result.passes).toBe(2);
+    // Syncs: set-up (1), the ends of passes 1 and 2 (2, 3), the switch (4): postcopy-active comes in
+    // pass 3, before the guest stops (QEMU's postcopy_start), and the switch's sync makes it pass 4.
+    expect(result.stats.dirtySyncCount.get()).toBe(4n);
+    expect([passes[0], passes.at(-1)]).toEqual([3, 4]);
     expect(result.info['postcopy-vcpu-latency']).toHaveLength(3);
+  });
+
+  it('is cancelled when pass --max-passes ends before --postcopy-after', async () => {
+    const result = await simulateMigration({ ...TOO_FAST, backend, postcopy: true, postcopyAfter: 1000, maxPasses: 1, vcpus: 1 });
+    expect(result.status).toBe('cancelled');
+    expect(result.message).toMatch(/^migration did not converge in 1 pass /);
+    expect(result.postcopy).toBeUndefined();
   });
 });
 

@@ -70,11 +70,12 @@ describe.each<BackendName>(['wasm', 'js'])('MigrationWindow (%s backend)', (back
     const window = new MigrationWindow(stats, { nowMs: 0 });
     stats.dirtyBytesLastSync.set(1_000_000);
     stats.qemuFileTransferred.add(20_000);
-    expect(window.update(100)?.expectedDowntimeMs).toBe(0); // dirtyPagesRate is 0
+    expect(window.expectedDowntimeMs).toBe(300); // the downtime limit until the first estimate
+    expect(window.update(100)?.expectedDowntimeMs).toBe(300); // dirtyPagesRate is 0
 
     stats.dirtyPagesRate.set(5);
     stats.qemuFileTransferred.add(10_000);
-    expect(window.update(200)?.expectedDowntimeMs).toBe(0); // exactly 10000 bytes: not more
+    expect(window.update(200)?.expectedDowntimeMs).toBe(300); // exactly 10000 bytes: not more
 
     stats.qemuFileTransferred.add(10_001);
     expect(window.update(300)?.expectedDowntimeMs).toBe(Math.trunc(1_000_000 / (10_001 / 100)));
@@ -82,6 +83,22 @@ describe.each<BackendName>(['wasm', 'js'])('MigrationWindow (%s backend)', (back
 
     stats.qemuFileTransferred.add(5);
     expect(window.update(400)?.expectedDowntimeMs).toBe(9999); // kept
+  });
+
+  it('takes a new downtime limit for the windows that close after setDowntimeLimit, and refuses a bad one', async () => {
+    const stats = await make();
+    const window = new MigrationWindow(stats, { nowMs: 0 });
+    stats.qemuFileTransferred.add(12_500_000);
+    expect(window.update(100)?.thresholdSize).toBe(37_500_000n);
+    window.setDowntimeLimit(1000);
+    expect(window.downtimeLimitMs).toBe(1000);
+    stats.qemuFileTransferred.add(12_500_000);
+    expect(window.update(200)?.thresholdSize).toBe(125_000_000n);
+    expect(() => window.setDowntimeLimit(2_000_001)).toThrow(
+      new RangeError("MigrationWindow.setDowntimeLimit: downtimeLimitMs must be an integer number of milliseconds from 0 to 2000000 (QEMU's range); received 2000001"),
+    );
+    expect(() => window.setDowntimeLimit('5' as never)).toThrow(TypeError);
+    expect(window.downtimeLimitMs).toBe(1000);
   });
 
   it("uses availSwitchoverBandwidth after QEMU's integer division by 1000", async () => {
@@ -217,7 +234,7 @@ describe.each<BackendName>(['wasm', 'js'])('MigrationWindow (%s backend)', (back
       const result = window.update(c.timeSpentMs)!;
       // Where C's conversion is undefined (+∞ or NaN), the documented value: saturated, or 0 for NaN.
       const converted = c.expectedDowntime === 'inf' ? 9223372036854774784n : c.expectedDowntime === 'nan' ? 0n : BigInt(c.expectedDowntimeMs!);
-      const expected = BigInt(c.transferred) > 10_000n ? converted : 0n;
+      const expected = BigInt(c.transferred) > 10_000n ? converted : BigInt(c.downtimeLimitMs);
       return (
         bitsOfDouble(result.bandwidth) !== c.bandwidthBits ||
         result.thresholdSize !== BigInt(c.thresholdSize) ||

@@ -19,9 +19,10 @@ const FIELDS = [
   ['zero', 'Zero pages', '%', DEFAULT_SETTINGS.zeroShare * 100],
   ['dirty', 'Dirty rate', 'MiB/s', DEFAULT_SETTINGS.dirtyBytesPerSecond / MiB],
   ['bandwidth', 'Bandwidth (0 = unlimited)', 'MiB/s', Number(DEFAULT_SETTINGS.bandwidthBytesPerSecond) / MiB],
+  ['switchover', 'Switch-over bandwidth (0 = measured)', 'MiB/s', 0],
   ['channels', 'Channels', '', DEFAULT_SETTINGS.channels],
   ['downtime', 'Downtime limit', 'ms', DEFAULT_SETTINGS.downtimeLimitMs],
-  ['passes', 'Max passes', '', DEFAULT_SETTINGS.maxPasses],
+  ['passes', 'Cancel after pass', '', DEFAULT_SETTINGS.maxPasses],
   ['vcpus', 'Destination vCPUs (postcopy)', '', DEFAULT_SETTINGS.vcpus],
 ];
 
@@ -73,13 +74,17 @@ function drawChart(svg, buckets) {
   });
 }
 
+/** QEMU's statuses as the view names them (stop-and-copy keeps QEMU's `active`: see `stopAndCopy`). */
 const STAGE = {
   setup: 'setup',
   active: 'active',
-  device: 'stop-and-copy',
+  'pre-switchover': 'pre-switchover',
+  device: 'device',
   'postcopy-active': 'postcopy',
   completed: 'completed',
+  cancelling: 'cancelling',
   cancelled: 'cancelled',
+  failed: 'failed',
 };
 
 /**
@@ -138,8 +143,9 @@ export function mount(root, { canShare }) {
     if (!latest) return;
     const p = latest;
     const cell = (name, text) => (live.querySelector(`.${name}`).textContent = text);
-    cell('pass', p.status === 'device' ? `${p.pass} (final)` : String(p.pass));
-    cell('stage', STAGE[p.status]);
+    // The pass is QEMU's dirty-sync-count; stop-and-copy is the last one.
+    cell('pass', p.stopAndCopy ? `${p.pass} (final)` : String(p.pass));
+    cell('stage', p.stopAndCopy && p.status === 'active' ? 'stop-and-copy' : STAGE[p.status]);
     cell('time', `${(p.elapsedMs / 1000).toFixed(1)} s`);
     cell('transferred', sizeToStr(p.transferredBytes));
     cell('remaining', sizeToStr(p.remainingBytes));
@@ -162,6 +168,7 @@ export function mount(root, { canShare }) {
       zeroShare: number('zero') / 100,
       dirtyBytesPerSecond: number('dirty') * MiB,
       bandwidthBytesPerSecond: number('bandwidth') * MiB,
+      availSwitchoverBandwidth: number('switchover') * MiB,
       channels: number('channels'),
       downtimeLimitMs: number('downtime'),
       maxPasses: number('passes'),
@@ -185,7 +192,8 @@ export function mount(root, { canShare }) {
       await drawing;
       draw();
       const postcopied = result.postcopy !== undefined && result.status === 'completed';
-      report.textContent = `${infoMigrate(result.info, { all: postcopied })}\n${result.message}\n`;
+      // A cancelled migration's figures are those of the moment of the cancel (QEMU's final reply has the status alone).
+      report.textContent = `${infoMigrate(result.cancelledInfo ?? result.info, { all: postcopied })}\n${result.message}\n`;
       if (postcopied) {
         drawChart(chart, result.info['postcopy-latency-dist']);
         figure.hidden = false;

@@ -13,44 +13,59 @@ export interface TextOut {
   readonly columns?: number;
 }
 
-/** What each stage is called in the view. */
+/** What each status is called in the view: QEMU's name, but for postcopy. */
 const STAGE: Record<MigrationProgress['status'], string> = {
+  none: 'none',
   setup: 'setup',
   active: 'active',
-  device: 'stop-and-copy',
+  'pre-switchover': 'pre-switchover',
+  device: 'device',
   'postcopy-active': 'postcopy',
   completed: 'completed',
+  cancelling: 'cancelling',
   cancelled: 'cancelled',
+  failed: 'failed',
 };
 
-/** One line of figures: pass, stage, time, transferred, remaining, throughput, dirty rate. */
+/** The stage in words: `stop-and-copy` while it runs (QEMU's status then stays `active`, or is `device`). */
+function stage(p: MigrationProgress): string {
+  return p.stopAndCopy && (p.status === 'active' || p.status === 'device') ? 'stop-and-copy' : STAGE[p.status];
+}
+
+/**
+ * One line of figures: pass (QEMU's `dirty-sync-count`), stage, time, transferred, remaining,
+ * throughput, dirty rate.
+ */
 export function progressLine(p: MigrationProgress): string {
   const seconds = (p.elapsedMs / 1000).toFixed(1);
-  const pass = p.status === 'device' ? `pass ${p.pass} (final)` : `pass ${p.pass}`;
   return (
-    `${pass} · ${STAGE[p.status]} · ${seconds} s · transferred ${sizeToStr(p.transferredBytes)}` +
+    `pass ${p.pass} · ${stage(p)} · ${seconds} s · transferred ${sizeToStr(p.transferredBytes)}` +
     ` · remaining ${sizeToStr(p.remainingBytes)} · ${p.mbps.toFixed(1)} Mbps · dirty ${p.dirtyPagesRate} pages/s`
   );
 }
 
-/** What each stage adds after the pass number in the short line (nothing while active). */
+/** What each status adds after the pass number in the short line (nothing while active). */
 const SHORT_STAGE: Record<MigrationProgress['status'], string> = {
+  none: ' none',
   setup: ' setup',
   active: '',
-  device: ' final',
+  'pre-switchover': ' paused',
+  device: ' device',
   'postcopy-active': ' postcopy',
   completed: ' done',
+  cancelling: ' cancelling',
   cancelled: ' cancelled',
+  failed: ' failed',
 };
 
 /**
  * The same figures in fewer characters, for a terminal too narrow for {@link progressLine}: a
  * usual pass fits in 79 columns.
- * @example progressShortLine(p) //=> 'pass 5 final  3.3 s  sent 388 MiB  left 23.5 MiB  1105.1 Mbps  dirty 24634/s'
+ * @example progressShortLine(p) //=> 'pass 6 final  3.3 s  sent 388 MiB  left 23.5 MiB  1105.1 Mbps  dirty 24634/s'
  */
 export function progressShortLine(p: MigrationProgress): string {
   return [
-    `pass ${p.pass}${SHORT_STAGE[p.status]}`,
+    `pass ${p.pass}${p.stopAndCopy && p.status === 'active' ? ' final' : SHORT_STAGE[p.status]}`,
     `${(p.elapsedMs / 1000).toFixed(1)} s`,
     `sent ${sizeToStr(p.transferredBytes)}`,
     `left ${sizeToStr(p.remainingBytes)}`,
@@ -93,7 +108,7 @@ export function progressView(out: TextOut): ProgressView {
   let last = '';
   return {
     update(progress) {
-      const key = `${progress.status} ${progress.pass}`;
+      const key = `${progress.status} ${progress.stopAndCopy} ${progress.pass}`;
       if (key === last || progress.status === 'setup') return;
       last = key;
       out.write(`${progressLine(progress)}\n`);

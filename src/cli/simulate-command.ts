@@ -5,9 +5,11 @@
 import { describe } from '../errors.js';
 import { infoMigrate } from '../qemu/hmp.js';
 import { formatQmp } from '../qemu/qmp-json.js';
+import { parseQmpAddress } from '../qemu/qmp-wire.js';
 import { simulateMigration, type MigrationResult } from '../simulate/migration.js';
 import { DEFAULT_SETTINGS, RULES, type SimulationSettings } from '../simulate/options.js';
 import { progressView, type TextOut } from './progress.js';
+import { serveSimulatedSource } from './simulate-qmp.js';
 import { BYTE_UNITS_TEXT, formatBytes, parseBytes, parseCount, parseMs, parseShare, type Parsed } from './units.js';
 
 /** Exit codes of the command. */
@@ -53,6 +55,7 @@ const PARSERS: { readonly [K in SettingName]: (text: string) => Parsed<unknown> 
   zeroShare: parseShare,
   dirtyBytesPerSecond: (t) => narrow(parseBytes(t, true)),
   bandwidthBytesPerSecond: (t) => parseBytes(t, true),
+  availSwitchoverBandwidth: (t) => parseBytes(t, true),
   channels: parseCount,
   downtimeLimitMs: parseMs,
   backend: (t) => ({ ok: true, value: t }),
@@ -68,7 +71,7 @@ const SWITCHES: ReadonlySet<SettingName> = new Set<SettingName>(['postcopy']);
 
 /** Settings that only change what happens after the postcopy switch, and what they are. */
 const AFTER_POSTCOPY: { readonly [K in SettingName]?: string } = {
-  postcopyAfter: 'pre-copy passes before the postcopy switch',
+  postcopyAfter: 'the pass at whose end migrate-start-postcopy is asked',
   vcpus: "the destination's vCPUs after the postcopy switch",
 };
 
@@ -83,13 +86,14 @@ const FLAG_HELP: { readonly [K in SettingName]: [metavar: string, help: string, 
   zeroShare: ['SHARE', 'share of all-zero pages: 0 to 1, or a percentage', `${DEFAULT_SETTINGS.zeroShare * 100}%`],
   dirtyBytesPerSecond: ['RATE', 'how fast the guest dirties memory', `${formatBytes(DEFAULT_SETTINGS.dirtyBytesPerSecond)}/s`],
   bandwidthBytesPerSecond: ['RATE', 'max-bandwidth; 0 = unlimited', `${formatBytes(DEFAULT_SETTINGS.bandwidthBytesPerSecond)}/s`],
+  availSwitchoverBandwidth: ['RATE', 'bandwidth the switch-over counts on; 0 = measured', '0'],
   channels: ['N', 'multifd channels (one worker each), 1 to 64', String(DEFAULT_SETTINGS.channels)],
   downtimeLimitMs: ['MS', 'switch over once the rest fits in this downtime', `${DEFAULT_SETTINGS.downtimeLimitMs}ms`],
   backend: ['wasm|js', 'counters and zero scan in Wasm, or plain JS', DEFAULT_SETTINGS.backend],
-  maxPasses: ['N', 'give up after N passes that do not converge', String(DEFAULT_SETTINGS.maxPasses)],
+  maxPasses: ['N', 'migrate_cancel when pass N ends unconverged', String(DEFAULT_SETTINGS.maxPasses)],
   seed: ['N', "seed of the guest's pseudo-random writes", String(DEFAULT_SETTINGS.seed)],
   postcopy: ['', 'switch to postcopy if pre-copy has not converged', 'off'],
-  postcopyAfter: ['N', 'pre-copy passes before the postcopy switch', String(DEFAULT_SETTINGS.postcopyAfter)],
+  postcopyAfter: ['N', 'migrate-start-postcopy when pass N ends', String(DEFAULT_SETTINGS.postcopyAfter)],
   vcpus: ['N', "destination vCPUs after the switch, 1 to 64", String(DEFAULT_SETTINGS.vcpus)],
 };
 
@@ -97,7 +101,9 @@ const FLAG_HELP: { readonly [K in SettingName]: [metavar: string, help: string, 
 export function simulateUsage(): string {
   const rows = (Object.keys(FLAG_HELP) as SettingName[]).map((name) => {
     const [metavar, help, shown] = FLAG_HELP[name];
-    return `  ${`${RULES[name].flag} ${metavar}`.trimEnd().padEnd(24)}${help.padEnd(50)}(default ${shown})`;
+    const head = `${RULES[name].flag} ${metavar}`.trimEnd();
+    // A flag too long for its column gets a line of its own.
+    return `  ${head.length < 24 ? head.padEnd(24) : `${head}\n${''.padEnd(26)}`}${help.padEnd(50)}(default ${shown})`;
   });
   return [
     'Usage: migration-stats simulate [options]',
@@ -109,13 +115,17 @@ export function simulateUsage(): string {
     '',
     'Options:',
     ...rows,
+    `  ${'--qmp ADDRESS'.padEnd(24)}serve QMP on unix:PATH or tcp:HOST:PORT (repeatable) and wait for`,
+    `  ${''.padEnd(24)}a client's migrate; serves until the client's quit`,
+    `  ${'--incoming-qmp ADDRESS'.padEnd(24)}serve the destination's QMP too (repeatable), listening at`,
+    `  ${''.padEnd(24)}--incoming URI (tcp: or unix:), or where migrate-incoming says`,
     `  ${'--json'.padEnd(24)}print the query-migrate JSON instead of the report`,
     `  ${'-h, --help'.padEnd(24)}show this help`,
     '',
     `Sizes and rates take these units, spelled exactly so: ${BYTE_UNITS_TEXT};`,
     'rates may end in /s (256MiB, 1GiB/s, 500MB/s).',
-    'Exit codes: 0 migrated and verified byte for byte; 1 did not converge within --max-passes',
-    '(without --postcopy), or the destination differs; 2 bad flags; 130 or 143 stopped by SIGINT',
+    'Exit codes: 0 migrated and verified byte for byte; 1 cancelled after --max-passes passes that',
+    'did not converge, or the destination differs; 2 bad flags; 130 or 143 stopped by SIGINT',
     'or SIGTERM (after printing the report so far, marked cancelled); 141 its output was closed',
     '(| head), at once and without a word.',
     '',
@@ -124,7 +134,15 @@ export function simulateUsage(): string {
 
 /** What the command line asked for. */
 export type SimulateRequest =
-  | { readonly kind: 'run'; readonly settings: SimulationSettings; readonly json: boolean }
+  | {
+      readonly kind: 'run';
+      readonly settings: SimulationSettings;
+      readonly json: boolean;
+      /** `--qmp` addresses, and the destination's: `--incoming-qmp` monitors of `--incoming`. */
+      readonly qmp: readonly string[];
+      readonly incomingQmp: readonly string[];
+      readonly incoming: string | undefined;
+    }
   | { readonly kind: 'help' }
   | { readonly kind: 'error'; readonly message: string };
 
@@ -139,6 +157,9 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
   const settings: Record<string, unknown> = { ...DEFAULT_SETTINGS };
   const seen = new Set<string>();
   let json = false;
+  const qmp: string[] = [];
+  const incomingQmp: string[] = [];
+  let incoming: string | undefined;
   const error = (message: string): SimulateRequest => ({ kind: 'error', message });
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -150,6 +171,21 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
     if (flag === '--json' || flag === '--help') return error(`${flag} takes no value; received ${describe(arg)}`);
+    if (flag === '--qmp' || flag === '--incoming-qmp' || flag === '--incoming') {
+      // --qmp and --incoming-qmp are repeatable, one monitor per address, as QEMU's -qmp.
+      const text = flag !== arg ? arg.slice(eq + 1) : args[++i];
+      if (text === undefined) return error(`${flag} needs a value: unix:PATH or tcp:HOST:PORT`);
+      try {
+        parseQmpAddress(text, flag);
+      } catch (bad) {
+        return error((bad as Error).message);
+      }
+      if (flag === '--incoming') {
+        if (incoming !== undefined) return error('--incoming is given twice');
+        incoming = text;
+      } else (flag === '--qmp' ? qmp : incomingQmp).push(text);
+      continue;
+    }
     const name = FLAG_TO_SETTING.get(flag);
     if (!name) {
       return error(arg.startsWith('-') ? `unknown flag ${describe(flag)}` : `unexpected argument ${describe(arg)}; flags start with --`);
@@ -182,13 +218,19 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
     settings[name] = value;
   }
   // Without --postcopy they would be ignored without a word.
-  if (settings.postcopy !== true) {
+  // (With --qmp, --vcpus applies when a client enables postcopy-ram; --postcopy-after is refused below.)
+  if (settings.postcopy !== true && qmp.length === 0) {
     for (const flag of seen) {
       const what = AFTER_POSTCOPY[FLAG_TO_SETTING.get(flag)!];
       if (what) return error(`${flag} takes effect only with --postcopy (${what}); add --postcopy or leave ${flag} out`);
     }
   }
-  return { kind: 'run', settings: settings as unknown as SimulationSettings, json };
+  for (const flag of ['--max-passes', '--postcopy-after']) {
+    if (qmp.length > 0 && seen.has(flag)) return error(`${flag} is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)`);
+  }
+  if (incoming !== undefined && incomingQmp.length === 0) return error("--incoming needs --incoming-qmp, the destination's monitor");
+  if (incomingQmp.length > 0 && qmp.length === 0) return error("--incoming-qmp needs --qmp, the source's monitor");
+  return { kind: 'run', settings: settings as unknown as SimulationSettings, json, qmp, incomingQmp, incoming };
 }
 
 /** The first line of a run: what is being migrated, and how. */
@@ -222,6 +264,15 @@ export async function simulateCommand(args: readonly string[], io: CommandIo): P
     return EXIT.usage;
   }
   const { settings, json } = request;
+  if (request.qmp.length > 0) {
+    try {
+      const destination = request.incomingQmp.length === 0 ? undefined : { incoming: request.incoming, qmp: request.incomingQmp };
+      return await serveSimulatedSource(settings, { qmp: request.qmp, destination }, json, io);
+    } catch (error) {
+      io.stderr.write(`migration-stats simulate: ${error instanceof Error ? error.message : String(error)}\n`);
+      return EXIT.failed;
+    }
+  }
   const live = json ? io.stderr : io.stdout;
   const view = progressView(live);
   live.write(banner(settings));
@@ -240,7 +291,9 @@ export async function simulateCommand(args: readonly string[], io: CommandIo): P
     io.stderr.write(`${result.message}\n`);
   } else {
     // With postcopy, QEMU prints the destination's blocktime in `info migrate -a`.
-    io.stdout.write(`\n${infoMigrate(result.info, { all: result.postcopy !== undefined && result.status === 'completed' })}`);
+    // A cancelled migration's figures are those of the moment of the cancel (QEMU's final reply has the status alone).
+    const info = result.cancelledInfo ?? result.info;
+    io.stdout.write(`\n${infoMigrate(info, { all: result.postcopy !== undefined && result.status === 'completed' })}`);
     (ok ? io.stdout : io.stderr).write(`\n${result.message}\n`);
   }
   if (ok) return EXIT.ok;

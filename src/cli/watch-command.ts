@@ -144,24 +144,26 @@ export function parseWatchArgs(args: readonly string[]): WatchRequest {
   return { kind: 'run', qmp, metrics, intervalMs, json: switches.has('--json'), timeoutMs, last: switches.has('--last') };
 }
 
-/** The simulator's progress view shows a reply: QEMU's statuses on the view's stages. */
-function asProgress(progress: WatchProgress): MigrationProgress | undefined {
-  const { reply, status } = progress;
-  const stage =
-    status === 'setup' || status === 'active' || status === 'completed'
-      ? status
-      : status === 'pre-switchover' || status === 'device'
-        ? 'device'
-        : status.startsWith('postcopy')
-          ? 'postcopy-active'
-          : status === 'cancelling' || status === 'cancelled'
-            ? 'cancelled'
-            : undefined;
+/** The statuses the simulator's progress view names (postcopy's others are shown as postcopy). */
+const VIEW_STATUSES: ReadonlySet<string> = new Set<MigrationProgress['status']>([
+  'setup', 'active', 'pre-switchover', 'device', 'postcopy-active', 'completed', 'cancelling', 'cancelled', 'failed',
+]);
+
+/**
+ * The simulator's progress view of a reply. Stop-and-copy is `active` after the `STOP` event; a
+ * reply with no figures (`cancelled`, `failed`) shows the figures reached with its status.
+ * @param previous - what the view showed last
+ */
+function asProgress(progress: WatchProgress, previous: MigrationProgress | undefined): MigrationProgress | undefined {
+  const { reply } = progress;
+  const status = (progress.status.startsWith('postcopy') ? 'postcopy-active' : progress.status) as MigrationProgress['status'];
+  if (!VIEW_STATUSES.has(status)) return undefined;
   const ram = ramOf(reply);
-  if (stage === undefined || (!ram && stage !== 'setup')) return undefined;
+  if (!ram && status !== 'setup') return previous && { ...previous, status, stopAndCopy: false };
   const int = (value: Parameters<typeof bigintOf>[0]) => bigintOf(value) ?? 0n;
   return {
-    status: stage,
+    status,
+    stopAndCopy: progress.guestRunning === false && (status === 'active' || status === 'device'),
     pass: Number(int(ram?.['dirty-sync-count'])),
     elapsedMs: Number(int(reply['total-time'])),
     transferredBytes: int(ram?.transferred),
@@ -258,6 +260,7 @@ export async function watchCommand(args: readonly string[], io: CommandIo, conne
   const signals = [io.signal, request.timeoutMs !== undefined ? AbortSignal.timeout(request.timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   const view = progressView(live);
+  let shown: MigrationProgress | undefined;
   let outcome: WatchOutcome;
   try {
     outcome = await watchQemu({
@@ -275,8 +278,8 @@ export async function watchCommand(args: readonly string[], io: CommandIo, conne
       },
       onProgress: (progress) => {
         recordWatchProgress(metrics, progress);
-        const shown = asProgress(progress);
-        if (shown) view.update(shown);
+        const next = asProgress(progress, shown);
+        if (next) view.update((shown = next));
       },
     });
   } catch (error) {

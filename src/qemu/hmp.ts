@@ -159,9 +159,14 @@ export interface InfoMigrateOptions {
    * type) and the postcopy blocktime members that `info` has.
    */
   all?: boolean;
+  /**
+   * What ends each line: `'\n'` (the default, as HMP prints on a terminal) or `'\r\n'`, as QEMU's
+   * `monitor_puts` gives the text over QMP (`human-monitor-command`).
+   */
+  lineEnd?: '\n' | '\r\n';
 }
 
-const OPTIONS: OptionSpec<InfoMigrateOptions> = { names: { all: true }, example: '{ all: true }' };
+const OPTIONS: OptionSpec<InfoMigrateOptions> = { names: { all: true, lineEnd: true }, example: '{ all: true }' };
 
 /**
  * QEMU 10.1's `migration_global_dump()`: the migration object's properties, at the defaults QEMU
@@ -222,8 +227,9 @@ function blocktimeText(info: Readonly<MigrationInfo>): string {
  * one `  [ %8s - %8s ]: %10u` line per bucket, its bounds 2^k and 2^(k+1) µs in `us`, `ms` or `sec`
  * (divided by 1000 with truncation: `1 ms` for 1024 µs).
  * @param info - what {@link queryMigrate} returns; each member printed is read once
- * @param options - `all` (default false): QEMU's `-a`
- * @returns the lines, each ending in `\n` (empty for `{}`, as QEMU prints nothing)
+ * @param options - `all` (default false): QEMU's `-a`; `lineEnd` (default `'\n'`): `'\r\n'` for the
+ *   text as `human-monitor-command` returns it over QMP (QEMU's `monitor_puts`)
+ * @returns the lines, each ending in `lineEnd` (empty for `{}`, as QEMU prints nothing)
  * @throws TypeError when `info` is not a plain object, or a member it prints is missing, of another
  *   type than {@link queryMigrate} gives it (RangeError for an integer outside 64 bits) or cannot be
  *   read (a getter or a Proxy that throws); nothing is printed
@@ -232,8 +238,11 @@ function blocktimeText(info: Readonly<MigrationInfo>): string {
  * //=> 'Status: \t\tcompleted\nTime (ms): \t\ttotal=67, setup=3, down=5\nRAM info:\n  Throughput (Mbps): \t58.15\n…'
  */
 export function infoMigrate(info: MigrationInfo, options?: InfoMigrateOptions): string {
-  const { all = false } = readOptions(WHERE, options, OPTIONS);
+  const { all = false, lineEnd = '\n' } = readOptions(WHERE, options, OPTIONS);
   if (typeof all !== 'boolean') throw new TypeError(`${WHERE}: options.all must be true or false; received ${describe(all)}`);
+  if (lineEnd !== '\n' && lineEnd !== '\r\n') {
+    throw new TypeError(`${WHERE}: options.lineEnd must be '\\n' or '\\r\\n'; received ${describe(lineEnd)}`);
+  }
   const read = readInfo(info);
   let out = '';
   if (read.status !== undefined) {
@@ -269,5 +278,5 @@ export function infoMigrate(info: MigrationInfo, options?: InfoMigrateOptions): 
     out += '\n';
   }
   if (all) out += GLOBALS + blocktimeText(read);
-  return out;
+  return lineEnd === '\n' ? out : out.replaceAll('\n', lineEnd);
 }

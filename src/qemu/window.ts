@@ -98,6 +98,14 @@ function toInt64(x: number): number {
   return x >= TWO_POW_63 ? INT64_SATURATED : Math.trunc(x);
 }
 
+/** Refuses a downtime limit outside QEMU's range. */
+function checkLimit(where: string, name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_DOWNTIME_LIMIT_MS) {
+    const head = `${where}: ${name} must be an integer number of milliseconds from 0 to ${MAX_DOWNTIME_LIMIT_MS} (QEMU's range); received ${describe(value)}`;
+    throw typeof value === 'number' ? new RangeError(head) : new TypeError(head);
+  }
+}
+
 /**
  * One migration's rate-limit windows and the figures QEMU derives from them
  * (`migration_update_counters`). Call {@link MigrationWindow.update} as often as you like; each
@@ -123,15 +131,14 @@ function toInt64(x: number): number {
  * stats.qemuFileTransferred.add(12_500_000);
  * window.update(99);  //=> null (the window lasts at least 100 ms)
  * window.update(100); //=> { transferred: 12500000n, timeSpentMs: 100, bandwidth: 125000,
- *                     //     thresholdSize: 37500000n, mbps: 1000, pagesPerSecond: 0, expectedDowntimeMs: 0 }
+ *                     //     thresholdSize: 37500000n, mbps: 1000, pagesPerSecond: 0, expectedDowntimeMs: 300 }
  */
 export class MigrationWindow {
   /** The stats whose counters are measured. */
   readonly stats: MigrationStats;
   /** How they are read, taken once when the window was made. */
   readonly #reader: StatsReader;
-  /** QEMU's `downtime-limit` (ms). */
-  readonly downtimeLimitMs: number;
+  #downtimeLimitMs: number;
   /** QEMU's `avail-switchover-bandwidth` (bytes/s); 0 = use the measured bandwidth. */
   readonly availSwitchoverBandwidth: bigint;
 
@@ -139,7 +146,7 @@ export class MigrationWindow {
   private windowStartBytes = 0n;
   private windowStartPages = 0n;
   private latest: MigrationWindowResult | null = null;
-  private expectedDowntime = 0;
+  private expectedDowntime: number;
 
   /**
    * Starts the first window at `options.nowMs` with the counters as they are now.
@@ -154,16 +161,31 @@ export class MigrationWindow {
     const reader = requireStats(where, stats);
     const { nowMs, downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS, availSwitchoverBandwidth = 0 } = readOptions(where, options, OPTIONS);
     const start = wholeMs(where, 'options.nowMs', nowMs);
-    if (typeof downtimeLimitMs !== 'number' || !Number.isInteger(downtimeLimitMs) || downtimeLimitMs < 0 || downtimeLimitMs > MAX_DOWNTIME_LIMIT_MS) {
-      const head = `${where}: options.downtimeLimitMs must be an integer number of milliseconds from 0 to ${MAX_DOWNTIME_LIMIT_MS} (QEMU's range); received ${describe(downtimeLimitMs)}`;
-      throw typeof downtimeLimitMs === 'number' ? new RangeError(head) : new TypeError(head);
-    }
+    checkLimit(where, 'options.downtimeLimitMs', downtimeLimitMs);
     const switchover = toU64(where, 'options.availSwitchoverBandwidth', availSwitchoverBandwidth);
     this.stats = stats;
     this.#reader = reader;
-    this.downtimeLimitMs = downtimeLimitMs;
+    this.#downtimeLimitMs = downtimeLimitMs as number;
     this.availSwitchoverBandwidth = switchover;
+    // QEMU's migrate_fd_connect() (migration_connect() since 9.2): expected_downtime starts at the limit.
+    this.expectedDowntime = downtimeLimitMs;
     this.begin(where, start);
+  }
+
+  /** QEMU's `downtime-limit` (ms). */
+  get downtimeLimitMs(): number {
+    return this.#downtimeLimitMs;
+  }
+
+  /**
+   * Changes the downtime limit, as `migrate-set-parameters` does during a migration: QEMU reads it
+   * at each window, so the thresholds of the windows that close from now on use it.
+   * @param downtimeLimitMs - whole milliseconds from 0 to 2000000
+   * @throws TypeError or RangeError naming the argument; nothing changes
+   */
+  setDowntimeLimit(downtimeLimitMs: number): void {
+    checkLimit('MigrationWindow.setDowntimeLimit', 'downtimeLimitMs', downtimeLimitMs);
+    this.#downtimeLimitMs = downtimeLimitMs;
   }
 
   /** Start of the current window (ms). */
@@ -186,7 +208,7 @@ export class MigrationWindow {
     return this.latest;
   }
 
-  /** QEMU's current `expected_downtime` (ms): 0 until a window re-estimates it. */
+  /** QEMU's current `expected_downtime` (ms): the downtime limit until a window re-estimates it. */
   get expectedDowntimeMs(): number {
     return this.expectedDowntime;
   }
@@ -252,13 +274,15 @@ export class MigrationWindow {
 
   /**
    * Starts a new window at `nowMs` from the counters as they are now, without computing anything
-   * (QEMU does this when a migration starts). Use it after `stats.reset()`.
+   * (QEMU does this when a migration starts); the expected downtime goes back to the downtime
+   * limit. Use it after `stats.reset()`.
    * @param nowMs - the clock now, in whole milliseconds
    * @throws TypeError or RangeError when `nowMs` is not a safe-integer number
    */
   restart(nowMs: number): void {
     const where = 'MigrationWindow.restart';
     this.begin(where, wholeMs(where, 'nowMs', nowMs));
+    this.expectedDowntime = this.downtimeLimitMs;
   }
 
   private begin(where: string, nowMs: number): void {

@@ -1,5 +1,6 @@
 /**
- * A multifd channel: sends its handshake, then for each packet checks every page for zeros,
+ * A multifd channel: started at boot, it sends its handshake when the migration connects it,
+ * then for each packet checks every page for zeros,
  * waits while the rate-limit window is spent, counts the packet, and copies its pages to the
  * destination as QEMU's receiving side writes them (destination.ts).
  * @packageDocumentation
@@ -26,7 +27,8 @@ import { zeroScanner } from './zero-scan.js';
 export type ChannelHandler = (request: ChannelRequest) => WorkerReply | null | Promise<WorkerReply>;
 
 /**
- * Starts a channel: attaches to the counters, prepares the zero scan, sends the handshake.
+ * Starts a channel at boot: attaches to the counters and prepares the zero scan (the handshake
+ * waits for the migration's `connect`).
  * @returns the handler of later requests, and what to tell the migration thread now
  */
 export async function startChannel(init: ChannelInit): Promise<{ handle: ChannelHandler; ready: WorkerReply }> {
@@ -37,6 +39,20 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
   const destination = new Uint8Array(init.destination, 0, ramBytes);
   const comparer = await pageComparer(init.ram.buffer, init.destination, ramBytes);
 
+  /** Multifd (the default), or QEMU's main stream when the `multifd` capability is off: set by `connect`. */
+  let multifd = true;
+  /**
+   * Without multifd QEMU sends each page on the main stream as a record (a header, then the page
+   * or a zero page's fill byte), counted as RAM bytes: before the switch-over in `precopyBytes`,
+   * after it (the guest stopped) in `downtimeBytes`.
+   */
+  const countOnMainStream = (normalPages: number, zeroPages: number, bytes: number): void => {
+    stats.normalPages.add(normalPages);
+    stats.zeroPages.add(zeroPages);
+    stats.qemuFileTransferred.add(bytes);
+    (Atomics.load(control, SLOT.guestStopped) === 0 ? stats.precopyBytes : stats.downtimeBytes).add(bytes);
+  };
+
   /**
    * Counts one send once the window allows it: under the send lock, so that the check and the
    * count are one step for every sender. Returns false when the migration was aborted meanwhile.
@@ -45,7 +61,8 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
     for (;;) {
       lockBlocking(control);
       if (!stats.migrationRateExceeded()) {
-        stats.addMultifdPacket(normalPages, zeroPages, bytes);
+        if (multifd) stats.addMultifdPacket(normalPages, zeroPages, bytes);
+        else countOnMainStream(normalPages, zeroPages, bytes);
         unlock(control);
         return true;
       }
@@ -73,7 +90,15 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
       }
     }
     const normalPages = pages.length - zeroPages;
-    if (!send(normalPages, zeroPages, multifdPacketBytes(normalPages))) return null;
+    if (multifd) {
+      if (!send(normalPages, zeroPages, multifdPacketBytes(normalPages))) return null;
+    } else {
+      // The main stream sends page by page, each under the rate limit, as QEMU's ram_save_iterate.
+      for (let i = 0; i < pages.length; i++) {
+        const sent = zero[i] === 1 ? send(0, 1, POSTCOPY_ZERO_RECORD_BYTES) : send(1, 0, POSTCOPY_PAGE_RECORD_BYTES);
+        if (!sent) return null;
+      }
+    }
     // Runs of consecutive pages of the same kind are copied in one call.
     let runStart = 0;
     for (let i = 1; i <= pages.length; i++) {
@@ -144,9 +169,12 @@ export async function startChannel(init: ChannelInit): Promise<{ handle: Channel
     return { type: 'packets', packets: 0, normalPages, zeroPages, requestsTaken, requestedPagesSent };
   };
 
-  if (!send(0, 0, MULTIFD_HANDSHAKE_BYTES)) throw new Error('the migration was aborted before the channel connected');
   const handle: ChannelHandler = (request) => {
     switch (request.type) {
+      case 'connect':
+        // The migration's start: a multifd channel sends its handshake; the main stream has none.
+        multifd = request.multifd;
+        return !multifd || send(0, 0, MULTIFD_HANDSHAKE_BYTES) ? { type: 'sync' } : null;
       case 'postcopy':
         return definePostcopyStats(request.shared.vcpus)
           .attach(request.postcopyStats, { backend: init.backend })

@@ -3,7 +3,11 @@
  * on worker threads (Node `worker_threads` or browser Web Workers), counted in the shared counters.
  * @packageDocumentation
  */
-export { simulateMigration } from './migration.js';
+export { bootSimulatedVm, simulateMigration } from './migration.js';
+export { SimulatedVm, type RunState } from './vm.js';
+export { SIMULATED_QEMU_VERSION, SimulatorQmpBackend } from './qmp-backend.js';
+export { DestinationQmpBackend } from './qmp-destination.js';
+export type { MigrationCapabilities, MigrationParameters } from './parameters.js';
 // Every type of the simulator's options, progress reports and result (DestinationStats, PostcopyResult…).
 export type * from './types.js';
 export { DEFAULT_SETTINGS, MAX_CHANNELS, MAX_RAM_BYTES, type SimulationSettings } from './options.js';

@@ -28,22 +28,31 @@ export interface SimulationSettings {
   dirtyBytesPerSecond: number;
   /** `max-bandwidth`: bytes/s, 0 = unlimited. Default 128 MiB/s (QEMU's default). */
   bandwidthBytesPerSecond: bigint;
+  /**
+   * `avail-switchover-bandwidth`: bytes/s the switch-over may count on, 0 = the measured bandwidth.
+   * Set, the switch-over threshold no longer depends on the machine's speed. Default 0.
+   */
+  availSwitchoverBandwidth: bigint;
   /** Multifd channels, one worker each. Default 2 (QEMU's default). */
   channels: number;
   /** `downtime-limit` in ms: switch over once the rest fits in it. Default 300 (QEMU's default). */
   downtimeLimitMs: number;
   /** Counters' backend in every thread, and the zero scan with it (`js`: a JS loop). */
   backend: BackendName;
-  /** Passes over dirty memory before a migration that does not converge is given up. Default 20. */
+  /**
+   * Passes that may end without converging: when pass `maxPasses` ends and what is dirty does not
+   * fit the downtime limit, the migration is cancelled (`migrate_cancel`; QEMU never gives up by
+   * itself). Default 20.
+   */
   maxPasses: number;
   /** Seed of the guest's pseudo-random writes. Default 1. */
   seed: number;
   /**
-   * QEMU's `postcopy-ram` with `migrate-start-postcopy`: switch to postcopy after `postcopyAfter`
-   * passes that did not converge (or after `maxPasses`, when that comes first). Default false.
+   * QEMU's `postcopy-ram` capability, with `migrate-start-postcopy` asked when pass
+   * `postcopyAfter` ends without converging; the switch comes at the next iteration. Default false.
    */
   postcopy: boolean;
-  /** Passes of pre-copy before the postcopy switch, 1 to 1000000. Default 1. */
+  /** The pass at whose end `migrate-start-postcopy` is asked, 1 to 1000000. Default 1. */
   postcopyAfter: number;
   /** The destination's vCPUs after the postcopy switch (one worker each), 1 to 64. Default 2. */
   vcpus: number;
@@ -55,6 +64,7 @@ export const DEFAULT_SETTINGS: Readonly<SimulationSettings> = Object.freeze({
   zeroShare: 0.25,
   dirtyBytesPerSecond: 112 * 1024 ** 2,
   bandwidthBytesPerSecond: 128n * 1024n ** 2n,
+  availSwitchoverBandwidth: 0n,
   channels: 2,
   downtimeLimitMs: 300,
   backend: 'wasm',
@@ -110,6 +120,15 @@ export const RULES: { readonly [K in keyof SimulationSettings]: SettingRule } = 
       return b !== undefined && (b === 0n || (b >= 10n && b <= U64_MAX)) ? b : undefined;
     },
   },
+  availSwitchoverBandwidth: {
+    flag: '--avail-switchover-bandwidth',
+    allowed: 'a whole number of bytes per second from 0 to 2^64 − 1 (0: the measured bandwidth)',
+    example: '1GiB/s',
+    check: (v) => {
+      const b = typeof v === 'bigint' ? v : isSafeInt(v) ? BigInt(v) : undefined;
+      return b !== undefined && b >= 0n && b <= U64_MAX ? b : undefined;
+    },
+  },
   channels: { flag: '--channels', allowed: `a whole number from 1 to ${MAX_CHANNELS}`, example: '2', check: intIn(1, MAX_CHANNELS) },
   downtimeLimitMs: {
     flag: '--downtime-limit',
@@ -139,6 +158,7 @@ const OPTIONS: OptionSpec<SimulationOptions> = {
   zeroShare: true,
   dirtyBytesPerSecond: true,
   bandwidthBytesPerSecond: true,
+  availSwitchoverBandwidth: true,
   channels: true,
   downtimeLimitMs: true,
   backend: true,
@@ -185,7 +205,7 @@ export function checkSettings(where: string, options: unknown): CheckedOptions {
       const wrongType =
         key === 'backend' ||
         key === 'postcopy' ||
-        (typeof value !== typeof DEFAULT_SETTINGS[key] && !(key === 'bandwidthBytesPerSecond' && typeof value === 'number'));
+        (typeof value !== typeof DEFAULT_SETTINGS[key] && !(typeof DEFAULT_SETTINGS[key] === 'bigint' && typeof value === 'number'));
       const error = wrongType ? TypeError : RangeError;
       throw new error(`${where}: options.${key} must be ${rule.allowed}; received ${describe(value)}`);
     }

@@ -95,6 +95,11 @@ export type ChannelRequest =
    * shorter: several packets to a request, so that messages cost little next to the pages.
    */
   | { readonly type: 'packets'; readonly pages: Uint32Array }
+  /**
+   * The migration starts: with `multifd`, send the channel's handshake; without, later packets
+   * are page records of QEMU's main stream. Answered with `sync`.
+   */
+  | { readonly type: 'connect'; readonly multifd: boolean }
   /** Send a sync packet (end of a pass); answered after every packet asked before it. */
   | { readonly type: 'sync' }
   /**
@@ -110,7 +115,7 @@ export type WorkerReply =
   | { readonly type: 'alive' }
   /** A {@link FillRequest} is done. */
   | { readonly type: 'filled' }
-  /** Init done (a channel has sent its handshake; the guest has filled its RAM and runs). */
+  /** Init done (a channel is ready to connect; the guest has filled its RAM and runs). */
   | { readonly type: 'ready'; readonly scan?: string }
   /** A `packets` request is sent: how many packets, and their pages of each kind. */
   | {

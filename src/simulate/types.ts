@@ -11,8 +11,16 @@ import type { MigrationInfo, MigrationStatus as QmpStatus } from '../qemu/query-
 import type { MigrationStats } from '../stats.js';
 import type { SimulationSettings } from './options.js';
 
-/** QEMU's migration states that the simulator passes through. */
-export type SimulationStatus = Extract<QmpStatus, 'setup' | 'active' | 'device' | 'postcopy-active' | 'completed' | 'cancelled'>;
+/**
+ * QEMU's migration states that the simulator passes through: `none` before `migrate`; `setup`;
+ * `active` (stop-and-copy included); `pre-switchover` and `device` only with the
+ * `pause-before-switchover` capability; `postcopy-active`; `completed`; `cancelling` then
+ * `cancelled` after a cancel; `failed` when a worker failed.
+ */
+export type SimulationStatus = Extract<
+  QmpStatus,
+  'none' | 'setup' | 'active' | 'pre-switchover' | 'device' | 'postcopy-active' | 'completed' | 'cancelling' | 'cancelled' | 'failed'
+>;
 
 /** The destination's postcopy statistics (`definePostcopyStats(vcpus)`), as the simulator's result gives them. */
 export type DestinationStats = Awaited<ReturnType<PostcopyStatsDefinition['create']>>;
@@ -44,8 +52,11 @@ export interface PostcopyResult {
 
 /** What the migration looks like right now; passed to `onProgress` at least every `BUFFER_DELAY`. */
 export interface MigrationProgress {
+  /** QEMU's status (never `none`: progress starts with the migration). */
   readonly status: SimulationStatus;
-  /** Pass over dirty memory under way (1 = the bulk pass), 0 during set-up. */
+  /** Whether stop-and-copy is under way: the guest stopped, the last pass sent (QEMU's status stays `active`). */
+  readonly stopAndCopy: boolean;
+  /** The pass under way: QEMU's `dirty-sync-count` (1 = the bulk pass, after set-up's sync), 0 before the first sync. */
   readonly pass: number;
   /** Milliseconds since the migration started. */
   readonly elapsedMs: number;
@@ -58,7 +69,7 @@ export interface MigrationProgress {
   readonly mbps: number;
   /** `dirtyPagesRate`: pages dirtied per second at the last rate update. */
   readonly dirtyPagesRate: bigint;
-  /** Expected downtime from the last window, ms. */
+  /** Expected downtime, ms: the downtime limit until a window re-estimates it, as QEMU's. */
   readonly expectedDowntimeMs: number;
   /** The counters, readable live. */
   readonly stats: MigrationStats;
@@ -75,20 +86,28 @@ export interface WindowRecord {
 
 /** How a simulated migration ended. */
 export interface MigrationResult {
-  /** `completed`; or `cancelled` when it did not converge within `maxPasses`, or `signal` aborted it. */
+  /** `completed`; or `cancelled` when pass `maxPasses` ended without converging, or `signal` aborted it. */
   readonly status: 'completed' | 'cancelled';
+  /**
+   * When cancelled while migrating: the `query-migrate` of the moment of the cancel (status
+   * `cancelling`, the figures then), since QEMU's final reply has the status alone. Otherwise `undefined`.
+   */
+  readonly cancelledInfo: MigrationInfo | undefined;
   /** One line saying what happened. */
   readonly message: string;
   readonly settings: SimulationSettings;
   /**
-   * `query-migrate` of the completed migration; when cancelled, of its last moment (status
-   * `active`, or `setup` or `device` when `signal` stopped it then, or `completed` when it stopped
-   * the verification).
+   * The last `query-migrate`: of the completed migration; when cancelled, QEMU's
+   * `{ status: 'cancelled' }` (the figures are in `cancelledInfo`), or the completed reply when
+   * `signal` stopped the verification.
    */
   readonly info: MigrationInfo;
   /** The counters; their final values stay readable. */
   readonly stats: MigrationStats;
-  /** Passes over dirty memory while the guest ran (the stop-and-copy pass not included). */
+  /**
+   * How many passes over dirty memory were made while the guest ran (the stop-and-copy pass not
+   * included); progress's pass numbers are QEMU's `dirty-sync-count` instead.
+   */
   readonly passes: number;
   /** Multifd packets that carried pages. */
   readonly dataPackets: number;
@@ -121,9 +140,11 @@ export interface MigrationResult {
 }
 
 /** Settings plus what only a library caller can pass. */
-export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'bandwidthBytesPerSecond'>> {
+export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'bandwidthBytesPerSecond' | 'availSwitchoverBandwidth'>> {
   /** `max-bandwidth` in bytes/s, 0 = unlimited: a bigint, or a safe-integer number. */
   bandwidthBytesPerSecond?: bigint | number;
+  /** `avail-switchover-bandwidth` in bytes/s, 0 = measured: a bigint, or a safe-integer number. */
+  availSwitchoverBandwidth?: bigint | number;
   /** Called with the live figures at least every `BUFFER_DELAY` ms, and at every stage change. */
   onProgress?: (progress: MigrationProgress) => void;
   /**
@@ -135,8 +156,8 @@ export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'ban
   workerUrl?: URL | string;
   /**
    * Cancels the migration when aborted: the workers stop within about `BUFFER_DELAY` ms and the
-   * promise resolves with status `cancelled`, the figures of that moment and a message naming the
-   * signal's reason (a string reason, such as `'SIGINT'`, is quoted as is).
+   * promise resolves with status `cancelled` (QEMU's `migrate_cancel`), the figures of that moment
+   * in `cancelledInfo` and a message naming the signal's reason (a string reason, such as `'SIGINT'`, is quoted as is).
    */
   signal?: AbortSignal;
 }

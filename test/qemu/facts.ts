@@ -78,7 +78,10 @@ export function checkCommon(record: ScenarioRecord): void {
     expect(text.endsWith('\r\n')).toBe(true);
     const final = returnOf(source.final);
     const error = final['error-desc'] === undefined ? '' : ` (${String(final['error-desc'])})`;
-    expect(text.split('\r\n')).toContain(`Migration status: ${String(final.status)}${error}`);
+    // The layout changed in 10.1: `Migration status: …` before, `Status: \t\t…` since.
+    const [major, minor] = versionOf(record);
+    const label = major > 10 || (major === 10 && minor >= 1) ? 'Status: \t\t' : 'Migration status: ';
+    expect(text.split('\r\n')).toContain(`${label}${String(final.status)}${error}`);
   }
 }
 

@@ -312,6 +312,11 @@ export interface RunOptions {
   readonly during?: (vms: { source: Vm; destination: Vm }) => Promise<(() => Promise<unknown>) | void>;
   /** The safety net for the whole run (default test/wait.ts's SAFETY_NET_MS, 4 minutes). */
   readonly deadlineMs?: number;
+  /**
+   * Starts both sides in `dir` instead of two QEMUs (the destination waiting for
+   * `migrate-incoming`), e.g. `migration-stats simulate --qmp` (simulator.ts).
+   */
+  readonly start?: (dir: string) => Promise<[source: Vm, destination: Vm]>;
 }
 
 /**
@@ -343,11 +348,18 @@ export async function runScenario(name: ScenarioName, options: RunOptions = {}):
   const polling = { stop: false };
   const pollers: Promise<void>[] = [];
   try {
-    const kernel = buildGuest();
-    const destination = await step('starting the destination', startVm({ role: 'destination', dir, kernel }));
-    vms.push(destination);
-    const source = await step('starting the source', startVm({ role: 'source', dir, kernel, extraMonitors: options.extraMonitors }));
-    vms.push(source);
+    let source: Vm;
+    let destination: Vm;
+    if (options.start) {
+      [source, destination] = await step('starting both sides', options.start(dir));
+      vms.push(destination, source);
+    } else {
+      const kernel = buildGuest();
+      destination = await step('starting the destination', startVm({ role: 'destination', dir, kernel }));
+      vms.push(destination);
+      source = await step('starting the source', startVm({ role: 'source', dir, kernel, extraMonitors: options.extraMonitors }));
+      vms.push(source);
+    }
     const version = await source.qmp.execute('query-version');
     const qemuVersion = describeVersion(version.value);
 
