@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatQmp } from '../dist/index.js';
 import { parseQmp, QmpError, QmpReader, type QmpObject } from '../dist/qemu/qmp-wire.js';
+import { connectQmp } from '../dist/qemu/qmp-client.js';
+import type { QmpEvent } from '../dist/qemu/qmp-wire.js';
 import { FakeSession, readTranscript, type FakeOptions } from './qmp-transcript.js';
 import { waitForEvent, waitForOutput } from './wait.js';
 
@@ -27,7 +29,11 @@ interface Program {
 }
 
 function start(...args: string[]): Program {
-  const child = spawn(process.execPath, [BIN, 'watch', ...args]);
+  return startCommand('watch', ...args);
+}
+
+function startCommand(...args: string[]): Program {
+  const child = spawn(process.execPath, [BIN, ...args]);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk) => (stdout += chunk));
@@ -236,5 +242,39 @@ describe('migration-stats watch: outcomes', () => {
     program.child.kill('SIGINT');
     expect(await program.done).toBe(0);
     server.close();
+  });
+});
+
+describe('migration-stats watch against simulate --qmp', () => {
+  it('follows the simulator\'s migration: last is its final query-migrate, passes its MIGRATION_PASS events', async () => {
+    const control = join(dir, `sim-${sockets}.sock`);
+    const watched = join(dir, `sim-${sockets++}-watch.sock`);
+    const simulator = startCommand('simulate', '--qmp', `unix:${control}`, '--qmp', `unix:${watched}`, '--ram', '16MiB', '--dirty-rate', '0', '--backend', 'js');
+    try {
+      await waitForOutput(simulator.child, simulator.output, 'both monitors', (text) => (text.includes(`unix:${watched}; waiting for migrate`) ? true : undefined));
+      const session = await connectQmp(`unix:${control}`);
+      const passes: QmpEvent[] = [];
+      session.onEvent((event) => {
+        if (event.event === 'MIGRATION_PASS') passes.push(event);
+      });
+      const watch = start('--qmp', `unix:${watched}`, '--json', '--interval', '5');
+      await waitForOutput(watch.child, watch.output, 'the watch ready', (text) => (text.includes('events turned on\n') ? true : undefined));
+      await session.execute('migrate', { uri: 'tcp:127.0.0.1:4444' });
+      expect(await watch.done).toBe(0);
+      const final = await session.execute('query-migrate');
+      await session.execute('quit').catch(() => undefined);
+      await session.close();
+      expect(await simulator.done).toBe(0);
+      const json = JSON.parse(watch.stdout()) as { status: string; qemu: string; passes: { pass: number; time: { seconds: number; microseconds: number } }[] };
+      expect(watch.stdout()).toContain(`"last": ${formatQmp(final, { type: null })}, `);
+      expect(json.status).toBe('completed');
+      expect(json.qemu).toBe('10.1.0');
+      expect(passes.length).toBeGreaterThan(0);
+      expect(json.passes.map((p) => [p.pass, p.time.seconds, p.time.microseconds])).toEqual(
+        passes.map((e) => [Number((e.data as { pass: bigint }).pass), Number(e.timestamp.seconds), Number(e.timestamp.microseconds)]),
+      );
+    } finally {
+      if (simulator.child.exitCode === null) simulator.child.kill('SIGTERM');
+    }
   });
 });
