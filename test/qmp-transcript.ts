@@ -29,7 +29,7 @@ function returnText(line: string): string {
 }
 
 export function readTranscript(name: string): Transcript {
-  const lines = readFileSync(new URL(`./fixtures/qemu-7.2/${name}.log`, import.meta.url), 'utf8').split(/\r?\n/).filter(Boolean);
+  const lines = readFileSync(new URL(`./fixtures/qemu-7.2/${name}.qmp`, import.meta.url), 'utf8').split(/\r?\n/).filter(Boolean);
   const greeting = (parseQmp(lines[0]!) as { QMP: QmpObject }).QMP;
   const steps: Step[] = [];
   const replies = new Map<string, QmpValue>();

@@ -3,12 +3,11 @@
  * @packageDocumentation
  */
 import { describe } from '../errors.js';
-import { infoMigrate } from '../qemu/hmp.js';
-import { formatQmp } from '../qemu/qmp-json.js';
 import { parseQmpAddress } from '../qemu/qmp-wire.js';
 import { simulateMigration, type MigrationResult } from '../simulate/migration.js';
 import { DEFAULT_SETTINGS, RULES, type SimulationSettings } from '../simulate/options.js';
 import { progressView, type TextOut } from './progress.js';
+import { writeReport } from './report.js';
 import { serveSimulatedSource } from './simulate-qmp.js';
 import { BYTE_UNITS_TEXT, formatBytes, parseBytes, parseCount, parseMs, parseShare, type Parsed } from './units.js';
 
@@ -285,17 +284,7 @@ export async function simulateCommand(args: readonly string[], io: CommandIo): P
   } finally {
     view.finish();
   }
-  const ok = result.status === 'completed' && result.verified === true;
-  if (json) {
-    io.stdout.write(`${formatQmp(result.info)}\n`);
-    io.stderr.write(`${result.message}\n`);
-  } else {
-    // With postcopy, QEMU prints the destination's blocktime in `info migrate -a`.
-    // A cancelled migration's figures are those of the moment of the cancel (QEMU's final reply has the status alone).
-    const info = result.cancelledInfo ?? result.info;
-    io.stdout.write(`\n${infoMigrate(info, { all: result.postcopy !== undefined && result.status === 'completed' })}`);
-    (ok ? io.stdout : io.stderr).write(`\n${result.message}\n`);
-  }
+  const ok = writeReport(result, json, io);
   if (ok) return EXIT.ok;
   const reason: unknown = io.signal?.aborted ? io.signal.reason : undefined;
   return result.status === 'cancelled' && typeof reason === 'string' ? (SIGNAL_EXIT[reason] ?? EXIT.failed) : EXIT.failed;

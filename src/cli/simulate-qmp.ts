@@ -5,8 +5,6 @@
  * until a client's `quit` or a signal, as QEMU keeps running after a migration.
  * @packageDocumentation
  */
-import { infoMigrate } from '../qemu/hmp.js';
-import { formatQmp } from '../qemu/qmp-json.js';
 import { serveQmp } from '../qemu/qmp-server.js';
 import { bootSimulatedVm } from '../simulate/migration.js';
 import type { SimulationSettings } from '../simulate/options.js';
@@ -14,6 +12,7 @@ import { SimulatorQmpBackend } from '../simulate/qmp-backend.js';
 import { DestinationQmpBackend } from '../simulate/qmp-destination.js';
 import type { MigrationResult } from '../simulate/types.js';
 import { progressView } from './progress.js';
+import { writeReport } from './report.js';
 import type { CommandIo } from './simulate-command.js';
 import { formatBytes } from './units.js';
 
@@ -95,14 +94,5 @@ export async function serveSimulatedSource(
 
 /** Prints a migration's report, as the plain `simulate` does, and returns its exit code. */
 function report(result: MigrationResult, json: boolean, io: CommandIo): number {
-  const ok = result.status === 'completed' && result.verified === true;
-  if (json) {
-    io.stdout.write(`${formatQmp(result.info)}\n`);
-    io.stderr.write(`${result.message}\n`);
-  } else {
-    const info = result.cancelledInfo ?? result.info;
-    io.stdout.write(`\n${infoMigrate(info, { all: result.postcopy !== undefined && result.status === 'completed' })}`);
-    (ok ? io.stdout : io.stderr).write(`\n${result.message}\n`);
-  }
-  return ok ? OK : FAILED;
+  return writeReport(result, json, io) ? OK : FAILED;
 }

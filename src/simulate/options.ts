@@ -88,6 +88,11 @@ export interface SettingRule {
 }
 
 const isSafeInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+/** An unsigned 64-bit integer given as a bigint or a safe-integer number, as a bigint; `undefined` otherwise. */
+const asU64 = (v: unknown): bigint | undefined => {
+  const b = typeof v === 'bigint' ? v : isSafeInt(v) ? BigInt(v) : undefined;
+  return b !== undefined && b >= 0n && b <= U64_MAX ? b : undefined;
+};
 const intIn = (lo: number, hi: number) => (v: unknown) => (isSafeInt(v) && v >= lo && v <= hi ? v : undefined);
 
 /** The rules, by setting name. */
@@ -115,19 +120,16 @@ export const RULES: { readonly [K in keyof SimulationSettings]: SettingRule } = 
     allowed: 'a whole number of bytes per second: 0 for unlimited, or from 10 to 2^64 − 1',
     example: '1GiB/s',
     check: (v) => {
-      const b = typeof v === 'bigint' ? v : isSafeInt(v) ? BigInt(v) : undefined;
+      const b = asU64(v);
       // 1 to 9 B/s would be a budget of 0 bytes per window, which QEMU reads as "unlimited".
-      return b !== undefined && (b === 0n || (b >= 10n && b <= U64_MAX)) ? b : undefined;
+      return b === 0n || (b !== undefined && b >= 10n) ? b : undefined;
     },
   },
   availSwitchoverBandwidth: {
     flag: '--avail-switchover-bandwidth',
     allowed: 'a whole number of bytes per second from 0 to 2^64 − 1 (0: the measured bandwidth)',
     example: '1GiB/s',
-    check: (v) => {
-      const b = typeof v === 'bigint' ? v : isSafeInt(v) ? BigInt(v) : undefined;
-      return b !== undefined && b >= 0n && b <= U64_MAX ? b : undefined;
-    },
+    check: asU64,
   },
   channels: { flag: '--channels', allowed: `a whole number from 1 to ${MAX_CHANNELS}`, example: '2', check: intIn(1, MAX_CHANNELS) },
   downtimeLimitMs: {
