@@ -316,7 +316,7 @@ export interface RunOptions {
    * Starts both sides in `dir` instead of two QEMUs (the destination waiting for
    * `migrate-incoming`), e.g. `migration-stats simulate --qmp` (simulator.ts).
    */
-  readonly start?: (dir: string) => Promise<[source: Vm, destination: Vm]>;
+  readonly start?: (dir: string, extraMonitors: number) => Promise<[source: Vm, destination: Vm]>;
 }
 
 /**
@@ -351,7 +351,7 @@ export async function runScenario(name: ScenarioName, options: RunOptions = {}):
     let source: Vm;
     let destination: Vm;
     if (options.start) {
-      [source, destination] = await step('starting both sides', options.start(dir));
+      [source, destination] = await step('starting both sides', options.start(dir, options.extraMonitors ?? 0));
       vms.push(destination, source);
     } else {
       const kernel = buildGuest();

@@ -15,12 +15,16 @@ const BIN = new URL('../../bin/migration-stats.mjs', import.meta.url).pathname;
 /**
  * Starts the simulator, once both monitors listen.
  * @param dir - a folder for the sockets
+ * @param extraMonitors - more monitors on the source (`--qmp` again), as the harness's QEMUs have
  * @returns the source and the destination; killing either ends the process (both sides)
  */
-export async function startSimulator(dir: string): Promise<[source: Vm, destination: Vm]> {
+export async function startSimulator(dir: string, extraMonitors = 0): Promise<[source: Vm, destination: Vm]> {
   const source = join(dir, 'source.qmp');
   const destination = join(dir, 'destination.qmp');
-  const argv = ['simulate', '--ram', '131076KiB', '--dirty-rate', '256MiB/s', '--bandwidth', '0', '--qmp', `unix:${source}`, '--incoming-qmp', `unix:${destination}`];
+  const monitors = Array.from({ length: extraMonitors }, (_, i) => join(dir, `source-${i + 2}.qmp`));
+  const argv = ['simulate', '--ram', '131076KiB', '--dirty-rate', '256MiB/s', '--bandwidth', '0', '--qmp', `unix:${source}`];
+  for (const monitor of monitors) argv.push('--qmp', `unix:${monitor}`);
+  argv.push('--incoming-qmp', `unix:${destination}`);
   const child = spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -42,7 +46,7 @@ export async function startSimulator(dir: string): Promise<[source: Vm, destinat
       role,
       pid: child.pid!,
       qmp: await connectMonitor(path, `simulated ${role} QMP`),
-      monitors: [],
+      monitors: role === 'source' ? monitors : [],
       argv,
       exit,
       exited: () => exitRecord,
