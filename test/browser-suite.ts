@@ -537,7 +537,7 @@ export function browserSuite(id: EngineId): void {
 
       if (facts.sharesWhenIsolated) {
         test('migrates a guest dirtying far faster than the link by postcopy, and draws the latency distribution', async () => {
-          const shown = await show(true, 'ram=4&dirty=512&bandwidth=8&postcopy&vcpus=2&start');
+          const shown = await show(true, 'ram=4&dirty=512&bandwidth=8&switchover=8&postcopy&vcpus=2&start');
           expect(shown.status).toBe('Done: the destination equals the source byte for byte.');
           expect(shown.report).toContain('Status: \t\tcompleted\n');
           expect(shown.report).toContain('\nPostcopy Latency Distribution:\n');

@@ -108,7 +108,7 @@ describe('migration-stats simulate: runs', () => {
 
   it('cancels a migration whose pass --max-passes ends unconverged, with the stats of that moment, exit 1', async () => {
     const run = await cli(
-      'simulate', '--ram', '2MiB', '--dirty-rate', '1GiB/s', '--bandwidth', '1MiB/s', '--downtime-limit', '10', '--max-passes', '2',
+      'simulate', '--ram', '2MiB', '--dirty-rate', '1GiB/s', '--bandwidth', '1MiB/s', '--downtime-limit', '10', '--avail-switchover-bandwidth', '1MiB/s', '--max-passes', '2',
     );
     expect(run.code).toBe(1);
     // --max-passes is QEMU's migrate_cancel: the report is that of the moment of the cancel.
@@ -122,8 +122,10 @@ describe('migration-stats simulate: runs', () => {
 describe('migration-stats simulate: its output closed', () => {
   it('ends quietly with exit 141, as a process SIGPIPE ended, when the reader goes away (`| head -1`)', async () => {
     // A migration that never converges writes a line per pass for ever: whenever head exits, a
-    // later write finds the pipe closed.
-    const command = `"${process.execPath}" "${BIN}" simulate --ram 1MiB --dirty-rate 1GiB/s --downtime-limit 0 --max-passes 1000000`;
+    // later write finds the pipe closed. (A fixed switch-over bandwidth of 1 MiB/s × 10 ms is under
+    // 3 pages, against a guest that dirties every page in each pass of at least a second.)
+    const never = '--dirty-rate 1GiB/s --bandwidth 1MiB/s --avail-switchover-bandwidth 1MiB/s --downtime-limit 10 --max-passes 1000000';
+    const command = `"${process.execPath}" "${BIN}" simulate --ram 1MiB ${never}`;
     const run = await new Promise<Run>((resolve) => {
       execFile('bash', ['-c', `${command} | head -1; echo "exit \${PIPESTATUS[0]}" >&2`], (error, stdout, stderr) => {
         resolve({ code: error ? 1 : 0, stdout, stderr });

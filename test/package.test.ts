@@ -523,7 +523,7 @@ const { Registry } = await import('prom-client');
 const { metrics } = await import('@opentelemetry/api');
 
 // A guest that dirties faster than it is sent: postcopy, whose destination statistics the simulator makes.
-const result = await simulateMigration({ ramBytes: 4 << 20, dirtyBytesPerSecond: 1e9, bandwidthBytesPerSecond: 1e7, postcopy: true });
+const result = await simulateMigration({ ramBytes: 4 << 20, dirtyBytesPerSecond: 1e9, bandwidthBytesPerSecond: 1e7, availSwitchoverBandwidth: 1e7, postcopy: true });
 const schema = { copied: { kind: 'counter', unit: 'files', help: 'Files copied.' } };
 const made = {
   main: await defineStats(schema, { namespace: 'main' }).create(),

@@ -208,6 +208,9 @@ describe('simulateMigration under a bandwidth limit', () => {
       dirtyBytesPerSecond: 1024 * MiB,
       bandwidthBytesPerSecond: 1 * MiB,
       downtimeLimitMs: 10,
+      // A fixed switch-over bandwidth: a window that moved nothing on a busy machine cannot make
+      // the threshold 0 (which converges at once); 1 MiB/s × 10 ms is under 3 pages.
+      availSwitchoverBandwidth: 1 * MiB,
       maxPasses: 2,
     });
     expect(result.status).toBe('cancelled');
