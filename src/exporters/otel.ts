@@ -20,8 +20,7 @@ import { describe } from '../errors.js';
 import { bucketRange } from '../histogram.js';
 import { checkLabelClashes } from './metrics.js';
 import { readArray, readMember, readOptions, readRecord, type OptionSpec } from '../options.js';
-import type { SharedStats } from '../define-stats.js';
-import { requireAnyStats, type AnyStatsReader, type MetricReader } from '../stats.js';
+import { kindOf, requireAnyStats, type AnyStatsReader, type Exact, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link observeStats} and {@link observeMigrationStats}. */
 export interface OtelOptions {
@@ -132,15 +131,17 @@ function checkOptions(where: string, given: Readonly<OtelOptions>, definition: D
  * element's index (as a string, as Prometheus labels are) on each element.
  */
 function pointAttributes(spec: MetricSpec, attributes: Attributes): readonly Attributes[] {
-  if (spec.length === 0) return [attributes];
-  return Array.from({ length: spec.length }, (_, i) => Object.freeze({ ...attributes, [spec.label]: String(i) }));
+  if (spec.kind === 'histogram') return [attributes];
+  return kindOf(spec)
+    .slots(spec)
+    .map(({ label }) => (label === undefined ? attributes : Object.freeze({ ...attributes, [label[0]]: label[1] })));
 }
 
 /** The value of each data point of a counter or a gauge now, as numbers (rounded above 2^53). */
 function pointValues(where: string, metric: MetricReader): number[] {
-  if (metric.shape === 'vector') return metric.read(where).map(Number);
-  if (metric.shape === 'value') return [Number(metric.read(where))];
-  throw new TypeError(`${where}: ${metric.spec.name} is a histogram`);
+  const read: Exact[] = [];
+  metric.samples(where, read);
+  return read.map(Number);
 }
 
 /**
@@ -187,7 +188,7 @@ export function observeMigrationStats(stats: SharedStats, meter: Meter, options?
 function observe(where: string, stats: unknown, meter: unknown, options: unknown): OtelRegistration {
   const reader = requireAnyStats(where, stats);
   const methods = readMeter(where, meter);
-  const metrics = reader.metrics.filter((metric) => metric.shape !== 'histogram');
+  const metrics = reader.metrics.filter((metric) => metric.spec.kind !== 'histogram');
   const { prefix, attributes } = checkOptions(where, readOptions(where, options, OPTIONS), reader.definition, metrics.map((metric) => metric.spec));
 
   const observed = metrics.map((metric) => {
