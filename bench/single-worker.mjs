@@ -39,8 +39,11 @@ async function scenarios() {
     };
   }
 
-  const { MigrationStats } = await import(library);
+  const { MigrationStats, defineStats } = await import(library);
   const stats = await MigrationStats.create({ backend: impl });
+  // A previous release may have no defineStats: then no record scenario.
+  const latency = defineStats && (await defineStats({ latency: { kind: 'histogram', unit: 'microseconds', help: 'Latency.', buckets: 24 } }).create({ backend: impl })).latency;
+  let recorded = 0n;
   if (stats.lane < 0) throw new Error('the bench instance got no lane');
   // A limit high enough never to be reached: migrationRateExceeded() then does all its work.
   stats.migrationRateSet(1e15);
@@ -119,6 +122,14 @@ async function scenarios() {
         for (let i = 0; i < n; i++) if (stats.migrationRateExceeded()) hits++;
         return hits;
       },
+    },
+    record: latency && {
+      batch(n) {
+        for (let i = 0; i < n; i++) latency.record(i & 1023);
+        recorded += BigInt(n);
+        return 0;
+      },
+      check: () => (latency.count() === recorded ? check() : `${impl}: the histogram counts ${latency.count()}, expected ${recorded}: records were lost`),
     },
     packetPerUpdate: {
       opsPerCall: 3,

@@ -132,7 +132,8 @@ function plan(definition: Definition, { prefix, labels }: Readonly<Required<Prom
       .slots(spec, le)
       .map(({ suffix, label }) => {
         const all = label === undefined ? pairs : [...pairs, `${label[0]}="${label[1]}"`];
-        return `${sample}${suffix}${all.length > 0 ? `{${all.join(',')}}` : ''} `;
+        // Joined, the string is one flat run of characters rather than a tree of its parts, which every text would walk again.
+        return [sample, suffix, all.length > 0 ? `{${all.join(',')}}` : '', ' '].join('');
       });
     return { meta: meta.map((line) => `${line}\n`).join(''), samples };
   });
