@@ -30,7 +30,7 @@ import { ATTACH_ANY, cannotShareError, describe, explainCompileError, handleErro
 import { checkHandle, makeHandle, type StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
 import { readOptions, type OptionSpec } from './options.js';
-import { kindOf, type Built, type KindDescription } from './read/kinds.js';
+import { kindOf, type Built, type KindDescription } from './kinds.js';
 import type { Stat64 } from './stat64.js';
 import type { StatVector } from './vector.js';
 

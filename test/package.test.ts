@@ -81,9 +81,10 @@ const importedSubpaths = typedSubpaths.filter((name) => !WORKER_SUBPATHS.some((w
 
 /**
  * The installed size at most, in bytes of its files: what the bundles, the browser maps, the types
- * and docs/ take (2.06 MB in 0.2.0) and room to grow, not enough for src/ (0.47 MB) to come back.
+ * and docs/ take (2.06 MB in 0.2.0, 2.41 MB with the reading core) and room to grow, not enough for
+ * src/ (0.47 MB) to come back.
  */
-const INSTALLED_BYTES_AT_MOST = 2_400_000;
+const INSTALLED_BYTES_AT_MOST = 2_450_000;
 
 /** A Markdown file without its fenced code blocks (which hold no links or headings). */
 const prose = (markdown: string) => markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[ \t]*$/gm, '');

@@ -20,7 +20,8 @@ import { describe } from '../errors.js';
 import { bucketRange } from '../histogram.js';
 import { checkLabelClashes } from './metrics.js';
 import { readArray, readMember, readOptions, readRecord, type OptionSpec } from '../options.js';
-import { kindOf, requireAnyStats, type AnyStatsReader, type Exact, type MetricReader, type SharedStats } from '../read/reader.js';
+import { kindOf, type Exact } from '../kinds.js';
+import { requireAnyStats, type AnyStatsReader, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link observeStats} and {@link observeMigrationStats}. */
 export interface OtelOptions {

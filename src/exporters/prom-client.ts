@@ -17,7 +17,8 @@ import { promPrefix, type MetricSpec } from '../definition.js';
 import { describe } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix } from './metrics.js';
 import { readMember, readOptions, type OptionSpec } from '../options.js';
-import { kindOf, requireAnyStats, type Exact, type MetricReader, type SharedStats } from '../read/reader.js';
+import { kindOf, type Exact } from '../kinds.js';
+import { requireAnyStats, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link registerPromClient}. */
 export interface PromClientOptions {

@@ -15,7 +15,8 @@ import { describe } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, promUnitOf } from './metrics.js';
 import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import { kindOf, requireAnyStats, type Exact, type MetricReader, type SharedStats } from '../read/reader.js';
+import { kindOf, type Exact } from '../kinds.js';
+import { requireAnyStats, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */
 export interface PrometheusTextOptions {

@@ -12,10 +12,9 @@ import { attachParts, canShareMemory, SharedStats, STATS_TOKEN, type Metric, typ
 import type { Definition, MetricSpec } from '../definition.js';
 import { describe, errorReason, isU64 } from '../errors.js';
 import { checkMemory } from '../handle.js';
-import { kindOf, KINDS, type Exact, type HistogramReading, type KindDescription } from './kinds.js';
+import { exact, kindOf, KINDS, type Exact, type KindDescription } from '../kinds.js';
 
 export type { SharedStats } from '../define-stats.js';
-export { KINDS, kindOf, type Exact, type HistogramReading, type SampleSlot } from './kinds.js';
 
 /** Marks instances of `MigrationStats` across copies of this library (a bundle carries its own class). @internal */
 export const QEMU_BRAND = Symbol.for('migration-stats.MigrationStats');
@@ -92,16 +91,10 @@ interface ForeignCounter {
   readonly set: (...args: unknown[]) => unknown;
 }
 
-/** A metric's reader from its kind and a way to read it as bigints; `samples` given when faster than through the bigints. */
-function readerOf(spec: MetricSpec, read: (where: string) => unknown, samples?: (out: Exact[]) => void): MetricReader {
-  const kind = kindOf(spec) as KindDescription<unknown, unknown>;
-  return {
-    spec,
-    shape: kind.shape,
-    kind,
-    read,
-    samples: samples ? (_where, out) => samples(out) : (where, out) => kind.samplesOf(read(where), out),
-  } as MetricReader;
+/** A metric's reader: its kind, and its read as bigints and as samples. */
+function readerOf(spec: MetricSpec, read: (where: string) => unknown, samples: (where: string, out: Exact[]) => void): MetricReader {
+  const kind = kindOf(spec);
+  return { spec, shape: kind.shape, kind, read, samples } as MetricReader;
 }
 
 /** The reader of each metric of a stats object of this copy: its own metric objects, taken once. */
@@ -109,7 +102,7 @@ function metricReaders(stats: SharedStats): MetricReader[] {
   return stats.definition.metrics.map((spec) => {
     const metric = stats.metric(spec.name);
     const kind = kindOf(spec) as KindDescription<Metric, unknown>;
-    return readerOf(spec, () => kind.read(metric), (out) => kind.samples(metric, out));
+    return readerOf(spec, () => kind.read(metric), (_where, out) => kind.samples(metric, out));
   });
 }
 
@@ -180,7 +173,10 @@ function foreignReader(value: object): Found | undefined {
     BigInt.asUintN(64, get(where, 'qemuFileTransferred') + get(where, 'multifdBytes') + get(where, 'rdmaBytes'));
   const qemu: StatsReader = { get, transferredBytes, rateReset: (where) => void call(where, 'rateLimitStart', 'set', [transferredBytes(where)]) };
   // QEMU's definition has one value per metric: each is read through its counter's get().
-  const metrics = QEMU_DEFINITION.metrics.map((spec) => readerOf(spec, (where) => get(where, spec.name as CounterName)));
+  const metrics = QEMU_DEFINITION.metrics.map((spec) => {
+    const read = (where: string): bigint => get(where, spec.name as CounterName);
+    return readerOf(spec, read, (where, out) => void (out[0] = exact(read(where))));
+  });
   return { definition: QEMU_DEFINITION, metrics, qemu };
 }
 

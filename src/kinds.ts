@@ -1,20 +1,21 @@
 /**
- * The kinds of metric, each described once: its cells in the memory, how its instance is built on
- * them, the labelled samples it is read as, and how it is read. Stats objects build their metrics
- * here, `snapshot()` and the reading core read them here; every exporter writes the samples it is
- * given without knowing the kind's shape. A new kind is one more description in this file.
+ * The kinds of metric, each described once: how its instance is built on its cells, the labelled
+ * samples it is read as, and how it is read. Stats objects build their metrics here, `snapshot()`
+ * and the reading core (`read/`) read them here; every exporter writes the samples it is given
+ * without knowing the kind's shape. How many cells a kind takes is the definition's
+ * (`cellCount`), as the layout beneath this module plans the memory from it.
  *
  * Three shapes: a value (a counter or a gauge: one `Stat64`), a vector (one `Stat64` per element,
  * labelled with its index), a histogram (its buckets then its sum, read as Prometheus' cumulative
  * `_bucket`s, `_sum` and `_count`).
  * @packageDocumentation
  */
-import type { Core } from '../backend/core.js';
-import type { Layout, MetricLayout } from '../backend/layout.js';
-import type { MetricSpec } from '../definition.js';
-import { Histogram, histogramInternals } from '../histogram.js';
-import { Stat64, stat64Internals } from '../stat64.js';
-import { StatVector, vectorInternals } from '../vector.js';
+import type { Core } from './backend/core.js';
+import type { Layout, MetricLayout } from './backend/layout.js';
+import type { MetricSpec } from './definition.js';
+import { Histogram, histogramInternals } from './histogram.js';
+import { Stat64, stat64Internals } from './stat64.js';
+import { StatVector, vectorInternals } from './vector.js';
 
 /** A value read exactly: a number up to 2^53 − 1 (no BigInt made), a bigint above. @internal */
 export type Exact = number | bigint;
@@ -27,11 +28,7 @@ export interface HistogramReading {
 }
 
 /** What `snapshot()` gives of a histogram. @internal */
-export interface HistogramSnapshot {
-  count: bigint;
-  sum: bigint;
-  buckets: bigint[];
-}
+export type HistogramSnapshot = { count: bigint; sum: bigint; buckets: bigint[] };
 
 /**
  * One sample of a metric, as every exporter writes it: a suffix of the family's sample name, and
@@ -61,8 +58,6 @@ export interface BuildPlace {
  */
 export interface KindDescription<M = unknown, R = unknown> {
   readonly shape: 'value' | 'vector' | 'histogram';
-  /** Cells the kind takes in the memory. */
-  cells(spec: MetricSpec): number;
   /** Builds the metric object on its cells, for lane `lane` (−1: the base cells). */
   build(place: BuildPlace, entry: MetricLayout, lane: number, holder: object): Built<M>;
   /**
@@ -74,8 +69,6 @@ export interface KindDescription<M = unknown, R = unknown> {
   read(metric: M): R;
   /** One read of every cell, written into `out` as the samples of {@link KindDescription.slots}, numbers where exact. */
   samples(metric: M, out: Exact[]): void;
-  /** The same samples from a bigint reading (a reader of another copy of the library). */
-  samplesOf(reading: R, out: Exact[]): void;
   /** What `snapshot()` gives of the metric. */
   snapshot(metric: M): bigint | bigint[] | HistogramSnapshot;
   /** Room for a read of all cells as one snapshot (a later consistent read); none yet. */
@@ -113,7 +106,6 @@ const NO_LABEL: readonly SampleSlot[] = Object.freeze([Object.freeze({ suffix: '
 /** A counter or a gauge: one `Stat64` on one cell. */
 const VALUE: KindDescription<Stat64, bigint> = {
   shape: 'value',
-  cells: () => 1,
   build(place, entry, lane, holder) {
     const stat = stat64Internals.make(statInfo(entry.spec, entry.spec.name), placeOf(place, entry, 0), lane, holder);
     return { metric: stat, useLane: (l) => stat64Internals.useLane(stat, l) };
@@ -123,9 +115,6 @@ const VALUE: KindDescription<Stat64, bigint> = {
   samples(stat, out) {
     out[0] = stat64Internals.exact(stat);
   },
-  samplesOf(value, out) {
-    out[0] = exact(value);
-  },
   snapshot: (stat) => stat.get(),
   consistentRead: undefined,
 };
@@ -133,7 +122,6 @@ const VALUE: KindDescription<Stat64, bigint> = {
 /** A vector: one `Stat64` per element, each labelled with its index. */
 const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
   shape: 'vector',
-  cells: (spec) => spec.length,
   build(place, entry, lane, holder) {
     const { spec } = entry;
     const elements = Array.from({ length: spec.length }, (_, i) => stat64Internals.make(statInfo(spec, `${spec.name}.at(${i})`), placeOf(place, entry, i), lane, holder));
@@ -150,9 +138,6 @@ const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
     let i = 0;
     for (const element of vector) out[i++] = stat64Internals.exact(element);
   },
-  samplesOf(values, out) {
-    values.forEach((value, i) => (out[i] = exact(value)));
-  },
   snapshot: (vector) => vector.values(),
   consistentRead: undefined,
 };
@@ -167,7 +152,6 @@ function cumulate(out: Exact[], buckets: number): void {
 /** A histogram: its buckets then its sum; read as cumulative `_bucket`s, `_sum`, `_count`. */
 const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   shape: 'histogram',
-  cells: (spec) => spec.buckets + 1,
   build(place, entry, lane, holder) {
     const { spec } = entry;
     const histogram = histogramInternals.make(spec.name, spec.unit, { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits }, lane, holder);
@@ -182,11 +166,6 @@ const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   samples(histogram, out) {
     histogramInternals.exactCells(histogram, out);
     cumulate(out, histogram.bucketCount);
-  },
-  samplesOf({ buckets, sum }, out) {
-    buckets.forEach((value, i) => (out[i] = exact(value)));
-    out[buckets.length] = exact(sum);
-    cumulate(out, buckets.length);
   },
   snapshot: (histogram) => ({ count: histogram.count(), sum: histogram.sum(), buckets: histogram.buckets() }),
   consistentRead: undefined,
