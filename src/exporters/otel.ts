@@ -132,10 +132,8 @@ function checkOptions(where: string, given: Readonly<OtelOptions>, definition: D
  * element's index (as a string, as Prometheus labels are) on each element.
  */
 function pointAttributes(spec: MetricSpec, attributes: Attributes): readonly Attributes[] {
-  if (spec.kind === 'histogram') return [attributes];
-  return kindOf(spec)
-    .slots(spec)
-    .map(({ label }) => (label === undefined ? attributes : Object.freeze({ ...attributes, [label[0]]: label[1] })));
+  const slots = spec.kind === 'histogram' ? [{ label: undefined }] : kindOf(spec).slots(spec);
+  return slots.map(({ label }) => (label === undefined ? attributes : Object.freeze({ ...attributes, [label[0]]: label[1] })));
 }
 
 /** The value of each data point of a counter or a gauge now, as numbers (rounded above 2^53). */
