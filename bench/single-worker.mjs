@@ -42,8 +42,15 @@ async function scenarios() {
   const { MigrationStats, defineStats } = await import(library);
   const stats = await MigrationStats.create({ backend: impl });
   // A previous release may have no defineStats: then no record scenario.
-  const latency = defineStats && (await defineStats({ latency: { kind: 'histogram', unit: 'microseconds', help: 'Latency.', buckets: 24 } }).create({ backend: impl })).latency;
+  const own =
+    defineStats &&
+    (await defineStats({
+      latency: { kind: 'histogram', unit: 'microseconds', help: 'Latency.', buckets: 24 },
+      perWorker: { kind: 'counter', unit: 'bytes', help: 'Bytes by worker.', length: 8, label: 'worker' },
+    }).create({ backend: impl }));
+  const latency = own?.latency;
   let recorded = 0n;
+  let vectorAdds = 0n;
   if (stats.lane < 0) throw new Error('the bench instance got no lane');
   // A limit high enough never to be reached: migrationRateExceeded() then does all its work.
   stats.migrationRateSet(1e15);
@@ -130,6 +137,14 @@ async function scenarios() {
         return 0;
       },
       check: () => (latency.count() === recorded ? check() : `${impl}: the histogram counts ${latency.count()}, expected ${recorded}: records were lost`),
+    },
+    vectorAdd: own && {
+      batch(n) {
+        for (let i = 0; i < n; i++) own.perWorker.at(i & 7).add(1);
+        vectorAdds += BigInt(n);
+        return 0;
+      },
+      check: () => (own.perWorker.total() === vectorAdds ? null : `${impl}: the vector totals ${own.perWorker.total()}, expected ${vectorAdds}: adds were lost`),
     },
     packetPerUpdate: {
       opsPerCall: 3,

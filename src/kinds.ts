@@ -124,11 +124,18 @@ const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
   shape: 'vector',
   build(place, entry, lane, holder) {
     const { spec } = entry;
-    const elements = Array.from({ length: spec.length }, (_, i) => stat64Internals.make(statInfo(spec, `${spec.name}.at(${i})`), placeOf(place, entry, i), lane, holder));
+    // Elements are made when first used: attach makes none. `lane` is where new ones add.
+    const made: Stat64[] = [];
+    const element = (i: number): Stat64 => {
+      const stat = stat64Internals.make(statInfo(spec, `${spec.name}.at(${i})`), placeOf(place, entry, i), lane, holder);
+      made.push(stat);
+      return stat;
+    };
     return {
-      metric: vectorInternals.make(spec.name, spec.label, Object.freeze(elements)),
+      metric: vectorInternals.make(spec.name, spec.label, spec.length, element),
       useLane: (l) => {
-        for (const element of elements) stat64Internals.useLane(element, l);
+        lane = l;
+        for (const stat of made) stat64Internals.useLane(stat, l);
       },
     };
   },

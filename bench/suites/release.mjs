@@ -23,6 +23,7 @@ const SCENARIOS = [
   ['get', 'get() → bigint'],
   ['packetPerUpdate', 'addMultifdPacket(), per counter update (÷3)'],
   ['record', 'histogram record(), number argument'],
+  ['vectorAdd', 'vector at(i).add(1)'],
   ['rateExceeded', 'migrationRateExceeded()'],
 ];
 
