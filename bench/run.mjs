@@ -7,6 +7,7 @@
 //   npm run bench -- --json out.json      choose where the JSON goes (default bench/results/)
 //   npm run bench -- --only single,attach run only these suites (bench/suites/index.mjs lists them)
 //   npm run bench -- --only release       this build against a previous release (--release-ref, default v0.1.0)
+//   npm run bench -- --only exposition    Prometheus text against --release-ref and prom-client (opt-in)
 //   npm run bench -- --only simulate      the simulator against a first-touch copy: opt-in, never
 //                                         part of a run without --only (GiBs of memory, a minute)
 //   npm run bench -- --runtimes           add/get in Node 20/22/24/26, Bun and Deno (bench/runtimes.mjs)

@@ -39,8 +39,18 @@ async function scenarios() {
     };
   }
 
-  const { MigrationStats } = await import(library);
+  const { MigrationStats, defineStats } = await import(library);
   const stats = await MigrationStats.create({ backend: impl });
+  // A previous release may have no defineStats: then no record scenario.
+  const own =
+    defineStats &&
+    (await defineStats({
+      latency: { kind: 'histogram', unit: 'microseconds', help: 'Latency.', buckets: 24 },
+      perWorker: { kind: 'counter', unit: 'bytes', help: 'Bytes by worker.', length: 8, label: 'worker' },
+    }).create({ backend: impl }));
+  const latency = own?.latency;
+  let recorded = 0n;
+  let vectorAdds = 0n;
   if (stats.lane < 0) throw new Error('the bench instance got no lane');
   // A limit high enough never to be reached: migrationRateExceeded() then does all its work.
   stats.migrationRateSet(1e15);
@@ -119,6 +129,22 @@ async function scenarios() {
         for (let i = 0; i < n; i++) if (stats.migrationRateExceeded()) hits++;
         return hits;
       },
+    },
+    record: latency && {
+      batch(n) {
+        for (let i = 0; i < n; i++) latency.record(i & 1023);
+        recorded += BigInt(n);
+        return 0;
+      },
+      check: () => (latency.count() === recorded ? check() : `${impl}: the histogram counts ${latency.count()}, expected ${recorded}: records were lost`),
+    },
+    vectorAdd: own && {
+      batch(n) {
+        for (let i = 0; i < n; i++) own.perWorker.at(i & 7).add(1);
+        vectorAdds += BigInt(n);
+        return 0;
+      },
+      check: () => (own.perWorker.total() === vectorAdds ? null : `${impl}: the vector totals ${own.perWorker.total()}, expected ${vectorAdds}: adds were lost`),
     },
     packetPerUpdate: {
       opsPerCall: 3,

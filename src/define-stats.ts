@@ -14,7 +14,7 @@ import type { BackendName, Core } from './backend/core.js';
 import { definitionBytes, readHeader, writeHeader } from './backend/header.js';
 import { JsCore } from './backend/js-core.js';
 import { claimLane, forgetLane, releaseLane, releaseWhenCollected } from './backend/lanes.js';
-import { planLayout, type Layout, type MetricLayout } from './backend/layout.js';
+import { planLayout, type Layout } from './backend/layout.js';
 import { compileCore, LayoutVersionError, wasmCore } from './backend/wasm-core.js';
 import {
   checkDefinition,
@@ -28,10 +28,11 @@ import {
 } from './definition.js';
 import { ATTACH_ANY, cannotShareError, describe, explainCompileError, handleError, optionError, toU64 } from './errors.js';
 import { checkHandle, makeHandle, type StatsHandle } from './handle.js';
-import { Histogram, histogramInternals } from './histogram.js';
+import type { Histogram } from './histogram.js';
 import { readOptions, type OptionSpec } from './options.js';
-import { Stat64, stat64Internals } from './stat64.js';
-import { StatVector, vectorInternals } from './vector.js';
+import { kindOf, type Built, type KindDescription } from './kinds.js';
+import type { Stat64 } from './stat64.js';
+import type { StatVector } from './vector.js';
 
 /** Options of `create` and `attach`. */
 export interface StatsOptions {
@@ -183,40 +184,6 @@ export function attachParts(where: string, maker: string, handle: unknown, backe
   return { core, memory, module, definition, layout, fromHandle: true };
 }
 
-/** A metric made for a layout entry, and how to re-aim it at a lane. */
-interface Built {
-  readonly metric: Metric;
-  readonly useLane: (lane: number) => void;
-}
-
-function build(parts: StatsParts, entry: MetricLayout, lane: number, holder: object): Built {
-  const { core, layout } = parts;
-  const { spec } = entry;
-  const at = (i: number) => ({
-    core,
-    base: entry.base + 8 * i,
-    first: entry.lane < 0 ? -1 : layout.lanesOffset + entry.lane + 8 * i,
-    geometry: layout.geometry,
-  });
-  if (spec.kind === 'histogram') {
-    const histogram = histogramInternals.make(spec.name, spec.unit, { ...at(0), buckets: spec.buckets, subBits: spec.subBits }, lane, holder);
-    return { metric: histogram, useLane: (l) => histogramInternals.useLane(histogram, l) };
-  }
-  const kind = spec.kind === 'counter' ? 'add' : 'set';
-  const info = (where: string) => ({ name: spec.name, cName: spec.cName, unit: spec.unit, kind, where }) as const;
-  if (spec.length === 0) {
-    const stat = stat64Internals.make(info(spec.name), at(0), lane, holder);
-    return { metric: stat, useLane: (l) => stat64Internals.useLane(stat, l) };
-  }
-  const elements = Array.from({ length: spec.length }, (_, i) => stat64Internals.make(info(`${spec.name}.at(${i})`), at(i), lane, holder));
-  return {
-    metric: vectorInternals.make(spec.name, spec.label, Object.freeze(elements)),
-    useLane: (l) => {
-      for (const element of elements) stat64Internals.useLane(element, l);
-    },
-  };
-}
-
 /**
  * A stats object: the metrics of its definition as properties, in shared memory that every thread
  * attached to the same handle sees. Made by {@link defineStats}' `create` and `attach`, and by
@@ -230,7 +197,7 @@ export class SharedStats {
   readonly #handle: StatsHandle;
   readonly #core: Core;
   readonly #layout: Layout;
-  readonly #metrics: ReadonlyMap<string, Built>;
+  readonly #metrics: ReadonlyMap<string, Built<Metric> & { readonly kind: KindDescription<Metric> }>;
   readonly #holder: object = {};
   /** The limiter's block (base, first lane cell, count, budget's address), or null without one. */
   readonly #rate: readonly [number, number, number, number] | null;
@@ -266,9 +233,10 @@ export class SharedStats {
     // Made from a handle, the memory is known elsewhere: watch for this instance being dropped. A
     // new memory is watched once its handle is read (until then no one else can claim its lanes).
     if (parts.fromHandle) this.#watch();
-    const metrics = new Map<string, Built>();
+    const metrics = new Map<string, Built<Metric> & { readonly kind: KindDescription<Metric> }>();
     for (const entry of parts.layout.metrics) {
-      const built = build(parts, entry, this.#lane, this.#holder);
+      const kind = kindOf(entry.spec) as KindDescription<Metric>;
+      const built = { ...kind.build(parts, entry, this.#lane, this.#holder), kind };
       metrics.set(entry.spec.name, built);
       Object.defineProperty(this, entry.spec.name, { value: built.metric, enumerable: true });
     }
@@ -328,11 +296,7 @@ export class SharedStats {
   /** Reads every metric (one atomic read per cell; not one consistent snapshot, as in QEMU). */
   snapshot(): Record<string, bigint | bigint[] | { count: bigint; sum: bigint; buckets: bigint[] }> {
     const out: Record<string, bigint | bigint[] | { count: bigint; sum: bigint; buckets: bigint[] }> = {};
-    for (const [name, { metric }] of this.#metrics) {
-      if (metric instanceof Histogram) out[name] = { count: metric.count(), sum: metric.sum(), buckets: metric.buckets() };
-      else if (metric instanceof StatVector) out[name] = metric.values();
-      else out[name] = metric.get();
-    }
+    for (const [name, { metric, kind }] of this.#metrics) out[name] = kind.snapshot(metric);
     return out;
   }
 

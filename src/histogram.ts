@@ -140,6 +140,8 @@ const TOKEN = Symbol('Histogram');
 export let histogramInternals: {
   make(name: string, unit: string, place: HistogramPlace, lane: number, holder: object): Histogram;
   useLane(histogram: Histogram, lane: number): void;
+  /** Each bucket's count then the sum, one read each, into `out`: numbers up to 2^53 − 1, bigints above. */
+  exactCells(histogram: Histogram, out: (number | bigint)[]): void;
 };
 
 /**
@@ -169,6 +171,15 @@ export class Histogram {
     histogramInternals = {
       make: (name, unit, place, lane, holder) => new Histogram(TOKEN, name, unit, place, lane, holder),
       useLane: (histogram, lane) => histogram.#useLane(lane),
+      exactCells: (histogram, out) => {
+        const core = histogram.#core;
+        for (let i = 0; i <= histogram.bucketCount; i++) {
+          const base = histogram.#base + 8 * i;
+          const first = histogram.#first + 8 * i;
+          const n = core.sumNum(base, first, histogram.#geometry);
+          out[i] = n >= 0 ? n : core.sum(base, first, histogram.#geometry);
+        }
+      },
     };
   }
 

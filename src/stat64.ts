@@ -51,6 +51,8 @@ export let stat64Internals: {
   useLane(stat: Stat64, lane: number): void;
   /** Where the stat's adds go now (its lane's cell, or its base cell). */
   addAddr(stat: Stat64): number;
+  /** The value as a number when it is at most 2^53 − 1 (no BigInt made), else as a bigint. */
+  exact(stat: Stat64): number | bigint;
 };
 
 /**
@@ -86,6 +88,10 @@ export class Stat64 {
       make: (info, place, lane, holder) => new Stat64(TOKEN, info, place, lane, holder),
       useLane: (stat, lane) => stat.#useLane(lane),
       addAddr: (stat) => stat.#addAddr,
+      exact: (stat) => {
+        const n = stat.#first >= 0 ? stat.#core.sumNum(stat.#base, stat.#first, stat.#geometry) : stat.#core.loadNum(stat.#base);
+        return n >= 0 ? n : stat.get();
+      },
     };
   }
 

@@ -8,10 +8,10 @@
  * @packageDocumentation
  */
 import { BUFFER_DELAY as CORE_BUFFER_DELAY, LAYOUT_VERSION, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
-import { COUNTER_NAMES, COUNTERS, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
-import { defaultLanes, firstDifference, type Definition, type MetricSpec } from './definition.js';
-import { ATTACH_ANY, describe, errorReason, handleError, isU64 } from './errors.js';
-import { checkMemory, type MigrationStatsHandle } from './handle.js';
+import { COUNTER_NAMES, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
+import { defaultLanes, firstDifference } from './definition.js';
+import { ATTACH_ANY, describe, handleError } from './errors.js';
+import type { MigrationStatsHandle } from './handle.js';
 import {
   attachParts,
   canShareMemory,
@@ -19,15 +19,12 @@ import {
   createParts,
   registerStatsClass,
   RateLimitedStats,
-  SharedStats,
   STATS_TOKEN,
-  type Metric,
   type StatsOptions,
   type StatsParts,
 } from './define-stats.js';
-import { Histogram } from './histogram.js';
+import { QEMU_BRAND, registerQemuInstances, statsReader } from './read/reader.js';
 import { Stat64, stat64Internals } from './stat64.js';
-import { StatVector } from './vector.js';
 
 /** QEMU's `BUFFER_DELAY`: length of one rate-limit window, in milliseconds. */
 export const BUFFER_DELAY: number = CORE_BUFFER_DELAY;
@@ -46,8 +43,7 @@ export type MigrationStatsOptions = StatsOptions;
  * `migration-stats/browser/simulate`) carries its own copy of the class, so `instanceof` against
  * another copy's class fails although the object works the same.
  */
-const BRAND = Symbol.for('migration-stats.MigrationStats');
-
+const BRAND = QEMU_BRAND;
 
 /**
  * `isCount` of errors.ts, kept beside its hot caller {@link MigrationStats.addMultifdPacket}: through
@@ -71,9 +67,6 @@ function packetArgumentError(normalPages: unknown, zeroPages: unknown, bytes: un
 
 /** The lane count of every `MigrationStats` memory this thread creates. */
 let qemuLanes: number | undefined;
-
-/** Whether `value` is an instance of this copy of the class; set by the class itself (it reads a private field). */
-let isOwnInstance: (value: object) => value is MigrationStats;
 
 /** `MigrationStats` has the 15 counters as properties, from the counter table. */
 export interface MigrationStats extends CounterFields<Stat64> {}
@@ -131,7 +124,7 @@ export class MigrationStats extends RateLimitedStats {
   }
 
   static {
-    isOwnInstance = (value: object): value is MigrationStats => #packetCore in value;
+    registerQemuInstances((value: object): boolean => #packetCore in value);
   }
 
   /**
@@ -255,218 +248,3 @@ registerStatsClass({
   matches: (definition) => firstDifference(QEMU_DEFINITION, definition) === undefined,
   make: (parts, lane) => new (MigrationStats as unknown as new (parts: StatsParts, lane: boolean) => MigrationStats)(parts, lane),
 });
-
-/**
- * What the QEMU reports read of a stats argument (a `MigrationStats`). It is taken once, when the
- * argument is accepted ({@link requireStats}), so nothing the caller changes later reaches the reports.
- * @internal
- */
-export interface StatsReader {
-  /**
-   * Counter `name` now (one atomic read).
-   * @param where - the call, for messages
-   * @param name - the counter
-   * @throws TypeError naming `where` and the counter when the counters of another copy fail to answer
-   */
-  get(where: string, name: CounterName): bigint;
-  /**
-   * `migration_transferred_bytes()` now: `qemuFileTransferred + multifdBytes + rdmaBytes`, mod 2^64.
-   * @param where - the call, for messages
-   */
-  transferredBytes(where: string): bigint;
-  /**
-   * `migration_rate_reset()`: the rate-limit window starts at the bytes transferred now.
-   * @param where - the call, for messages
-   */
-  rateReset(where: string): void;
-}
-
-/** A histogram as the exporters read it: each bucket's count (one read of each) and the sum. @internal */
-export interface HistogramReading {
-  readonly buckets: readonly bigint[];
-  /** The sum of the values recorded, mod 2^64. */
-  readonly sum: bigint;
-}
-
-/**
- * How the exporters read one metric, by its shape: one value, a vector, or a histogram.
- * @internal
- */
-export type MetricReader =
-  | { readonly spec: MetricSpec; readonly shape: 'value'; read(where: string): bigint }
-  | { readonly spec: MetricSpec; readonly shape: 'vector'; read(where: string): readonly bigint[] }
-  | { readonly spec: MetricSpec; readonly shape: 'histogram'; read(where: string): HistogramReading };
-
-/**
- * What the exporters read of any stats argument, taken once when it is accepted
- * ({@link requireAnyStats}).
- * @internal
- */
-export interface AnyStatsReader {
-  /** The definition the stats were made from (QEMU's for a `MigrationStats`). */
-  readonly definition: Definition;
-  /** A reader for each metric, in the definition's order. */
-  readonly metrics: readonly MetricReader[];
-}
-
-/** What the one check of a stats argument finds: how to read it, and QEMU's reader for a `MigrationStats`. */
-interface Found extends AnyStatsReader {
-  readonly qemu: StatsReader | undefined;
-}
-
-/** The methods a counter of another copy of the library must have. */
-const COUNTER_METHODS = ['get', 'set', 'add', 'min', 'max', 'getNumber'] as const;
-
-/** One counter of another copy: the object and the two methods the reports call, read once. */
-interface ForeignCounter {
-  readonly counter: object;
-  readonly get: (...args: unknown[]) => unknown;
-  readonly set: (...args: unknown[]) => unknown;
-}
-
-/** The reader of each metric of a stats object of this copy: its own metric objects, taken once. */
-function metricReaders(stats: SharedStats): MetricReader[] {
-  const fields = stats as unknown as Record<string, Metric>;
-  return stats.definition.metrics.map((spec): MetricReader => {
-    const metric = fields[spec.name];
-    if (metric instanceof Histogram) return { spec, shape: 'histogram', read: () => ({ buckets: metric.buckets(), sum: metric.sum() }) };
-    if (metric instanceof StatVector) return { spec, shape: 'vector', read: () => metric.values() };
-    return { spec, shape: 'value', read: () => (metric as Stat64).get() };
-  });
-}
-
-/** An instance of this copy: its own methods, which read the shared memory and cannot fail. */
-function ownReader(stats: SharedStats): Found {
-  const qemu: StatsReader | undefined = isOwnInstance(stats)
-    ? {
-        get: (_where, name) => stats[name].get(),
-        transferredBytes: () => stats.migrationTransferredBytes(),
-        rateReset: () => stats.migrationRateReset(),
-      }
-    : undefined;
-  return { definition: stats.definition, metrics: metricReaders(stats), qemu };
-}
-
-/**
- * Checks that an object of another copy of the library behaves as a `MigrationStats`, every access
- * guarded, and reads its counters' methods once.
- * @returns a reader that calls those methods and checks what they answer, or `undefined`
- */
-function foreignReader(value: object): Found | undefined {
-  const counters = new Map<CounterName, ForeignCounter>();
-  try {
-    const object = value as Record<string | symbol, unknown>;
-    if (object[BRAND] !== LAYOUT_VERSION) return undefined;
-    // `handle` throws by design where this thread cannot share memory (a page not cross-origin isolated).
-    if (MigrationStats.canShareMemory()) {
-      const handle = object.handle;
-      if (handle === null || typeof handle !== 'object') return undefined;
-      checkMemory('isMigrationStats', (handle as { memory?: unknown }).memory);
-    }
-    for (const { name } of COUNTERS) {
-      const counter = object[name];
-      if (counter === null || typeof counter !== 'object') return undefined;
-      const members = counter as Record<string, unknown>;
-      const methods: Record<string, unknown> = {};
-      for (const method of COUNTER_METHODS) methods[method] = members[method];
-      if (members.name !== name || COUNTER_METHODS.some((method) => typeof methods[method] !== 'function')) return undefined;
-      const found: ForeignCounter = { counter, get: methods.get as ForeignCounter['get'], set: methods.set as ForeignCounter['set'] };
-      if (!isU64(Reflect.apply(found.get, counter, []))) return undefined;
-      counters.set(name, found);
-    }
-  } catch {
-    return undefined;
-  }
-  const call = (where: string, name: CounterName, method: 'get' | 'set', args: unknown[]): unknown => {
-    const found = counters.get(name)!;
-    try {
-      return Reflect.apply(found[method], found.counter, args);
-    } catch (error) {
-      throw new TypeError(`${where}: stats.${name}.${method}() failed (${errorReason(error)}); stats must be a MigrationStats (from MigrationStats.create or attach)`);
-    }
-  };
-  const get = (where: string, name: CounterName): bigint => {
-    const answer = call(where, name, 'get', []);
-    if (isU64(answer)) return answer;
-    throw new TypeError(`${where}: stats.${name}.get() must answer a bigint from 0n to 18446744073709551615n (2^64 − 1); it answered ${describe(answer)}`);
-  };
-  const transferredBytes = (where: string): bigint =>
-    BigInt.asUintN(64, get(where, 'qemuFileTransferred') + get(where, 'multifdBytes') + get(where, 'rdmaBytes'));
-  const qemu: StatsReader = { get, transferredBytes, rateReset: (where) => void call(where, 'rateLimitStart', 'set', [transferredBytes(where)]) };
-  // QEMU's definition has one value per metric: each is read through its counter's get().
-  const metrics = QEMU_DEFINITION.metrics.map((spec): MetricReader => ({ spec, shape: 'value', read: (where) => get(where, spec.name as CounterName) }));
-  return { definition: QEMU_DEFINITION, metrics, qemu };
-}
-
-/**
- * Reads a stats object of another copy of the library, of any definition, through the memory its
- * handle points at, as `attachStats` would (the memory carries the definition); the object's own
- * methods are not called.
- * @returns the reader, `undefined` when `value` is not such an object, or why it cannot be read here
- */
-function memoryReader(value: object): Found | string | undefined {
-  if (!SharedStats.isStats(value)) return undefined;
-  if (!canShareMemory()) {
-    return 'it is a stats object of another copy of migration-stats, which this copy reads through its shared memory, and this thread cannot share memory (the page is not cross-origin isolated); pass stats made by this copy';
-  }
-  try {
-    const handle = (value as { handle?: unknown }).handle;
-    const parts = attachParts('attachStats', 'create()', handle, 'js');
-    return ownReader(new (SharedStats as unknown as new (token: symbol, parts: StatsParts, claim: boolean) => SharedStats)(STATS_TOKEN, parts, false));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `value` is a stats object of this copy (of any definition): known by its private field, as a Proxy or a copy is not. */
-function isOwnStats(value: object): value is SharedStats {
-  return SharedStats.isInstance(value);
-}
-
-/**
- * The one check of a stats argument, and how it is read: an instance of this copy of the library
- * (any definition, a `MigrationStats` included) is read through its own metrics; a `MigrationStats`
- * of another copy (a bundle) is checked to behave as one and read through its counters' methods,
- * taken once; another copy's stats of any other definition are read through their shared memory.
- * @returns the reader, `undefined` when `value` is not a stats object, or why it cannot be read here
- */
-function statsReader(value: unknown): Found | string | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  if (isOwnStats(value)) return ownReader(value);
-  let branded: boolean;
-  try {
-    branded = (value as Record<symbol, unknown>)[BRAND] !== undefined;
-  } catch {
-    return undefined;
-  }
-  return branded ? foreignReader(value) : memoryReader(value);
-}
-
-/**
- * Checks the `stats` argument of the QEMU reports and reads it once.
- * @param where - the call, for the message
- * @param stats - what the caller passed
- * @returns how the call reads the counters
- * @throws TypeError naming the call and the value when `stats` is not a {@link MigrationStats}
- * @internal
- */
-export function requireStats(where: string, stats: unknown): StatsReader {
-  const found = statsReader(stats);
-  if (typeof found === 'object' && found.qemu !== undefined) return found.qemu;
-  throw new TypeError(`${where}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
-}
-
-/**
- * Checks the `stats` argument of the exporters and reads it once: any stats object of this library.
- * @param where - the call, for the message
- * @param stats - what the caller passed
- * @returns how the call reads each metric
- * @throws TypeError naming the call and the value when `stats` is not a stats object
- * @internal
- */
-export function requireAnyStats(where: string, stats: unknown): AnyStatsReader {
-  const found = statsReader(stats);
-  if (typeof found === 'object') return found;
-  const reason = found === undefined ? '' : `: ${found}`;
-  throw new TypeError(`${where}: stats must be a stats object (from defineStats(…).create or attach, attachStats, or MigrationStats.create or attach); received ${describe(stats)}${reason}`);
-}

@@ -232,6 +232,47 @@ describe.each(BACKENDS)('prometheusText of stats of any definition (%s backend)'
     expect(text).toContain('\ncopy_chunk_bytes_count 2\n');
   });
 
+  it('prints values on either side of 2^53 exactly, as numbers below and as bigints from 2^53 on', async () => {
+    const stats = await EveryKind.create({ backend });
+    stats.queueDepth.set(2n ** 53n - 1n);
+    stats.copiedFiles.add(2n ** 53n);
+    stats.workerBytes.at(0).add(2n ** 53n - 1n);
+    stats.workerBytes.at(1).add(2n ** 53n - 1n);
+    stats.workerBytes.at(1).add(2);
+    stats.chunkBytes.record(2n ** 53n - 2n);
+    stats.chunkBytes.record(1);
+    const text = prometheusText(stats);
+    expect(text).toContain('\ncopy_queue_depth 9007199254740991\n');
+    expect(text).toContain('\ncopy_copied_files_total 9007199254740992\n');
+    expect(text).toContain('\ncopy_worker_bytes_total{worker="0"} 9007199254740991\n');
+    expect(text).toContain('\ncopy_worker_bytes_total{worker="1"} 9007199254740993\n');
+    expect(text).toContain('\ncopy_chunk_bytes_sum 9007199254740991\n');
+    expect(text).toContain('\ncopy_chunk_bytes_count 2\n');
+  });
+
+  it('lays out a definition once per set of options, and reads each stats object of it at each call', async () => {
+    const one = await EveryKind.create({ backend });
+    const two = await EveryKind.create({ backend });
+    one.copiedFiles.add(1);
+    two.copiedFiles.add(2);
+    expect(prometheusText(one)).toContain('\ncopy_copied_files_total 1\n');
+    expect(prometheusText(two)).toContain('\ncopy_copied_files_total 2\n');
+    expect(prometheusText(one, { labels: { vm: 'a' } })).toContain('\ncopy_copied_files_total{vm="a"} 1\n');
+    expect(prometheusText(one, { labels: { vm: 'b' } })).toContain('\ncopy_copied_files_total{vm="b"} 1\n');
+    expect(prometheusText(two, { prefix: 'x_' })).toContain('\nx_copied_files_total 2\n');
+    expect(prometheusText(two)).toContain('\ncopy_copied_files_total 2\n');
+    two.copiedFiles.add(5);
+    expect(prometheusText(two, { format: 'openmetrics' })).toContain('\ncopy_copied_files_total 7\n');
+    expect(prometheusText(two)).toBe(prometheusText(two, { format: 'prometheus' }));
+  });
+
+  it('gives the handler a Content-Length of the body in UTF-8 bytes', async () => {
+    const stats = await EveryKind.create({ backend });
+    const answer = callHandler(createMetricsHandler(stats, { labels: { city: 'Zürich 東京' } }), { method: 'GET', headers: {} });
+    expect(answer.headers['content-length']).toBe(String(new TextEncoder().encode(answer.body).length));
+    expect(answer.body).toContain('city="Zürich 東京"');
+  });
+
   it('takes its default prefix from the namespace; prefix overrides it, and no namespace means none', async () => {
     const stats = await EveryKind.create({ backend });
     expect(prometheusText(stats)).toMatch(/^# HELP copy_copied_files_total /);

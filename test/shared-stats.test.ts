@@ -167,6 +167,26 @@ describe.each(BACKENDS)('a user definition on the %s backend', (backend) => {
       refusesWithoutChange(stats, (v) => stats.bytesPerWorker.at(3).add(v));
     });
 
+    it('adds through an element in the lane of the instance when it is first used, and in the base cells after close()', async () => {
+      const stats = await create();
+      const lane = stats.lane;
+      expect(lane).toBeGreaterThanOrEqual(0);
+      const entry = layoutOf(stats).metrics.find((m) => m.spec.name === 'bytesPerWorker')!;
+      const { lanesOffset, laneStride } = layoutOf(stats);
+      const cells = (i: number): bigint[] => [word(stats, entry.base + 8 * i), word(stats, lanesOffset + laneStride * lane + entry.lane + 8 * i)];
+      const v = stats.bytesPerWorker;
+      v.at(1).add(5);
+      expect(cells(1)).toEqual([0n, 5n]);
+      stats.close();
+      // Element 1 was made before close() and element 4 after it: both add to the base cells now.
+      v.at(1).add(6);
+      v.at(4).add(7);
+      expect(cells(1)).toEqual([6n, 5n]);
+      expect(cells(4)).toEqual([7n, 0n]);
+      expect(v.at(4)).toBe(v.at(4));
+      expect(v.values()).toEqual([0n, 11n, 0n, 0n, 7n, 0n, 0n, 0n]);
+    });
+
     it('keeps a vector of gauges in one cell per element', async () => {
       const Gauges = defineStats({ depth: { kind: 'gauge', unit: 'files', help: 'Depth by queue', length: 3 } });
       const stats = await Gauges.create({ backend });

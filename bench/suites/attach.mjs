@@ -1,4 +1,5 @@
-// Attach: how long a new worker takes from receiving a handle to its first add, on each backend.
+// Attach: how long a new worker takes from receiving a handle to its first add, on each backend:
+// of a MigrationStats, and of stats of 10,000 series (10 vectors × 1,000 elements, by attachStats).
 //
 // Each sample is a fresh worker (bench/attach-worker.mjs) that has already imported the library
 // (the package's Node build, dist/node/, as users load it), as any worker that uses it would
@@ -11,6 +12,8 @@ import { median, wallMs } from '../measure.mjs';
 import { ask, start } from '../workers.mjs';
 
 const WORKER = new URL('../attach-worker.mjs', import.meta.url);
+/** The definition of 10,000 series: 10 counters of 1,000 elements each. */
+const SERIES = Object.fromEntries(Array.from({ length: 10 }, (_, v) => [`b${v}`, { kind: 'counter', unit: 'bytes', help: 'Bytes.', length: 1000, label: 'worker' }]));
 
 export default {
   name: 'attach',
@@ -29,22 +32,23 @@ export default {
    * @throws Error when a sample lost its add or a worker failed
    */
   async run(config, { log }) {
-    const { MigrationStats } = await import('../../dist/node/index.js');
+    const { MigrationStats, defineStats } = await import('../../dist/node/index.js');
     const data = {};
-    for (const backend of ['wasm', 'js']) {
-      log(`attach: ${config.attachSamples} new workers on the ${backend} backend`);
-      const stats = await MigrationStats.create({ backend, lane: false });
+    for (const [which, backend] of [['qemu', 'wasm'], ['qemu', 'js'], ['series', 'wasm'], ['series', 'js']]) {
+      log(`attach: ${config.attachSamples} new workers on the ${backend} backend (${which})`);
+      const stats = which === 'series' ? await defineStats(SERIES).create({ backend, lane: false }) : await MigrationStats.create({ backend, lane: false });
       const samples = [];
       for (let k = 0; k < config.attachSamples; k++) {
         const { worker } = await start(WORKER, {});
         try {
-          samples.push(await ask(worker, { handle: stats.handle, backend, postedAt: wallMs() }));
+          samples.push(await ask(worker, { handle: stats.handle, backend, postedAt: wallMs(), which }));
         } finally {
           await worker.terminate();
         }
       }
-      if (stats.zeroPages.get() !== BigInt(config.attachSamples)) throw new Error('bench stopped: an attach sample lost its add');
-      data[backend] = {
+      const added = which === 'series' ? stats.b0.at(0).get() : stats.zeroPages.get();
+      if (added !== BigInt(config.attachSamples)) throw new Error('bench stopped: an attach sample lost its add');
+      data[which === 'series' ? `series_${backend}` : backend] = {
         medianMs: median(samples.map((s) => s.attachMs)),
         medianFromPostMs: median(samples.map((s) => s.postedMs)),
         samplesMs: samples.map((s) => s.attachMs),
@@ -54,6 +58,7 @@ export default {
       notes: [
         `Attach in a new worker (handle received → first add done, median of ${config.attachSamples}): Wasm ${num(data.wasm.medianMs, 3)} ms, pure JS ${num(data.js.medianMs, 3)} ms` +
           ` (from postMessage: Wasm ${num(data.wasm.medianFromPostMs, 3)} ms, JS ${num(data.js.medianFromPostMs, 3)} ms)`,
+        `The same for stats of 10,000 series (10 vectors × 1,000, attachStats): Wasm ${num(data.series_wasm.medianMs, 3)} ms, pure JS ${num(data.series_js.medianMs, 3)} ms`,
       ],
       ratios: {},
       data,

@@ -22,6 +22,8 @@ const SCENARIOS = [
   ['getNumber', 'getNumber() → number'],
   ['get', 'get() → bigint'],
   ['packetPerUpdate', 'addMultifdPacket(), per counter update (÷3)'],
+  ['record', 'histogram record(), number argument'],
+  ['vectorAdd', 'vector at(i).add(1)'],
   ['rateExceeded', 'migrationRateExceeded()'],
 ];
 
@@ -29,7 +31,7 @@ const SCENARIOS = [
  * Extracts and builds the release `ref` in a temporary folder.
  * @returns `{ library, dir }` (the release's dist/index.js as a URL), or `{ skipped }` saying why not
  */
-function buildRelease(ref, log) {
+export function buildRelease(ref, log) {
   const has = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: ROOT, encoding: 'utf8' });
   if (has.status !== 0) return { skipped: `release ${ref} not found in this clone's git history (fetch its tags, or pass --release-ref)` };
   const dir = mkdtempSync(join(tmpdir(), 'migration-stats-release-'));

@@ -20,8 +20,8 @@ import { describe } from '../errors.js';
 import { bucketRange } from '../histogram.js';
 import { checkLabelClashes } from './metrics.js';
 import { readArray, readMember, readOptions, readRecord, type OptionSpec } from '../options.js';
-import type { SharedStats } from '../define-stats.js';
-import { requireAnyStats, type AnyStatsReader, type MetricReader } from '../stats.js';
+import { kindOf, type Exact } from '../kinds.js';
+import { requireAnyStats, type AnyStatsReader, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link observeStats} and {@link observeMigrationStats}. */
 export interface OtelOptions {
@@ -132,15 +132,15 @@ function checkOptions(where: string, given: Readonly<OtelOptions>, definition: D
  * element's index (as a string, as Prometheus labels are) on each element.
  */
 function pointAttributes(spec: MetricSpec, attributes: Attributes): readonly Attributes[] {
-  if (spec.length === 0) return [attributes];
-  return Array.from({ length: spec.length }, (_, i) => Object.freeze({ ...attributes, [spec.label]: String(i) }));
+  const slots = spec.kind === 'histogram' ? [{ label: undefined }] : kindOf(spec).slots(spec);
+  return slots.map(({ label }) => (label === undefined ? attributes : Object.freeze({ ...attributes, [label[0]]: label[1] })));
 }
 
 /** The value of each data point of a counter or a gauge now, as numbers (rounded above 2^53). */
 function pointValues(where: string, metric: MetricReader): number[] {
-  if (metric.shape === 'vector') return metric.read(where).map(Number);
-  if (metric.shape === 'value') return [Number(metric.read(where))];
-  throw new TypeError(`${where}: ${metric.spec.name} is a histogram`);
+  const read: Exact[] = [];
+  metric.samples(where, read);
+  return read.map(Number);
 }
 
 /**
@@ -187,7 +187,7 @@ export function observeMigrationStats(stats: SharedStats, meter: Meter, options?
 function observe(where: string, stats: unknown, meter: unknown, options: unknown): OtelRegistration {
   const reader = requireAnyStats(where, stats);
   const methods = readMeter(where, meter);
-  const metrics = reader.metrics.filter((metric) => metric.shape !== 'histogram');
+  const metrics = reader.metrics.filter((metric) => metric.spec.kind !== 'histogram');
   const { prefix, attributes } = checkOptions(where, readOptions(where, options, OPTIONS), reader.definition, metrics.map((metric) => metric.spec));
 
   const observed = metrics.map((metric) => {

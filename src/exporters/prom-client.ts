@@ -17,8 +17,8 @@ import { promPrefix, type MetricSpec } from '../definition.js';
 import { describe } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix } from './metrics.js';
 import { readMember, readOptions, type OptionSpec } from '../options.js';
-import type { SharedStats } from '../define-stats.js';
-import { requireAnyStats, type HistogramReading } from '../stats.js';
+import { kindOf, type Exact } from '../kinds.js';
+import { requireAnyStats, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link registerPromClient}. */
 export interface PromClientOptions {
@@ -58,30 +58,47 @@ class SharedHistogram {
   readonly aggregator = 'sum';
   readonly name: string;
   readonly help: string;
-  readonly #read: () => HistogramReading;
-  /** Each bucket's labels, `le` last. */
-  readonly #bucketLabels: readonly Readonly<Record<string, string>>[];
-  readonly #labels: Readonly<Record<string, string>>;
+  readonly #read: (out: Exact[]) => void;
+  /** Each sample's name and labels: the buckets (`le` last), `_sum`, `_count`. */
+  readonly #samples: readonly { readonly metricName: string; readonly labels: Readonly<Record<string, string>> }[];
 
-  constructor(name: string, spec: MetricSpec, labels: Readonly<Record<string, string>>, openMetrics: boolean, read: () => HistogramReading) {
+  constructor(name: string, spec: MetricSpec, labels: Readonly<Record<string, string>>, openMetrics: boolean, read: (out: Exact[]) => void) {
     this.name = name;
     this.help = spec.help;
     this.#read = read;
-    this.#labels = labels;
-    this.#bucketLabels = bucketLabels(spec, openMetrics ? 'openmetrics' : 'prometheus').map((le) => Object.freeze({ ...labels, le }));
+    this.#samples = sampleLabels(spec, labels, bucketLabels(spec, openMetrics ? 'openmetrics' : 'prometheus')).map(([suffix, sampleLabels]) => ({
+      metricName: `${name}${suffix}`,
+      labels: sampleLabels,
+    }));
   }
 
   /** The samples now: cumulative `_bucket`s, `_sum`, `_count`. */
   async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: PromClientSample[] }> {
-    const { buckets, sum } = this.#read();
-    let count = 0n;
-    const values: PromClientSample[] = buckets.map((value, i) => ({ metricName: `${this.name}_bucket`, labels: this.#bucketLabels[i]!, value: Number((count += value)) }));
-    values.push({ metricName: `${this.name}_sum`, labels: this.#labels, value: Number(sum) }, { metricName: `${this.name}_count`, labels: this.#labels, value: Number(count) });
+    const read: Exact[] = [];
+    this.#read(read);
+    const values = this.#samples.map(({ metricName, labels }, i): PromClientSample => ({ metricName, labels, value: Number(read[i]) }));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
   /** What `registry.resetMetrics()` calls: nothing to reset, the values are the shared memory's. */
   reset(): void {}
+}
+
+/** Each sample of a metric's kind: its suffix and its labels, the constant ones then the kind's own (frozen). */
+function sampleLabels(spec: MetricSpec, labels: Readonly<Record<string, string>>, le?: readonly string[]): [string, Readonly<Record<string, string>>][] {
+  return kindOf(spec)
+    .slots(spec, le)
+    .map(({ suffix, label }) => [suffix, label === undefined ? labels : Object.freeze({ ...labels, [label[0]]: label[1] })]);
+}
+
+/** A counter's or a gauge's samples now, with their labels, as numbers (rounded above 2^53). */
+function valueSamples(where: string, metric: MetricReader, labels: Readonly<Record<string, string>>): () => [Readonly<Record<string, string>>, number][] {
+  const slots = sampleLabels(metric.spec, labels);
+  return () => {
+    const read: Exact[] = [];
+    metric.samples(where, read);
+    return slots.map(([, sampleLabels], i) => [sampleLabels, Number(read[i])]);
+  };
 }
 
 /**
@@ -123,19 +140,16 @@ export function registerPromClient(stats: SharedStats, options?: PromClientOptio
   try {
     for (const metric of reader.metrics) {
       const { spec } = metric;
-      if (metric.shape === 'histogram') {
+      if (spec.kind === 'histogram') {
         const name = prefix + spec.promName;
         names.push(name);
-        const histogram = new SharedHistogram(name, spec, labels, openMetrics, () => metric.read(where));
+        const histogram = new SharedHistogram(name, spec, labels, openMetrics, (out) => metric.samples(where, out));
         registry.registerMetric(histogram as unknown as Metric);
         continue;
       }
       // Each collection reads the value, or every element of a vector, once.
-      const samples: () => [Readonly<Record<string, string>>, number][] =
-        metric.shape === 'vector'
-          ? () => metric.read(where).map((value, i) => [{ ...labels, [spec.label]: String(i) }, Number(value)])
-          : () => [[labels, Number(metric.read(where))]];
-      const metricLabels = metric.shape === 'vector' ? [...labelNames, spec.label] : labelNames;
+      const samples = valueSamples(where, metric, labels);
+      const metricLabels = spec.length > 0 ? [...labelNames, spec.label] : labelNames;
       if (spec.kind === 'counter') {
         const name = `${prefix}${spec.promName}_total`;
         names.push(name);

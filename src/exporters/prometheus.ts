@@ -15,8 +15,8 @@ import { describe } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, promUnitOf } from './metrics.js';
 import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import type { SharedStats } from '../define-stats.js';
-import { requireAnyStats, type AnyStatsReader, type MetricReader } from '../stats.js';
+import { kindOf, type Exact } from '../kinds.js';
+import { requireAnyStats, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */
 export interface PrometheusTextOptions {
@@ -83,10 +83,9 @@ function checkOptions(
 
 /** One metric family, laid out before any value is read: its metadata lines and each sample's name and labels. */
 interface FamilyPlan {
-  /** `# HELP`, `# TYPE` (and OpenMetrics' `# UNIT`) lines. */
-  readonly meta: readonly string[];
-  readonly metric: MetricReader;
-  /** Each sample up to its value (`name{labels} `): one per value, per element, or per bucket then `_sum` and `_count`. */
+  /** `# HELP`, `# TYPE` (and OpenMetrics' `# UNIT`) lines, each ending with a newline. */
+  readonly meta: string;
+  /** Each sample of the metric's kind up to its value (`name{labels} `). */
   readonly samples: readonly string[];
 }
 
@@ -94,15 +93,33 @@ interface FamilyPlan {
 interface Plan {
   readonly families: readonly FamilyPlan[];
   readonly openMetrics: boolean;
+  /** Where each read puts its values: as long as the longest family. */
+  readonly values: Exact[];
 }
 
-/** Lays out the families of `stats` for one format: everything but the values. */
-function plan(stats: AnyStatsReader, { prefix, labels }: Readonly<Required<PrometheusTextOptions>>, format: ExpositionFormat): Plan {
+/** Plans already laid out, per definition, by format, prefix and labels: a definition is planned once. */
+const plans = new WeakMap<Definition, Map<string, Plan>>();
+/** The most plans kept per definition (one per format and set of options in use). */
+const MAX_PLANS = 16;
+
+/** The plan of `definition` for one format and set of options, laid out on first use and then kept. */
+function planOf(definition: Definition, options: Readonly<Required<PrometheusTextOptions>>, format: ExpositionFormat): Plan {
+  let cached = plans.get(definition);
+  if (cached === undefined) plans.set(definition, (cached = new Map()));
+  const key = `${format}\n${options.prefix}\n${JSON.stringify(options.labels)}`;
+  let found = cached.get(key);
+  if (found === undefined) {
+    if (cached.size >= MAX_PLANS) cached.clear();
+    cached.set(key, (found = plan(definition, options, format)));
+  }
+  return found;
+}
+
+/** Lays out the families of `definition` for one format: everything but the values. */
+function plan(definition: Definition, { prefix, labels }: Readonly<Required<PrometheusTextOptions>>, format: ExpositionFormat): Plan {
   const openMetrics = format === 'openmetrics';
   const pairs = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabelValue(value)}"`);
-  const withLabels = (...more: string[]): string => (pairs.length + more.length > 0 ? `{${[...pairs, ...more].join(',')}}` : '');
-  const families = stats.metrics.map((metric): FamilyPlan => {
-    const { spec } = metric;
+  const families = definition.metrics.map((spec): FamilyPlan => {
     const family = prefix + spec.promName;
     const type = spec.kind;
     // Prometheus text names a counter's family after its sample; OpenMetrics names it without `_total`.
@@ -111,40 +128,30 @@ function plan(stats: AnyStatsReader, { prefix, labels }: Readonly<Required<Prome
     const meta = [`# HELP ${name} ${escapeHelp(spec.help, openMetrics)}`, `# TYPE ${name} ${type}`];
     const unit = openMetrics ? promUnitOf(spec, family) : undefined;
     if (unit !== undefined) meta.push(`# UNIT ${name} ${unit}`);
-    let samples: string[];
-    if (metric.shape === 'histogram') {
-      samples = bucketLabels(spec, format).map((le) => `${family}_bucket${withLabels(`le="${le}"`)} `);
-      samples.push(`${family}_sum${withLabels()} `, `${family}_count${withLabels()} `);
-    } else if (metric.shape === 'vector') {
-      samples = Array.from({ length: spec.length }, (_, i) => `${sample}${withLabels(`${spec.label}="${i}"`)} `);
-    } else {
-      samples = [`${sample}${withLabels()} `];
-    }
-    return { meta, metric, samples };
+    const le = type === 'histogram' ? bucketLabels(spec, format) : undefined;
+    const samples = kindOf(spec)
+      .slots(spec, le)
+      .map(({ suffix, label }) => {
+        const all = label === undefined ? pairs : [...pairs, `${label[0]}="${label[1]}"`];
+        // Joined, the string is one flat run of characters rather than a tree of its parts, which every text would walk again.
+        return [sample, suffix, all.length > 0 ? `{${all.join(',')}}` : '', ' '].join('');
+      });
+    return { meta: meta.map((line) => `${line}\n`).join(''), samples };
   });
-  return { families, openMetrics };
+  return { families, openMetrics, values: [] };
 }
 
 /** Reads every metric now (each value, element and bucket once) and writes the text. */
-function render(where: string, { families, openMetrics }: Plan): string {
-  const lines: string[] = [];
-  for (const { meta, metric, samples } of families) {
-    lines.push(...meta);
+function render(where: string, metrics: readonly MetricReader[], { families, openMetrics, values }: Plan): string {
+  let text = '';
+  for (let f = 0; f < families.length; f++) {
+    const { meta, samples } = families[f]!;
     // Read at render time: every thread's updates so far, one atomic read per cell.
-    if (metric.shape === 'value') {
-      lines.push(samples[0] + String(metric.read(where)));
-    } else if (metric.shape === 'vector') {
-      metric.read(where).forEach((value, i) => lines.push(samples[i] + String(value)));
-    } else {
-      // One read of the buckets gives every cumulative count, the +Inf bucket and _count alike.
-      const { buckets, sum } = metric.read(where);
-      let count = 0n;
-      buckets.forEach((value, i) => lines.push(samples[i] + String((count += value))));
-      lines.push(samples[buckets.length] + String(sum), samples[buckets.length + 1] + String(count));
-    }
+    metrics[f]!.samples(where, values);
+    text += meta;
+    for (let i = 0; i < samples.length; i++) text += `${samples[i]!}${values[i]!}\n`;
   }
-  if (openMetrics) lines.push('# EOF');
-  return lines.join('\n') + '\n';
+  return openMetrics ? `${text}# EOF\n` : text;
 }
 
 /**
@@ -176,7 +183,7 @@ export function prometheusText(stats: SharedStats, options?: PrometheusTextOptio
   const where = 'prometheusText';
   const reader = requireAnyStats(where, stats);
   const checked = checkOptions(where, options, TEXT_OPTIONS, reader.definition);
-  return render(where, plan(reader, checked, checked.format));
+  return render(where, reader.metrics, planOf(reader.definition, checked, checked.format));
 }
 
 /** The parts of Node's `http.IncomingMessage` the handler reads. */
@@ -196,11 +203,19 @@ export interface MetricsResponse {
 const MESSAGE_CONTENT_TYPE = 'text/plain; charset=utf-8';
 const NOT_ACCEPTABLE = `Not Acceptable: this endpoint serves ${PROMETHEUS_CONTENT_TYPE} and ${OPENMETRICS_CONTENT_TYPE}\n`;
 
+/** Node's `Buffer`, where there is one: it counts a string's UTF-8 bytes without encoding it. */
+const NodeBuffer = (globalThis as { Buffer?: { byteLength(text: string, encoding: 'utf8'): number } }).Buffer;
+
+/** The UTF-8 length of `text`: the body is encoded once, when it is sent. */
+function byteLength(text: string): number {
+  return NodeBuffer !== undefined ? NodeBuffer.byteLength(text, 'utf8') : new TextEncoder().encode(text).length;
+}
+
 /** Writes a whole answer; the body is left out for `HEAD`. */
 function send(response: MetricsResponse, head: boolean, status: number, headers: Readonly<Record<string, string>>, body: string): void {
   response.statusCode = status;
   for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
-  response.setHeader('Content-Length', new TextEncoder().encode(body).length);
+  response.setHeader('Content-Length', byteLength(body));
   response.end(head ? undefined : body);
 }
 
@@ -258,7 +273,7 @@ export function createMetricsHandler(
     throw new TypeError(`${where}: options.onError must be a function (error, request) => void; received ${describe(given)}`);
   }
   const onError = (given as MetricsHandlerOptions['onError']) ?? logFailure;
-  const plans: Readonly<Record<ExpositionFormat, Plan>> = { prometheus: plan(reader, base, 'prometheus'), openmetrics: plan(reader, base, 'openmetrics') };
+  const formats: Readonly<Record<ExpositionFormat, Plan>> = { prometheus: planOf(reader.definition, base, 'prometheus'), openmetrics: planOf(reader.definition, base, 'openmetrics') };
   const answer = (request: MetricsRequest, response: MetricsResponse): void => {
     const method = request.method;
     const head = method === 'HEAD';
@@ -271,7 +286,7 @@ export function createMetricsHandler(
       send(response, head, 406, { Vary: 'Accept', 'Content-Type': MESSAGE_CONTENT_TYPE }, NOT_ACCEPTABLE);
       return;
     }
-    const body = render(where, plans[format]);
+    const body = render(where, reader.metrics, formats[format]);
     send(response, head, 200, { Vary: 'Accept', 'Content-Type': format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE }, body);
   };
   return (request, response) => {

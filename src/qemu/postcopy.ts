@@ -9,7 +9,7 @@
  */
 import { describe } from '../errors.js';
 import { defineStats, type StatsDefinition } from '../define-stats.js';
-import { requireAnyStats } from '../stats.js';
+import { requireAnyStats } from '../read/reader.js';
 
 /** QEMU's `BLOCKTIME_LATENCY_BUCKET_N`: bucket k counts latencies in [2^k, 2^(k+1)) µs, the last one everything above. */
 export const POSTCOPY_LATENCY_BUCKETS = 24;

@@ -8,7 +8,8 @@
  */
 import { describe, INT64_MAX, toU64 } from '../errors.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import { requireStats, type MigrationStats } from '../stats.js';
+import type { MigrationStats } from '../stats.js';
+import { requireStats } from '../read/reader.js';
 import { readPostcopyInfo, type PostcopyBlocktimeInfo } from './postcopy.js';
 
 /** QAPI's `MigrationStatus`, in schema order (frozen). */

@@ -12,7 +12,8 @@
  */
 import { describe, toU64, U64_MAX } from '../errors.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import { BUFFER_DELAY, requireStats, type MigrationStats, type StatsReader } from '../stats.js';
+import { BUFFER_DELAY, type MigrationStats } from '../stats.js';
+import { requireStats, type StatsReader } from '../read/reader.js';
 
 /** QEMU's default `downtime-limit`, in milliseconds. */
 export const DEFAULT_DOWNTIME_LIMIT_MS = 300;
