@@ -161,28 +161,45 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
       text = next;
       i++;
     }
-    const parsed = PARSE[record.form](text, typeof record.default === 'number');
-    const value = parsed.ok ? record.check(parsed.value) : undefined;
-    if (value === undefined) {
-      const why = parsed.ok ? '' : ` (${parsed.reason})`;
-      return error(`${flag} must be ${record.allowed}, such as ${record.example}; received ${describe(text)}${why}`);
-    }
-    settings[name] = value;
+    const value = settingValue(name, text);
+    if (typeof value === 'string') return error(value);
+    settings[name] = value.value;
   }
+  const request = { kind: 'run', settings: settings as unknown as SimulationSettings, json, qmp, incomingQmp, incoming } as const;
+  const conflict = conflictOf(request, seen);
+  return conflict === undefined ? request : error(conflict);
+}
+
+/** A setting's value from its flag's text, or the message refusing the text. */
+function settingValue(name: SettingName, text: string): { readonly value: unknown } | string {
+  const { flag, form, default: fallback, check, allowed, example } = SETTINGS[name];
+  const parsed = PARSE[form as Exclude<SettingForm, 'switch'>](text, typeof fallback === 'number');
+  const value = parsed.ok ? check(parsed.value) : undefined;
+  if (value !== undefined) return { value };
+  const why = parsed.ok ? '' : ` (${parsed.reason})`;
+  return `${flag} must be ${allowed}, such as ${example}; received ${describe(text)}${why}`;
+}
+
+/**
+ * What the flags given refuse together, or `undefined`.
+ * @param seen - the settings' flags given, in order
+ */
+function conflictOf(request: Extract<SimulateRequest, { kind: 'run' }>, seen: ReadonlySet<string>): string | undefined {
+  const { settings, qmp, incomingQmp, incoming } = request;
   // Without --postcopy they would be ignored without a word.
   // (With --qmp, --vcpus applies when a client enables postcopy-ram; --postcopy-after is refused below.)
-  if (settings.postcopy !== true && qmp.length === 0) {
+  if (!settings.postcopy && qmp.length === 0) {
     for (const flag of seen) {
       const what = SETTINGS[FLAG_TO_SETTING.get(flag)!].afterPostcopy;
-      if (what) return error(`${flag} takes effect only with --postcopy (${what}); add --postcopy or leave ${flag} out`);
+      if (what) return `${flag} takes effect only with --postcopy (${what}); add --postcopy or leave ${flag} out`;
     }
   }
   for (const { flag, notWithQmp } of Object.values(SETTINGS)) {
-    if (notWithQmp && qmp.length > 0 && seen.has(flag)) return error(`${flag} is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)`);
+    if (notWithQmp && qmp.length > 0 && seen.has(flag)) return `${flag} is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)`;
   }
-  if (incoming !== undefined && incomingQmp.length === 0) return error("--incoming needs --incoming-qmp, the destination's monitor");
-  if (incomingQmp.length > 0 && qmp.length === 0) return error("--incoming-qmp needs --qmp, the source's monitor");
-  return { kind: 'run', settings: settings as unknown as SimulationSettings, json, qmp, incomingQmp, incoming };
+  if (incoming !== undefined && incomingQmp.length === 0) return "--incoming needs --incoming-qmp, the destination's monitor";
+  if (incomingQmp.length > 0 && qmp.length === 0) return "--incoming-qmp needs --qmp, the source's monitor";
+  return undefined;
 }
 
 /** The first line of a run: what is being migrated, and how. */
