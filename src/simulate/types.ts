@@ -140,7 +140,7 @@ export interface MigrationResult {
 }
 
 /** The settings as a caller gives them: each may be left out, and a bigint one may be a safe-integer number. */
-export type SettingsInput = { [K in keyof SimulationSettings]?: SimulationSettings[K] extends bigint ? bigint | number : SimulationSettings[K] };
+type SettingsInput = { [K in keyof SimulationSettings]?: SimulationSettings[K] extends bigint ? bigint | number : SimulationSettings[K] };
 
 /** Settings plus what only a library caller can pass. */
 export interface SimulationOptions extends SettingsInput {
