@@ -71,7 +71,7 @@ export const HDR_CELLS_END: u32 = 36;
 export const HDR_DEFINITION_OFFSET: u32 = 40;
 /** Byte offset of the definition's length in bytes (u32). */
 export const HDR_DEFINITION_BYTES: u32 = 44;
-/** Byte offset of the definition's hash (u32, `definitionHash` in src/definition.ts). */
+/** Byte offset of the definition's hash (u32, `definitionHash` in src/backend/definition-format.ts). */
 export const HDR_DEFINITION_HASH: u32 = 48;
 
 /** BUFFER_DELAY: length of one rate-limit window, in milliseconds. */

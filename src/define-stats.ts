@@ -18,6 +18,7 @@ import { planLayout, type Layout } from './backend/layout.js';
 import { compileCore, LayoutVersionError, wasmCore } from './backend/wasm-core.js';
 import {
   checkDefinition,
+  decodeDefinition,
   defaultLanes,
   firstDifference,
   reserveNames,
@@ -179,7 +180,7 @@ export async function createParts(where: string, definition: Definition, lanes: 
  */
 export function attachParts(where: string, maker: string, handle: unknown, backend: BackendName): StatsParts {
   const { memory, module } = checkHandle(where, handle);
-  const { definition, layout } = readHeader(memory.buffer, where, maker);
+  const { definition, layout } = readHeader(memory.buffer, where, maker, (json) => decodeDefinition(where, json));
   const core = makeCore(where, backend, module, memory);
   return { core, memory, module, definition, layout, fromHandle: true };
 }

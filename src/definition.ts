@@ -9,10 +9,18 @@
  * @packageDocumentation
  */
 import { MAX_LANES, MAX_SUB_BITS } from './backend/abi.js';
+import {
+  cellCount,
+  encodeDefinition,
+  type Definition,
+  type MetricKind,
+  type MetricSpec,
+  type RateLimitSpec,
+} from './backend/definition-format.js';
 import { describe } from './errors.js';
 
-/** The kinds of metric: a `counter` is added to (laned), a `gauge` is set (one cell), a `histogram` records values. */
-export type MetricKind = 'counter' | 'gauge' | 'histogram';
+// The definition as the memory stores it is the backend's (backend/definition-format.ts); named here too.
+export { cellCount, definitionHash, encodeDefinition, type Definition, type MetricKind, type MetricSpec, type RateLimitSpec } from './backend/definition-format.js';
 
 /** Names a metric takes elsewhere, when the derived ones do not fit. */
 export interface MetricNames {
@@ -90,48 +98,6 @@ export interface DefineStatsOptions {
    * add at once cost reads and memory, and win nothing.
    */
   readonly lanes?: number;
-}
-
-/** A metric as a definition fixes it: every field present, every name resolved. */
-export interface MetricSpec {
-  readonly name: string;
-  readonly kind: MetricKind;
-  readonly unit: string;
-  readonly help: string;
-  /** 0 for one value; N for a vector of N. Histograms: 0. */
-  readonly length: number;
-  /** The vector's label ('' for one value). */
-  readonly label: string;
-  /** Histograms: the number of buckets (0 otherwise). */
-  readonly buckets: number;
-  /** Histograms: log2 of the sub-buckets per power of two (0 otherwise). */
-  readonly subBits: number;
-  /** The C name (`Stat64.cName`). */
-  readonly cName: string;
-  /** Prometheus family name after the prefix, without `_total`. */
-  readonly promName: string;
-  /** OpenTelemetry instrument name after the prefix. */
-  readonly otelName: string;
-  /** OpenTelemetry unit. */
-  readonly otelUnit: string;
-}
-
-/** The limiter as a definition fixes it. */
-export interface RateLimitSpec {
-  readonly counters: readonly string[];
-  /** The gauge holding the window's start, or '' for a cell of the limiter's own. */
-  readonly start: string;
-  /** The gauge holding the window's budget, or '' for a cell of the limiter's own. */
-  readonly max: string;
-}
-
-/** A definition in canonical form, as stored in the memory (plain JSON). */
-export interface Definition {
-  /** Version of this form. */
-  readonly format: 1;
-  readonly namespace: string;
-  readonly metrics: readonly MetricSpec[];
-  readonly rateLimit: RateLimitSpec | null;
 }
 
 /** Most metrics in one definition. */
@@ -371,12 +337,6 @@ function checkMetric(where: string, name: string, value: unknown): MetricSpec {
   });
 }
 
-/** Cells of a metric: one per value; a histogram's buckets and its sum. */
-export function cellCount(metric: MetricSpec): number {
-  if (metric.kind === 'histogram') return metric.buckets + 1;
-  return metric.length === 0 ? 1 : metric.length;
-}
-
 /** Every sample name a metric makes in Prometheus' text format, for clashes between metrics. */
 function sampleNames(prefix: string, metric: MetricSpec): string[] {
   const family = prefix + metric.promName;
@@ -494,11 +454,6 @@ function checkRateLimit(where: string, value: unknown, metrics: readonly MetricS
   return Object.freeze({ counters: Object.freeze(names), start: startName, max: maxName });
 }
 
-/** The definition as JSON text, for the memory. */
-export function encodeDefinition(definition: Definition): string {
-  return JSON.stringify(definition);
-}
-
 /**
  * The checked definitions this thread has made, by their JSON: an `attach` of a memory that holds
  * one of them (the usual case: the worker imported the same `defineStats`) takes it from here
@@ -578,19 +533,4 @@ export function firstDifference(here: Definition, there: Definition): string | u
   const rb = JSON.stringify(there.rateLimit);
   if (ra !== rb) return `options.rateLimit is ${ra} here and ${rb} in the memory`;
   return undefined;
-}
-
-/**
- * The header's check that the definition it points at is whole: FNV-1a's step over the bytes taken
- * four at a time (32-bit words in the platform's order, the last padded with zeros), started from
- * the length. A quarter of byte-wise FNV-1a's steps: it runs once per attach, often in a new worker
- * before V8 has optimised anything, where every step of the loop counts.
- */
-export function definitionHash(bytes: Uint8Array): number {
-  const padded = new Uint8Array((bytes.length + 3) & ~3);
-  padded.set(bytes);
-  const words = new Uint32Array(padded.buffer);
-  let hash = Math.imul(0x811c9dc5 ^ bytes.length, 0x01000193) >>> 0;
-  for (let i = 0; i < words.length; i++) hash = Math.imul(hash ^ words[i]!, 0x01000193) >>> 0;
-  return hash;
 }

@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import { MigrationStats, type BackendName, type MetricsRequest } from '../dist/index.js';
 import { readHeader } from '../dist/backend/header.js';
 import type { Layout } from '../dist/backend/layout.js';
+import { decodeDefinition } from '../dist/definition.js';
 
 /** Both backends run every suite that touches counters. */
 export const BACKENDS: BackendName[] = ['wasm', 'js'];
@@ -22,7 +23,7 @@ export function values(stats: MigrationStats): bigint[] {
 /** Where a stats object's cells are: the library's own plan of its memory, from the memory's header. */
 export function layoutOf(stats: { handle: { memory: WebAssembly.Memory } }): Layout {
   const buffer = stats.handle.memory.buffer;
-  return readHeader(buffer, 'test', 'test').layout;
+  return readHeader(buffer, 'test', 'test', (json) => decodeDefinition('test', json)).layout;
 }
 
 /** The raw u64 at a byte offset of a stats object's shared memory. */

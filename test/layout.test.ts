@@ -10,7 +10,7 @@ import { defineStats, MigrationStats, type Definition, type Histogram, type Metr
 import { HDR_CELLS_END, HDR_DEFINITION_BYTES, HDR_DEFINITION_OFFSET, HDR_LANE_COUNT, HDR_LANE_STRIDE, HDR_LANES_OFFSET, HEADER_BYTES, LANE_ALIGN, LINE_BYTES } from '../dist/backend/abi.js';
 import { definitionBytes, readHeader } from '../dist/backend/header.js';
 import { PAGE_BYTES, planLayout, type Layout } from '../dist/backend/layout.js';
-import { maxBuckets } from '../dist/definition.js';
+import { decodeDefinition, maxBuckets } from '../dist/definition.js';
 import { word32 } from './helpers.js';
 
 /** Half-open byte ranges that must not overlap, each with a label for the message. */
@@ -82,7 +82,7 @@ function expectMemory(stats: SharedStats, lanes: number): Layout {
   const buffer = stats.handle.memory.buffer;
   const json = definitionBytes(stats.definition);
   const plan = planLayout(stats.definition, lanes, json.length) as Layout;
-  expect(readHeader(buffer, 'test', 'test').layout).toEqual(plan);
+  expect(readHeader(buffer, 'test', 'test', (json) => decodeDefinition('test', json)).layout).toEqual(plan);
   expect(buffer.byteLength).toBe(plan.pages * PAGE_BYTES);
   const fields: [number, number][] = [
     [HDR_LANE_COUNT, lanes],
@@ -101,7 +101,7 @@ function expectMemory(stats: SharedStats, lanes: number): Layout {
 describe("QEMU's definition", () => {
   it('follows every rule of the layout, and its memory says so', async () => {
     const stats = await MigrationStats.create();
-    const lanes = readHeader(stats.handle.memory.buffer, 'test', 'test').layout.lanes;
+    const lanes = readHeader(stats.handle.memory.buffer, 'test', 'test', (json) => decodeDefinition('test', json)).layout.lanes;
     const layout = expectMemory(stats, lanes);
     expectLayoutRules(stats.definition, layout, lanes, layout.definitionBytes);
     // The limiter's block: the three counted counters, then rate_limit_start and rate_limit_max.

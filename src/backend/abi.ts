@@ -44,7 +44,7 @@ export const HDR_CELLS_END = 36;
 export const HDR_DEFINITION_OFFSET = 40;
 /** Byte offset of the definition's length in bytes (u32). */
 export const HDR_DEFINITION_BYTES = 44;
-/** Byte offset of the definition's hash (u32, `definitionHash` in src/definition.ts). */
+/** Byte offset of the definition's hash (u32, `definitionHash` in src/backend/definition-format.ts). */
 export const HDR_DEFINITION_HASH = 48;
 /** BUFFER_DELAY: length of one rate-limit window, in milliseconds. */
 export const BUFFER_DELAY = 100;

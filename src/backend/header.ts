@@ -24,8 +24,8 @@ import {
   MAGIC,
   MAX_LANES,
 } from './abi.js';
+import { definitionHash, encodeDefinition, type Definition } from './definition-format.js';
 import { planLayout, type Layout } from './layout.js';
-import { decodeDefinition, encodeDefinition, definitionHash, type Definition } from '../definition.js';
 import { handleError } from '../errors.js';
 
 /** The definition's JSON as UTF-8 bytes. */
@@ -59,9 +59,12 @@ export interface MemoryLayout {
  * Checks the header of a shared memory's buffer and returns its definition and layout.
  * @param where - the call, for messages (`MigrationStats.attach`)
  * @param maker - what makes such memories, for the message about a blank one (`MigrationStats.create()`)
+ * @param decode - rebuilds the definition from its JSON, with every check of `defineStats`
+ *   (definition.ts's `decodeDefinition`), throwing what is wrong with it
+ * @returns the memory's definition and layout
  * @throws TypeError (as `attach`'s handle error) naming the first thing that is not as it must be
  */
-export function readHeader(buffer: ArrayBufferLike, where: string, maker: string): MemoryLayout {
+export function readHeader(buffer: ArrayBufferLike, where: string, maker: string, decode: (json: string) => Definition): MemoryLayout {
   if (buffer.byteLength < HEADER_BYTES) {
     throw handleError(where, `.memory is ${buffer.byteLength} bytes, smaller than the ${HEADER_BYTES}-byte header`);
   }
@@ -99,7 +102,7 @@ export function readHeader(buffer: ArrayBufferLike, where: string, maker: string
   }
   let definition: Definition;
   try {
-    definition = decodeDefinition(where, text);
+    definition = decode(text);
   } catch (error) {
     return bad(`its definition is not valid (${error instanceof Error ? error.message : String(error)})`);
   }

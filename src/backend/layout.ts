@@ -15,7 +15,7 @@
  * @packageDocumentation
  */
 import { HEADER_BYTES, LANE_ALIGN, LINE_BYTES, MAX_MEMORY_PAGES } from './abi.js';
-import { cellCount, type Definition, type MetricSpec } from '../definition.js';
+import { cellCount, type Definition, type MetricSpec } from './definition-format.js';
 
 /** Bytes of a WebAssembly memory page. */
 export const PAGE_BYTES = 65536;

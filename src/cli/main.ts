@@ -3,10 +3,11 @@
  * @packageDocumentation
  */
 import { describe } from '../errors.js';
-import { EXIT, simulateCommand, type CommandIo } from './simulate-command.js';
+import { EXIT, type CommandIo } from './command.js';
+import { simulateCommand } from './simulate-command.js';
 import { watchCommand } from './watch-command.js';
 
-export { EXIT } from './simulate-command.js';
+export { EXIT } from './command.js';
 
 /** The subcommands, by name. */
 const COMMANDS: Record<string, { readonly summary: string; run(args: readonly string[], io: CommandIo): Promise<number> }> = {

@@ -5,104 +5,57 @@
 import { describe } from '../errors.js';
 import { parseQmpAddress } from '../qemu/qmp-wire.js';
 import { simulateMigration, type MigrationResult } from '../simulate/migration.js';
-import { DEFAULT_SETTINGS, RULES, type SimulationSettings } from '../simulate/options.js';
-import { progressView, type TextOut } from './progress.js';
+import { DEFAULT_SETTINGS, SETTING_NAMES, SETTINGS, type SettingForm, type SettingName, type SimulationSettings } from '../simulate/settings.js';
+import { EXIT, SIGNAL_EXIT, type CommandIo } from './command.js';
+import { progressView } from './progress.js';
 import { writeReport } from './report.js';
 import { serveSimulatedSource } from './simulate-qmp.js';
 import { BYTE_UNITS_TEXT, formatBytes, parseBytes, parseCount, parseMs, parseShare, type Parsed } from './units.js';
 
-/** Exit codes of the command. */
-export const EXIT = {
-  /** The migration completed and the destination equals the source. */
-  ok: 0,
-  /** It did not converge within `--max-passes`, or the destination differs, or a worker failed. */
-  failed: 1,
-  /** Bad flags or values. */
-  usage: 2,
-  /** Stopped by SIGINT (128 + 2, as a shell reports a process that signal ended). */
-  sigint: 130,
-  /** Stopped by SIGTERM (128 + 15). */
-  sigterm: 143,
-  /**
-   * Stopped because stdout or stderr was closed (`| head -1`): 128 + 13, as a shell reports a
-   * process that SIGPIPE ended (`yes | head -1`), since Node ignores SIGPIPE. Not 0: the migration
-   * was not seen through, which `set -o pipefail` scripts should know.
-   */
-  closed: 141,
-} as const;
-
-/** The exit code of a run that a signal stopped, by the signal's name. */
-const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm };
-
-/** The streams the command writes to, and what stops it. */
-export interface CommandIo {
-  readonly stdout: TextOut;
-  readonly stderr: TextOut;
-  /**
-   * Aborted when the process is asked to stop, with the signal's name as the reason (`'SIGINT'`,
-   * `'SIGTERM'`): the migration is cancelled, its report so far printed, and the command returns
-   * 130 or 143 (1 for another reason).
-   */
-  readonly signal?: AbortSignal;
-}
-
-type SettingName = keyof SimulationSettings;
-
-/** How each flag's text becomes its setting's value. */
-const PARSERS: { readonly [K in SettingName]: (text: string) => Parsed<unknown> } = {
-  ramBytes: (t) => narrow(parseBytes(t)),
-  zeroShare: parseShare,
-  dirtyBytesPerSecond: (t) => narrow(parseBytes(t, true)),
-  bandwidthBytesPerSecond: (t) => parseBytes(t, true),
-  availSwitchoverBandwidth: (t) => parseBytes(t, true),
-  channels: parseCount,
-  downtimeLimitMs: parseMs,
-  backend: (t) => ({ ok: true, value: t }),
-  maxPasses: parseCount,
-  seed: parseCount,
-  postcopy: () => ({ ok: true, value: true }),
-  postcopyAfter: parseCount,
-  vcpus: parseCount,
-};
-
-/** Flags that take no value: given, they set their setting to true. */
-const SWITCHES: ReadonlySet<SettingName> = new Set<SettingName>(['postcopy']);
-
-/** Settings that only change what happens after the postcopy switch, and what they are. */
-const AFTER_POSTCOPY: { readonly [K in SettingName]?: string } = {
-  postcopyAfter: 'the pass at whose end migrate-start-postcopy is asked',
-  vcpus: "the destination's vCPUs after the postcopy switch",
-};
-
-/** A bigint byte count as a number when it is exact, else left as is (the rule then refuses it). */
+/** A bigint byte count as a number when it is exact, else left as is (the check then refuses it). */
 function narrow(parsed: Parsed<bigint>): Parsed<unknown> {
   if (!parsed.ok) return parsed;
   return { ok: true, value: parsed.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(parsed.value) : parsed.value };
 }
 
-const FLAG_HELP: { readonly [K in SettingName]: [metavar: string, help: string, shown: string] } = {
-  ramBytes: ['SIZE', 'guest RAM, whole 4 KiB pages, up to 4GiB', formatBytes(DEFAULT_SETTINGS.ramBytes)],
-  zeroShare: ['SHARE', 'share of all-zero pages: 0 to 1, or a percentage', `${DEFAULT_SETTINGS.zeroShare * 100}%`],
-  dirtyBytesPerSecond: ['RATE', 'how fast the guest dirties memory', `${formatBytes(DEFAULT_SETTINGS.dirtyBytesPerSecond)}/s`],
-  bandwidthBytesPerSecond: ['RATE', 'max-bandwidth; 0 = unlimited', `${formatBytes(DEFAULT_SETTINGS.bandwidthBytesPerSecond)}/s`],
-  availSwitchoverBandwidth: ['RATE', 'bandwidth the switch-over counts on; 0 = measured', '0'],
-  channels: ['N', 'multifd channels (one worker each), 1 to 64', String(DEFAULT_SETTINGS.channels)],
-  downtimeLimitMs: ['MS', 'switch over once the rest fits in this downtime', `${DEFAULT_SETTINGS.downtimeLimitMs}ms`],
-  backend: ['wasm|js', 'counters and zero scan in Wasm, or plain JS', DEFAULT_SETTINGS.backend],
-  maxPasses: ['N', 'migrate_cancel when pass N ends unconverged', String(DEFAULT_SETTINGS.maxPasses)],
-  seed: ['N', "seed of the guest's pseudo-random writes", String(DEFAULT_SETTINGS.seed)],
-  postcopy: ['', 'switch to postcopy if pre-copy has not converged', 'off'],
-  postcopyAfter: ['N', 'migrate-start-postcopy when pass N ends', String(DEFAULT_SETTINGS.postcopyAfter)],
-  vcpus: ['N', "destination vCPUs after the switch, 1 to 64", String(DEFAULT_SETTINGS.vcpus)],
+/** How a flag's text becomes its value (a byte count as a number where the setting's default is one), by the setting's form. */
+const PARSE: { readonly [F in Exclude<SettingForm, 'switch'>]: (text: string, numeric: boolean) => Parsed<unknown> } = {
+  size: (t) => narrow(parseBytes(t)),
+  rate: (t, numeric) => (numeric ? narrow(parseBytes(t, true)) : parseBytes(t, true)),
+  share: parseShare,
+  ms: parseMs,
+  count: parseCount,
+  name: (t) => ({ ok: true, value: t }),
 };
+
+/** How the usage names a flag's value, by the setting's form (a `name` setting lists its names). */
+const METAVAR: { readonly [F in SettingForm]: string } = { size: 'SIZE', rate: 'RATE', share: 'SHARE', ms: 'MS', count: 'N', name: '', switch: '' };
+
+/** A default as the usage shows it, by the setting's form. */
+function shown(form: SettingForm, value: unknown): string {
+  switch (form) {
+    case 'size':
+      return formatBytes(value as number);
+    case 'rate':
+      return value === 0 || value === 0n ? '0' : `${formatBytes(value as number | bigint)}/s`;
+    case 'share':
+      return `${(value as number) * 100}%`;
+    case 'ms':
+      return `${value as number}ms`;
+    case 'switch':
+      return value ? 'on' : 'off';
+    default:
+      return String(value);
+  }
+}
 
 /** The command's usage text. */
 export function simulateUsage(): string {
-  const rows = (Object.keys(FLAG_HELP) as SettingName[]).map((name) => {
-    const [metavar, help, shown] = FLAG_HELP[name];
-    const head = `${RULES[name].flag} ${metavar}`.trimEnd();
+  const rows = SETTING_NAMES.map((name) => {
+    const { flag, form, help, names, default: value } = SETTINGS[name];
+    const head = `${flag} ${names?.join('|') ?? METAVAR[form]}`.trimEnd();
     // A flag too long for its column gets a line of its own.
-    return `  ${head.length < 24 ? head.padEnd(24) : `${head}\n${''.padEnd(26)}`}${help.padEnd(50)}(default ${shown})`;
+    return `  ${head.length < 24 ? head.padEnd(24) : `${head}\n${''.padEnd(26)}`}${help.padEnd(50)}(default ${shown(form, value)})`;
   });
   return [
     'Usage: migration-stats simulate [options]',
@@ -145,7 +98,7 @@ export type SimulateRequest =
   | { readonly kind: 'help' }
   | { readonly kind: 'error'; readonly message: string };
 
-const FLAG_TO_SETTING = new Map((Object.keys(RULES) as SettingName[]).map((name) => [RULES[name].flag, name]));
+const FLAG_TO_SETTING: ReadonlyMap<string, SettingName> = new Map(SETTING_NAMES.map((name) => [SETTINGS[name].flag, name]));
 
 /**
  * Reads the command's arguments.
@@ -189,10 +142,10 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
     if (!name) {
       return error(arg.startsWith('-') ? `unknown flag ${describe(flag)}` : `unexpected argument ${describe(arg)}; flags start with --`);
     }
-    const rule = RULES[name];
+    const record = SETTINGS[name];
     if (seen.has(flag)) return error(`${flag} is given twice`);
     seen.add(flag);
-    if (SWITCHES.has(name)) {
+    if (record.form === 'switch') {
       if (flag !== arg) return error(`${flag} takes no value; received ${describe(arg)}`);
       settings[name] = true;
       continue;
@@ -203,33 +156,50 @@ export function parseSimulateArgs(args: readonly string[]): SimulateRequest {
     } else {
       const next = args[i + 1];
       if (next === undefined || (next.startsWith('--') && next.length > 2)) {
-        return error(`${flag} needs a value: ${rule.allowed} (such as ${rule.example})`);
+        return error(`${flag} needs a value: ${record.allowed} (such as ${record.example})`);
       }
       text = next;
       i++;
     }
-    const parsed = PARSERS[name](text);
-    const value = parsed.ok ? rule.check(parsed.value) : undefined;
-    if (value === undefined) {
-      const why = parsed.ok ? '' : ` (${parsed.reason})`;
-      return error(`${flag} must be ${rule.allowed}, such as ${rule.example}; received ${describe(text)}${why}`);
-    }
-    settings[name] = value;
+    const value = settingValue(name, text);
+    if (typeof value === 'string') return error(value);
+    settings[name] = value.value;
   }
+  const request = { kind: 'run', settings: settings as unknown as SimulationSettings, json, qmp, incomingQmp, incoming } as const;
+  const conflict = conflictOf(request, seen);
+  return conflict === undefined ? request : error(conflict);
+}
+
+/** A setting's value from its flag's text, or the message refusing the text. */
+function settingValue(name: SettingName, text: string): { readonly value: unknown } | string {
+  const { flag, form, default: fallback, check, allowed, example } = SETTINGS[name];
+  const parsed = PARSE[form as Exclude<SettingForm, 'switch'>](text, typeof fallback === 'number');
+  const value = parsed.ok ? check(parsed.value) : undefined;
+  if (value !== undefined) return { value };
+  const why = parsed.ok ? '' : ` (${parsed.reason})`;
+  return `${flag} must be ${allowed}, such as ${example}; received ${describe(text)}${why}`;
+}
+
+/**
+ * What the flags given refuse together, or `undefined`.
+ * @param seen - the settings' flags given, in order
+ */
+function conflictOf(request: Extract<SimulateRequest, { kind: 'run' }>, seen: ReadonlySet<string>): string | undefined {
+  const { settings, qmp, incomingQmp, incoming } = request;
   // Without --postcopy they would be ignored without a word.
   // (With --qmp, --vcpus applies when a client enables postcopy-ram; --postcopy-after is refused below.)
-  if (settings.postcopy !== true && qmp.length === 0) {
+  if (!settings.postcopy && qmp.length === 0) {
     for (const flag of seen) {
-      const what = AFTER_POSTCOPY[FLAG_TO_SETTING.get(flag)!];
-      if (what) return error(`${flag} takes effect only with --postcopy (${what}); add --postcopy or leave ${flag} out`);
+      const what = SETTINGS[FLAG_TO_SETTING.get(flag)!].afterPostcopy;
+      if (what) return `${flag} takes effect only with --postcopy (${what}); add --postcopy or leave ${flag} out`;
     }
   }
-  for (const flag of ['--max-passes', '--postcopy-after']) {
-    if (qmp.length > 0 && seen.has(flag)) return error(`${flag} is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)`);
+  for (const { flag, notWithQmp } of Object.values(SETTINGS)) {
+    if (notWithQmp && qmp.length > 0 && seen.has(flag)) return `${flag} is not taken with --qmp: the QMP client decides (migrate_cancel, migrate-start-postcopy)`;
   }
-  if (incoming !== undefined && incomingQmp.length === 0) return error("--incoming needs --incoming-qmp, the destination's monitor");
-  if (incomingQmp.length > 0 && qmp.length === 0) return error("--incoming-qmp needs --qmp, the source's monitor");
-  return { kind: 'run', settings: settings as unknown as SimulationSettings, json, qmp, incomingQmp, incoming };
+  if (incoming !== undefined && incomingQmp.length === 0) return "--incoming needs --incoming-qmp, the destination's monitor";
+  if (incomingQmp.length > 0 && qmp.length === 0) return "--incoming-qmp needs --qmp, the source's monitor";
+  return undefined;
 }
 
 /** The first line of a run: what is being migrated, and how. */

@@ -7,19 +7,14 @@
  */
 import { serveQmp } from '../qemu/qmp-server.js';
 import { bootSimulatedVm } from '../simulate/migration.js';
-import type { SimulationSettings } from '../simulate/options.js';
+import type { SimulationSettings } from '../simulate/settings.js';
 import { SimulatorQmpBackend } from '../simulate/qmp-backend.js';
 import { DestinationQmpBackend } from '../simulate/qmp-destination.js';
 import type { MigrationResult } from '../simulate/types.js';
+import { EXIT, SIGNAL_EXIT, type CommandIo } from './command.js';
 import { progressView } from './progress.js';
 import { writeReport } from './report.js';
-import type { CommandIo } from './simulate-command.js';
 import { formatBytes } from './units.js';
-
-/** Exit codes, as simulate-command.ts's `EXIT`. */
-const OK = 0;
-const FAILED = 1;
-const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 /**
  * Serves the simulated source until `quit` or a signal.
@@ -46,7 +41,7 @@ export async function serveSimulatedSource(
   const vm = await bootSimulatedVm({ ...settings, onProgress: (p) => view.update(p) });
   const backend = new SimulatorQmpBackend(vm);
   const servers: { address: string; close(): Promise<void> }[] = [];
-  let code = OK;
+  let code: number = EXIT.ok;
   try {
     for (const address of addresses.qmp) servers.push(await serveQmp(address, backend));
     for (const server of servers) live.write(`QMP monitor on ${server.address}; waiting for migrate\n`);
@@ -75,7 +70,7 @@ export async function serveSimulatedSource(
         (error: unknown) => {
           view.finish();
           io.stderr.write(`migration-stats simulate: ${error instanceof Error ? error.message : String(error)}\n`);
-          code = FAILED;
+          code = EXIT.failed;
         },
       );
     });
@@ -84,7 +79,7 @@ export async function serveSimulatedSource(
     if (vm.migrating) vm.cancel(why);
     if (vm.finished) await vm.finished.catch(() => undefined);
     await reported;
-    if (why !== 'quit') code = SIGNAL_EXIT[why] ?? FAILED;
+    if (why !== 'quit') code = SIGNAL_EXIT[why] ?? EXIT.failed;
   } finally {
     await Promise.all(servers.map((server) => server.close()));
     await vm.shutDown();
@@ -94,5 +89,5 @@ export async function serveSimulatedSource(
 
 /** Prints a migration's report, as the plain `simulate` does, and returns its exit code. */
 function report(result: MigrationResult, json: boolean, io: CommandIo): number {
-  return writeReport(result, json, io) ? OK : FAILED;
+  return writeReport(result, json, io) ? EXIT.ok : EXIT.failed;
 }

@@ -15,7 +15,7 @@ import { QemuWatchError, type QmpConnect, type WatchOutcome, type WatchProgress 
 import { MigrationStats } from '../stats.js';
 import type { MigrationProgress } from '../simulate/types.js';
 import { progressView } from './progress.js';
-import { EXIT, type CommandIo } from './simulate-command.js';
+import { EXIT, type CommandIo } from './command.js';
 import { parseMs } from './units.js';
 import { writeWatchJson } from './watch-json.js';
 

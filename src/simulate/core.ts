@@ -8,7 +8,7 @@ import type { MigrationWindow } from '../qemu/window.js';
 import { BUFFER_DELAY } from '../stats.js';
 import { bump, lockAsync, SLOT, unlock, waitAsyncWhile } from './control.js';
 import { Machine } from './machine.js';
-import type { SimulationSettings } from './options.js';
+import type { SimulationSettings } from './settings.js';
 import { defaultCapabilities, type MigrationCapabilities, type MigrationParameters } from './parameters.js';
 import type { MigrationProgress, SimulationStatus, WindowRecord } from './types.js';
 import { MAIN_STREAM, PAGE_BYTES, PAGES_PER_PACKET } from './wire.js';

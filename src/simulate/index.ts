@@ -10,7 +10,7 @@ export { DestinationQmpBackend } from './qmp-destination.js';
 export type { MigrationCapabilities, MigrationParameters } from './parameters.js';
 // Every type of the simulator's options, progress reports and result (DestinationStats, PostcopyResult…).
 export type * from './types.js';
-export { DEFAULT_SETTINGS, MAX_CHANNELS, MAX_RAM_BYTES, type SimulationSettings } from './options.js';
+export { DEFAULT_SETTINGS, MAX_CHANNELS, MAX_RAM_BYTES, type SimulationSettings } from './settings.js';
 export {
   MAIN_STREAM,
   MAX_SEND_BYTES,

@@ -9,7 +9,7 @@ import { MigrationStats } from '../stats.js';
 import { bump, createControl, createCounter, SLOT } from './control.js';
 import { DirtyBitmap } from './dirty-bitmap.js';
 import { LAST_WRITES } from './guest.js';
-import type { SimulationSettings } from './options.js';
+import type { SimulationSettings } from './settings.js';
 import { createPostcopyShared, stopVcpus, type PostcopyShared } from './postcopy.js';
 import type { ChannelInit, WorkerReply } from './protocol.js';
 import type { DestinationStats } from './types.js';

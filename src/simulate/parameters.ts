@@ -3,7 +3,7 @@
  * `migrate-set-capabilities`), the subset the simulator models, with QEMU's defaults.
  * @packageDocumentation
  */
-import type { SimulationSettings } from './options.js';
+import type { SimulationSettings } from './settings.js';
 
 /** The migration parameters the simulator models (QEMU's `MigrationParameters`). */
 export interface MigrationParameters {

@@ -7,9 +7,19 @@
 import { waitAsyncWhile } from './control.js';
 import { LAST_WRITES } from './guest.js';
 import { PAGE, STOPPED_SLOT, stopVcpus, takeRequest } from './postcopy.js';
-import type { Migration } from './stages.js';
+import type { MigrationCore } from './core.js';
+import type { SimulationStatus } from './types.js';
 import { MAIN_STREAM, PAGE_BYTES } from './wire.js';
 import { BUFFER_DELAY } from '../stats.js';
+
+/** What the postcopy stages take of the migration thread (stages.ts's `Migration`): its means of sending, and its status steps. */
+export interface PostcopyMigration extends MigrationCore {
+  setStatus(status: SimulationStatus): void;
+  /** QEMU's `migration_maybe_pause`. */
+  maybePause(next: SimulationStatus): Promise<void>;
+  /** When the downtime began (ms on the migration's clock). */
+  downtimeStartMs: number;
+}
 
 /**
  * The postcopy switch: the status becomes `postcopy-active` and the guest stops (with
@@ -21,7 +31,7 @@ import { BUFFER_DELAY } from '../stats.js';
  * guest wrote last (a fault, whose request is on the return path before the vCPU is ready). The
  * downtime ends when every vCPU runs.
  */
-export async function startPostcopy(m: Migration): Promise<void> {
+export async function startPostcopy(m: PostcopyMigration): Promise<void> {
   const shared = m.postcopyShared!;
   const { settings } = m;
   // A pass the switch interrupted is not counted as done.
@@ -66,7 +76,7 @@ export async function startPostcopy(m: Migration): Promise<void> {
  * channels take requests before each page); then the vCPUs stop, the requests still on the return
  * path reach the source (their pages were sent already), and the stream ends.
  */
-export async function runPostcopy(m: Migration): Promise<void> {
+export async function runPostcopy(m: PostcopyMigration): Promise<void> {
   const shared = m.postcopyShared!;
   m.progress();
   await m.sendPass(false);

@@ -5,30 +5,29 @@
  * numbers and small results.
  * @packageDocumentation
  */
-import type { BackendName } from '../backend/core.js';
 import type { StatsHandle } from '../handle.js';
 import type { MigrationStatsHandle } from '../stats.js';
 import type { PostcopyShared } from './postcopy.js';
+import type { SimulationSettings } from './settings.js';
+
+/** The settings a worker is given, typed as their records in settings.ts type them. */
+type WorkerSettings<K extends keyof SimulationSettings> = Readonly<Pick<SimulationSettings, K>>;
 
 /**
  * Before its role: help fill the booting guest's RAM, claiming chunks of pages from the shared
  * counter `next` until none is left (every worker does, see boot.ts); answered with `filled`.
  */
-export interface FillRequest {
+export interface FillRequest extends WorkerSettings<'ramBytes' | 'zeroShare' | 'seed'> {
   readonly type: 'fill';
   readonly ram: WebAssembly.Memory;
-  readonly ramBytes: number;
-  readonly zeroShare: number;
-  readonly seed: number;
   readonly next: Int32Array<SharedArrayBuffer>;
 }
 
 /** What starts the guest: its RAM, where it logs the pages it dirties, and how fast it writes. */
-export interface GuestInit {
+export interface GuestInit extends WorkerSettings<'ramBytes' | 'zeroShare' | 'seed'> {
   readonly role: 'guest';
   /** The guest's RAM (a shared Wasm memory, so the zero scan can read it). */
   readonly ram: WebAssembly.Memory;
-  readonly ramBytes: number;
   /**
    * The destination's RAM: once the guest has stopped, its worker takes a share of the
    * verification, comparing as the channels do.
@@ -37,9 +36,8 @@ export interface GuestInit {
   /** One bit per page, set atomically after every write to the page. */
   readonly dirtyLog: Int32Array<SharedArrayBuffer>;
   readonly control: Int32Array<SharedArrayBuffer>;
-  readonly zeroShare: number;
+  /** `dirtyBytesPerSecond` in pages. */
   readonly dirtyPagesPerSecond: number;
-  readonly seed: number;
   /**
    * `[count, page × 64]`: how many pages the guest wrote (mod 2^31), and the last 64 of them in a
    * ring; read once the guest has stopped.
@@ -48,11 +46,10 @@ export interface GuestInit {
 }
 
 /** What starts a destination vCPU, after the postcopy switch. */
-export interface VcpuInit {
+export interface VcpuInit extends WorkerSettings<'backend' | 'seed'> {
   readonly role: 'vcpu';
   readonly vcpu: number;
   readonly postcopyStats: StatsHandle;
-  readonly backend: BackendName;
   readonly shared: PostcopyShared;
   /** The destination's RAM, which the vCPU reads. */
   readonly destination: SharedArrayBuffer;
@@ -61,16 +58,13 @@ export interface VcpuInit {
   readonly firstPage: number;
   /** Its share of the guest's rate: accesses per second. */
   readonly accessesPerSecond: number;
-  readonly seed: number;
 }
 
 /** What starts a multifd channel. */
-export interface ChannelInit {
+export interface ChannelInit extends WorkerSettings<'backend' | 'ramBytes'> {
   readonly role: 'channel';
   readonly stats: MigrationStatsHandle;
-  readonly backend: BackendName;
   readonly ram: WebAssembly.Memory;
-  readonly ramBytes: number;
   /** The destination's RAM. */
   readonly destination: SharedArrayBuffer;
   /**

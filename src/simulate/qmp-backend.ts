@@ -9,7 +9,7 @@ import { infoMigrate } from '../qemu/hmp.js';
 import type { QmpValue } from '../qemu/qmp-json.js';
 import { QmpError, qmpTimestamp, type QmpBackend, type QmpEvent, type QmpObject } from '../qemu/qmp-wire.js';
 import { MIGRATION_STATUSES } from '../qemu/query-migrate.js';
-import { MAX_CHANNELS } from './options.js';
+import { MAX_CHANNELS } from './settings.js';
 import { CAPABILITY_NAMES, PARAMETER_NAMES, type MigrationCapabilities, type MigrationParameters } from './parameters.js';
 import { array, bool, generic, object, oneOf, onlyMembers, required, str, uint64, uintN } from './qmp-args.js';
 import { VmCommandError, type SimulatedVm } from './vm.js';

@@ -9,7 +9,7 @@
 import type { PostcopyStatsDefinition } from '../qemu/postcopy.js';
 import type { MigrationInfo, MigrationStatus as QmpStatus } from '../qemu/query-migrate.js';
 import type { MigrationStats } from '../stats.js';
-import type { SimulationSettings } from './options.js';
+import type { SimulationSettings } from './settings.js';
 
 /**
  * QEMU's migration states that the simulator passes through: `none` before `migrate`; `setup`;
@@ -139,12 +139,11 @@ export interface MigrationResult {
   readonly destinationStats: DestinationStats | undefined;
 }
 
+/** The settings as a caller gives them: each may be left out, and a bigint one may be a safe-integer number. */
+type SettingsInput = { [K in keyof SimulationSettings]?: SimulationSettings[K] extends bigint ? bigint | number : SimulationSettings[K] };
+
 /** Settings plus what only a library caller can pass. */
-export interface SimulationOptions extends Partial<Omit<SimulationSettings, 'bandwidthBytesPerSecond' | 'availSwitchoverBandwidth'>> {
-  /** `max-bandwidth` in bytes/s, 0 = unlimited: a bigint, or a safe-integer number. */
-  bandwidthBytesPerSecond?: bigint | number;
-  /** `avail-switchover-bandwidth` in bytes/s, 0 = measured: a bigint, or a safe-integer number. */
-  availSwitchoverBandwidth?: bigint | number;
+export interface SimulationOptions extends SettingsInput {
   /** Called with the live figures at least every `BUFFER_DELAY` ms, and at every stage change. */
   onProgress?: (progress: MigrationProgress) => void;
   /**

@@ -11,7 +11,7 @@ import { qmpTimestamp, type QmpEvent, type QmpObject } from '../qemu/qmp-wire.js
 import type { MigrationInfo } from '../qemu/query-migrate.js';
 import { MigrationStats } from '../stats.js';
 import type { MigrationHooks } from './core.js';
-import type { SimulationSettings } from './options.js';
+import type { SimulationSettings } from './settings.js';
 import { resultOf, type Ending } from './outcome.js';
 import { defaultCapabilities, parametersOf, type MigrationCapabilities, type MigrationParameters } from './parameters.js';
 import { Migration, reasonText } from './stages.js';

@@ -1,0 +1,77 @@
+/**
+ * A definition as the memory stores it: the canonical form that `defineStats` makes and
+ * `attach` decodes (definition.ts checks it), its JSON, its hash in the header, and the cells
+ * each metric takes. The backend plans layouts and writes headers from these alone.
+ * @packageDocumentation
+ */
+
+/** The kinds of metric: a `counter` is added to (laned), a `gauge` is set (one cell), a `histogram` records values. */
+export type MetricKind = 'counter' | 'gauge' | 'histogram';
+
+/** A metric as a definition fixes it: every field present, every name resolved. */
+export interface MetricSpec {
+  readonly name: string;
+  readonly kind: MetricKind;
+  readonly unit: string;
+  readonly help: string;
+  /** 0 for one value; N for a vector of N. Histograms: 0. */
+  readonly length: number;
+  /** The vector's label ('' for one value). */
+  readonly label: string;
+  /** Histograms: the number of buckets (0 otherwise). */
+  readonly buckets: number;
+  /** Histograms: log2 of the sub-buckets per power of two (0 otherwise). */
+  readonly subBits: number;
+  /** The C name (`Stat64.cName`). */
+  readonly cName: string;
+  /** Prometheus family name after the prefix, without `_total`. */
+  readonly promName: string;
+  /** OpenTelemetry instrument name after the prefix. */
+  readonly otelName: string;
+  /** OpenTelemetry unit. */
+  readonly otelUnit: string;
+}
+
+/** The limiter as a definition fixes it. */
+export interface RateLimitSpec {
+  readonly counters: readonly string[];
+  /** The gauge holding the window's start, or '' for a cell of the limiter's own. */
+  readonly start: string;
+  /** The gauge holding the window's budget, or '' for a cell of the limiter's own. */
+  readonly max: string;
+}
+
+/** A definition in canonical form, as stored in the memory (plain JSON). */
+export interface Definition {
+  /** Version of this form. */
+  readonly format: 1;
+  readonly namespace: string;
+  readonly metrics: readonly MetricSpec[];
+  readonly rateLimit: RateLimitSpec | null;
+}
+
+/** Cells of a metric: one per value; a histogram's buckets and its sum. */
+export function cellCount(metric: MetricSpec): number {
+  if (metric.kind === 'histogram') return metric.buckets + 1;
+  return metric.length === 0 ? 1 : metric.length;
+}
+
+/** The definition as JSON text, for the memory. */
+export function encodeDefinition(definition: Definition): string {
+  return JSON.stringify(definition);
+}
+
+/**
+ * The header's check that the definition it points at is whole: FNV-1a's step over the bytes taken
+ * four at a time (32-bit words in the platform's order, the last padded with zeros), started from
+ * the length. A quarter of byte-wise FNV-1a's steps: it runs once per attach, often in a new worker
+ * before V8 has optimised anything, where every step of the loop counts.
+ */
+export function definitionHash(bytes: Uint8Array): number {
+  const padded = new Uint8Array((bytes.length + 3) & ~3);
+  padded.set(bytes);
+  const words = new Uint32Array(padded.buffer);
+  let hash = Math.imul(0x811c9dc5 ^ bytes.length, 0x01000193) >>> 0;
+  for (let i = 0; i < words.length; i++) hash = Math.imul(hash ^ words[i]!, 0x01000193) >>> 0;
+  return hash;
+}
