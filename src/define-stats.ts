@@ -32,6 +32,7 @@ import { checkHandle, makeHandle, type StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
 import { readOptions, type OptionSpec } from './options.js';
 import { kindOf, type Built, type KindDescription } from './kinds.js';
+import { Limiter } from './limiter.js';
 import type { Stat64 } from './stat64.js';
 import type { StatVector } from './vector.js';
 
@@ -200,13 +201,8 @@ export class SharedStats {
   readonly #layout: Layout;
   readonly #metrics: ReadonlyMap<string, Built<Metric> & { readonly kind: KindDescription<Metric> }>;
   readonly #holder: object = {};
-  /** The limiter's block (base, first lane cell, count, budget's address), or null without one. */
-  readonly #rate: readonly [number, number, number, number] | null;
-  /** The same, for the hot `rateExceeded` (−1 without a limiter). */
-  readonly #rateBase: number;
-  readonly #rateFirst: number;
-  readonly #rateCount: number;
-  readonly #geometry: number;
+  /** The rate limiter, or null when the definition declares none. */
+  readonly #limiter: Limiter | null;
   #lane: number;
   #ownsLane: boolean;
   /** Whether the garbage collector gives the owned lane back when this instance is dropped. */
@@ -221,12 +217,7 @@ export class SharedStats {
     this.#handle = makeHandle(parts.memory, parts.module);
     this.#core = parts.core;
     this.#layout = parts.layout;
-    const l = parts.layout.limiter;
-    this.#rate = l ? [l.base, parts.layout.lanesOffset + l.lane, l.count, l.maxAddr] : null;
-    this.#rateBase = l ? l.base : -1;
-    this.#rateFirst = l ? parts.layout.lanesOffset + l.lane : -1;
-    this.#rateCount = l ? l.count : -1;
-    this.#geometry = parts.layout.geometry;
+    this.#limiter = Limiter.of(parts.core, parts.layout, parts.definition.rateLimit);
     const buffer = parts.memory.buffer;
     const claimed = claim ? claimLane(buffer, parts.layout.lanes) : undefined;
     this.#lane = claimed?.lane ?? -1;
@@ -315,9 +306,7 @@ export class SharedStats {
       }
     }
     // The limiter's own cells, when it has them (named gauges were zeroed above).
-    const limiter = this.#layout.limiter;
-    if (limiter && this.definition.rateLimit?.start === '') this.#core.store(limiter.startAddr, 0n);
-    if (limiter && this.definition.rateLimit?.max === '') this.#core.store(limiter.maxAddr, 0n);
+    this.#limiter?.clear();
   }
 
   /**
@@ -340,40 +329,15 @@ export class SharedStats {
     if (this.#ownsLane && !this.#watched) this.#watched = releaseWhenCollected(this.#holder, this.#handle.memory.buffer, this.#lane);
   }
 
-  #limiter(where: string): readonly [number, number, number, number] {
-    const rate = this.#rate;
-    if (rate === null) throw new TypeError(`${where}: this definition declares no rate limit (defineStats(schema, { rateLimit: ['…'] }))`);
-    return rate;
-  }
-
-  /** `rateSet`, reporting errors as `where`. @internal */
-  protected limitSet(where: string, bytesPerSecond: unknown): void {
-    const [, , , max] = this.#limiter(where);
-    this.#core.rateSet(max, toU64(where, 'bytesPerSecond', bytesPerSecond));
-  }
-
-  /** `rateGet`. @internal */
-  protected limitGet(): bigint {
-    return this.#core.load(this.#limiter('rateGet')[3]);
-  }
-
-  /** `rateReset`. @internal */
-  protected limitReset(): void {
-    const [base, first, count] = this.#limiter('rateReset');
-    this.#core.rateReset(base, first, count, this.#geometry);
-  }
-
-  /** `rateExceeded`. @internal */
-  protected limitExceeded(fileError: unknown): boolean {
-    if (this.#rateBase < 0) this.#limiter('rateExceeded');
-    if (fileError !== undefined && fileError !== 0 && fileError !== 0n && fileError !== null && fileError !== false) return true;
-    return this.#core.rateExceeded(this.#rateBase, this.#rateFirst, this.#rateCount, this.#geometry) !== 0;
-  }
-
-  /** `transferredBytes`. @internal */
-  protected limitTransferred(): bigint {
-    const [base, first, count] = this.#limiter('transferredBytes');
-    return this.#core.groupSum(base, first, count, this.#geometry);
+  /**
+   * The rate limiter, for the `rate…` methods of the classes that have one.
+   * @throws TypeError, reported as `where`, when the definition declares no rate limit
+   * @internal
+   */
+  protected limiter(where: string): Limiter {
+    const limiter = this.#limiter;
+    if (limiter === null) throw new TypeError(`${where}: this definition declares no rate limit (defineStats(schema, { rateLimit: ['…'] }))`);
+    return limiter;
   }
 }
 
@@ -390,17 +354,18 @@ export class RateLimitedStats extends SharedStats implements RateLimiter {
    * @example stats.rateSet(1073741824); stats.rateGet() //=> 107374182n
    */
   rateSet(bytesPerSecond: bigint | number): void {
-    this.limitSet('rateSet', bytesPerSecond);
+    const limiter = this.limiter('rateSet');
+    limiter.set(toU64('rateSet', 'bytesPerSecond', bytesPerSecond));
   }
 
   /** `migration_rate_get()`: the budget of one window in bytes. */
   rateGet(): bigint {
-    return this.limitGet();
+    return this.limiter('rateGet').get();
   }
 
   /** `migration_rate_reset()`: starts a new window at the current {@link RateLimitedStats.transferredBytes}. */
   rateReset(): void {
-    this.limitReset();
+    this.limiter('rateReset').reset();
   }
 
   /**
@@ -411,12 +376,12 @@ export class RateLimitedStats extends SharedStats implements RateLimiter {
    *   than the budget was sent since the window began
    */
   rateExceeded(fileError?: unknown): boolean {
-    return this.limitExceeded(fileError);
+    return this.limiter('rateExceeded').exceeded(fileError);
   }
 
   /** The sum of the limited counters, mod 2^64 (QEMU's `migration_transferred_bytes()`). */
   transferredBytes(): bigint {
-    return this.limitTransferred();
+    return this.limiter('transferredBytes').transferred();
   }
 }
 

@@ -10,7 +10,7 @@
 import { BUFFER_DELAY as CORE_BUFFER_DELAY, LAYOUT_VERSION, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
 import { COUNTER_NAMES, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
 import { defaultLanes, firstDifference } from './definition.js';
-import { ATTACH_ANY, describe, handleError } from './errors.js';
+import { ATTACH_ANY, describe, handleError, toU64 } from './errors.js';
 import type { MigrationStatsHandle } from './handle.js';
 import {
   attachParts,
@@ -23,6 +23,7 @@ import {
   type StatsOptions,
   type StatsParts,
 } from './define-stats.js';
+import type { Limiter } from './limiter.js';
 import { QEMU_BRAND, registerQemuInstances, statsReader } from './read/reader.js';
 import { Stat64, stat64Internals } from './stat64.js';
 
@@ -90,12 +91,15 @@ export class MigrationStats extends RateLimitedStats {
   #packetNormal = 0;
   #packetZero = 0;
   #packetBytes = 0;
+  /** QEMU's rate limiter over `qemuFileTransferred + multifdBytes + rdmaBytes`. */
+  readonly #limiter: Limiter;
 
   private constructor(parts: StatsParts, claimLane: boolean) {
     super(STATS_TOKEN, parts, claimLane);
     const fields = this as unknown as Record<CounterName, Stat64>;
     this.counters = Object.freeze(COUNTER_NAMES.map((name) => fields[name]));
     this.#packetCore = parts.core;
+    this.#limiter = this.limiter('MigrationStats');
     this.#aimPackets();
     Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });
     Object.freeze(this);
@@ -179,7 +183,7 @@ export class MigrationStats extends RateLimitedStats {
    * @throws TypeError or RangeError for anything else; the limit is then unchanged
    */
   migrationRateSet(bytesPerSecond: bigint | number): void {
-    this.limitSet('migrationRateSet', bytesPerSecond);
+    this.#limiter.set(toU64('migrationRateSet', 'bytesPerSecond', bytesPerSecond));
   }
 
   /**
@@ -187,17 +191,17 @@ export class MigrationStats extends RateLimitedStats {
    * @example stats.migrationRateSet(1073741824); stats.migrationRateGet() //=> 107374182n
    */
   migrationRateGet(): bigint {
-    return this.limitGet();
+    return this.#limiter.get();
   }
 
   /** `migration_rate_reset()`: starts a new window at the current {@link migrationTransferredBytes}. */
   migrationRateReset(): void {
-    this.limitReset();
+    this.#limiter.reset();
   }
 
   /** `migration_transferred_bytes()`: `qemuFileTransferred + multifdBytes + rdmaBytes`, mod 2^64. */
   migrationTransferredBytes(): bigint {
-    return this.limitTransferred();
+    return this.#limiter.transferred();
   }
 
   /**
@@ -209,7 +213,7 @@ export class MigrationStats extends RateLimitedStats {
    *   the bytes transferred since the window began are strictly more than its budget
    */
   migrationRateExceeded(fileError?: unknown): boolean {
-    return this.limitExceeded(fileError);
+    return this.#limiter.exceeded(fileError);
   }
 
   /**
