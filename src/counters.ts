@@ -127,7 +127,6 @@ export const COUNTER_NAMES: readonly CounterName[] = Object.freeze(COUNTERS.map(
  * @internal
  */
 export const QEMU_DEFINITION: Definition = checkDefinition(
-  'MigrationStats',
   Object.fromEntries(
     (Object.entries(TABLE) as [CounterName, CounterRow][]).map(([name, row]): [string, MetricDefinition] => [
       name,

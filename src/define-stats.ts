@@ -27,7 +27,7 @@ import {
   type MetricDefinition,
   type StatsSchema,
 } from './definition.js';
-import { ATTACH_ANY, cannotShareError, describe, explainCompileError, handleError, optionError, toU64 } from './errors.js';
+import { ATTACH_ANY, atEntry, cannotShareError, describe, entry, explainCompileError, handleError, optionError, rangeFault, toU64 } from './errors.js';
 import { checkHandle, makeHandle, type StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
 import { readOptions, type OptionSpec } from './options.js';
@@ -134,7 +134,7 @@ const BRAND = Symbol.for('migration-stats.SharedStats');
 /** Every JS core of this thread, by memory (one per memory, so call sites stay monomorphic). */
 const jsCores = new WeakMap<WebAssembly.Memory, JsCore>();
 
-function makeCore(where: string, backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
+function makeCore(backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
   if (backend === 'js') {
     let core = jsCores.get(memory);
     if (!core) jsCores.set(memory, (core = new JsCore(memory.buffer)));
@@ -143,12 +143,12 @@ function makeCore(where: string, backend: BackendName, module: WebAssembly.Modul
   try {
     return wasmCore(module, memory);
   } catch (error) {
-    if (error instanceof WebAssembly.LinkError) throw handleError(where, `.memory does not fit the Wasm core (${error.message})`);
+    if (error instanceof WebAssembly.LinkError) throw handleError(`.memory does not fit the Wasm core (${error.message})`);
     if (error instanceof LayoutVersionError) {
-      throw handleError(where, `.module is built for layout version ${String(error.version)}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
+      throw handleError(`.module is built for layout version ${String(error.version)}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
     }
     // WebKit's CSP lets the module compile and refuses the instance.
-    throw explainCompileError(error, where);
+    throw explainCompileError(error);
   }
 }
 
@@ -156,10 +156,10 @@ function makeCore(where: string, backend: BackendName, module: WebAssembly.Modul
  * Makes a new memory for `definition` with `lanes` lanes, writes its header, and returns the parts.
  * @internal
  */
-export async function createParts(where: string, definition: Definition, lanes: number, backend: BackendName): Promise<StatsParts> {
+export async function createParts(definition: Definition, lanes: number, backend: BackendName): Promise<StatsParts> {
   const json = definitionBytes(definition);
   const layout = planLayout(definition, lanes, json.length);
-  if (typeof layout === 'string') throw new RangeError(`${where}: the definition does not fit: ${layout}`);
+  if (typeof layout === 'string') throw rangeFault(`the definition does not fit: ${layout}`);
   const memory = new WebAssembly.Memory({ initial: layout.pages, maximum: layout.pages, shared: true });
   let module: WebAssembly.Module;
   try {
@@ -167,9 +167,9 @@ export async function createParts(where: string, definition: Definition, lanes: 
     // also if thrown at once); WebKit refuses the instance instead (makeCore).
     module = await compileCore();
   } catch (error) {
-    throw explainCompileError(error, where);
+    throw explainCompileError(error);
   }
-  const core = makeCore(where, backend, module, memory);
+  const core = makeCore(backend, module, memory);
   writeHeader(memory.buffer, layout, json);
   return { core, memory, module, definition, layout, fromHandle: false };
 }
@@ -179,10 +179,10 @@ export async function createParts(where: string, definition: Definition, lanes: 
  * @param maker - what makes such memories, for the message about a blank one
  * @internal
  */
-export function attachParts(where: string, maker: string, handle: unknown, backend: BackendName): StatsParts {
-  const { memory, module } = checkHandle(where, handle);
-  const { definition, layout } = readHeader(memory.buffer, where, maker, (json) => decodeDefinition(where, json));
-  const core = makeCore(where, backend, module, memory);
+export function attachParts(maker: string, handle: unknown, backend: BackendName): StatsParts {
+  const { memory, module } = checkHandle(handle);
+  const { definition, layout } = readHeader(memory.buffer, maker, decodeDefinition);
+  const core = makeCore(backend, module, memory);
   return { core, memory, module, definition, layout, fromHandle: true };
 }
 
@@ -423,23 +423,29 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
   schema: S,
   options?: O,
 ): StatsDefinition<S, O> {
-  const { definition, lanes } = checkDefinition('defineStats', schema, options);
+  const { definition, lanes } = entry('defineStats', () => checkDefinition(schema, options));
   const laneCount = lanes ?? defaultLanes();
   const fits = planLayout(definition, 64, definitionBytes(definition).length);
   if (typeof fits === 'string') throw new RangeError(`defineStats: the schema does not fit in a memory: ${fits}`);
   return Object.freeze({
     definition,
     async create(createOptions?: StatsOptions) {
-      const { backend, lane } = checkStatsOptions('create', createOptions);
-      const parts = await createParts('create', definition, laneCount, backend);
-      return construct(parts, lane) as StatsOf<S, O>;
+      try {
+        const { backend, lane } = checkStatsOptions('create', createOptions);
+        const parts = await createParts(definition, laneCount, backend);
+        return construct(parts, lane) as StatsOf<S, O>;
+      } catch (error) {
+        throw atEntry('create', error);
+      }
     },
     async attach(handle: StatsHandle, attachOptions?: StatsOptions) {
-      const { backend, lane } = checkStatsOptions('attach', attachOptions);
-      const parts = attachParts('attach', 'create()', handle, backend);
-      const difference = firstDifference(definition, parts.definition);
-      if (difference !== undefined) throw handleError('attach', `.memory holds another definition: ${difference}; ${ATTACH_ANY}`);
-      return construct(parts, lane) as StatsOf<S, O>;
+      return entry('attach', () => {
+        const { backend, lane } = checkStatsOptions('attach', attachOptions);
+        const parts = attachParts('create()', handle, backend);
+        const difference = firstDifference(definition, parts.definition);
+        if (difference !== undefined) throw handleError(`.memory holds another definition: ${difference}; ${ATTACH_ANY}`);
+        return construct(parts, lane) as StatsOf<S, O>;
+      });
     },
   });
 }
@@ -451,7 +457,7 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
  */
 export async function attachStats(handle: StatsHandle, options?: StatsOptions): Promise<SharedStats> {
   const { backend, lane } = checkStatsOptions('attachStats', options);
-  const parts = attachParts('attachStats', 'create()', handle, backend);
+  const parts = entry('attachStats', () => attachParts('create()', handle, backend));
   const make = statsMakers.find((maker) => maker.matches(parts.definition));
   return make ? make.make(parts, lane) : construct(parts, lane);
 }

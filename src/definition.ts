@@ -17,7 +17,7 @@ import {
   type MetricSpec,
   type RateLimitSpec,
 } from './backend/definition-format.js';
-import { describe } from './errors.js';
+import { describe, rangeFault, typeFault } from './errors.js';
 
 // The definition as the memory stores it is the backend's (backend/definition-format.ts); named here too.
 export { cellCount, definitionHash, encodeDefinition, type Definition, type MetricKind, type MetricSpec, type RateLimitSpec } from './backend/definition-format.js';
@@ -159,46 +159,46 @@ export function defaultLanes(): number {
 }
 
 /** Throws the definition error for `path`. */
-function fail(where: string, path: string, value: unknown, allowed: string, range = false): never {
-  const message = `${where}: ${path} must be ${allowed}; received ${describe(value)}`;
-  throw range ? new RangeError(message) : new TypeError(message);
+function fail(path: string, value: unknown, allowed: string, range = false): never {
+  const message = `${path} must be ${allowed}; received ${describe(value)}`;
+  throw range ? rangeFault(message) : typeFault(message);
 }
 
 /** The error for a value whose reading threw (a getter, a Proxy): ours, naming the field. */
-function unreadable(where: string, path: string, error: unknown): TypeError {
-  return new TypeError(`${where}: ${path} could not be read (${error instanceof Error ? error.message : describe(error)})`);
+function unreadable(path: string, error: unknown): TypeError {
+  return typeFault(`${path} could not be read (${error instanceof Error ? error.message : describe(error)})`);
 }
 
 /** Reads a plain object's own entries once, refusing anything else. */
-function entries(where: string, path: string, value: unknown, example: string): [string, unknown][] {
+function entries(path: string, value: unknown, example: string): [string, unknown][] {
   let tag: string;
   try {
     tag = Object.prototype.toString.call(value);
   } catch (error) {
-    throw unreadable(where, path, error);
+    throw unreadable(path, error);
   }
-  if (value === null || typeof value !== 'object' || tag !== '[object Object]') fail(where, path, value, `an object such as ${example}`);
+  if (value === null || typeof value !== 'object' || tag !== '[object Object]') fail(path, value, `an object such as ${example}`);
   try {
     return Object.keys(value).map((key) => [key, (value as Record<string, unknown>)[key]]);
   } catch (error) {
-    throw unreadable(where, path, error);
+    throw unreadable(path, error);
   }
 }
 
 /** A copy of an array's first `most + 1` elements, read once, or `undefined` for anything but an array. */
-function arrayHead(where: string, path: string, value: unknown, most: number): unknown[] | undefined {
+function arrayHead(path: string, value: unknown, most: number): unknown[] | undefined {
   try {
     if (!Array.isArray(value)) return undefined;
     const array = value as unknown[];
     return Array.from({ length: Math.min(array.length, most + 1) }, (_, i) => array[i]);
   } catch (error) {
-    throw unreadable(where, path, error);
+    throw unreadable(path, error);
   }
 }
 
-function wholeIn(where: string, path: string, value: unknown, lo: number, hi: number, what: string): number {
+function wholeIn(path: string, value: unknown, lo: number, hi: number, what: string): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= lo && value <= hi) return value;
-  return fail(where, path, value, `${what} from ${lo} to ${hi}`, typeof value === 'number');
+  return fail(path, value, `${what} from ${lo} to ${hi}`, typeof value === 'number');
 }
 
 /** What breaks a line of help text: control characters (C0, DEL, C1), U+2028, U+2029, unpaired surrogates. */
@@ -208,18 +208,18 @@ const CHARACTER_NAMES: Readonly<Record<number, string>> = {
 };
 
 /** Refuses a help text that is not one line, naming the first character that breaks it and where. */
-function checkLine(where: string, path: string, help: string): void {
+function checkLine(path: string, help: string): void {
   const found = NOT_IN_A_LINE.exec(help);
   if (!found) return;
   const code = found[0].charCodeAt(0);
   const name = CHARACTER_NAMES[code] ?? (code >= 0xd800 ? 'an unpaired surrogate, which UTF-8 cannot encode' : 'a control character');
   const at = `U+${code.toString(16).toUpperCase().padStart(4, '0')} (${name}) at index ${found.index}`;
-  throw new TypeError(`${where}: ${path} must be one line of text, without control characters or line breaks; received ${describe(help)}, which has ${at}`);
+  throw typeFault(`${path} must be one line of text, without control characters or line breaks; received ${describe(help)}, which has ${at}`);
 }
 
-function text(where: string, path: string, value: unknown, pattern: RegExp, allowed: string): string {
+function text(path: string, value: unknown, pattern: RegExp, allowed: string): string {
   if (typeof value === 'string' && pattern.test(value)) return value;
-  return fail(where, path, value, allowed);
+  return fail(path, value, allowed);
 }
 
 const METRIC_FIELDS: Readonly<Record<MetricKind, readonly string[]>> = {
@@ -236,14 +236,14 @@ const NAME_RULES: Readonly<Record<keyof MetricNames, readonly [pattern: RegExp, 
   otelUnit: [OTEL_UNIT, 'OpenTelemetry unit', 'printable ASCII without spaces, 1 to 63 characters'],
 };
 
-function checkNames(where: string, path: string, value: unknown): MetricNames {
+function checkNames(path: string, value: unknown): MetricNames {
   if (value === undefined) return {};
   const out: Record<string, string> = {};
   const rules: Record<string, readonly [RegExp, string, string]> = NAME_RULES;
-  for (const [key, v] of entries(where, path, value, "{ prometheus: 'bytes_copied' }")) {
+  for (const [key, v] of entries(path, value, "{ prometheus: 'bytes_copied' }")) {
     const rule = rules[key];
-    if (!rule) throw new TypeError(`${where}: ${path}.${key} is not a name a metric takes; the names are ${Object.keys(rules).join(', ')}`);
-    out[key] = text(where, `${path}.${key}`, v, rule[0], rule[2]);
+    if (!rule) throw typeFault(`${path}.${key} is not a name a metric takes; the names are ${Object.keys(rules).join(', ')}`);
+    out[key] = text(`${path}.${key}`, v, rule[0], rule[2]);
   }
   return out;
 }
@@ -265,22 +265,22 @@ export function maxBuckets(subBits: number): number {
   return subBits === 0 ? 64 : (65 - subBits) << subBits;
 }
 
-function checkMetric(where: string, name: string, value: unknown): MetricSpec {
+function checkMetric(name: string, value: unknown): MetricSpec {
   const path = `schema.${name}`;
   const raw: RawMetric = {};
-  const fields = entries(where, path, value, "{ kind: 'counter', unit: 'bytes', help: '…' }");
+  const fields = entries(path, value, "{ kind: 'counter', unit: 'bytes', help: '…' }");
   for (const [key, v] of fields) (raw as Record<string, unknown>)[key] = v;
   const kind = raw.kind;
-  if (kind !== 'counter' && kind !== 'gauge' && kind !== 'histogram') fail(where, `${path}.kind`, kind, "'counter', 'gauge' or 'histogram'");
+  if (kind !== 'counter' && kind !== 'gauge' && kind !== 'histogram') fail(`${path}.kind`, kind, "'counter', 'gauge' or 'histogram'");
   for (const [key] of fields) {
     if (!METRIC_FIELDS[kind].includes(key)) {
-      throw new TypeError(`${where}: ${path}.${key} is not a field of a ${kind}; its fields are ${METRIC_FIELDS[kind].join(', ')}`);
+      throw typeFault(`${path}.${key} is not a field of a ${kind}; its fields are ${METRIC_FIELDS[kind].join(', ')}`);
     }
   }
-  const unit = text(where, `${path}.unit`, raw.unit, UNIT, "a unit such as 'bytes', 'files' or 'pages/s' (a letter or %, then letters, digits, / % _ .), at most 32 characters");
-  if (typeof raw.help !== 'string' || raw.help.trim() === '' || raw.help.length > 1000) fail(where, `${path}.help`, raw.help, 'a line of text (1 to 1000 characters)');
+  const unit = text(`${path}.unit`, raw.unit, UNIT, "a unit such as 'bytes', 'files' or 'pages/s' (a letter or %, then letters, digits, / % _ .), at most 32 characters");
+  if (typeof raw.help !== 'string' || raw.help.trim() === '' || raw.help.length > 1000) fail(`${path}.help`, raw.help, 'a line of text (1 to 1000 characters)');
   const help = raw.help;
-  checkLine(where, `${path}.help`, help);
+  checkLine(`${path}.help`, help);
   let length = 0;
   let label = '';
   let buckets = 0;
@@ -288,21 +288,21 @@ function checkMetric(where: string, name: string, value: unknown): MetricSpec {
   if (kind === 'histogram') {
     const sub = raw.subBuckets === undefined ? 1 : raw.subBuckets;
     if (typeof sub !== 'number' || !Number.isInteger(sub) || sub < 1 || sub > 1 << MAX_SUB_BITS || (sub & (sub - 1)) !== 0) {
-      fail(where, `${path}.subBuckets`, sub, `a power of two from 1 to ${1 << MAX_SUB_BITS}`, typeof sub === 'number');
+      fail(`${path}.subBuckets`, sub, `a power of two from 1 to ${1 << MAX_SUB_BITS}`, typeof sub === 'number');
     }
     subBits = Math.log2(sub);
-    buckets = wholeIn(where, `${path}.buckets`, raw.buckets, 1, maxBuckets(subBits), `a whole number of buckets (with ${sub} sub-bucket${sub === 1 ? '' : 's'})`);
+    buckets = wholeIn(`${path}.buckets`, raw.buckets, 1, maxBuckets(subBits), `a whole number of buckets (with ${sub} sub-bucket${sub === 1 ? '' : 's'})`);
   } else {
-    if (raw.length !== undefined) length = wholeIn(where, `${path}.length`, raw.length, 1, MAX_LENGTH, 'a whole number');
+    if (raw.length !== undefined) length = wholeIn(`${path}.length`, raw.length, 1, MAX_LENGTH, 'a whole number');
     if (raw.label !== undefined) {
-      if (raw.length === undefined) throw new TypeError(`${where}: ${path}.label names a vector's label, but ${path} has no length`);
+      if (raw.length === undefined) throw typeFault(`${path}.label names a vector's label, but ${path} has no length`);
       if (typeof raw.label !== 'string' || !LABEL_NAME.test(raw.label) || raw.label.startsWith('__') || raw.label === 'le' || raw.label === 'quantile') {
-        fail(where, `${path}.label`, raw.label, `a Prometheus label name (matching ${LABEL_NAME.source}, not starting with __, not le or quantile)`);
+        fail(`${path}.label`, raw.label, `a Prometheus label name (matching ${LABEL_NAME.source}, not starting with __, not le or quantile)`);
       }
     }
     if (length > 0) label = (raw.label as string | undefined) ?? 'index';
   }
-  const names = checkNames(where, `${path}.names`, raw.names);
+  const names = checkNames(`${path}.names`, raw.names);
   const cName = names.c ?? snakeCase(name);
   const known = KNOWN_UNITS[unit];
   // Prometheus wants a base unit in the name (bytes, seconds): added at the end unless the name has it
@@ -318,7 +318,7 @@ function checkMetric(where: string, name: string, value: unknown): MetricSpec {
   for (const key of Object.keys(NAME_RULES) as (keyof MetricNames)[]) {
     const [pattern, what, allowed] = NAME_RULES[key];
     if (names[key] === undefined && !pattern.test(resolved[key])) {
-      throw new TypeError(`${where}: ${path} derives the ${what} ${describe(resolved[key])}, which is not ${allowed}; give one in ${path}.names.${key}`);
+      throw typeFault(`${path} derives the ${what} ${describe(resolved[key])}, which is not ${allowed}; give one in ${path}.names.${key}`);
     }
   }
   return Object.freeze({
@@ -354,40 +354,39 @@ export function reserveNames(names: Iterable<string>): void {
 
 /**
  * Checks a schema and its options and returns the canonical definition.
- * @param where - the call, for messages
  * @throws TypeError or RangeError naming the first field that is not allowed
  */
-export function checkDefinition(where: string, schema: unknown, options: unknown): { definition: Definition; lanes: number | undefined } {
-  const metricEntries = entries(where, 'schema', schema, "{ bytesCopied: { kind: 'counter', unit: 'bytes', help: '…' } }");
+export function checkDefinition(schema: unknown, options: unknown): { definition: Definition; lanes: number | undefined } {
+  const metricEntries = entries('schema', schema, "{ bytesCopied: { kind: 'counter', unit: 'bytes', help: '…' } }");
   if (metricEntries.length === 0 || metricEntries.length > MAX_METRICS) {
-    throw new RangeError(`${where}: schema must have from 1 to ${MAX_METRICS} metrics; received ${metricEntries.length}`);
+    throw rangeFault(`schema must have from 1 to ${MAX_METRICS} metrics; received ${metricEntries.length}`);
   }
   const metrics: MetricSpec[] = [];
   const snake = new Map<string, string>();
   for (const [name, value] of metricEntries) {
     if (!NAME.test(name)) {
-      throw new TypeError(`${where}: schema has the metric name ${JSON.stringify(name)}; names must be a letter, then letters, digits or _, at most 64 characters`);
+      throw typeFault(`schema has the metric name ${JSON.stringify(name)}; names must be a letter, then letters, digits or _, at most 64 characters`);
     }
     if (reservedNames.has(name) || name in Object.prototype) {
-      throw new TypeError(`${where}: schema has the metric name ${JSON.stringify(name)}, which the stats object uses for its own API`);
+      throw typeFault(`schema has the metric name ${JSON.stringify(name)}, which the stats object uses for its own API`);
     }
-    const metric = checkMetric(where, name, value);
+    const metric = checkMetric(name, value);
     const clash = snake.get(metric.cName);
-    if (clash !== undefined) throw new TypeError(`${where}: schema.${name} and schema.${clash} both export as ${metric.cName}`);
+    if (clash !== undefined) throw typeFault(`schema.${name} and schema.${clash} both export as ${metric.cName}`);
     snake.set(metric.cName, name);
     metrics.push(metric);
   }
-  const opts = options === undefined ? [] : entries(where, 'options', options, "{ rateLimit: ['bytesCopied'] }");
+  const opts = options === undefined ? [] : entries('options', options, "{ rateLimit: ['bytesCopied'] }");
   const given: Record<string, unknown> = {};
   for (const [key, v] of opts) {
     if (key !== 'rateLimit' && key !== 'namespace' && key !== 'lanes') {
-      throw new TypeError(`${where}: options.${key} is not an option; the options are rateLimit, namespace, lanes`);
+      throw typeFault(`options.${key} is not an option; the options are rateLimit, namespace, lanes`);
     }
     given[key] = v;
   }
-  const namespace = given.namespace === undefined || given.namespace === '' ? '' : text(where, 'options.namespace', given.namespace, NAMESPACE, "'' or lowercase words of letters, digits and _, separated by dots ('copy', 'qemu.migration')");
-  const lanes = given.lanes === undefined ? undefined : wholeIn(where, 'options.lanes', given.lanes, 1, MAX_LANES, 'a whole number of lanes');
-  const rateLimit = given.rateLimit === undefined ? null : checkRateLimit(where, given.rateLimit, metrics);
+  const namespace = given.namespace === undefined || given.namespace === '' ? '' : text('options.namespace', given.namespace, NAMESPACE, "'' or lowercase words of letters, digits and _, separated by dots ('copy', 'qemu.migration')");
+  const lanes = given.lanes === undefined ? undefined : wholeIn('options.lanes', given.lanes, 1, MAX_LANES, 'a whole number of lanes');
+  const rateLimit = given.rateLimit === undefined ? null : checkRateLimit(given.rateLimit, metrics);
 
   const prefix = promPrefix(namespace);
   const samples = new Map<string, string>();
@@ -395,7 +394,7 @@ export function checkDefinition(where: string, schema: unknown, options: unknown
     for (const sample of sampleNames(prefix, metric)) {
       const other = samples.get(sample);
       if (other !== undefined && other !== metric.name) {
-        throw new TypeError(`${where}: schema.${metric.name} and schema.${other} both export the Prometheus name ${sample}`);
+        throw typeFault(`schema.${metric.name} and schema.${other} both export the Prometheus name ${sample}`);
       }
       samples.set(sample, metric.name);
     }
@@ -405,52 +404,52 @@ export function checkDefinition(where: string, schema: unknown, options: unknown
   for (const metric of metrics) {
     const instrument = otelPrefix(namespace) + metric.otelName;
     const other = instruments.get(instrument.toLowerCase());
-    if (other !== undefined) throw new TypeError(`${where}: schema.${metric.name} and schema.${other} both export the OpenTelemetry name ${instrument}`);
+    if (other !== undefined) throw typeFault(`schema.${metric.name} and schema.${other} both export the OpenTelemetry name ${instrument}`);
     instruments.set(instrument.toLowerCase(), metric.name);
   }
   // The limiter keeps the window's start and budget in cells of its own where it names no gauge.
   const own = rateLimit ? (rateLimit.start === '' ? 1 : 0) + (rateLimit.max === '' ? 1 : 0) : 0;
   const cells = metrics.reduce((n, m) => n + cellCount(m), 0) + own;
   if (cells > MAX_CELLS) {
-    throw new RangeError(`${where}: schema needs ${cells} cells (one per value, a histogram's buckets and sum); at most ${MAX_CELLS} fit in a memory`);
+    throw rangeFault(`schema needs ${cells} cells (one per value, a histogram's buckets and sum); at most ${MAX_CELLS} fit in a memory`);
   }
   return { definition: remember(Object.freeze({ format: 1, namespace, metrics: Object.freeze(metrics), rateLimit })), lanes };
 }
 
-function checkRateLimit(where: string, value: unknown, metrics: readonly MetricSpec[]): RateLimitSpec {
+function checkRateLimit(value: unknown, metrics: readonly MetricSpec[]): RateLimitSpec {
   let counters: unknown = value;
   let start: unknown;
   let max: unknown;
   let path = 'options.rateLimit';
-  let list = arrayHead(where, path, value, 16);
+  let list = arrayHead(path, value, 16);
   if (!list) {
     counters = undefined;
-    for (const [key, v] of entries(where, 'options.rateLimit', value, "['bytesCopied'] or { counters, start, max }")) {
+    for (const [key, v] of entries('options.rateLimit', value, "['bytesCopied'] or { counters, start, max }")) {
       if (key === 'counters') counters = v;
       else if (key === 'start') start = v;
       else if (key === 'max') max = v;
-      else throw new TypeError(`${where}: options.rateLimit.${key} is not a field; the fields are counters, start, max`);
+      else throw typeFault(`options.rateLimit.${key} is not a field; the fields are counters, start, max`);
     }
     path = 'options.rateLimit.counters';
-    list = arrayHead(where, path, counters, 16);
+    list = arrayHead(path, counters, 16);
   }
-  if (!list || list.length === 0 || list.length > 16) fail(where, path, counters, 'an array of 1 to 16 counter names');
+  if (!list || list.length === 0 || list.length > 16) fail(path, counters, 'an array of 1 to 16 counter names');
   const byName = new Map(metrics.map((m) => [m.name, m]));
   const names = list.map((name, i) => {
     const metric = typeof name === 'string' ? byName.get(name) : undefined;
-    if (metric?.kind !== 'counter') fail(where, `${path}[${i}]`, name, 'the name of a counter of the schema');
+    if (metric?.kind !== 'counter') fail(`${path}[${i}]`, name, 'the name of a counter of the schema');
     return name as string;
   });
-  if (new Set(names).size !== names.length) throw new TypeError(`${where}: ${path} names a counter twice`);
+  if (new Set(names).size !== names.length) throw typeFault(`${path} names a counter twice`);
   const gauge = (field: string, v: unknown): string => {
     if (v === undefined) return '';
     const metric = typeof v === 'string' ? byName.get(v) : undefined;
-    if (metric?.kind !== 'gauge' || metric.length !== 0) fail(where, `options.rateLimit.${field}`, v, 'the name of a gauge of the schema with one value');
+    if (metric?.kind !== 'gauge' || metric.length !== 0) fail(`options.rateLimit.${field}`, v, 'the name of a gauge of the schema with one value');
     return v as string;
   };
   const startName = gauge('start', start);
   const maxName = gauge('max', max);
-  if (startName !== '' && startName === maxName) throw new TypeError(`${where}: options.rateLimit.start and options.rateLimit.max name the same gauge`);
+  if (startName !== '' && startName === maxName) throw typeFault(`options.rateLimit.start and options.rateLimit.max name the same gauge`);
   return Object.freeze({ counters: Object.freeze(names), start: startName, max: maxName });
 }
 
@@ -477,22 +476,22 @@ function remember(definition: Definition): Definition {
  * Rebuilds a definition from the JSON a memory holds, with the same checks as `defineStats`.
  * @throws TypeError saying what is wrong with it
  */
-export function decodeDefinition(where: string, json: string): Definition {
+export function decodeDefinition(json: string): Definition {
   const seen = known.get(json);
   if (seen !== undefined) return seen;
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
   } catch (error) {
-    throw new TypeError(`${where}: the memory's definition is not JSON (${error instanceof Error ? error.message : String(error)})`);
+    throw typeFault(`the memory's definition is not JSON (${error instanceof Error ? error.message : String(error)})`);
   }
   const stored = parsed as Partial<Definition> | null;
   if (stored === null || typeof stored !== 'object' || stored.format !== 1 || !Array.isArray(stored.metrics)) {
-    throw new TypeError(`${where}: the memory's definition is not one this version of migration-stats reads`);
+    throw typeFault(`the memory's definition is not one this version of migration-stats reads`);
   }
   const schema: Record<string, MetricDefinition> = {};
   for (const m of stored.metrics as MetricSpec[]) {
-    if (m === null || typeof m !== 'object' || typeof m.name !== 'string') throw new TypeError(`${where}: the memory's definition has a metric without a name`);
+    if (m === null || typeof m !== 'object' || typeof m.name !== 'string') throw typeFault(`the memory's definition has a metric without a name`);
     const names = { c: m.cName, prometheus: m.promName, otel: m.otelName, otelUnit: m.otelUnit };
     schema[m.name] =
       m.kind === 'histogram'
@@ -505,8 +504,8 @@ export function decodeDefinition(where: string, json: string): Definition {
     const { counters, start, max } = stored.rateLimit;
     options.rateLimit = { counters, ...(start ? { start } : {}), ...(max ? { max } : {}) };
   }
-  const { definition } = checkDefinition(where, schema, options);
-  if (encodeDefinition(definition) !== json) throw new TypeError(`${where}: the memory's definition is not in canonical form`);
+  const { definition } = checkDefinition(schema, options);
+  if (encodeDefinition(definition) !== json) throw typeFault(`the memory's definition is not in canonical form`);
   return definition;
 }
 

@@ -59,6 +59,63 @@ export function errorReason(error: unknown): string {
   return describe(error);
 }
 
+/**
+ * Errors made by internal checks whose message still lacks the public call's name. Checks below a
+ * public entry do not know which call they serve: they build the message from the argument's path
+ * on (`options.lanes must be …`), and the entry puts its name in front once (see {@link atEntry}).
+ */
+const unnamed = new WeakSet<object>();
+
+/**
+ * Marks an error of an internal check: the public entry it passes will put `where: ` in front of
+ * its message. Returns the same error.
+ * @param error - a TypeError, RangeError or Error whose message starts with what is wrong
+ */
+export function fault<E extends Error>(error: E): E {
+  unnamed.add(error);
+  return error;
+}
+
+/** A TypeError of an internal check, named by the public entry (see {@link fault}). */
+export function typeFault(message: string): TypeError {
+  return fault(new TypeError(message));
+}
+
+/** A RangeError of an internal check, named by the public entry (see {@link fault}). */
+export function rangeFault(message: string): RangeError {
+  return fault(new RangeError(message));
+}
+
+/**
+ * What a public entry throws for an error that reached it: an error made by {@link fault} gets
+ * `where: ` in front of its message (the same object, so its type stays; only the first entry it
+ * passes names it); anything else passes unchanged. Never throws.
+ * @param where - the public call, e.g. `defineStats` or `MigrationStats.attach`
+ * @param error - what was thrown
+ */
+export function atEntry(where: string, error: unknown): unknown {
+  if (typeof error !== 'object' || error === null || !unnamed.delete(error)) return error;
+  const e = error as Error;
+  const head = `${e.name}: ${e.message}`;
+  e.message = `${where}: ${e.message}`;
+  // The stack is usually formatted on first use (then with the new message); fix it if it was read.
+  const stack = e.stack;
+  if (typeof stack === 'string' && stack.startsWith(head)) e.stack = `${e.name}: ${e.message}${stack.slice(head.length)}`;
+  return e;
+}
+
+/**
+ * Runs the body of a public entry, naming the errors of its internal checks (see {@link atEntry}).
+ * For cold paths only: argument checks of creation, attach, definitions, exporters, reports.
+ */
+export function entry<T>(where: string, body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    throw atEntry(where, error);
+  }
+}
+
 const ALLOWED = 'a bigint from 0n to 18446744073709551615n (2^64 − 1) or a non-negative safe-integer number';
 
 /**
@@ -135,9 +192,12 @@ export function unsafeNumberError(where: string, value: bigint): RangeError {
 /** What the refusal of a memory of another definition points to. */
 export const ATTACH_ANY = 'attachStats(handle) joins the stats of whatever definition a memory holds';
 
-/** The error of `attach()` for anything that is not a live handle: `problem` follows the word "handle". */
-export function handleError(where: string, problem: string): TypeError {
-  return new TypeError(`${where}: handle${problem}`);
+/**
+ * The error of `attach()` for anything that is not a live handle: `problem` follows the word
+ * "handle"; the public entry names the call (see {@link fault}).
+ */
+export function handleError(problem: string): TypeError {
+  return fault(new TypeError(`handle${problem}`));
 }
 
 /** The error for an unknown option value. */
@@ -188,15 +248,15 @@ export function cannotShareError(): Error {
  * What `MigrationStats.create()` (or `attach()`) throws when compiling or instantiating the Wasm
  * core fails. The bytes are ours and valid, so a refusal that names the Content-Security-Policy is
  * the page's CSP: it becomes an error saying to allow `'wasm-unsafe-eval'` (browsers' own message
- * names the broader `'unsafe-eval'`). Anything else passes unchanged.
- * @param where - the call, for the message
+ * names the broader `'unsafe-eval'`), which the public entry names (see {@link fault}). Anything
+ * else passes unchanged.
  */
-export function explainCompileError(error: unknown, where = 'MigrationStats.create'): unknown {
+export function explainCompileError(error: unknown): unknown {
   if (!(error instanceof Error && /Content.Security.Polic|\bCSP\b/i.test(error.message))) return error;
-  return new Error(
-    `${where}: this page's Content-Security-Policy forbids compiling WebAssembly. Add 'wasm-unsafe-eval' ` +
+  return fault(new Error(
+    `this page's Content-Security-Policy forbids compiling WebAssembly. Add 'wasm-unsafe-eval' ` +
       "to its script-src (e.g. script-src 'self' 'wasm-unsafe-eval'); 'unsafe-eval' allows much more than this needs. " +
       `The browser said: ${error.message}`,
     { cause: error },
-  );
+  ));
 }

@@ -45,29 +45,27 @@ function isSharedBuffer(buffer: unknown): boolean {
 const memoryBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
 
 /** Reads `memory` and `module` from a handle, turning an error of a getter or Proxy into ours. */
-function readFields(where: string, handle: object): { memory: unknown; module: unknown } {
+function readFields(handle: object): { memory: unknown; module: unknown } {
   try {
     const { memory, module } = handle as { memory?: unknown; module?: unknown };
     return { memory, module };
   } catch (error) {
-    throw handleError(where, ` could not be read (${errorReason(error)}); pass the plain object from stats.handle`);
+    throw handleError(` could not be read (${errorReason(error)}); pass the plain object from stats.handle`);
   }
 }
 
-function checkModule(where: string, module: unknown): WebAssembly.Module {
+function checkModule(module: unknown): WebAssembly.Module {
   let exportList: WebAssembly.ModuleExportDescriptor[];
   try {
     exportList = WebAssembly.Module.exports(module as WebAssembly.Module);
   } catch {
-    throw handleError(where, `.module must be the compiled WebAssembly.Module from stats.handle; received ${describe(module)}`);
+    throw handleError(`.module must be the compiled WebAssembly.Module from stats.handle; received ${describe(module)}`);
   }
   const kinds = new Map(exportList.map((e) => [e.name, e.kind]));
   const imports = WebAssembly.Module.imports(module as WebAssembly.Module);
   const missing = REQUIRED_EXPORTS.filter(({ name, kind }) => kinds.get(name) !== kind).map(({ name }) => name);
   if (missing.length > 0 || imports.some((i) => !(i.module === 'env' && i.name === 'memory'))) {
-    throw handleError(
-      where,
-      `.module is not this library's Wasm core (${missing.length ? `it lacks the exports ${missing.join(', ')}` : 'it imports more than env.memory'})`,
+    throw handleError(`.module is not this library's Wasm core (${missing.length ? `it lacks the exports ${missing.join(', ')}` : 'it imports more than env.memory'})`,
     );
   }
   return module as WebAssembly.Module;
@@ -77,15 +75,15 @@ function checkModule(where: string, module: unknown): WebAssembly.Module {
  * Checks that `memory` is a shared `WebAssembly.Memory` (its header is checked by `readHeader`).
  * @throws TypeError of `attach` saying what is wrong
  */
-export function checkMemory(where: string, memory: unknown): WebAssembly.Memory {
+export function checkMemory(memory: unknown): WebAssembly.Memory {
   let buffer: ArrayBuffer;
   try {
     buffer = memoryBuffer.call(memory) as ArrayBuffer;
   } catch {
-    throw handleError(where, `.memory must be the shared WebAssembly.Memory from stats.handle; received ${describe(memory)}`);
+    throw handleError(`.memory must be the shared WebAssembly.Memory from stats.handle; received ${describe(memory)}`);
   }
   if (!isSharedBuffer(buffer)) {
-    throw handleError(where, '.memory is not shared (made without shared: true); only a shared memory can be seen by other threads');
+    throw handleError('.memory is not shared (made without shared: true); only a shared memory can be seen by other threads');
   }
   return memory as WebAssembly.Memory;
 }
@@ -117,14 +115,14 @@ function statsInsteadOfHandle(value: object): string | undefined {
  * next, by `readHeader`).
  * @throws TypeError saying what is wrong when `handle` is not a handle of this library
  */
-export function checkHandle(where: string, handle: unknown): { memory: WebAssembly.Memory; module: WebAssembly.Module } {
+export function checkHandle(handle: unknown): { memory: WebAssembly.Memory; module: WebAssembly.Module } {
   if (handle === null || typeof handle !== 'object') {
-    throw handleError(where, ` must be the object from stats.handle ({ memory, module, … }); received ${describe(handle)}`);
+    throw handleError(` must be the object from stats.handle ({ memory, module, … }); received ${describe(handle)}`);
   }
-  const fields = readFields(where, handle);
+  const fields = readFields(handle);
   const stats = fields.memory === undefined ? statsInsteadOfHandle(handle) : undefined;
-  if (stats) throw handleError(where, ` must be stats.handle, not the stats object; received ${stats}: post stats.handle to the other thread and attach what arrives`);
-  const memory = checkMemory(where, fields.memory);
-  const module = checkModule(where, fields.module);
+  if (stats) throw handleError(` must be stats.handle, not the stats object; received ${stats}: post stats.handle to the other thread and attach what arrives`);
+  const memory = checkMemory(fields.memory);
+  const module = checkModule(fields.module);
   return { memory, module };
 }

@@ -10,7 +10,7 @@
 import { BUFFER_DELAY as CORE_BUFFER_DELAY, LAYOUT_VERSION, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
 import { COUNTER_NAMES, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
 import { defaultLanes, firstDifference } from './definition.js';
-import { ATTACH_ANY, describe, handleError, toU64 } from './errors.js';
+import { ATTACH_ANY, atEntry, describe, entry, handleError, toU64 } from './errors.js';
 import type { MigrationStatsHandle } from './handle.js';
 import {
   attachParts,
@@ -156,7 +156,11 @@ export class MigrationStats extends RateLimitedStats {
   static async create(options?: MigrationStatsOptions): Promise<MigrationStats> {
     const { backend, lane } = checkStatsOptions('MigrationStats.create', options);
     qemuLanes ??= defaultLanes();
-    return new MigrationStats(await createParts('MigrationStats.create', QEMU_DEFINITION, qemuLanes, backend), lane);
+    try {
+      return new MigrationStats(await createParts(QEMU_DEFINITION, qemuLanes, backend), lane);
+    } catch (error) {
+      throw atEntry('MigrationStats.create', error);
+    }
   }
 
   /**
@@ -169,10 +173,12 @@ export class MigrationStats extends RateLimitedStats {
   static async attach(handle: MigrationStatsHandle, options?: MigrationStatsOptions): Promise<MigrationStats> {
     const where = 'MigrationStats.attach';
     const { backend, lane } = checkStatsOptions(where, options);
-    const parts = attachParts(where, 'MigrationStats.create()', handle, backend);
-    const difference = firstDifference(QEMU_DEFINITION, parts.definition);
-    if (difference !== undefined) throw handleError(where, `.memory holds other stats than QEMU's migration counters: ${difference}; ${ATTACH_ANY}`);
-    return new MigrationStats(parts, lane);
+    return entry(where, () => {
+      const parts = attachParts('MigrationStats.create()', handle, backend);
+      const difference = firstDifference(QEMU_DEFINITION, parts.definition);
+      if (difference !== undefined) throw handleError(`.memory holds other stats than QEMU's migration counters: ${difference}; ${ATTACH_ANY}`);
+      return new MigrationStats(parts, lane);
+    });
   }
 
   /**

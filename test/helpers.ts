@@ -23,7 +23,7 @@ export function values(stats: MigrationStats): bigint[] {
 /** Where a stats object's cells are: the library's own plan of its memory, from the memory's header. */
 export function layoutOf(stats: { handle: { memory: WebAssembly.Memory } }): Layout {
   const buffer = stats.handle.memory.buffer;
-  return readHeader(buffer, 'test', 'test', (json) => decodeDefinition('test', json)).layout;
+  return readHeader(buffer, 'test', decodeDefinition).layout;
 }
 
 /** The raw u64 at a byte offset of a stats object's shared memory. */

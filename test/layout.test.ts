@@ -82,7 +82,7 @@ function expectMemory(stats: SharedStats, lanes: number): Layout {
   const buffer = stats.handle.memory.buffer;
   const json = definitionBytes(stats.definition);
   const plan = planLayout(stats.definition, lanes, json.length) as Layout;
-  expect(readHeader(buffer, 'test', 'test', (json) => decodeDefinition('test', json)).layout).toEqual(plan);
+  expect(readHeader(buffer, 'test', decodeDefinition).layout).toEqual(plan);
   expect(buffer.byteLength).toBe(plan.pages * PAGE_BYTES);
   const fields: [number, number][] = [
     [HDR_LANE_COUNT, lanes],
@@ -101,7 +101,7 @@ function expectMemory(stats: SharedStats, lanes: number): Layout {
 describe("QEMU's definition", () => {
   it('follows every rule of the layout, and its memory says so', async () => {
     const stats = await MigrationStats.create();
-    const lanes = readHeader(stats.handle.memory.buffer, 'test', 'test', (json) => decodeDefinition('test', json)).layout.lanes;
+    const lanes = readHeader(stats.handle.memory.buffer, 'test', decodeDefinition).layout.lanes;
     const layout = expectMemory(stats, lanes);
     expectLayoutRules(stats.definition, layout, lanes, layout.definitionBytes);
     // The limiter's block: the three counted counters, then rate_limit_start and rate_limit_max.

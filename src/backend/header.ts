@@ -57,32 +57,31 @@ export interface MemoryLayout {
 
 /**
  * Checks the header of a shared memory's buffer and returns its definition and layout.
- * @param where - the call, for messages (`MigrationStats.attach`)
  * @param maker - what makes such memories, for the message about a blank one (`MigrationStats.create()`)
  * @param decode - rebuilds the definition from its JSON, with every check of `defineStats`
  *   (definition.ts's `decodeDefinition`), throwing what is wrong with it
  * @returns the memory's definition and layout
  * @throws TypeError (as `attach`'s handle error) naming the first thing that is not as it must be
  */
-export function readHeader(buffer: ArrayBufferLike, where: string, maker: string, decode: (json: string) => Definition): MemoryLayout {
+export function readHeader(buffer: ArrayBufferLike, maker: string, decode: (json: string) => Definition): MemoryLayout {
   if (buffer.byteLength < HEADER_BYTES) {
-    throw handleError(where, `.memory is ${buffer.byteLength} bytes, smaller than the ${HEADER_BYTES}-byte header`);
+    throw handleError(`.memory is ${buffer.byteLength} bytes, smaller than the ${HEADER_BYTES}-byte header`);
   }
   const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >> 2);
   const field = (offset: number): number => Atomics.load(u32, offset >> 2);
   const magic = field(HDR_MAGIC);
   if (magic === 0) {
-    throw handleError(where, `.memory is blank: it has no migration-stats header, so it was not made by ${maker}`);
+    throw handleError(`.memory is blank: it has no migration-stats header, so it was not made by ${maker}`);
   }
   if (magic !== MAGIC) {
-    throw handleError(where, `.memory holds something else: its first word is 0x${magic.toString(16)}, not the migration-stats magic 0x${MAGIC.toString(16)}`);
+    throw handleError(`.memory holds something else: its first word is 0x${magic.toString(16)}, not the migration-stats magic 0x${MAGIC.toString(16)}`);
   }
   const version = field(HDR_VERSION);
   if (version !== LAYOUT_VERSION) {
-    throw handleError(where, `.memory has layout version ${version}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
+    throw handleError(`.memory has layout version ${version}; this version of migration-stats reads layout version ${LAYOUT_VERSION}`);
   }
   const bad = (what: string): never => {
-    throw handleError(where, `.memory has a damaged header: ${what}`);
+    throw handleError(`.memory has a damaged header: ${what}`);
   };
   const lanes = field(HDR_LANE_COUNT);
   if (lanes < 1 || lanes > MAX_LANES) bad(`its lane count is ${lanes}, not from 1 to ${MAX_LANES}`);
@@ -116,7 +115,7 @@ export function readHeader(buffer: ArrayBufferLike, where: string, maker: string
   expect('end of the cells', HDR_CELLS_END, layout.cellsEnd);
   expect('definition offset', HDR_DEFINITION_OFFSET, layout.definitionOffset);
   if (buffer.byteLength < layout.bytes) {
-    throw handleError(where, `.memory is ${buffer.byteLength} bytes, smaller than the ${layout.bytes}-byte layout`);
+    throw handleError(`.memory is ${buffer.byteLength} bytes, smaller than the ${layout.bytes}-byte layout`);
   }
   // The bitmap before the lanes-ever word: a claim raises the word before it marks the bitmap, so a
   // mark seen here is covered by the word read after it, whatever other threads claim meanwhile.

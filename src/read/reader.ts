@@ -140,7 +140,7 @@ function foreignReader(value: object): Found | undefined {
     if (canShareMemory()) {
       const handle = object.handle;
       if (handle === null || typeof handle !== 'object') return undefined;
-      checkMemory('isMigrationStats', (handle as { memory?: unknown }).memory);
+      checkMemory((handle as { memory?: unknown }).memory);
     }
     for (const { name } of COUNTERS) {
       const counter = object[name];
@@ -193,7 +193,7 @@ function memoryReader(value: object): Found | string | undefined {
   }
   try {
     const handle = (value as { handle?: unknown }).handle;
-    const parts = attachParts('attachStats', 'create()', handle, 'js');
+    const parts = attachParts('create()', handle, 'js');
     return ownReader(new (SharedStats as unknown as new (token: symbol, parts: StatsParts, claim: boolean) => SharedStats)(STATS_TOKEN, parts, false));
   } catch {
     return undefined;
