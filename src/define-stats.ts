@@ -51,10 +51,10 @@ const OPTIONS: OptionSpec<StatsOptions> = { names: { backend: true, lane: true }
 const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
 
 /** Checks `create`/`attach` options. @internal */
-export function checkStatsOptions(where: string, options: unknown): Required<StatsOptions> {
-  const { backend = 'wasm', lane = true } = readOptions(where, options, OPTIONS);
-  if (!BACKENDS.includes(backend)) throw optionError(where, 'options.backend', backend, "'wasm' or 'js'");
-  if (typeof lane !== 'boolean') throw optionError(where, 'options.lane', lane, 'true or false');
+export function checkStatsOptions(options: unknown): Required<StatsOptions> {
+  const { backend = 'wasm', lane = true } = readOptions(options, OPTIONS);
+  if (!BACKENDS.includes(backend)) throw optionError('options.backend', backend, "'wasm' or 'js'");
+  if (typeof lane !== 'boolean') throw optionError('options.lane', lane, 'true or false');
   return { backend, lane };
 }
 
@@ -431,7 +431,7 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
     definition,
     async create(createOptions?: StatsOptions) {
       try {
-        const { backend, lane } = checkStatsOptions('create', createOptions);
+        const { backend, lane } = checkStatsOptions(createOptions);
         const parts = await createParts(definition, laneCount, backend);
         return construct(parts, lane) as StatsOf<S, O>;
       } catch (error) {
@@ -440,7 +440,7 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
     },
     async attach(handle: StatsHandle, attachOptions?: StatsOptions) {
       return entry('attach', () => {
-        const { backend, lane } = checkStatsOptions('attach', attachOptions);
+        const { backend, lane } = checkStatsOptions(attachOptions);
         const parts = attachParts('create()', handle, backend);
         const difference = firstDifference(definition, parts.definition);
         if (difference !== undefined) throw handleError(`.memory holds another definition: ${difference}; ${ATTACH_ANY}`);
@@ -456,10 +456,12 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
  * @throws TypeError when the handle is not a live one of this library
  */
 export async function attachStats(handle: StatsHandle, options?: StatsOptions): Promise<SharedStats> {
-  const { backend, lane } = checkStatsOptions('attachStats', options);
-  const parts = entry('attachStats', () => attachParts('create()', handle, backend));
-  const make = statsMakers.find((maker) => maker.matches(parts.definition));
-  return make ? make.make(parts, lane) : construct(parts, lane);
+  return entry('attachStats', () => {
+    const { backend, lane } = checkStatsOptions(options);
+    const parts = attachParts('create()', handle, backend);
+    const make = statsMakers.find((maker) => maker.matches(parts.definition));
+    return make ? make.make(parts, lane) : construct(parts, lane);
+  });
 }
 
 /** The stats object of a definition: with the rate limiter's methods when it declares one. */

@@ -200,9 +200,9 @@ export function handleError(problem: string): TypeError {
   return fault(new TypeError(`handle${problem}`));
 }
 
-/** The error for an unknown option value. */
-export function optionError(where: string, name: string, value: unknown, allowed: string): TypeError {
-  return new TypeError(`${where}: ${name} must be ${allowed}; received ${describe(value)}`);
+/** The error for an unknown option value, named by the public entry (see {@link fault}). */
+export function optionError(name: string, value: unknown, allowed: string): TypeError {
+  return typeFault(`${name} must be ${allowed}; received ${describe(value)}`);
 }
 
 /**

@@ -8,9 +8,12 @@
  * force), and each value is read exactly once into a fresh frozen object, so a getter or a Proxy
  * cannot answer one thing to the check and another later. The list of names is checked against the
  * options type by the compiler: see {@link OptionNames}.
+ *
+ * Its errors start at the argument's path (`options.labels must be …`): the public call that reads
+ * the argument puts its own name in front (`entry` and `fault` in errors.ts).
  * @packageDocumentation
  */
-import { describe, errorReason } from './errors.js';
+import { describe, errorReason, rangeFault, typeFault } from './errors.js';
 
 /**
  * Every option a call takes, written `{ name: true, … }`. Typed against the options interface, the
@@ -30,8 +33,8 @@ export function memberPath(parent: string, key: string): string {
  * The error for an argument (or a member of one) whose reading threw.
  * @param what - what to pass instead: a plain `object` or a plain `value`
  */
-export function unreadableError(where: string, path: string, error: unknown, what: 'object' | 'value'): TypeError {
-  return new TypeError(`${where}: ${path} could not be read (${errorReason(error)}); pass a plain ${what}`);
+export function unreadableError(path: string, error: unknown, what: 'object' | 'value'): TypeError {
+  return typeFault(`${path} could not be read (${errorReason(error)}); pass a plain ${what}`);
 }
 
 /**
@@ -40,11 +43,11 @@ export function unreadableError(where: string, path: string, error: unknown, wha
  * @returns `object[key]`
  * @throws TypeError naming `path` when a getter or a Proxy trap throws (its error is named, not passed on)
  */
-export function readMember(where: string, path: string, object: object, key: string | number): unknown {
+export function readMember(path: string, object: object, key: string | number): unknown {
   try {
     return (object as Record<string | number, unknown>)[key];
   } catch (error) {
-    throw unreadableError(where, path, error, 'value');
+    throw unreadableError(path, error, 'value');
   }
 }
 
@@ -53,12 +56,12 @@ export function readMember(where: string, path: string, object: object, key: str
  * or another built-in with its own meaning.
  * @throws TypeError naming `path` when even that cannot be asked (a revoked Proxy, a throwing trap)
  */
-export function isPlainObject(where: string, path: string, value: unknown): value is object {
+export function isPlainObject(path: string, value: unknown): value is object {
   if (value === null || typeof value !== 'object') return false;
   try {
     return Object.prototype.toString.call(value) === '[object Object]';
   } catch (error) {
-    throw unreadableError(where, path, error, 'object');
+    throw unreadableError(path, error, 'object');
   }
 }
 
@@ -66,11 +69,11 @@ export function isPlainObject(where: string, path: string, value: unknown): valu
  * The own enumerable string keys of an argument.
  * @throws TypeError naming `path` when a Proxy trap throws
  */
-export function keysOf(where: string, path: string, value: object): string[] {
+export function keysOf(path: string, value: object): string[] {
   try {
     return Object.keys(value);
   } catch (error) {
-    throw unreadableError(where, path, error, 'object');
+    throw unreadableError(path, error, 'object');
   }
 }
 
@@ -87,10 +90,10 @@ function define(target: Record<string, unknown>, key: string, value: unknown): v
  * @returns the frozen copy
  * @throws TypeError naming `path` when `value` is not a plain object or cannot be read
  */
-export function readRecord(where: string, path: string, value: unknown, allowed: string): Readonly<Record<string, unknown>> {
-  if (!isPlainObject(where, path, value)) throw new TypeError(`${where}: ${path} must be ${allowed}; received ${describe(value)}`);
+export function readRecord(path: string, value: unknown, allowed: string): Readonly<Record<string, unknown>> {
+  if (!isPlainObject(path, value)) throw typeFault(`${path} must be ${allowed}; received ${describe(value)}`);
   const out: Record<string, unknown> = {};
-  for (const key of keysOf(where, path, value)) define(out, key, readMember(where, memberPath(path, key), value, key));
+  for (const key of keysOf(path, value)) define(out, key, readMember(memberPath(path, key), value, key));
   return Object.freeze(out);
 }
 
@@ -100,19 +103,19 @@ export function readRecord(where: string, path: string, value: unknown, allowed:
  * @returns the copy, or `undefined` when `value` is not an array
  * @throws TypeError naming `path` when it cannot be read; RangeError when it has more than `maxLength` items
  */
-export function readArray(where: string, path: string, value: unknown, maxLength: number): readonly unknown[] | undefined {
+export function readArray(path: string, value: unknown, maxLength: number): readonly unknown[] | undefined {
   let length: unknown;
   try {
     if (!Array.isArray(value)) return undefined;
     length = value.length;
   } catch (error) {
-    throw unreadableError(where, path, error, 'value');
+    throw unreadableError(path, error, 'value');
   }
   if (typeof length !== 'number' || length > maxLength) {
-    throw new RangeError(`${where}: ${path} must have at most ${maxLength} items; received an array of ${describe(length)}`);
+    throw rangeFault(`${path} must have at most ${maxLength} items; received an array of ${describe(length)}`);
   }
   const out: unknown[] = [];
-  for (let i = 0; i < length; i++) out.push(readMember(where, `${path}[${i}]`, value as unknown[], i));
+  for (let i = 0; i < length; i++) out.push(readMember(`${path}[${i}]`, value as unknown[], i));
   return Object.freeze(out);
 }
 
@@ -134,7 +137,6 @@ export interface OptionSpec<T> {
 
 /**
  * Reads an options argument.
- * @param where - the call, for messages (`MigrationStats.create`)
  * @param value - what the caller passed
  * @param spec - the names the call takes and how messages speak of them
  * @returns a fresh frozen object with each given option read once (own enumerable keys only)
@@ -142,22 +144,22 @@ export interface OptionSpec<T> {
  *   that is not an option, or a key whose value cannot be read (the getter's or the Proxy's error
  *   is named, not passed on)
  */
-export function readOptions<T extends object>(where: string, value: unknown, spec: OptionSpec<T>): Readonly<Partial<T>> {
+export function readOptions<T extends object>(value: unknown, spec: OptionSpec<T>): Readonly<Partial<T>> {
   const { names, example, what = 'options', noun = 'option', required = false, notTaken = {} } = spec;
   if (value === undefined && !required) return Object.freeze({});
-  if (!isPlainObject(where, what, value)) {
-    throw new TypeError(`${where}: ${what} must be an object such as ${example}; received ${describe(value)}`);
+  if (!isPlainObject(what, value)) {
+    throw typeFault(`${what} must be an object such as ${example}; received ${describe(value)}`);
   }
   const allowed = Object.keys(names);
   const out: Record<string, unknown> = {};
-  for (const key of keysOf(where, what, value)) {
+  for (const key of keysOf(what, value)) {
     const known = Object.prototype.hasOwnProperty.call(names, key);
     if (!known && !Object.prototype.hasOwnProperty.call(notTaken, key)) {
-      throw new TypeError(`${where}: ${what}.${key} is not ${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}; the ${noun}s are ${allowed.join(', ')}`);
+      throw typeFault(`${what}.${key} is not ${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}; the ${noun}s are ${allowed.join(', ')}`);
     }
-    const given = readMember(where, `${what}.${key}`, value, key);
+    const given = readMember(`${what}.${key}`, value, key);
     if (!known && given !== undefined) {
-      throw new TypeError(`${where}: ${what}.${key} is not taken here; received ${describe(given)}: ${notTaken[key]}`);
+      throw typeFault(`${what}.${key} is not taken here; received ${describe(given)}: ${notTaken[key]}`);
     }
     if (known) out[key] = given;
   }

@@ -154,9 +154,9 @@ export class MigrationStats extends RateLimitedStats {
    *   forbids compiling WebAssembly
    */
   static async create(options?: MigrationStatsOptions): Promise<MigrationStats> {
-    const { backend, lane } = checkStatsOptions('MigrationStats.create', options);
-    qemuLanes ??= defaultLanes();
     try {
+      const { backend, lane } = checkStatsOptions(options);
+      qemuLanes ??= defaultLanes();
       return new MigrationStats(await createParts(QEMU_DEFINITION, qemuLanes, backend), lane);
     } catch (error) {
       throw atEntry('MigrationStats.create', error);
@@ -171,9 +171,8 @@ export class MigrationStats extends RateLimitedStats {
    * @throws TypeError saying what is wrong when `handle` is not a live handle of this library
    */
   static async attach(handle: MigrationStatsHandle, options?: MigrationStatsOptions): Promise<MigrationStats> {
-    const where = 'MigrationStats.attach';
-    const { backend, lane } = checkStatsOptions(where, options);
-    return entry(where, () => {
+    return entry('MigrationStats.attach', () => {
+      const { backend, lane } = checkStatsOptions(options);
       const parts = attachParts('MigrationStats.create()', handle, backend);
       const difference = firstDifference(QEMU_DEFINITION, parts.definition);
       if (difference !== undefined) throw handleError(`.memory holds other stats than QEMU's migration counters: ${difference}; ${ATTACH_ANY}`);

@@ -9,7 +9,7 @@
  * metrics are derived and checked by the definition itself (`MetricSpec.promName`, `otelName`).
  * @packageDocumentation
  */
-import { describe } from '../errors.js';
+import { describe, typeFault } from '../errors.js';
 import { QEMU_DEFINITION, type CounterName } from '../counters.js';
 import { KNOWN_UNITS, otelPrefix, promPrefix, type MetricSpec } from '../definition.js';
 import { bucketRange } from '../histogram.js';
@@ -72,15 +72,15 @@ export function promUnitOf(spec: MetricSpec, family: string): string | undefined
  * @param metrics - the metrics exported
  * @throws TypeError naming the label and the metric it clashes with
  */
-export function checkLabelClashes(where: string, path: string, names: readonly string[], metrics: readonly MetricSpec[], le: boolean): void {
+export function checkLabelClashes(path: string, names: readonly string[], metrics: readonly MetricSpec[], le: boolean): void {
   for (const spec of metrics) {
     if (spec.length > 0 && names.includes(spec.label)) {
-      throw new TypeError(
-        `${where}: ${path}.${spec.label} clashes with the label of the vector ${spec.name}, whose elements are exported with ${spec.label}="0" to ${spec.label}="${spec.length - 1}"; give the constant label another name`,
+      throw typeFault(
+        `${path}.${spec.label} clashes with the label of the vector ${spec.name}, whose elements are exported with ${spec.label}="0" to ${spec.label}="${spec.length - 1}"; give the constant label another name`,
       );
     }
     if (le && spec.kind === 'histogram' && names.includes('le')) {
-      throw new TypeError(`${where}: ${path}.le clashes with the label le of the buckets of the histogram ${spec.name}; give the constant label another name`);
+      throw typeFault(`${path}.le clashes with the label le of the buckets of the histogram ${spec.name}; give the constant label another name`);
     }
   }
 }
@@ -118,27 +118,26 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  * Checks a Prometheus name prefix (empty, or a valid start of a metric name).
  * @throws TypeError naming the option and what is allowed
  */
-export function checkPromPrefix(where: string, prefix: unknown): string {
+export function checkPromPrefix(prefix: unknown): string {
   if (typeof prefix === 'string' && (prefix === '' || METRIC_PREFIX.test(prefix))) return prefix;
-  throw new TypeError(`${where}: options.prefix must be '' or match ${METRIC_PREFIX} (a Prometheus metric name start); received ${describe(prefix)}`);
+  throw typeFault(`options.prefix must be '' or match ${METRIC_PREFIX} (a Prometheus metric name start); received ${describe(prefix)}`);
 }
 
 /**
  * Reads constant labels once and checks them: names valid and not reserved (`__…`), values strings.
- * @param where - the call, for messages
  * @param labels - `options.labels` as given (`undefined` for none)
  * @returns a frozen copy, the only object later reads see
  * @throws TypeError naming the label and what is allowed, or naming `options.labels` when it cannot be read
  */
-export function checkLabels(where: string, labels: unknown): Readonly<Record<string, string>> {
+export function checkLabels(labels: unknown): Readonly<Record<string, string>> {
   if (labels === undefined) return Object.freeze({});
-  const copy = readRecord(where, 'options.labels', labels, 'an object of label name → string value');
+  const copy = readRecord('options.labels', labels, 'an object of label name → string value');
   for (const [name, value] of Object.entries(copy)) {
     if (!LABEL_NAME.test(name) || name.startsWith('__')) {
-      throw new TypeError(`${where}: options.labels has the name ${JSON.stringify(name)}; label names must match ${LABEL_NAME} and not start with "__"`);
+      throw typeFault(`options.labels has the name ${JSON.stringify(name)}; label names must match ${LABEL_NAME} and not start with "__"`);
     }
     if (typeof value !== 'string') {
-      throw new TypeError(`${where}: options.labels.${name} must be a string; received ${describe(value)}`);
+      throw typeFault(`options.labels.${name} must be a string; received ${describe(value)}`);
     }
   }
   return copy as Readonly<Record<string, string>>;

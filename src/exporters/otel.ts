@@ -16,7 +16,7 @@
  */
 import type { Attributes, BatchObservableCallback, HrTime, Meter, Observable, ValueType } from '@opentelemetry/api';
 import { otelPrefix, type Definition, type MetricKind, type MetricSpec } from '../definition.js';
-import { describe } from '../errors.js';
+import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketRange } from '../histogram.js';
 import { checkLabelClashes } from './metrics.js';
 import { readArray, readMember, readOptions, readRecord, type OptionSpec } from '../options.js';
@@ -51,14 +51,14 @@ const MAX_INSTRUMENT_NAME = 255;
  * and exporters would receive it anyway.
  * @param metrics - the metrics to be named
  */
-function checkPrefix(where: string, prefix: unknown, metrics: readonly MetricSpec[]): asserts prefix is string {
+function checkPrefix(prefix: unknown, metrics: readonly MetricSpec[]): asserts prefix is string {
   if (typeof prefix !== 'string' || (prefix !== '' && !INSTRUMENT_NAME_START.test(prefix))) {
-    throw new TypeError(`${where}: options.prefix must be '' or match ${INSTRUMENT_NAME_START} (an OpenTelemetry instrument name start); received ${describe(prefix)}`);
+    throw typeFault(`options.prefix must be '' or match ${INSTRUMENT_NAME_START} (an OpenTelemetry instrument name start); received ${describe(prefix)}`);
   }
   const longest = Math.max(...metrics.map((metric) => metric.otelName.length));
   if (prefix.length + longest > MAX_INSTRUMENT_NAME) {
-    throw new TypeError(
-      `${where}: options.prefix must leave every instrument name at most ${MAX_INSTRUMENT_NAME} characters (OpenTelemetry's limit), so at most ${MAX_INSTRUMENT_NAME - longest} characters; received one of ${prefix.length}`,
+    throw typeFault(
+      `options.prefix must leave every instrument name at most ${MAX_INSTRUMENT_NAME} characters (OpenTelemetry's limit), so at most ${MAX_INSTRUMENT_NAME - longest} characters; received one of ${prefix.length}`,
     );
   }
 }
@@ -72,12 +72,12 @@ const MAX_ATTRIBUTE_ITEMS = 65_536;
  * Reads the attributes once into a frozen copy (arrays copied too) and checks them: each value a
  * string, number or boolean, or an array of one of those types (`null` and `undefined` items allowed).
  */
-function readAttributes(where: string, attributes: unknown): Attributes {
-  const copy: Record<string, unknown> = { ...readRecord(where, 'options.attributes', attributes, 'an object of attribute name → value') };
+function readAttributes(attributes: unknown): Attributes {
+  const copy: Record<string, unknown> = { ...readRecord('options.attributes', attributes, 'an object of attribute name → value') };
   for (const [name, value] of Object.entries(copy)) {
     if (isPrimitiveAttribute(value)) continue;
     const path = `options.attributes.${name}`;
-    const items = readArray(where, path, value, MAX_ATTRIBUTE_ITEMS);
+    const items = readArray(path, value, MAX_ATTRIBUTE_ITEMS);
     if (items !== undefined) {
       const types = new Set(items.filter((item) => item !== null && item !== undefined).map((item) => typeof item));
       if (types.size <= 1 && items.every((item) => item === null || item === undefined || isPrimitiveAttribute(item))) {
@@ -85,7 +85,7 @@ function readAttributes(where: string, attributes: unknown): Attributes {
         continue;
       }
     }
-    throw new TypeError(`${where}: ${path} must be a string, number, boolean or an array of one of them; received ${describe(value)}`);
+    throw typeFault(`${path} must be a string, number, boolean or an array of one of them; received ${describe(value)}`);
   }
   return Object.freeze(copy) as Attributes;
 }
@@ -97,13 +97,13 @@ const METER_METHODS = ['createObservableCounter', 'createObservableGauge', 'addB
  * Reads the meter's methods once.
  * @throws TypeError naming `meter` when it is not a meter or cannot be read
  */
-function readMeter(where: string, meter: unknown): Record<(typeof METER_METHODS)[number], (...args: unknown[]) => unknown> {
+function readMeter(meter: unknown): Record<(typeof METER_METHODS)[number], (...args: unknown[]) => unknown> {
   const methods: Partial<Record<(typeof METER_METHODS)[number], unknown>> = {};
   if (meter !== null && typeof meter === 'object') {
-    for (const name of METER_METHODS) methods[name] = readMember(where, `meter.${name}`, meter, name);
+    for (const name of METER_METHODS) methods[name] = readMember(`meter.${name}`, meter, name);
   }
   if (!METER_METHODS.every((name) => typeof methods[name] === 'function')) {
-    throw new TypeError(`${where}: meter must be an OpenTelemetry Meter (metrics.getMeter(…)); received ${describe(meter)}`);
+    throw typeFault(`meter must be an OpenTelemetry Meter (metrics.getMeter(…)); received ${describe(meter)}`);
   }
   return methods as Record<(typeof METER_METHODS)[number], (...args: unknown[]) => unknown>;
 }
@@ -119,11 +119,11 @@ interface CheckedOptions {
  * attribute may be named as the label of a vector exported.
  * @param metrics - the metrics exported
  */
-function checkOptions(where: string, given: Readonly<OtelOptions>, definition: Definition, metrics: readonly MetricSpec[]): CheckedOptions {
+function checkOptions(given: Readonly<OtelOptions>, definition: Definition, metrics: readonly MetricSpec[]): CheckedOptions {
   const { prefix = otelPrefix(definition.namespace), attributes } = given;
-  checkPrefix(where, prefix, metrics);
-  const checked = attributes === undefined ? (Object.freeze({}) as Attributes) : readAttributes(where, attributes);
-  checkLabelClashes(where, 'options.attributes', Object.keys(checked), metrics, false);
+  checkPrefix(prefix, metrics);
+  const checked = attributes === undefined ? (Object.freeze({}) as Attributes) : readAttributes(attributes);
+  checkLabelClashes('options.attributes', Object.keys(checked), metrics, false);
   return { prefix, attributes: checked };
 }
 
@@ -137,9 +137,9 @@ function pointAttributes(spec: MetricSpec, attributes: Attributes): readonly Att
 }
 
 /** The value of each data point of a counter or a gauge now, as numbers (rounded above 2^53). */
-function pointValues(where: string, metric: MetricReader): number[] {
+function pointValues(metric: MetricReader): number[] {
   const read: Exact[] = [];
-  metric.samples(where, read);
+  metric.samples(read);
   return read.map(Number);
 }
 
@@ -185,10 +185,12 @@ export function observeMigrationStats(stats: SharedStats, meter: Meter, options?
 }
 
 function observe(where: string, stats: unknown, meter: unknown, options: unknown): OtelRegistration {
-  const reader = requireAnyStats(where, stats);
-  const methods = readMeter(where, meter);
-  const metrics = reader.metrics.filter((metric) => metric.spec.kind !== 'histogram');
-  const { prefix, attributes } = checkOptions(where, readOptions(where, options, OPTIONS), reader.definition, metrics.map((metric) => metric.spec));
+  const { reader, methods, metrics, prefix, attributes } = entry(where, () => {
+    const reader = requireAnyStats(stats);
+    const methods = readMeter(meter);
+    const metrics = reader.metrics.filter((metric) => metric.spec.kind !== 'histogram');
+    return { reader, methods, metrics, ...checkOptions(readOptions(options, OPTIONS), reader.definition, metrics.map((metric) => metric.spec)) };
+  });
 
   const observed = metrics.map((metric) => {
     const { spec } = metric;
@@ -200,8 +202,12 @@ function observe(where: string, stats: unknown, meter: unknown, options: unknown
   });
   const instruments = observed.map((entry) => entry.instrument);
   const callback: BatchObservableCallback = (result) => {
-    for (const { instrument, metric, points } of observed) {
-      pointValues(where, metric).forEach((value, i) => result.observe(instrument, value, points[i]));
+    try {
+      for (const { instrument, metric, points } of observed) {
+        pointValues(metric).forEach((value, i) => result.observe(instrument, value, points[i]));
+      }
+    } catch (error) {
+      throw atEntry(where, error);
     }
   };
   if (observed.length > 0) Reflect.apply(methods.addBatchObservableCallback, meter, [callback, instruments]);
@@ -326,11 +332,11 @@ function hrTime(ms: number): HrTime {
 const KINDS: readonly MetricKind[] = ['counter', 'gauge', 'histogram'];
 
 /** Reads `options.kinds` once: an array of distinct kinds, at least one. */
-function checkKinds(where: string, kinds: unknown): readonly MetricKind[] {
+function checkKinds(kinds: unknown): readonly MetricKind[] {
   if (kinds === undefined) return KINDS;
-  const items = readArray(where, 'options.kinds', kinds, KINDS.length);
+  const items = readArray('options.kinds', kinds, KINDS.length);
   const valid = items !== undefined && items.length > 0 && new Set(items).size === items.length && items.every((kind) => KINDS.includes(kind as MetricKind));
-  if (!valid) throw new TypeError(`${where}: options.kinds must be an array of distinct kinds among 'counter', 'gauge', 'histogram' (at least one); received ${describe(kinds)}`);
+  if (!valid) throw typeFault(`options.kinds must be an array of distinct kinds among 'counter', 'gauge', 'histogram' (at least one); received ${describe(kinds)}`);
   return items as readonly MetricKind[];
 }
 
@@ -343,15 +349,15 @@ function boundaries(spec: MetricSpec): readonly number[] {
  * Makes the data of one metric now: each value or element, or the histogram's buckets read once.
  * @param points - the attributes of each data point (one, or one per element of a vector)
  */
-function metricData(where: string, metric: MetricReader, descriptor: StatsMetricDescriptor, points: readonly Attributes[], times: [HrTime, HrTime]): StatsMetricData {
+function metricData(metric: MetricReader, descriptor: StatsMetricDescriptor, points: readonly Attributes[], times: [HrTime, HrTime]): StatsMetricData {
   const [startTime, endTime] = times;
   if (metric.shape === 'histogram') {
-    const { buckets, sum } = metric.read(where);
+    const { buckets, sum } = metric.read();
     const count = buckets.reduce((a, b) => a + b, 0n);
     const value: StatsHistogramValue = { buckets: { boundaries: [...boundaries(metric.spec)], counts: buckets.map(Number) }, sum: Number(sum), count: Number(count) };
     return { descriptor, aggregationTemporality: 1, dataPointType: 0, dataPoints: [{ startTime, endTime, attributes: points[0]!, value }] };
   }
-  const dataPoints = pointValues(where, metric).map((value, i) => ({ startTime, endTime, attributes: points[i]!, value }));
+  const dataPoints = pointValues(metric).map((value, i) => ({ startTime, endTime, attributes: points[i]!, value }));
   return metric.spec.kind === 'counter'
     ? { descriptor, aggregationTemporality: 1, dataPointType: 3, isMonotonic: true, dataPoints }
     : { descriptor, aggregationTemporality: 1, dataPointType: 2, dataPoints };
@@ -382,11 +388,13 @@ function metricData(where: string, metric: MetricReader, descriptor: StatsMetric
  */
 export function statsMetricProducer(stats: SharedStats, options?: StatsProducerOptions): StatsMetricProducer {
   const where = 'statsMetricProducer';
-  const reader: AnyStatsReader = requireAnyStats(where, stats);
-  const given = readOptions(where, options, PRODUCER_OPTIONS);
-  const kinds = checkKinds(where, given.kinds);
-  const metrics = reader.metrics.filter((metric) => kinds.includes(metric.spec.kind));
-  const { prefix, attributes } = checkOptions(where, given, reader.definition, metrics.map((metric) => metric.spec));
+  const { metrics, prefix, attributes } = entry(where, () => {
+    const reader: AnyStatsReader = requireAnyStats(stats);
+    const given = readOptions(options, PRODUCER_OPTIONS);
+    const kinds = checkKinds(given.kinds);
+    const metrics = reader.metrics.filter((metric) => kinds.includes(metric.spec.kind));
+    return { metrics, ...checkOptions(given, reader.definition, metrics.map((metric) => metric.spec)) };
+  });
   const produced = metrics.map((metric) => {
     const { spec } = metric;
     const descriptor: StatsMetricDescriptor = Object.freeze({ name: prefix + spec.otelName, description: spec.help, unit: spec.otelUnit, valueType: 1 as ValueType.DOUBLE });
@@ -400,9 +408,9 @@ export function statsMetricProducer(stats: SharedStats, options?: StatsProducerO
       const errors: unknown[] = [];
       for (const { metric, descriptor, points } of produced) {
         try {
-          data.push(metricData(where, metric, descriptor, points, times));
+          data.push(metricData(metric, descriptor, points, times));
         } catch (error) {
-          errors.push(error);
+          errors.push(atEntry(where, error));
         }
       }
       return { resourceMetrics: { resource: EMPTY_RESOURCE, scopeMetrics: [{ scope: { name: 'migration-stats' }, metrics: data }] }, errors };

@@ -14,7 +14,7 @@
  */
 import { Counter, Gauge, register as globalRegistry, Registry, type Metric } from 'prom-client';
 import { promPrefix, type MetricSpec } from '../definition.js';
-import { describe } from '../errors.js';
+import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix } from './metrics.js';
 import { readMember, readOptions, type OptionSpec } from '../options.js';
 import { kindOf, type Exact } from '../kinds.js';
@@ -92,13 +92,41 @@ function sampleLabels(spec: MetricSpec, labels: Readonly<Record<string, string>>
 }
 
 /** A counter's or a gauge's samples now, with their labels, as numbers (rounded above 2^53). */
-function valueSamples(where: string, metric: MetricReader, labels: Readonly<Record<string, string>>): () => [Readonly<Record<string, string>>, number][] {
+function valueSamples(metric: MetricReader, labels: Readonly<Record<string, string>>): () => [Readonly<Record<string, string>>, number][] {
   const slots = sampleLabels(metric.spec, labels);
   return () => {
     const read: Exact[] = [];
-    metric.samples(where, read);
+    readSamples(metric, read);
     return slots.map(([, sampleLabels], i) => [sampleLabels, Number(read[i])]);
   };
+}
+
+/** One read of a metric at a collection, its errors named by `registerPromClient` (the registry calls it). */
+function readSamples(metric: MetricReader, out: Exact[]): void {
+  try {
+    metric.samples(out);
+  } catch (error) {
+    throw atEntry(WHERE, error);
+  }
+}
+
+const WHERE = 'registerPromClient';
+
+/** Reads and checks `registerPromClient`'s arguments once (its errors are named by it). */
+function checkArguments(stats: unknown, options: unknown) {
+  const reader = requireAnyStats(stats);
+  const given = readOptions(options, OPTIONS);
+  const registry = given.registry ?? globalRegistry;
+  const isRegistry =
+    registry !== null && typeof registry === 'object' && typeof readMember('options.registry.registerMetric', registry, 'registerMetric') === 'function';
+  if (!isRegistry) throw typeFault(`options.registry must be a prom-client Registry; received ${describe(registry)}`);
+  const prefix = checkPromPrefix(given.prefix ?? promPrefix(reader.definition.namespace));
+  const labels = checkLabels(given.labels);
+  const labelNames = Object.keys(labels);
+  checkLabelClashes('options.labels', labelNames, reader.definition.metrics, true);
+  // The le of the buckets as the registry's format writes numbers: read once, as the registry is made with it.
+  const openMetrics = readMember('options.registry.contentType', registry, 'contentType') === Registry.OPENMETRICS_CONTENT_TYPE;
+  return { reader, registry, prefix, labels, labelNames, openMetrics };
 }
 
 /**
@@ -122,19 +150,7 @@ function valueSamples(where: string, metric: MetricReader, labels: Readonly<Reco
  * await registry.metrics(); //=> '# HELP qemu_migration_last_sync_dirty_bytes …'
  */
 export function registerPromClient(stats: SharedStats, options?: PromClientOptions): PromClientRegistration {
-  const where = 'registerPromClient';
-  const reader = requireAnyStats(where, stats);
-  const given = readOptions(where, options, OPTIONS);
-  const registry = given.registry ?? globalRegistry;
-  const isRegistry =
-    registry !== null && typeof registry === 'object' && typeof readMember(where, 'options.registry.registerMetric', registry, 'registerMetric') === 'function';
-  if (!isRegistry) throw new TypeError(`${where}: options.registry must be a prom-client Registry; received ${describe(registry)}`);
-  const prefix = checkPromPrefix(where, given.prefix ?? promPrefix(reader.definition.namespace));
-  const labels = checkLabels(where, given.labels);
-  const labelNames = Object.keys(labels);
-  checkLabelClashes(where, 'options.labels', labelNames, reader.definition.metrics, true);
-  // The le of the buckets as the registry's format writes numbers: read once, as the registry is made with it.
-  const openMetrics = readMember(where, 'options.registry.contentType', registry, 'contentType') === Registry.OPENMETRICS_CONTENT_TYPE;
+  const { reader, registry, prefix, labels, labelNames, openMetrics } = entry(WHERE, () => checkArguments(stats, options));
 
   const names: string[] = [];
   try {
@@ -143,12 +159,12 @@ export function registerPromClient(stats: SharedStats, options?: PromClientOptio
       if (spec.kind === 'histogram') {
         const name = prefix + spec.promName;
         names.push(name);
-        const histogram = new SharedHistogram(name, spec, labels, openMetrics, (out) => metric.samples(where, out));
+        const histogram = new SharedHistogram(name, spec, labels, openMetrics, (out) => readSamples(metric, out));
         registry.registerMetric(histogram as unknown as Metric);
         continue;
       }
       // Each collection reads the value, or every element of a vector, once.
-      const samples = valueSamples(where, metric, labels);
+      const samples = valueSamples(metric, labels);
       const metricLabels = spec.length > 0 ? [...labelNames, spec.label] : labelNames;
       if (spec.kind === 'counter') {
         const name = `${prefix}${spec.promName}_total`;

@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 import { promPrefix, type Definition, type MetricSpec } from '../definition.js';
-import { describe } from '../errors.js';
+import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, promUnitOf } from './metrics.js';
 import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
 import { readOptions, type OptionSpec } from '../options.js';
@@ -65,20 +65,19 @@ const HANDLER_OPTIONS: OptionSpec<MetricsHandlerOptions> = {
  * is the definition's, and no constant label may clash with a vector's label or a histogram's `le`.
  */
 function checkOptions(
-  where: string,
   options: unknown,
   spec: OptionSpec<PrometheusTextOptions> | typeof HANDLER_OPTIONS,
   definition: Definition,
 ): Readonly<Required<PrometheusTextOptions>> & { readonly onError?: unknown } {
   type Given = PrometheusTextOptions & Pick<MetricsHandlerOptions, 'onError'>;
-  const given = readOptions<Given>(where, options, spec as OptionSpec<Given>);
+  const given = readOptions<Given>(options, spec as OptionSpec<Given>);
   const { prefix = promPrefix(definition.namespace), format = 'prometheus' } = given;
   if (format !== 'prometheus' && format !== 'openmetrics') {
-    throw new TypeError(`${where}: options.format must be 'prometheus' or 'openmetrics'; received ${describe(format)}`);
+    throw typeFault(`options.format must be 'prometheus' or 'openmetrics'; received ${describe(format)}`);
   }
-  const labels = checkLabels(where, given.labels);
-  checkLabelClashes(where, 'options.labels', Object.keys(labels), definition.metrics, true);
-  return Object.freeze({ prefix: checkPromPrefix(where, prefix), labels, format, onError: given.onError });
+  const labels = checkLabels(given.labels);
+  checkLabelClashes('options.labels', Object.keys(labels), definition.metrics, true);
+  return Object.freeze({ prefix: checkPromPrefix(prefix), labels, format, onError: given.onError });
 }
 
 /** One metric family, laid out before any value is read: its metadata lines and each sample's name and labels. */
@@ -142,12 +141,12 @@ function plan(definition: Definition, { prefix, labels }: Readonly<Required<Prom
 }
 
 /** Reads every metric now (each value, element and bucket once) and writes the text. */
-function render(where: string, metrics: readonly MetricReader[], { families, openMetrics, values }: Plan): string {
+function render(metrics: readonly MetricReader[], { families, openMetrics, values }: Plan): string {
   let text = '';
   for (let f = 0; f < families.length; f++) {
     const { meta, samples } = families[f]!;
     // Read at render time: every thread's updates so far, one atomic read per cell.
-    metrics[f]!.samples(where, values);
+    metrics[f]!.samples(values);
     text += meta;
     for (let i = 0; i < samples.length; i++) text += `${samples[i]!}${values[i]!}\n`;
   }
@@ -180,10 +179,13 @@ function render(where: string, metrics: readonly MetricReader[], { families, ope
  * //    'copy_worker_bytes_total{host="h1",worker="0"} 0', 'copy_worker_bytes_total{host="h1",worker="1"} 4096']
  */
 export function prometheusText(stats: SharedStats, options?: PrometheusTextOptions): string {
-  const where = 'prometheusText';
-  const reader = requireAnyStats(where, stats);
-  const checked = checkOptions(where, options, TEXT_OPTIONS, reader.definition);
-  return render(where, reader.metrics, planOf(reader.definition, checked, checked.format));
+  try {
+    const reader = requireAnyStats(stats);
+    const checked = checkOptions(options, TEXT_OPTIONS, reader.definition);
+    return render(reader.metrics, planOf(reader.definition, checked, checked.format));
+  } catch (error) {
+    throw atEntry('prometheusText', error);
+  }
 }
 
 /** The parts of Node's `http.IncomingMessage` the handler reads. */
@@ -266,8 +268,10 @@ export function createMetricsHandler(
   options?: MetricsHandlerOptions,
 ): (request: MetricsRequest, response: MetricsResponse) => void {
   const where = 'createMetricsHandler';
-  const reader = requireAnyStats(where, stats);
-  const base = checkOptions(where, options, HANDLER_OPTIONS, reader.definition);
+  const { reader, base } = entry(where, () => {
+    const reader = requireAnyStats(stats);
+    return { reader, base: checkOptions(options, HANDLER_OPTIONS, reader.definition) };
+  });
   const given = base.onError;
   if (given !== undefined && typeof given !== 'function') {
     throw new TypeError(`${where}: options.onError must be a function (error, request) => void; received ${describe(given)}`);
@@ -286,7 +290,7 @@ export function createMetricsHandler(
       send(response, head, 406, { Vary: 'Accept', 'Content-Type': MESSAGE_CONTENT_TYPE }, NOT_ACCEPTABLE);
       return;
     }
-    const body = render(where, reader.metrics, formats[format]);
+    const body = render(reader.metrics, formats[format]);
     send(response, head, 200, { Vary: 'Accept', 'Content-Type': format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE }, body);
   };
   return (request, response) => {
@@ -295,7 +299,7 @@ export function createMetricsHandler(
     } catch (error) {
       sendFailure(response);
       try {
-        onError(error, request);
+        onError(atEntry(where, error), request);
       } catch {
         // The error has nowhere else to go; the server goes on.
       }

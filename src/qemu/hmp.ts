@@ -2,7 +2,7 @@
  * HMP's `info migrate` text (QEMU 10.1 layout) and QEMU's `size_to_str()`.
  * @packageDocumentation
  */
-import { describe, INT64_MIN, toU64, U64_MAX } from '../errors.js';
+import { describe, entry, INT64_MIN, rangeFault, toU64, typeFault, U64_MAX } from '../errors.js';
 import { isPlainObject, memberPath, readArray, readMember, readOptions, type OptionSpec } from '../options.js';
 import { formatTimeUs, type PostcopyBlocktimeInfo } from './postcopy.js';
 import { printfF, printfG } from './printf.js';
@@ -69,20 +69,20 @@ const WHERE = 'infoMigrate';
 /** Checks an integer member (an `int64_t` or `uint64_t` field in QEMU). */
 function checkInteger(path: string, value: unknown): bigint {
   if (typeof value === 'bigint' && value >= INT64_MIN && value <= U64_MAX) return value;
-  const head = `${WHERE}: ${path} must be a bigint from -2^63 to 2^64 − 1 (as queryMigrate returns it); received ${describe(value)}`;
-  throw typeof value === 'bigint' ? new RangeError(head) : new TypeError(head);
+  const head = `${path} must be a bigint from -2^63 to 2^64 − 1 (as queryMigrate returns it); received ${describe(value)}`;
+  throw typeof value === 'bigint' ? rangeFault(head) : typeFault(head);
 }
 
 /** Reads the `ram` member once: each member printed, read once and checked. */
 function readRam(value: unknown): MigrationRamStats {
   const path = 'info.ram';
-  if (!isPlainObject(WHERE, path, value)) {
-    throw new TypeError(`${WHERE}: info.ram must be the ram object of queryMigrate(); received ${describe(value)}`);
+  if (!isPlainObject(path, value)) {
+    throw typeFault(`info.ram must be the ram object of queryMigrate(); received ${describe(value)}`);
   }
   const ram: Partial<Record<keyof MigrationRamStats, unknown>> = {};
-  for (const key of RAM_INTEGERS) ram[key] = checkInteger(memberPath(path, key), readMember(WHERE, memberPath(path, key), value, key));
-  const mbps = readMember(WHERE, `${path}.mbps`, value, 'mbps');
-  if (typeof mbps !== 'number') throw new TypeError(`${WHERE}: info.ram.mbps must be a number; received ${describe(mbps)}`);
+  for (const key of RAM_INTEGERS) ram[key] = checkInteger(memberPath(path, key), readMember(memberPath(path, key), value, key));
+  const mbps = readMember(`${path}.mbps`, value, 'mbps');
+  if (typeof mbps !== 'number') throw typeFault(`info.ram.mbps must be a number; received ${describe(mbps)}`);
   ram.mbps = mbps;
   return Object.freeze(ram) as MigrationRamStats;
 }
@@ -103,35 +103,35 @@ const MAX_LIST_ITEMS = 63;
 /** Checks an unsigned member of `bits` bits (a QAPI `uint32` or `uint64`). */
 function checkUnsigned(path: string, value: unknown, bits: 32 | 64): bigint {
   if (typeof value === 'bigint' && value >= 0n && value < 1n << BigInt(bits)) return value;
-  const head = `${WHERE}: ${path} must be a bigint from 0 to 2^${bits} − 1 (as queryMigrate returns it); received ${describe(value)}`;
-  throw typeof value === 'bigint' ? new RangeError(head) : new TypeError(head);
+  const head = `${path} must be a bigint from 0 to 2^${bits} − 1 (as queryMigrate returns it); received ${describe(value)}`;
+  throw typeof value === 'bigint' ? rangeFault(head) : typeFault(head);
 }
 
 /** Reads a postcopy member: a scalar, or a list (an array of at most {@link MAX_LIST_ITEMS}). */
 function readPostcopyMember(path: string, value: unknown, bits: 32 | 64, list: boolean): bigint | bigint[] {
   if (!list) return checkUnsigned(path, value, bits);
-  const items = readArray(WHERE, path, value, MAX_LIST_ITEMS);
+  const items = readArray(path, value, MAX_LIST_ITEMS);
   if (items === undefined) {
-    throw new TypeError(`${WHERE}: ${path} must be an array of at most ${MAX_LIST_ITEMS} bigints (as queryMigrate returns it); received ${describe(value)}`);
+    throw typeFault(`${path} must be an array of at most ${MAX_LIST_ITEMS} bigints (as queryMigrate returns it); received ${describe(value)}`);
   }
   return items.map((item, i) => checkUnsigned(`${path}[${i}]`, item, bits));
 }
 
 /** Reads every member that {@link infoMigrate} prints once and checks it, before anything is printed. */
 function readInfo(value: unknown): Readonly<MigrationInfo> {
-  if (!isPlainObject(WHERE, 'info', value)) {
-    throw new TypeError(`${WHERE}: info must be the object from queryMigrate(); received ${describe(value)}`);
+  if (!isPlainObject('info', value)) {
+    throw typeFault(`info must be the object from queryMigrate(); received ${describe(value)}`);
   }
-  const member = (key: keyof MigrationInfo): unknown => readMember(WHERE, memberPath('info', key), value, key);
+  const member = (key: keyof MigrationInfo): unknown => readMember(memberPath('info', key), value, key);
   const info: MigrationInfo = {};
   const status = member('status');
   if (status !== undefined && !(MIGRATION_STATUSES as readonly unknown[]).includes(status)) {
-    throw new TypeError(`${WHERE}: info.status must be a migration status such as 'active'; received ${describe(status)}`);
+    throw typeFault(`info.status must be a migration status such as 'active'; received ${describe(status)}`);
   }
   if (status !== undefined) info.status = status as MigrationInfo['status'];
   const errorDesc = member('error-desc');
   if (errorDesc !== undefined && typeof errorDesc !== 'string') {
-    throw new TypeError(`${WHERE}: info['error-desc'] must be a string; received ${describe(errorDesc)}`);
+    throw typeFault(`info['error-desc'] must be a string; received ${describe(errorDesc)}`);
   }
   if (errorDesc !== undefined) info['error-desc'] = errorDesc;
   for (const key of ['total-time', 'setup-time', 'expected-downtime', 'downtime'] as const) {
@@ -215,6 +215,16 @@ function blocktimeText(info: Readonly<MigrationInfo>): string {
   return out;
 }
 
+/** Checks and reads `infoMigrate`'s arguments (its errors are named by `infoMigrate`). */
+function readArguments(info: unknown, options: unknown): { all: boolean; lineEnd: '\n' | '\r\n'; read: Readonly<MigrationInfo> } {
+  const { all = false, lineEnd = '\n' } = readOptions(options, OPTIONS);
+  if (typeof all !== 'boolean') throw typeFault(`options.all must be true or false; received ${describe(all)}`);
+  if (lineEnd !== '\n' && lineEnd !== '\r\n') {
+    throw typeFault(`options.lineEnd must be '\\n' or '\\r\\n'; received ${describe(lineEnd)}`);
+  }
+  return { all, lineEnd, read: readInfo(info) };
+}
+
 /**
  * HMP's `info migrate` as QEMU 10.1 prints it (without `-a`, or with it: `{ all: true }`): the status (with the error for
  * `failed` and `postcopy-paused`), the times when the total is non-zero, and the RAM section with
@@ -238,12 +248,7 @@ function blocktimeText(info: Readonly<MigrationInfo>): string {
  * //=> 'Status: \t\tcompleted\nTime (ms): \t\ttotal=67, setup=3, down=5\nRAM info:\n  Throughput (Mbps): \t58.15\n…'
  */
 export function infoMigrate(info: MigrationInfo, options?: InfoMigrateOptions): string {
-  const { all = false, lineEnd = '\n' } = readOptions(WHERE, options, OPTIONS);
-  if (typeof all !== 'boolean') throw new TypeError(`${WHERE}: options.all must be true or false; received ${describe(all)}`);
-  if (lineEnd !== '\n' && lineEnd !== '\r\n') {
-    throw new TypeError(`${WHERE}: options.lineEnd must be '\\n' or '\\r\\n'; received ${describe(lineEnd)}`);
-  }
-  const read = readInfo(info);
+  const { all, lineEnd, read } = entry(WHERE, () => readArguments(info, options));
   let out = '';
   if (read.status !== undefined) {
     out += `Status: \t\t${read.status}`;

@@ -7,7 +7,7 @@
  * by integer division, 0 where nothing was counted.
  * @packageDocumentation
  */
-import { describe } from '../errors.js';
+import { describe, entry, typeFault } from '../errors.js';
 import { defineStats, type StatsDefinition } from '../define-stats.js';
 import { requireAnyStats } from '../read/reader.js';
 
@@ -107,13 +107,13 @@ export interface PostcopyBlocktimeInfo {
 const WHERE = 'postcopyBlocktimeInfo';
 
 /** The reader of one metric of postcopy stats, checked against the definition's shape. */
-function metricOf(where: string, reader: ReturnType<typeof requireAnyStats>, name: string, shape: 'value' | 'vector' | 'histogram') {
+function metricOf(path: string, reader: ReturnType<typeof requireAnyStats>, name: string, shape: 'value' | 'vector' | 'histogram') {
   const found = reader.metrics.find((m) => m.spec.name === name);
   const kindOk = found !== undefined && (shape === 'histogram' ? found.spec.kind === 'histogram' : found.spec.kind === 'counter');
   const shapeOk = found !== undefined && found.shape === shape && (shape !== 'histogram' || (found.spec.buckets === POSTCOPY_LATENCY_BUCKETS && found.spec.subBits === 0));
   if (!kindOk || !shapeOk) {
-    throw new TypeError(
-      `${where} must be postcopy stats (from definePostcopyStats(vcpus).create or attach): its ${name} is ${found === undefined ? 'missing' : `a ${found.spec.kind} of another shape`}`,
+    throw typeFault(
+      `${path} must be postcopy stats (from definePostcopyStats(vcpus).create or attach): its ${name} is ${found === undefined ? 'missing' : `a ${found.spec.kind} of another shape`}`,
     );
   }
   return found;
@@ -133,22 +133,22 @@ function metricOf(where: string, reader: ReturnType<typeof requireAnyStats>, nam
  * postcopyBlocktimeInfo(stats)['postcopy-vcpu-latency'] //=> [1500000n, 0n]
  */
 export function postcopyBlocktimeInfo(stats: unknown): PostcopyBlocktimeInfo {
-  return readPostcopyInfo(WHERE, 'stats', stats);
+  return entry(WHERE, () => readPostcopyInfo('stats', stats));
 }
 
 /**
- * {@link postcopyBlocktimeInfo} for a call that takes the stats as `name` (`context.postcopyBlocktime`).
+ * {@link postcopyBlocktimeInfo} for a call that takes the stats as `path` (`context.postcopyBlocktime`);
+ * its errors are named by the public call (see `fault`).
  * @internal
  */
-export function readPostcopyInfo(where: string, name: string, stats: unknown): PostcopyBlocktimeInfo {
+export function readPostcopyInfo(path: string, stats: unknown): PostcopyBlocktimeInfo {
   let reader: ReturnType<typeof requireAnyStats>;
   try {
-    reader = requireAnyStats(where, stats);
+    reader = requireAnyStats(stats);
   } catch (error) {
-    throw error instanceof TypeError ? new TypeError(error.message.replace(`${where}: stats `, `${where}: ${name} `)) : error;
+    throw error instanceof TypeError ? typeFault(error.message.replace(/^stats /, `${path} `)) : error;
   }
-  where = `${where}: ${name}`;
-  const read = (name: string, shape: 'value' | 'vector' | 'histogram'): unknown => metricOf(where, reader, name, shape).read(where);
+  const read = (name: string, shape: 'value' | 'vector' | 'histogram'): unknown => metricOf(path, reader, name, shape).read();
   const total = read('blocktime', 'value') as bigint;
   const vcpuBlocktime = read('vcpuBlocktime', 'vector') as readonly bigint[];
   const vcpuFaults = read('vcpuFaults', 'vector') as readonly bigint[];
@@ -156,7 +156,7 @@ export function readPostcopyInfo(where: string, name: string, stats: unknown): P
   const nonVcpuFaults = read('nonVcpuFaults', 'value') as bigint;
   const { buckets } = read('latency', 'histogram') as { buckets: readonly bigint[] };
   if (vcpuBlocktime.length !== vcpuFaults.length) {
-    throw new TypeError(`${where} must be postcopy stats: its vcpuBlocktime has ${vcpuBlocktime.length} elements and vcpuFaults ${vcpuFaults.length}`);
+    throw typeFault(`${path} must be postcopy stats: its vcpuBlocktime has ${vcpuBlocktime.length} elements and vcpuFaults ${vcpuFaults.length}`);
   }
   const u64 = (value: bigint): bigint => BigInt.asUintN(64, value);
   const ms32 = (ns: bigint): bigint => BigInt.asUintN(32, ns / NS_PER_MS);

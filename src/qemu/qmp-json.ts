@@ -5,7 +5,7 @@
  * escaped as QEMU's `quoted_str` does.
  * @packageDocumentation
  */
-import { describe, INT64_MIN, U64_MAX } from '../errors.js';
+import { describe, entry, INT64_MIN, rangeFault, typeFault, U64_MAX } from '../errors.js';
 import { keysOf, readMember, readOptions, unreadableError, type OptionSpec } from '../options.js';
 import { printfG } from './printf.js';
 import { qdictOrder } from './qdict.js';
@@ -152,19 +152,19 @@ function formatInteger(value: bigint, type: MemberType | undefined, path: string
 }
 
 function integerRange(path: string, value: bigint, allowed: string): RangeError {
-  return new RangeError(`formatQmp: ${path} must be an integer ${allowed}; received ${value}n`);
+  return rangeFault(`${path} must be an integer ${allowed}; received ${value}n`);
 }
 
 /** A scalar as QMP prints it, checked against its schema type. */
 function writeScalar(value: unknown, type: MemberType | undefined, path: string): string {
   switch (typeof value) {
     case 'bigint':
-      if (type === 'number') throw new TypeError(`formatQmp: ${path} is a schema number and must be a JS number; received ${describe(value)}`);
+      if (type === 'number') throw typeFault(`${path} is a schema number and must be a JS number; received ${describe(value)}`);
       return formatInteger(value, type, path);
     case 'number':
       if (type === 'int' || type === 'uint32' || type === 'uint64') {
         if (!Number.isSafeInteger(value)) {
-          throw new TypeError(`formatQmp: ${path} is a schema integer and must be a bigint or a safe-integer number; received ${describe(value)}`);
+          throw typeFault(`${path} is a schema integer and must be a bigint or a safe-integer number; received ${describe(value)}`);
         }
         return formatInteger(BigInt(value), type, path);
       }
@@ -175,7 +175,7 @@ function writeScalar(value: unknown, type: MemberType | undefined, path: string)
       return value ? 'true' : 'false';
     default:
       if (value === null) return 'null';
-      throw new TypeError(`formatQmp: ${path} cannot be printed in QMP; received ${describe(value)}`);
+      throw typeFault(`${path} cannot be printed in QMP; received ${describe(value)}`);
   }
 }
 
@@ -194,8 +194,8 @@ interface Open {
 function members(node: object, type: MemberType | undefined, path: string): Pick<Open, 'next' | 'length'> {
   const schema = type !== undefined && typeof type === 'object' ? type.struct : undefined;
   const present = new Map<string, unknown>();
-  for (const key of keysOf('formatQmp', path, node)) {
-    const value = readMember('formatQmp', `${path}.${key}`, node, key);
+  for (const key of keysOf(path, node)) {
+    const value = readMember(`${path}.${key}`, node, key);
     if (value !== undefined) present.set(key, value);
   }
   // QEMU inserts members in schema order; anything the schema lacks comes after, as given.
@@ -220,19 +220,19 @@ function open(node: object, type: MemberType | undefined, path: string): Open {
     if (isArray) length = (node as unknown[]).length;
     else proto = Object.getPrototypeOf(node);
   } catch (error) {
-    throw unreadableError('formatQmp', path, error, 'value');
+    throw unreadableError(path, error, 'value');
   }
   if (isArray) {
     const next = (index: number) => ({
       prefix: index > 0 ? ', ' : '',
-      value: readMember('formatQmp', `${path}[${index}]`, node, index),
+      value: readMember(`${path}[${index}]`, node, index),
       type,
       path: `${path}[${index}]`,
     });
     return { node, path, close: ']', next, length, index: 0 };
   }
   if (proto !== Object.prototype && proto !== null) {
-    throw new TypeError(`formatQmp: ${path} must be a plain object, array, string, bigint, number, boolean or null; received ${describe(node)}`);
+    throw typeFault(`${path} must be a plain object, array, string, bigint, number, boolean or null; received ${describe(node)}`);
   }
   return { node, path, close: '}', ...members(node, type, path), index: 0 };
 }
@@ -251,7 +251,7 @@ function write(value: unknown, type: MemberType | undefined, path: string): stri
       out += writeScalar(item, itemType, itemPath);
       return;
     }
-    if (ancestors.has(item)) throw new TypeError(`formatQmp: ${itemPath} refers back to itself; QMP values are trees`);
+    if (ancestors.has(item)) throw typeFault(`${itemPath} refers back to itself; QMP values are trees`);
     const opened = open(item, itemType, itemPath);
     ancestors.add(item);
     stack.push(opened);
@@ -293,11 +293,16 @@ function write(value: unknown, type: MemberType | undefined, path: string): stri
  * @example formatQmp({ mbps: 58.153 }, { type: null }) //=> '{"mbps": 58.152999999999999}'
  */
 export function formatQmp(value: MigrationInfo | QmpValue, options?: FormatQmpOptions): string {
-  const { type = 'MigrationInfo', response = false } = readOptions('formatQmp', options, OPTIONS);
+  return entry('formatQmp', () => formatChecked(value, options));
+}
+
+/** `formatQmp` without naming its errors. */
+function formatChecked(value: unknown, options: unknown): string {
+  const { type = 'MigrationInfo', response = false } = readOptions(options, OPTIONS);
   if (type !== null && !(typeof type === 'string' && Object.prototype.hasOwnProperty.call(SCHEMAS, type))) {
-    throw new TypeError(`formatQmp: options.type must be 'MigrationInfo', 'MigrationStats' or null; received ${describe(type)}`);
+    throw typeFault(`options.type must be 'MigrationInfo', 'MigrationStats' or null; received ${describe(type)}`);
   }
-  if (typeof response !== 'boolean') throw new TypeError(`formatQmp: options.response must be true or false; received ${describe(response)}`);
+  if (typeof response !== 'boolean') throw typeFault(`options.response must be true or false; received ${describe(response)}`);
   const memberType: MemberType | undefined = type === null ? undefined : { struct: SCHEMAS[type] };
   const text = write(value, memberType, 'value');
   return response ? `{"return": ${text}}` : text;

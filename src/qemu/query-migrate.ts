@@ -6,7 +6,7 @@
  * (status, times, RAM size); `formatQmp` (qmp-json.ts) prints the result as QEMU's monitor does.
  * @packageDocumentation
  */
-import { describe, INT64_MAX, toU64 } from '../errors.js';
+import { describe, entry, INT64_MAX, rangeFault, toU64, typeFault } from '../errors.js';
 import { readOptions, type OptionSpec } from '../options.js';
 import type { MigrationStats } from '../stats.js';
 import { requireStats } from '../read/reader.js';
@@ -178,7 +178,7 @@ const CONTEXT: OptionSpec<QueryMigrateContext> = {
 
 function need<T>(name: keyof QueryMigrateContext, value: T | undefined, status: string): T {
   if (value === undefined) {
-    throw new TypeError(`${WHERE}: context.${name} is required when the status is '${status}'; received undefined`);
+    throw typeFault(`context.${name} is required when the status is '${status}'; received undefined`);
   }
   return value;
 }
@@ -189,15 +189,15 @@ function timeMs(name: keyof QueryMigrateContext, value: unknown): bigint {
   const fromDouble = name === 'expectedDowntimeMs' && typeof value === 'number' && Number.isInteger(value) && value >= 0;
   const ms = fromDouble ? BigInt(value) : toU64(WHERE, `context.${name}`, value);
   if (ms > INT64_MAX) {
-    throw new RangeError(`${WHERE}: context.${name} must fit QEMU's int64 milliseconds (at most 2^63 − 1); received ${describe(value)}`);
+    throw rangeFault(`context.${name} must fit QEMU's int64 milliseconds (at most 2^63 − 1); received ${describe(value)}`);
   }
   return ms;
 }
 
 function mbpsValue(value: unknown): number {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
-  const head = `${WHERE}: context.mbps must be a finite non-negative number (window.mbps or completedMbps(…)); received ${describe(value)}`;
-  throw typeof value === 'number' ? new RangeError(head) : new TypeError(head);
+  const head = `context.mbps must be a finite non-negative number (window.mbps or completedMbps(…)); received ${describe(value)}`;
+  throw typeof value === 'number' ? rangeFault(head) : typeFault(head);
 }
 
 function pagesPerSecondValue(value: unknown): bigint {
@@ -206,13 +206,13 @@ function pagesPerSecondValue(value: unknown): bigint {
     return BigInt(Math.trunc(value));
   }
   if (typeof value === 'bigint') return toU64(WHERE, 'context.pagesPerSecond', value);
-  const head = `${WHERE}: context.pagesPerSecond must be a finite number from 0 to below 2^64 (QEMU truncates it), or a bigint; received ${describe(value)}`;
-  throw typeof value === 'number' ? new RangeError(head) : new TypeError(head);
+  const head = `context.pagesPerSecond must be a finite number from 0 to below 2^64 (QEMU truncates it), or a bigint; received ${describe(value)}`;
+  throw typeof value === 'number' ? rangeFault(head) : typeFault(head);
 }
 
 function pageSizeValue(value: unknown): bigint {
   const pageSize = toU64(WHERE, 'context.pageSize', value);
-  if (pageSize === 0n) throw new RangeError(`${WHERE}: context.pageSize must be at least 1 byte; received ${describe(value)}`);
+  if (pageSize === 0n) throw rangeFault(`context.pageSize must be at least 1 byte; received ${describe(value)}`);
   return pageSize;
 }
 
@@ -236,10 +236,10 @@ interface CheckedContext {
 function checkContext(context: Readonly<Partial<QueryMigrateContext>>): CheckedContext {
   const { status, errorDesc } = context;
   if (!(MIGRATION_STATUSES as readonly unknown[]).includes(status)) {
-    throw new TypeError(`${WHERE}: context.status must be one of ${MIGRATION_STATUSES.map((s) => `'${s}'`).join(', ')}; received ${describe(status)}`);
+    throw typeFault(`context.status must be one of ${MIGRATION_STATUSES.map((s) => `'${s}'`).join(', ')}; received ${describe(status)}`);
   }
   if (errorDesc !== undefined && typeof errorDesc !== 'string') {
-    throw new TypeError(`${WHERE}: context.errorDesc must be a string or undefined; received ${describe(errorDesc)}`);
+    throw typeFault(`context.errorDesc must be a string or undefined; received ${describe(errorDesc)}`);
   }
   const given = <T>(value: unknown, check: (value: unknown) => T): T | undefined => (value === undefined ? undefined : check(value));
   const time = (name: 'setupTimeMs' | 'totalTimeMs' | 'downtimeMs' | 'expectedDowntimeMs') => given(context[name], (value) => timeMs(name, value));
@@ -256,11 +256,11 @@ function checkContext(context: Readonly<Partial<QueryMigrateContext>>): CheckedC
     mbps: given(context.mbps, mbpsValue),
     pagesPerSecond: given(context.pagesPerSecond, pagesPerSecondValue),
     errorDesc,
-    postcopy: given(context.postcopyBlocktime, (value) => readPostcopyInfo(WHERE, 'context.postcopyBlocktime', value)),
+    postcopy: given(context.postcopyBlocktime, (value) => readPostcopyInfo('context.postcopyBlocktime', value)),
   };
   if (checked.setupTime !== undefined && checked.totalTime !== undefined && checked.setupTime > checked.totalTime) {
-    throw new RangeError(
-      `${WHERE}: context.setupTimeMs must not exceed context.totalTimeMs (set-up is part of the total); received ${describe(context.setupTimeMs)} and ${describe(context.totalTimeMs)}`,
+    throw rangeFault(
+      `context.setupTimeMs must not exceed context.totalTimeMs (set-up is part of the total); received ${describe(context.setupTimeMs)} and ${describe(context.totalTimeMs)}`,
     );
   }
   return checked;
@@ -286,8 +286,13 @@ function checkContext(context: Readonly<Partial<QueryMigrateContext>>): CheckedC
  * formatQmp(queryMigrate(stats, { status: 'setup' })) //=> '{"status": "setup"}'
  */
 export function queryMigrate(stats: MigrationStats, context: QueryMigrateContext): MigrationInfo {
-  const reader = requireStats(WHERE, stats);
-  const checked = checkContext(readOptions(WHERE, context, CONTEXT));
+  return entry(WHERE, () => query(stats, context));
+}
+
+/** `queryMigrate`, its errors not yet named. */
+function query(stats: unknown, context: unknown): MigrationInfo {
+  const reader = requireStats(stats);
+  const checked = checkContext(readOptions(context, CONTEXT));
   const { status, errorDesc } = checked;
   if (status === 'none') return {};
   const info: MigrationInfo = { status };
@@ -303,10 +308,10 @@ export function queryMigrate(stats: MigrationStats, context: QueryMigrateContext
     const mbps = need('mbps', checked.mbps, status);
     const pagesPerSecond = need('pagesPerSecond', checked.pagesPerSecond, status);
 
-    const get = (name: Parameters<typeof reader.get>[1]): bigint => reader.get(WHERE, name);
+    const get = (name: Parameters<typeof reader.get>[0]): bigint => reader.get(name);
     const normal = get('normalPages');
     info.ram = {
-      transferred: reader.transferredBytes(WHERE),
+      transferred: reader.transferredBytes(),
       remaining,
       total,
       duplicate: get('zeroPages'),

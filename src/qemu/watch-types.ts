@@ -2,7 +2,7 @@
  * `watchQemu`'s options, progress, outcome and error, and the check of its options.
  * @packageDocumentation
  */
-import { describe } from '../errors.js';
+import { describe, entry } from '../errors.js';
 import { readOptions, type OptionSpec } from '../options.js';
 import { MigrationStats } from '../stats.js';
 import type { MigrationStatus } from './query-migrate.js';
@@ -156,7 +156,7 @@ function whole(name: string, value: unknown, fallback: number): number {
  * @throws TypeError or RangeError naming the option, the value and what is allowed
  */
 export function checkWatchOptions(options: WatchQemuOptions) {
-  const given = readOptions('watchQemu', options, SPEC);
+  const given = entry('watchQemu', () => readOptions(options, SPEC));
   const { qmp, session, connect, stats, ended = 'wait', enableEvents = true, infoMigrate = false, signal, onReady, onProgress, onPass } = given;
   const fail = (name: string, value: unknown, allowed: string): never => {
     throw new TypeError(`watchQemu: options.${name} must be ${allowed}; received ${describe(value)}`);

@@ -10,7 +10,7 @@
  * parameter: callers pass whole milliseconds, tests pass made-up times.
  * @packageDocumentation
  */
-import { describe, toU64, U64_MAX } from '../errors.js';
+import { atEntry, describe, entry, rangeFault, toU64, typeFault, U64_MAX } from '../errors.js';
 import { readOptions, type OptionSpec } from '../options.js';
 import { BUFFER_DELAY, type MigrationStats } from '../stats.js';
 import { requireStats, type StatsReader } from '../read/reader.js';
@@ -73,11 +73,11 @@ export interface MigrationWindowResult {
   readonly expectedDowntimeMs: number;
 }
 
-function wholeMs(where: string, name: string, value: unknown): number {
+function wholeMs(name: string, value: unknown): number {
   if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
-  const head = `${where}: ${name} must be a whole number of milliseconds (a safe-integer number, as QEMU's millisecond clock); received ${describe(value)}`;
-  if (typeof value !== 'number') return fail(new TypeError(head));
-  return fail(new RangeError(Number.isInteger(value) || !Number.isFinite(value) ? head : `${head}: pass Math.floor(performance.now()) or Date.now()`));
+  const head = `${name} must be a whole number of milliseconds (a safe-integer number, as QEMU's millisecond clock); received ${describe(value)}`;
+  if (typeof value !== 'number') return fail(typeFault(head));
+  return fail(rangeFault(Number.isInteger(value) || !Number.isFinite(value) ? head : `${head}: pass Math.floor(performance.now()) or Date.now()`));
 }
 
 function fail(error: Error): never {
@@ -100,10 +100,10 @@ function toInt64(x: number): number {
 }
 
 /** Refuses a downtime limit outside QEMU's range. */
-function checkLimit(where: string, name: string, value: unknown): asserts value is number {
+function checkLimit(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_DOWNTIME_LIMIT_MS) {
-    const head = `${where}: ${name} must be an integer number of milliseconds from 0 to ${MAX_DOWNTIME_LIMIT_MS} (QEMU's range); received ${describe(value)}`;
-    throw typeof value === 'number' ? new RangeError(head) : new TypeError(head);
+    const head = `${name} must be an integer number of milliseconds from 0 to ${MAX_DOWNTIME_LIMIT_MS} (QEMU's range); received ${describe(value)}`;
+    throw typeof value === 'number' ? rangeFault(head) : typeFault(head);
   }
 }
 
@@ -159,18 +159,22 @@ export class MigrationWindow {
    */
   constructor(stats: MigrationStats, options: MigrationWindowOptions) {
     const where = 'new MigrationWindow';
-    const reader = requireStats(where, stats);
-    const { nowMs, downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS, availSwitchoverBandwidth = 0 } = readOptions(where, options, OPTIONS);
-    const start = wholeMs(where, 'options.nowMs', nowMs);
-    checkLimit(where, 'options.downtimeLimitMs', downtimeLimitMs);
-    const switchover = toU64(where, 'options.availSwitchoverBandwidth', availSwitchoverBandwidth);
-    this.stats = stats;
-    this.#reader = reader;
-    this.#downtimeLimitMs = downtimeLimitMs as number;
-    this.availSwitchoverBandwidth = switchover;
-    // QEMU's migrate_fd_connect() (migration_connect() since 9.2): expected_downtime starts at the limit.
-    this.expectedDowntime = downtimeLimitMs;
-    this.begin(where, start);
+    try {
+      const reader = requireStats(stats);
+      const { nowMs, downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS, availSwitchoverBandwidth = 0 } = readOptions(options, OPTIONS);
+      const start = wholeMs('options.nowMs', nowMs);
+      checkLimit('options.downtimeLimitMs', downtimeLimitMs);
+      const switchover = toU64(where, 'options.availSwitchoverBandwidth', availSwitchoverBandwidth);
+      this.stats = stats;
+      this.#reader = reader;
+      this.#downtimeLimitMs = downtimeLimitMs as number;
+      this.availSwitchoverBandwidth = switchover;
+      // QEMU's migrate_fd_connect() (migration_connect() since 9.2): expected_downtime starts at the limit.
+      this.expectedDowntime = downtimeLimitMs;
+      this.begin(start);
+    } catch (error) {
+      throw atEntry(where, error);
+    }
   }
 
   /** QEMU's `downtime-limit` (ms). */
@@ -185,7 +189,7 @@ export class MigrationWindow {
    * @throws TypeError or RangeError naming the argument; nothing changes
    */
   setDowntimeLimit(downtimeLimitMs: number): void {
-    checkLimit('MigrationWindow.setDowntimeLimit', 'downtimeLimitMs', downtimeLimitMs);
+    entry('MigrationWindow.setDowntimeLimit', () => checkLimit('downtimeLimitMs', downtimeLimitMs));
     this.#downtimeLimitMs = downtimeLimitMs;
   }
 
@@ -238,12 +242,19 @@ export class MigrationWindow {
    *   TypeError naming the counter when the counters of another copy of the library fail to answer
    */
   update(nowMs: number): MigrationWindowResult | null {
-    const where = 'MigrationWindow.update';
-    const now = wholeMs(where, 'nowMs', nowMs);
+    try {
+      return this.#update(nowMs);
+    } catch (error) {
+      throw atEntry('MigrationWindow.update', error);
+    }
+  }
+
+  #update(nowMs: number): MigrationWindowResult | null {
+    const now = wholeMs('nowMs', nowMs);
     if (now < this.windowStartMs + BUFFER_DELAY) return null;
 
     const stats = this.#reader;
-    const transferred = BigInt.asUintN(64, stats.transferredBytes(where) - this.windowStartBytes);
+    const transferred = BigInt.asUintN(64, stats.transferredBytes() - this.windowStartBytes);
     const timeSpentMs = now - this.windowStartMs;
     // (double)transferred / time_spent
     const bandwidth = Number(transferred) / timeSpentMs;
@@ -251,15 +262,15 @@ export class MigrationWindow {
     const expectedBwPerMs = this.availSwitchoverBandwidth !== 0n ? Number(this.availSwitchoverBandwidth / 1000n) : bandwidth;
     const thresholdSize = toUint64(expectedBwPerMs * this.downtimeLimitMs);
     const mbps = ((Number(transferred) * 8.0) / (timeSpentMs / 1000.0)) / 1000.0 / 1000.0;
-    const transferredPages = BigInt.asUintN(64, pagesSent(where, stats) - this.windowStartPages);
+    const transferredPages = BigInt.asUintN(64, pagesSent(stats) - this.windowStartPages);
     const pagesPerSecond = Number(transferredPages) / (timeSpentMs / 1000.0);
     const expectedDowntime =
-      stats.get(where, 'dirtyPagesRate') !== 0n && transferred > EXPECTED_DOWNTIME_MIN_BYTES
-        ? toInt64(Number(stats.get(where, 'dirtyBytesLastSync')) / expectedBwPerMs)
+      stats.get('dirtyPagesRate') !== 0n && transferred > EXPECTED_DOWNTIME_MIN_BYTES
+        ? toInt64(Number(stats.get('dirtyBytesLastSync')) / expectedBwPerMs)
         : this.expectedDowntime;
-    stats.rateReset(where);
+    stats.rateReset();
     this.expectedDowntime = expectedDowntime;
-    this.begin(where, now);
+    this.begin(now);
     const result: MigrationWindowResult = Object.freeze({
       transferred,
       timeSpentMs,
@@ -281,15 +292,14 @@ export class MigrationWindow {
    * @throws TypeError or RangeError when `nowMs` is not a safe-integer number
    */
   restart(nowMs: number): void {
-    const where = 'MigrationWindow.restart';
-    this.begin(where, wholeMs(where, 'nowMs', nowMs));
+    entry('MigrationWindow.restart', () => this.begin(wholeMs('nowMs', nowMs)));
     this.expectedDowntime = this.downtimeLimitMs;
   }
 
-  private begin(where: string, nowMs: number): void {
+  private begin(nowMs: number): void {
     // QEMU's update_iteration_initial_status(): it reads the counters again after the reset.
-    const bytes = this.#reader.transferredBytes(where);
-    const pages = pagesSent(where, this.#reader);
+    const bytes = this.#reader.transferredBytes();
+    const pages = pagesSent(this.#reader);
     this.windowStartMs = nowMs;
     this.windowStartBytes = bytes;
     this.windowStartPages = pages;
@@ -297,8 +307,8 @@ export class MigrationWindow {
 }
 
 /** QEMU's `ram_get_total_transferred_pages()` without XBZRLE: normal + zero pages, mod 2^64. */
-function pagesSent(where: string, stats: StatsReader): bigint {
-  return BigInt.asUintN(64, stats.get(where, 'normalPages') + stats.get(where, 'zeroPages'));
+function pagesSent(stats: StatsReader): bigint {
+  return BigInt.asUintN(64, stats.get('normalPages') + stats.get('zeroPages'));
 }
 
 /**
@@ -316,8 +326,8 @@ function pagesSent(where: string, stats: StatsReader): bigint {
 export function completedMbps(transferredBytes: bigint | number, totalTimeMs: number, setupTimeMs: number): number | null {
   const where = 'completedMbps';
   const bytes = toU64(where, 'transferredBytes', transferredBytes);
-  const total = wholeMs(where, 'totalTimeMs', totalTimeMs);
-  const setup = wholeMs(where, 'setupTimeMs', setupTimeMs);
+  const total = entry(where, () => wholeMs('totalTimeMs', totalTimeMs));
+  const setup = entry(where, () => wholeMs('setupTimeMs', setupTimeMs));
   if (setup < 0 || total < setup) {
     throw new RangeError(`${where}: need 0 <= setupTimeMs <= totalTimeMs; received setupTimeMs ${describe(setupTimeMs)} and totalTimeMs ${describe(totalTimeMs)}`);
   }

@@ -10,7 +10,7 @@ import { LAYOUT_VERSION } from '../backend/abi.js';
 import { COUNTERS, QEMU_DEFINITION, type CounterName } from '../counters.js';
 import { attachParts, canShareMemory, SharedStats, STATS_TOKEN, type Metric, type StatsParts } from '../define-stats.js';
 import type { Definition, MetricSpec } from '../definition.js';
-import { describe, errorReason, isU64 } from '../errors.js';
+import { describe, errorReason, isU64, typeFault } from '../errors.js';
 import { checkMemory } from '../handle.js';
 import { exact, kindOf, KINDS, type Exact, type KindDescription } from '../kinds.js';
 
@@ -42,14 +42,14 @@ export function registerQemuInstances(check: (value: object) => boolean): void {
 export interface StatsReader {
   /**
    * Counter `name` now (one atomic read).
-   * @param where - the call, for messages
-   * @throws TypeError naming `where` and the counter when the counters of another copy fail to answer
+   * @throws TypeError naming the counter when the counters of another copy fail to answer (named
+   *   by the public call, see `fault`)
    */
-  get(where: string, name: CounterName): bigint;
+  get(name: CounterName): bigint;
   /** `migration_transferred_bytes()` now: `qemuFileTransferred + multifdBytes + rdmaBytes`, mod 2^64. */
-  transferredBytes(where: string): bigint;
+  transferredBytes(): bigint;
   /** `migration_rate_reset()`: the rate-limit window starts at the bytes transferred now. */
-  rateReset(where: string): void;
+  rateReset(): void;
 }
 
 /**
@@ -62,9 +62,9 @@ export type MetricReader = {
     readonly shape: S;
     readonly kind: (typeof KINDS)[S];
     /** One read of every cell, as bigints. */
-    read(where: string): ReturnType<(typeof KINDS)[S]['read']>;
+    read(): ReturnType<(typeof KINDS)[S]['read']>;
     /** One read of every cell, as the kind's labelled samples, into `out`: numbers where exact. */
-    samples(where: string, out: Exact[]): void;
+    samples(out: Exact[]): void;
   };
 }[keyof typeof KINDS];
 
@@ -92,7 +92,7 @@ interface ForeignCounter {
 }
 
 /** A metric's reader: its kind, and its read as bigints and as samples. */
-function readerOf(spec: MetricSpec, read: (where: string) => unknown, samples: (where: string, out: Exact[]) => void): MetricReader {
+function readerOf(spec: MetricSpec, read: () => unknown, samples: (out: Exact[]) => void): MetricReader {
   const kind = kindOf(spec);
   return { spec, shape: kind.shape, kind, read, samples } as MetricReader;
 }
@@ -102,7 +102,7 @@ function metricReaders(stats: SharedStats): MetricReader[] {
   return stats.definition.metrics.map((spec) => {
     const metric = stats.metric(spec.name);
     const kind = kindOf(spec) as KindDescription<Metric, unknown>;
-    return readerOf(spec, () => kind.read(metric), (_where, out) => kind.samples(metric, out));
+    return readerOf(spec, () => kind.read(metric), (out) => kind.samples(metric, out));
   });
 }
 
@@ -116,7 +116,7 @@ function ownReader(stats: SharedStats): Found {
   const qemu = stats as unknown as OwnQemuStats;
   const reports: StatsReader | undefined = isOwnQemu(stats)
     ? {
-        get: (_where, name) => (qemu[name] as { get(): bigint }).get(),
+        get: (name) => (qemu[name] as { get(): bigint }).get(),
         transferredBytes: () => qemu.migrationTransferredBytes(),
         rateReset: () => qemu.migrationRateReset(),
       }
@@ -156,26 +156,25 @@ function foreignReader(value: object): Found | undefined {
   } catch {
     return undefined;
   }
-  const call = (where: string, name: CounterName, method: 'get' | 'set', args: unknown[]): unknown => {
+  const call = (name: CounterName, method: 'get' | 'set', args: unknown[]): unknown => {
     const found = counters.get(name)!;
     try {
       return Reflect.apply(found[method], found.counter, args);
     } catch (error) {
-      throw new TypeError(`${where}: stats.${name}.${method}() failed (${errorReason(error)}); stats must be a MigrationStats (from MigrationStats.create or attach)`);
+      throw typeFault(`stats.${name}.${method}() failed (${errorReason(error)}); stats must be a MigrationStats (from MigrationStats.create or attach)`);
     }
   };
-  const get = (where: string, name: CounterName): bigint => {
-    const answer = call(where, name, 'get', []);
+  const get = (name: CounterName): bigint => {
+    const answer = call(name, 'get', []);
     if (isU64(answer)) return answer;
-    throw new TypeError(`${where}: stats.${name}.get() must answer a bigint from 0n to 18446744073709551615n (2^64 − 1); it answered ${describe(answer)}`);
+    throw typeFault(`stats.${name}.get() must answer a bigint from 0n to 18446744073709551615n (2^64 − 1); it answered ${describe(answer)}`);
   };
-  const transferredBytes = (where: string): bigint =>
-    BigInt.asUintN(64, get(where, 'qemuFileTransferred') + get(where, 'multifdBytes') + get(where, 'rdmaBytes'));
-  const qemu: StatsReader = { get, transferredBytes, rateReset: (where) => void call(where, 'rateLimitStart', 'set', [transferredBytes(where)]) };
+  const transferredBytes = (): bigint => BigInt.asUintN(64, get('qemuFileTransferred') + get('multifdBytes') + get('rdmaBytes'));
+  const qemu: StatsReader = { get, transferredBytes, rateReset: () => void call('rateLimitStart', 'set', [transferredBytes()]) };
   // QEMU's definition has one value per metric: each is read through its counter's get().
   const metrics = QEMU_DEFINITION.metrics.map((spec) => {
-    const read = (where: string): bigint => get(where, spec.name as CounterName);
-    return readerOf(spec, read, (where, out) => void (out[0] = exact(read(where))));
+    const read = (): bigint => get(spec.name as CounterName);
+    return readerOf(spec, read, (out) => void (out[0] = exact(read())));
   });
   return { definition: QEMU_DEFINITION, metrics, qemu };
 }
@@ -220,29 +219,27 @@ export function statsReader(value: unknown): Found | string | undefined {
 
 /**
  * Checks the `stats` argument of the QEMU reports and reads it once.
- * @param where - the call, for the message
  * @param stats - what the caller passed
  * @returns how the call reads the counters
  * @throws TypeError naming the call and the value when `stats` is not a `MigrationStats`
  * @internal
  */
-export function requireStats(where: string, stats: unknown): StatsReader {
+export function requireStats(stats: unknown): StatsReader {
   const found = statsReader(stats);
   if (typeof found === 'object' && found.qemu !== undefined) return found.qemu;
-  throw new TypeError(`${where}: stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
+  throw typeFault(`stats must be a MigrationStats (from MigrationStats.create or attach); received ${describe(stats)}`);
 }
 
 /**
  * Checks the `stats` argument of the exporters and reads it once: any stats object of this library.
- * @param where - the call, for the message
  * @param stats - what the caller passed
  * @returns how the call reads each metric
  * @throws TypeError naming the call and the value when `stats` is not a stats object
  * @internal
  */
-export function requireAnyStats(where: string, stats: unknown): AnyStatsReader {
+export function requireAnyStats(stats: unknown): AnyStatsReader {
   const found = statsReader(stats);
   if (typeof found === 'object') return found;
   const reason = found === undefined ? '' : `: ${found}`;
-  throw new TypeError(`${where}: stats must be a stats object (from defineStats(…).create or attach, attachStats, or MigrationStats.create or attach); received ${describe(stats)}${reason}`);
+  throw typeFault(`stats must be a stats object (from defineStats(…).create or attach, attachStats, or MigrationStats.create or attach); received ${describe(stats)}${reason}`);
 }

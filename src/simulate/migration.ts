@@ -6,7 +6,7 @@
  * pass `maxPasses` does (QEMU never gives up by itself).
  * @packageDocumentation
  */
-import { describe } from '../errors.js';
+import { describe, entry } from '../errors.js';
 import { checkSettings } from './options.js';
 import type { MigrationProgress, MigrationResult, SimulationOptions } from './types.js';
 import { SimulatedVm } from './vm.js';
@@ -26,7 +26,7 @@ export type * from './types.js';
  * result.verified; //=> true
  */
 export async function simulateMigration(options?: SimulationOptions): Promise<MigrationResult> {
-  const { settings, onProgress, workerUrl: url, signal } = checkSettings('simulateMigration', options);
+  const { settings, onProgress, workerUrl: url, signal } = entry('simulateMigration', () => checkSettings(options));
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new TypeError(`simulateMigration: options.onProgress must be a function or undefined; received ${describe(onProgress)}`);
   }
@@ -75,7 +75,7 @@ export async function simulateMigration(options?: SimulationOptions): Promise<Mi
  * @throws TypeError or RangeError for a bad setting; Error when shared memory is not available or a worker fails
  */
 export async function bootSimulatedVm(options?: Omit<SimulationOptions, 'signal'>): Promise<SimulatedVm> {
-  const { settings, onProgress, workerUrl: url, signal } = checkSettings('bootSimulatedVm', options);
+  const { settings, onProgress, workerUrl: url, signal } = entry('bootSimulatedVm', () => checkSettings(options));
   if (signal !== undefined) throw new TypeError('bootSimulatedVm: options.signal is not a setting; stop the machine with shutDown()');
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new TypeError(`bootSimulatedVm: options.onProgress must be a function or undefined; received ${describe(onProgress)}`);

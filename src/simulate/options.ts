@@ -3,7 +3,7 @@
  * name checked, each value by its setting's record (settings.ts), the defaults filled in.
  * @packageDocumentation
  */
-import { describe } from '../errors.js';
+import { describe, fault } from '../errors.js';
 import { readOptions, type OptionNames, type OptionSpec } from '../options.js';
 import { DEFAULT_SETTINGS, SETTING_NAMES, SETTINGS, type SimulationSettings } from './settings.js';
 import type { SimulationOptions } from './types.js';
@@ -27,15 +27,15 @@ export interface CheckedOptions {
 }
 
 /**
- * Reads a settings object once and fills in the defaults.
- * @param where - the call, for messages
+ * Reads a settings object once and fills in the defaults. Its errors are named by the public call
+ * (see `fault`).
  * @param options - the caller's settings; unknown keys are refused
  * @throws TypeError for a value of the wrong type, an unknown setting or something that is not a
  *   plain object, RangeError for a value out of range; the message names the setting, the value
  *   and what is allowed
  */
-export function checkSettings(where: string, options: unknown): CheckedOptions {
-  const given = readOptions(where, options, OPTIONS);
+export function checkSettings(options: unknown): CheckedOptions {
+  const given = readOptions(options, OPTIONS);
   const out: Record<string, unknown> = { ...DEFAULT_SETTINGS };
   for (const key of SETTING_NAMES) {
     const value = given[key];
@@ -47,7 +47,7 @@ export function checkSettings(where: string, options: unknown): CheckedOptions {
       const type = typeof record.default;
       const wrongType = record.form === 'name' || record.form === 'switch' || (typeof value !== type && !(type === 'bigint' && typeof value === 'number'));
       const error = wrongType ? TypeError : RangeError;
-      throw new error(`${where}: options.${key} must be ${record.allowed}; received ${describe(value)}`);
+      throw fault(new error(`options.${key} must be ${record.allowed}; received ${describe(value)}`));
     }
     out[key] = checked;
   }
