@@ -8,7 +8,7 @@
 import { COUNTER_NAMES, QEMU_DEFINITION, type CounterName } from '../counters.js';
 import { defineStats, type StatsDefinition } from '../define-stats.js';
 import type { MetricDefinition } from '../definition.js';
-import { describe } from '../errors.js';
+import { describe, entry, typeFault } from '../errors.js';
 import { MIGRATION_STATUSES } from './query-migrate.js';
 import type { QmpObject } from './qmp-wire.js';
 import { qemuBehaviour } from './versions.js';
@@ -72,9 +72,9 @@ function whole(value: number): bigint {
 }
 
 /** Refuses anything but the stats {@link defineWatchStats} makes. */
-function checkStats(where: string, stats: unknown): asserts stats is WatchStats {
+function checkStats(stats: unknown): asserts stats is WatchStats {
   const named = stats !== null && typeof stats === 'object' && 'lastPasses' in stats && 'completed' in stats && 'normalPages' in stats;
-  if (!named) throw new TypeError(`${where}: stats must be made by defineWatchStats().create(); received ${describe(stats)}`);
+  if (!named) throw typeFault(`stats must be made by defineWatchStats().create(); received ${describe(stats)}`);
 }
 
 const statusIndex = (status: string): bigint => BigInt(Math.max(0, (MIGRATION_STATUSES as readonly string[]).indexOf(status)));
@@ -87,7 +87,7 @@ const u64 = (value: bigint | undefined): bigint => BigInt.asUintN(64, value ?? 0
  * @throws TypeError for stats of another definition
  */
 export function recordWatchProgress(stats: WatchStats, progress: WatchProgress): void {
-  checkStats('recordWatchProgress', stats);
+  entry('recordWatchProgress', () => checkStats(stats));
   const { reply, stats: mirror, status } = progress;
   for (const name of COUNTER_NAMES) stats[name].set(mirror[name].get());
   stats.active.set(TERMINAL_STATUSES.has(status) ? 0n : 1n);
@@ -128,7 +128,7 @@ function lastFigures(stats: WatchStats, reply: QmpObject | undefined): void {
  * @throws TypeError for stats of another definition
  */
 export function recordWatchOutcome(stats: WatchStats, outcome: WatchOutcome, endedAtMs: number = Date.now()): void {
-  checkStats('recordWatchOutcome', stats);
+  entry('recordWatchOutcome', () => checkStats(stats));
   const { last, status } = outcome;
   stats[status].add(1);
   stats.active.set(0n);

@@ -3,7 +3,7 @@
  * plain JS loop when the engine has no Wasm SIMD or the caller asks for it.
  * @packageDocumentation
  */
-import { describe } from '../errors.js';
+import { describe, entry, rangeFault, typeFault } from '../errors.js';
 import type { ZeroScanExports } from './scan-abi.js';
 import { zeroScanWasm } from './scan-binary.js';
 
@@ -26,13 +26,13 @@ const ZERO_SCAN_KINDS: readonly unknown[] = ['wasm-simd', 'wasm-scalar', 'js'];
 
 /**
  * Checks a page size against the RAM: a power of two from 64 bytes (the Wasm loops read 64 bytes a
- * step) to the RAM size.
+ * step) to the RAM size (its error is named by the public call, see `fault`).
  * @returns a check of page offsets for the hot loop: integer, page-aligned, inside the RAM
  */
-function pageOffsetCheck(where: string, ramBytes: number, pageBytes: unknown): (byteOffset: number) => void {
+function pageOffsetCheck(ramBytes: number, pageBytes: unknown): (byteOffset: number) => void {
   if (typeof pageBytes !== 'number' || !Number.isInteger(pageBytes) || pageBytes < 64 || pageBytes > ramBytes || (pageBytes & (pageBytes - 1)) !== 0) {
-    const head = `${where}: pageBytes must be a power of two from 64 to ${ramBytes} (the RAM size); received ${describe(pageBytes)}`;
-    throw typeof pageBytes === 'number' ? new RangeError(head) : new TypeError(head);
+    const head = `pageBytes must be a power of two from 64 to ${ramBytes} (the RAM size); received ${describe(pageBytes)}`;
+    throw typeof pageBytes === 'number' ? rangeFault(head) : typeFault(head);
   }
   const lastOffset = ramBytes - pageBytes;
   const mask = pageBytes - 1;
@@ -74,7 +74,7 @@ export async function wasmZeroScanner(
   pageBytes: number,
   simd = true,
 ): Promise<ZeroScanner> {
-  const checkOffset = pageOffsetCheck('wasmZeroScanner', ram.buffer.byteLength, pageBytes);
+  const checkOffset = entry('wasmZeroScanner', () => pageOffsetCheck(ram.buffer.byteLength, pageBytes));
   const instance = await WebAssembly.instantiate(module, { env: { memory: ram } });
   const x = instance.exports as unknown as ZeroScanExports;
   const check = simd ? x.isZeroPage : x.isZeroPageScalar;
@@ -94,7 +94,7 @@ export async function wasmZeroScanner(
  * @throws TypeError or RangeError for another page size
  */
 export function jsZeroScanner(ram: ArrayBufferLike, pageBytes: number): ZeroScanner {
-  const checkOffset = pageOffsetCheck('jsZeroScanner', ram.byteLength, pageBytes);
+  const checkOffset = entry('jsZeroScanner', () => pageOffsetCheck(ram.byteLength, pageBytes));
   const words = new Int32Array(ram);
   const pageWords = pageBytes >>> 2;
   return {
