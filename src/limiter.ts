@@ -40,6 +40,14 @@ export class Limiter {
     this.#maxAddr = l.maxAddr;
     this.#ownStart = spec.start === '';
     this.#ownMax = spec.max === '';
+    const base = this.#base;
+    const first = this.#first;
+    const count = this.#count;
+    const geometry = this.#geometry;
+    this.exceeded = (fileError) => {
+      if (fileError !== undefined && fileError !== 0 && fileError !== 0n && fileError !== null && fileError !== false) return true;
+      return core.rateExceeded(base, first, count, geometry) !== 0;
+    };
   }
 
   /** The limiter of a layout, or null when its definition declares none. */
@@ -64,12 +72,10 @@ export class Limiter {
 
   /**
    * `migration_rate_exceeded()`: `true` when `fileError` says the stream failed (anything but
-   * `undefined`, `0`, `0n`, `null`, `false`), else whether the window's budget is spent.
+   * `undefined`, `0`, `0n`, `null`, `false`), else whether the window's budget is spent. A function
+   * of its own (made in the constructor, its cells in constants), so that a hot caller may keep it.
    */
-  exceeded(fileError: unknown): boolean {
-    if (fileError !== undefined && fileError !== 0 && fileError !== 0n && fileError !== null && fileError !== false) return true;
-    return this.#core.rateExceeded(this.#base, this.#first, this.#count, this.#geometry) !== 0;
-  }
+  readonly exceeded: (fileError: unknown) => boolean;
 
   /** `migration_transferred_bytes()`: the sum of the limited counters, mod 2^64. */
   transferred(): bigint {

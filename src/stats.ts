@@ -93,6 +93,8 @@ export class MigrationStats extends RateLimitedStats {
   #packetBytes = 0;
   /** QEMU's rate limiter over `qemuFileTransferred + multifdBytes + rdmaBytes`. */
   readonly #limiter: Limiter;
+  /** Its `exceeded`, kept for the hot `migrationRateExceeded()`. */
+  readonly #exceeded: Limiter['exceeded'];
 
   private constructor(parts: StatsParts, claimLane: boolean) {
     super(STATS_TOKEN, parts, claimLane);
@@ -100,6 +102,7 @@ export class MigrationStats extends RateLimitedStats {
     this.counters = Object.freeze(COUNTER_NAMES.map((name) => fields[name]));
     this.#packetCore = parts.core;
     this.#limiter = this.limiter('MigrationStats');
+    this.#exceeded = this.#limiter.exceeded;
     this.#aimPackets();
     Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });
     Object.freeze(this);
@@ -218,7 +221,7 @@ export class MigrationStats extends RateLimitedStats {
    *   the bytes transferred since the window began are strictly more than its budget
    */
   migrationRateExceeded(fileError?: unknown): boolean {
-    return this.#limiter.exceeded(fileError);
+    return this.#exceeded(fileError);
   }
 
   /**
