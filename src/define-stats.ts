@@ -355,7 +355,7 @@ export class RateLimitedStats extends SharedStats implements RateLimiter {
    */
   rateSet(bytesPerSecond: bigint | number): void {
     const limiter = this.limiter('rateSet');
-    limiter.set(toU64('rateSet', 'bytesPerSecond', bytesPerSecond));
+    limiter.set(entry('rateSet', () => toU64('bytesPerSecond', bytesPerSecond)));
   }
 
   /** `migration_rate_get()`: the budget of one window in bytes. */

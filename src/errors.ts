@@ -119,13 +119,19 @@ export function entry<T>(where: string, body: () => T): T {
 const ALLOWED = 'a bigint from 0n to 18446744073709551615n (2^64 − 1) or a non-negative safe-integer number';
 
 /**
- * Builds the error for an argument that is not an unsigned 64-bit integer.
+ * Builds the error for an argument that is not an unsigned 64-bit integer, on the error path of a
+ * public method (the hot ones name themselves here rather than pass through `entry`).
  * @param where - the call, e.g. `zeroPages.add`
  * @param name - the argument's name
  * @param value - what was received
  */
 export function u64ArgumentError(where: string, name: string, value: unknown): TypeError | RangeError {
-  const head = `${where}: ${name} must be ${ALLOWED}; received ${describe(value)}`;
+  return u64Error(`${where}: ${name}`, value);
+}
+
+/** The error for `subject` (`where: name`, or `name` alone) that is not an unsigned 64-bit integer. */
+function u64Error(subject: string, value: unknown): TypeError | RangeError {
+  const head = `${subject} must be ${ALLOWED}; received ${describe(value)}`;
   if (typeof value === 'bigint') {
     return new RangeError(`${head}, which is ${value < 0n ? 'negative' : 'above 2^64 − 1'}`);
   }
@@ -162,12 +168,14 @@ export function isU64(value: unknown): value is bigint {
 
 /**
  * Checks an unsigned 64-bit argument and returns it as a bigint (for the cold paths).
- * @throws TypeError or RangeError naming the argument, the value and what is allowed
+ * @param name - the argument as messages name it (`context.pageSize`)
+ * @throws TypeError or RangeError naming the argument, the value and what is allowed, named by
+ *   the public call (see {@link fault})
  */
-export function toU64(where: string, name: string, value: unknown): bigint {
+export function toU64(name: string, value: unknown): bigint {
   if (isU64(value)) return value;
   if (isCount(value)) return BigInt(value);
-  throw u64ArgumentError(where, name, value);
+  throw fault(u64Error(name, value));
 }
 
 /**

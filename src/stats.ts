@@ -191,7 +191,7 @@ export class MigrationStats extends RateLimitedStats {
    * @throws TypeError or RangeError for anything else; the limit is then unchanged
    */
   migrationRateSet(bytesPerSecond: bigint | number): void {
-    this.#limiter.set(toU64('migrationRateSet', 'bytesPerSecond', bytesPerSecond));
+    this.#limiter.set(entry('migrationRateSet', () => toU64('bytesPerSecond', bytesPerSecond)));
   }
 
   /**

@@ -34,7 +34,7 @@ function frexpExponent(x: number): number {
  * @example sizeToStr(18446744073709551615n) //=> '16 EiB'
  */
 export function sizeToStr(bytes: bigint | number): string {
-  const value = toU64('sizeToStr', 'bytes', bytes);
+  const value = entry('sizeToStr', () => toU64('bytes', bytes));
   // (double)val, as C converts the uint64_t (round to nearest).
   const asDouble = Number(value);
   const exponent = asDouble === 0 ? 0 : frexpExponent(asDouble / (1000.0 / 1024.0));

@@ -187,7 +187,7 @@ function timeMs(name: keyof QueryMigrateContext, value: unknown): bigint {
   // MigrationWindow computes the expected downtime as a double and truncates it, as QEMU does:
   // an integral number above 2^53 is then that exact value, not a rounded input.
   const fromDouble = name === 'expectedDowntimeMs' && typeof value === 'number' && Number.isInteger(value) && value >= 0;
-  const ms = fromDouble ? BigInt(value) : toU64(WHERE, `context.${name}`, value);
+  const ms = fromDouble ? BigInt(value) : toU64(`context.${name}`, value);
   if (ms > INT64_MAX) {
     throw rangeFault(`context.${name} must fit QEMU's int64 milliseconds (at most 2^63 − 1); received ${describe(value)}`);
   }
@@ -205,13 +205,13 @@ function pagesPerSecondValue(value: unknown): bigint {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && value < 18446744073709551616) {
     return BigInt(Math.trunc(value));
   }
-  if (typeof value === 'bigint') return toU64(WHERE, 'context.pagesPerSecond', value);
+  if (typeof value === 'bigint') return toU64('context.pagesPerSecond', value);
   const head = `context.pagesPerSecond must be a finite number from 0 to below 2^64 (QEMU truncates it), or a bigint; received ${describe(value)}`;
   throw typeof value === 'number' ? rangeFault(head) : typeFault(head);
 }
 
 function pageSizeValue(value: unknown): bigint {
-  const pageSize = toU64(WHERE, 'context.pageSize', value);
+  const pageSize = toU64('context.pageSize', value);
   if (pageSize === 0n) throw rangeFault(`context.pageSize must be at least 1 byte; received ${describe(value)}`);
   return pageSize;
 }
@@ -243,7 +243,7 @@ function checkContext(context: Readonly<Partial<QueryMigrateContext>>): CheckedC
   }
   const given = <T>(value: unknown, check: (value: unknown) => T): T | undefined => (value === undefined ? undefined : check(value));
   const time = (name: 'setupTimeMs' | 'totalTimeMs' | 'downtimeMs' | 'expectedDowntimeMs') => given(context[name], (value) => timeMs(name, value));
-  const bytes = (name: 'ramTotalBytes' | 'remainingBytes') => given(context[name], (value) => toU64(WHERE, `context.${name}`, value));
+  const bytes = (name: 'ramTotalBytes' | 'remainingBytes') => given(context[name], (value) => toU64(`context.${name}`, value));
   const checked: CheckedContext = {
     status: status as MigrationStatus,
     setupTime: time('setupTimeMs'),

@@ -164,7 +164,7 @@ export class MigrationWindow {
       const { nowMs, downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS, availSwitchoverBandwidth = 0 } = readOptions(options, OPTIONS);
       const start = wholeMs('options.nowMs', nowMs);
       checkLimit('options.downtimeLimitMs', downtimeLimitMs);
-      const switchover = toU64(where, 'options.availSwitchoverBandwidth', availSwitchoverBandwidth);
+      const switchover = toU64('options.availSwitchoverBandwidth', availSwitchoverBandwidth);
       this.stats = stats;
       this.#reader = reader;
       this.#downtimeLimitMs = downtimeLimitMs as number;
@@ -325,9 +325,7 @@ function pagesSent(stats: StatsReader): bigint {
  */
 export function completedMbps(transferredBytes: bigint | number, totalTimeMs: number, setupTimeMs: number): number | null {
   const where = 'completedMbps';
-  const bytes = toU64(where, 'transferredBytes', transferredBytes);
-  const total = entry(where, () => wholeMs('totalTimeMs', totalTimeMs));
-  const setup = entry(where, () => wholeMs('setupTimeMs', setupTimeMs));
+  const [bytes, total, setup] = entry(where, () => [toU64('transferredBytes', transferredBytes), wholeMs('totalTimeMs', totalTimeMs), wholeMs('setupTimeMs', setupTimeMs)] as const);
   if (setup < 0 || total < setup) {
     throw new RangeError(`${where}: need 0 <= setupTimeMs <= totalTimeMs; received setupTimeMs ${describe(setupTimeMs)} and totalTimeMs ${describe(totalTimeMs)}`);
   }
