@@ -1,16 +1,16 @@
 /**
- * Compiles and instantiates the Wasm core: the one place that does, through `@assemblyscript/loader`.
+ * Compiles and instantiates the Wasm core: the one place that does.
  *
  * The release `.wasm` is embedded as base64 (`wasm-binary.js`, written into dist/ at build), so Node,
  * browsers and bundlers all get the bytes with no file loading and no configuration. Instances are
- * made with the loader's `instantiateSync` from an already compiled module: its asynchronous
- * `instantiate` first asks whether its argument is a fetch `Response`, and in Node that one
- * question loads the whole fetch stack (measured: 16–19 ms added to a new worker's first attach).
- * The synchronous path skips it; the module is under 4 KB, the size browsers allow a page's main
- * thread to instantiate synchronously.
+ * made with `new WebAssembly.Instance` from an already compiled module, synchronously: the
+ * asynchronous `WebAssembly.instantiate` gains nothing for a module under 4 KB (the size browsers
+ * allow a page's main thread to instantiate synchronously), and the core needs no glue: it imports
+ * only its memory, and its exports are called as they are. Through `@assemblyscript/loader`'s
+ * `instantiateSync`, whose glue (helpers for strings and arrays the core does not use) ran cold in
+ * each new worker, an attach took about 0.8 ms more.
  * @packageDocumentation
  */
-import { instantiateSync } from '@assemblyscript/loader';
 import { FUNCTION_NAMES, LAYOUT_VERSION, type StatsCoreExports } from './abi.js';
 import type { Core } from './core.js';
 import { statsCoreWasm } from './wasm-binary.js';
@@ -65,12 +65,9 @@ export function wasmCore(module: WebAssembly.Module, memory: WebAssembly.Memory)
   if (!byMemory) cores.set(module, (byMemory = new WeakMap()));
   let core = byMemory.get(memory);
   if (!core) {
-    const imports = { env: { memory } };
-    // The loader tells a module from bytes with `instanceof`, which is false for a module compiled
-    // in another realm (an iframe, a vm context): it would then try to compile the module object
-    // as bytes. Such a module is instantiated directly, as the loader would have.
-    const instance =
-      module instanceof WebAssembly.Module ? instantiateSync(module, imports).instance : new WebAssembly.Instance(module, imports);
+    // Also for a module compiled in another realm (an iframe, a vm context), which the engine
+    // instantiates the same although `instanceof` says no.
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
     const x = { ...instance.exports } as unknown as WasmExports;
     // A module of another layout exports the same names: its version global tells them apart.
     if (x.LAYOUT_VERSION.value !== LAYOUT_VERSION) throw new LayoutVersionError(x.LAYOUT_VERSION.value);
