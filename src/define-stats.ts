@@ -49,13 +49,15 @@ export interface StatsOptions {
 const OPTIONS: OptionSpec<StatsOptions> = { names: { backend: true, lane: true }, example: "{ backend: 'wasm' | 'js' }" };
 const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /** Checks `create`/`attach` options. @internal */
-export function checkStatsOptions(where: string, options: unknown): Required<StatsOptions> {
+export const checkStatsOptions = (function (where: string, options: unknown): Required<StatsOptions> {
   const { backend = 'wasm', lane = true } = readOptions(where, options, OPTIONS);
   if (!BACKENDS.includes(backend)) throw optionError(where, 'options.backend', backend, "'wasm' or 'js'");
   if (typeof lane !== 'boolean') throw optionError(where, 'options.lane', lane, 'true or false');
   return { backend, lane };
-}
+});
 
 /** Any metric of a stats object. */
 export type Metric = Stat64 | StatVector | Histogram;
@@ -133,7 +135,7 @@ const BRAND = Symbol.for('migration-stats.SharedStats');
 /** Every JS core of this thread, by memory (one per memory, so call sites stay monomorphic). */
 const jsCores = new WeakMap<WebAssembly.Memory, JsCore>();
 
-function makeCore(where: string, backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
+const makeCore = (function (where: string, backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
   if (backend === 'js') {
     let core = jsCores.get(memory);
     if (!core) jsCores.set(memory, (core = new JsCore(memory.buffer)));
@@ -149,7 +151,7 @@ function makeCore(where: string, backend: BackendName, module: WebAssembly.Modul
     // WebKit's CSP lets the module compile and refuses the instance.
     throw explainCompileError(error, where);
   }
-}
+});
 
 /**
  * Makes a new memory for `definition` with `lanes` lanes, writes its header, and returns the parts.
@@ -178,12 +180,12 @@ export async function createParts(where: string, definition: Definition, lanes: 
  * @param maker - what makes such memories, for the message about a blank one
  * @internal
  */
-export function attachParts(where: string, maker: string, handle: unknown, backend: BackendName): StatsParts {
+export const attachParts = (function (where: string, maker: string, handle: unknown, backend: BackendName): StatsParts {
   const { memory, module } = checkHandle(where, handle);
   const { definition, layout } = readHeader(memory.buffer, where, maker, (json) => decodeDefinition(where, json));
   const core = makeCore(where, backend, module, memory);
   return { core, memory, module, definition, layout, fromHandle: true };
-}
+});
 
 /**
  * A stats object: the metrics of its definition as properties, in shared memory that every thread
@@ -484,18 +486,18 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
  * it. Metrics are properties by name as in the definition (and through `metric(name)`).
  * @throws TypeError when the handle is not a live one of this library
  */
-export async function attachStats(handle: StatsHandle, options?: StatsOptions): Promise<SharedStats> {
+export const attachStats = (async function (handle: StatsHandle, options?: StatsOptions): Promise<SharedStats> {
   const { backend, lane } = checkStatsOptions('attachStats', options);
   const parts = attachParts('attachStats', 'create()', handle, backend);
   const make = statsMakers.find((maker) => maker.matches(parts.definition));
   return make ? make.make(parts, lane) : construct(parts, lane);
-}
+});
 
 /** The stats object of a definition: with the rate limiter's methods when it declares one. */
-function construct(parts: StatsParts, lane: boolean): SharedStats {
+const construct = (function (parts: StatsParts, lane: boolean): SharedStats {
   const Class = (parts.definition.rateLimit ? RateLimitedStats : SharedStats) as unknown as StatsConstructor;
   return new Class(TOKEN, parts, lane);
-}
+});
 
 /** Classes with a definition of their own (MigrationStats) that attachStats returns for it. @internal */
 const statsMakers: { matches(definition: Definition): boolean; make(parts: StatsParts, lane: boolean): SharedStats }[] = [];

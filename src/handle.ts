@@ -30,31 +30,33 @@ export interface StatsHandle {
 /** The handle of `MigrationStats` (the same as any stats object's). */
 export type MigrationStatsHandle = StatsHandle;
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /** A frozen handle for a memory and module. */
-export function makeHandle(memory: WebAssembly.Memory, module: WebAssembly.Module): StatsHandle {
+export const makeHandle = (function (memory: WebAssembly.Memory, module: WebAssembly.Module): StatsHandle {
   return Object.freeze({ kind: 'migration-stats', layoutVersion: LAYOUT_VERSION, memory, module });
-}
+});
 
-function isSharedBuffer(buffer: unknown): boolean {
+const isSharedBuffer = (function (buffer: unknown): boolean {
   // `SharedArrayBuffer` is not a global on pages that are not cross-origin isolated, yet a shared
   // memory's buffer still is one: ask its tag, not the constructor.
   return Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]';
-}
+});
 
 /** The `buffer` getter of `WebAssembly.Memory`: it throws for anything that is not a memory. */
 const memoryBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
 
 /** Reads `memory` and `module` from a handle, turning an error of a getter or Proxy into ours. */
-function readFields(where: string, handle: object): { memory: unknown; module: unknown } {
+const readFields = (function (where: string, handle: object): { memory: unknown; module: unknown } {
   try {
     const { memory, module } = handle as { memory?: unknown; module?: unknown };
     return { memory, module };
   } catch (error) {
     throw handleError(where, ` could not be read (${errorReason(error)}); pass the plain object from stats.handle`);
   }
-}
+});
 
-function checkModule(where: string, module: unknown): WebAssembly.Module {
+const checkModule = (function (where: string, module: unknown): WebAssembly.Module {
   let exportList: WebAssembly.ModuleExportDescriptor[];
   try {
     exportList = WebAssembly.Module.exports(module as WebAssembly.Module);
@@ -71,13 +73,13 @@ function checkModule(where: string, module: unknown): WebAssembly.Module {
     );
   }
   return module as WebAssembly.Module;
-}
+});
 
 /**
  * Checks that `memory` is a shared `WebAssembly.Memory` (its header is checked by `readHeader`).
  * @throws TypeError of `attach` saying what is wrong
  */
-export function checkMemory(where: string, memory: unknown): WebAssembly.Memory {
+export const checkMemory = (function (where: string, memory: unknown): WebAssembly.Memory {
   let buffer: ArrayBuffer;
   try {
     buffer = memoryBuffer.call(memory) as ArrayBuffer;
@@ -88,7 +90,7 @@ export function checkMemory(where: string, memory: unknown): WebAssembly.Memory 
     throw handleError(where, '.memory is not shared (made without shared: true); only a shared memory can be seen by other threads');
   }
   return memory as WebAssembly.Memory;
-}
+});
 
 /** Marks stats objects of every copy of the library (`SharedStats.isStats`). */
 const STATS_BRAND = Symbol.for('migration-stats.SharedStats');
@@ -117,7 +119,7 @@ function statsInsteadOfHandle(value: object): string | undefined {
  * next, by `readHeader`).
  * @throws TypeError saying what is wrong when `handle` is not a handle of this library
  */
-export function checkHandle(where: string, handle: unknown): { memory: WebAssembly.Memory; module: WebAssembly.Module } {
+export const checkHandle = (function (where: string, handle: unknown): { memory: WebAssembly.Memory; module: WebAssembly.Module } {
   if (handle === null || typeof handle !== 'object') {
     throw handleError(where, ` must be the object from stats.handle ({ memory, module, … }); received ${describe(handle)}`);
   }
@@ -127,4 +129,4 @@ export function checkHandle(where: string, handle: unknown): { memory: WebAssemb
   const memory = checkMemory(where, fields.memory);
   const module = checkModule(where, fields.module);
   return { memory, module };
-}
+});

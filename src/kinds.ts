@@ -92,14 +92,16 @@ function addExact(a: Exact, b: Exact): Exact {
   return BigInt(a) + BigInt(b);
 }
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /** Where cell `i` of a layout entry is, as `Stat64` and `Histogram` take it. */
-function placeOf({ core, layout }: BuildPlace, entry: MetricLayout, i: number) {
+const placeOf = (function ({ core, layout }: BuildPlace, entry: MetricLayout, i: number) {
   return { core, base: entry.base + 8 * i, first: entry.lane < 0 ? -1 : layout.lanesOffset + entry.lane + 8 * i, geometry: layout.geometry };
-}
+});
 
-function statInfo(spec: MetricSpec, where: string) {
+const statInfo = (function (spec: MetricSpec, where: string) {
   return { name: spec.name, cName: spec.cName, unit: spec.unit, kind: spec.kind === 'counter' ? 'add' : 'set', where } as const;
-}
+});
 
 const NO_LABEL: readonly SampleSlot[] = Object.freeze([Object.freeze({ suffix: '', label: undefined })]);
 
@@ -188,7 +190,7 @@ export type AnyKind = (typeof KINDS)[keyof typeof KINDS];
  * The kind a metric of the definition is: the one place that tells them apart.
  * @internal
  */
-export function kindOf(spec: MetricSpec): AnyKind {
+export const kindOf = (function (spec: MetricSpec): AnyKind {
   if (spec.kind === 'histogram') return HISTOGRAM;
   return spec.length > 0 ? VECTOR : VALUE;
-}
+});

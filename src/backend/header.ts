@@ -55,6 +55,8 @@ export interface MemoryLayout {
   readonly layout: Layout;
 }
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /**
  * Checks the header of a shared memory's buffer and returns its definition and layout.
  * @param where - the call, for messages (`MigrationStats.attach`)
@@ -64,7 +66,7 @@ export interface MemoryLayout {
  * @returns the memory's definition and layout
  * @throws TypeError (as `attach`'s handle error) naming the first thing that is not as it must be
  */
-export function readHeader(buffer: ArrayBufferLike, where: string, maker: string, decode: (json: string) => Definition): MemoryLayout {
+export const readHeader = (function (buffer: ArrayBufferLike, where: string, maker: string, decode: (json: string) => Definition): MemoryLayout {
   if (buffer.byteLength < HEADER_BYTES) {
     throw handleError(where, `.memory is ${buffer.byteLength} bytes, smaller than the ${HEADER_BYTES}-byte header`);
   }
@@ -126,4 +128,4 @@ export function readHeader(buffer: ArrayBufferLike, where: string, maker: string
   if (bitmap >> BigInt(lanes) !== 0n) bad(`its lane bitmap 0x${bitmap.toString(16)} marks lanes past its ${lanes} lanes`);
   if (bitmap >> BigInt(ever) !== 0n) bad(`its lane bitmap 0x${bitmap.toString(16)} marks lanes past the ${ever} ever claimed`);
   return { definition, layout };
-}
+});

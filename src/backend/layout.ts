@@ -66,12 +66,14 @@ export interface Layout {
 
 const align = (n: number, to: number): number => Math.ceil(n / to) * to;
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /**
  * Plans the layout of `definition` with `lanes` lanes.
  * @param definitionBytes - length of the definition's UTF-8 JSON
  * @returns the layout, or a reason when it does not fit in the largest memory
  */
-export function planLayout(definition: Definition, lanes: number, definitionBytes: number): Layout | string {
+export const planLayout = (function (definition: Definition, lanes: number, definitionBytes: number): Layout | string {
   const byName = new Map(definition.metrics.map((m) => [m.name, m]));
   const placed = new Map<string, MetricLayout>();
   let base = HEADER_BYTES;
@@ -126,4 +128,4 @@ export function planLayout(definition: Definition, lanes: number, definitionByte
     metrics: Object.freeze(definition.metrics.map((m) => placed.get(m.name)!)),
     limiter,
   });
-}
+});

@@ -54,13 +54,15 @@ export class LayoutVersionError extends Error {
  */
 const cores = new WeakMap<WebAssembly.Module, WeakMap<WebAssembly.Memory, Core>>();
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /**
  * The Wasm core of this thread on `memory`. Instantiation writes nothing to the memory: the module
  * has no start function and no data segment.
  * @throws WebAssembly.LinkError when the memory does not fit the module; {@link LayoutVersionError}
  *   when the module is of another layout version
  */
-export function wasmCore(module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
+export const wasmCore = (function (module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
   let byMemory = cores.get(module);
   if (!byMemory) cores.set(module, (byMemory = new WeakMap()));
   let core = byMemory.get(memory);
@@ -75,10 +77,10 @@ export function wasmCore(module: WebAssembly.Module, memory: WebAssembly.Memory)
     byMemory.set(memory, core);
   }
   return core;
-}
+});
 
 /** The exports as a {@link Core}: i64 results made unsigned. */
-function adapt(x: WasmExports): Core {
+const adapt = (function (x: WasmExports): Core {
   // Wrappers call exports held in constants: through the exports object each call measured ~1.5 ns slower.
   const { load, sum, groupSum } = x;
   return {
@@ -106,4 +108,4 @@ function adapt(x: WasmExports): Core {
     rateReset: x.rateReset,
     rateExceeded: x.rateExceeded,
   };
-}
+});
