@@ -108,10 +108,10 @@ const NO_LABEL: readonly SampleSlot[] = Object.freeze([Object.freeze({ suffix: '
 /** A counter or a gauge: one `Stat64` on one cell. */
 const VALUE: KindDescription<Stat64, bigint> = {
   shape: 'value',
-  build(place, entry, lane, holder) {
+  build: (function (place, entry, lane, holder) {
     const stat = stat64Internals.make(statInfo(entry.spec, entry.spec.name), placeOf(place, entry, 0), lane, holder);
     return { metric: stat, useLane: (l) => stat64Internals.useLane(stat, l) };
-  },
+  }),
   slots: () => NO_LABEL,
   read: (stat) => stat.get(),
   samples(stat, out) {
@@ -124,7 +124,7 @@ const VALUE: KindDescription<Stat64, bigint> = {
 /** A vector: one `Stat64` per element, each labelled with its index. */
 const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
   shape: 'vector',
-  build(place, entry, lane, holder) {
+  build: (function (place, entry, lane, holder) {
     const { spec } = entry;
     // Elements are made when first used: attach makes none. `lane` is where new ones add.
     const made: Stat64[] = [];
@@ -140,7 +140,7 @@ const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
         for (const stat of made) stat64Internals.useLane(stat, l);
       },
     };
-  },
+  }),
   slots: (spec) => Array.from({ length: spec.length }, (_, i) => ({ suffix: '', label: [spec.label, String(i)] as const })),
   read: (vector) => vector.values(),
   samples(vector, out) {
@@ -161,11 +161,11 @@ function cumulate(out: Exact[], buckets: number): void {
 /** A histogram: its buckets then its sum; read as cumulative `_bucket`s, `_sum`, `_count`. */
 const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   shape: 'histogram',
-  build(place, entry, lane, holder) {
+  build: (function (place, entry, lane, holder) {
     const { spec } = entry;
     const histogram = histogramInternals.make(spec.name, spec.unit, { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits }, lane, holder);
     return { metric: histogram, useLane: (l) => histogramInternals.useLane(histogram, l) };
-  },
+  }),
   slots(spec, le = []) {
     const slots: SampleSlot[] = Array.from({ length: spec.buckets }, (_, i) => ({ suffix: '_bucket', label: ['le', le[i] ?? ''] as const }));
     slots.push({ suffix: '_sum', label: undefined }, { suffix: '_count', label: undefined });

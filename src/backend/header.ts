@@ -71,7 +71,9 @@ export const readHeader = (function (buffer: ArrayBufferLike, where: string, mak
     throw handleError(where, `.memory is ${buffer.byteLength} bytes, smaller than the ${HEADER_BYTES}-byte header`);
   }
   const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >> 2);
-  const field = (offset: number): number => Atomics.load(u32, offset >> 2);
+  const field = (function (offset: number): number {
+    return Atomics.load(u32, offset >> 2);
+  });
   const magic = field(HDR_MAGIC);
   if (magic === 0) {
     throw handleError(where, `.memory is blank: it has no migration-stats header, so it was not made by ${maker}`);
@@ -110,9 +112,9 @@ export const readHeader = (function (buffer: ArrayBufferLike, where: string, mak
   }
   const layout = planLayout(definition, lanes, length);
   if (typeof layout === 'string') return bad(`its definition does not fit: ${layout}`);
-  const expect = (name: string, at: number, value: number): void => {
+  const expect = (function (name: string, at: number, value: number): void {
     if (field(at) !== value) bad(`its ${name} is ${field(at)}, but its definition with ${lanes} lanes puts it at ${value}`);
-  };
+  });
   expect('lane stride', HDR_LANE_STRIDE, layout.laneStride);
   expect('lanes offset', HDR_LANES_OFFSET, layout.lanesOffset);
   expect('end of the cells', HDR_CELLS_END, layout.cellsEnd);

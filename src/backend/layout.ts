@@ -64,7 +64,9 @@ export interface Layout {
   readonly limiter: LimiterLayout | null;
 }
 
-const align = (n: number, to: number): number => Math.ceil(n / to) * to;
+const align = (function (n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+});
 
 // Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
 // loads, not at its first call, which in a new worker is after the handle arrived (design.md).
@@ -78,13 +80,13 @@ export const planLayout = (function (definition: Definition, lanes: number, defi
   const placed = new Map<string, MetricLayout>();
   let base = HEADER_BYTES;
   let lane = 0;
-  const place = (spec: MetricSpec): void => {
+  const place = (function (spec: MetricSpec): void {
     const cells = cellCount(spec);
     const laned = spec.kind !== 'gauge';
     placed.set(spec.name, { spec, cells, base, lane: laned ? lane : -1 });
     base += 8 * cells;
     if (laned) lane += 8 * cells;
-  };
+  });
   let limiter: LimiterLayout | null = null;
   const rateLimit = definition.rateLimit;
   if (rateLimit) {
