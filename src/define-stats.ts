@@ -188,6 +188,21 @@ export const attachParts = (function (where: string, maker: string, handle: unkn
 });
 
 /**
+ * Builds the metrics of `parts` for lane `lane` and defines each as a property of `stats`. Outside
+ * the constructor, and parenthesized, so that V8 compiles it when the module loads.
+ */
+const buildMetrics = (function (stats: object, parts: StatsParts, lane: number, holder: object) {
+  const metrics = new Map<string, Built<Metric> & { readonly kind: KindDescription<Metric> }>();
+  for (const entry of parts.layout.metrics) {
+    const kind = kindOf(entry.spec) as KindDescription<Metric>;
+    const built = { ...kind.build(parts, entry, lane, holder), kind };
+    metrics.set(entry.spec.name, built);
+    Object.defineProperty(stats, entry.spec.name, { value: built.metric, enumerable: true });
+  }
+  return metrics;
+});
+
+/**
  * A stats object: the metrics of its definition as properties, in shared memory that every thread
  * attached to the same handle sees. Made by {@link defineStats}' `create` and `attach`, and by
  * {@link attachStats}.
@@ -236,14 +251,7 @@ export class SharedStats {
     // Made from a handle, the memory is known elsewhere: watch for this instance being dropped. A
     // new memory is watched once its handle is read (until then no one else can claim its lanes).
     if (parts.fromHandle) this.#watch();
-    const metrics = new Map<string, Built<Metric> & { readonly kind: KindDescription<Metric> }>();
-    for (const entry of parts.layout.metrics) {
-      const kind = kindOf(entry.spec) as KindDescription<Metric>;
-      const built = { ...kind.build(parts, entry, this.#lane, this.#holder), kind };
-      metrics.set(entry.spec.name, built);
-      Object.defineProperty(this, entry.spec.name, { value: built.metric, enumerable: true });
-    }
-    this.#metrics = metrics;
+    this.#metrics = buildMetrics(this, parts, this.#lane, this.#holder);
     Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });
     // A class of its own (MigrationStats) adds its properties, then freezes.
     if (new.target === SharedStats || new.target === RateLimitedStats) Object.freeze(this);

@@ -63,10 +63,14 @@ const checkModule = (function (where: string, module: unknown): WebAssembly.Modu
   } catch {
     throw handleError(where, `.module must be the compiled WebAssembly.Module from stats.handle; received ${describe(module)}`);
   }
-  const kinds = new Map(exportList.map((e) => [e.name, e.kind]));
-  const imports = WebAssembly.Module.imports(module as WebAssembly.Module);
-  const missing = REQUIRED_EXPORTS.filter(({ name, kind }) => kinds.get(name) !== kind).map(({ name }) => name);
-  if (missing.length > 0 || imports.some((i) => !(i.module === 'env' && i.name === 'memory'))) {
+  // Loops rather than callbacks: each callback would be one more function to compile in a new worker.
+  const kinds = new Map<string, string>();
+  for (const e of exportList) kinds.set(e.name, e.kind);
+  const missing: string[] = [];
+  for (const { name, kind } of REQUIRED_EXPORTS) if (kinds.get(name) !== kind) missing.push(name);
+  let foreign = false;
+  for (const i of WebAssembly.Module.imports(module as WebAssembly.Module)) if (!(i.module === 'env' && i.name === 'memory')) foreign = true;
+  if (missing.length > 0 || foreign) {
     throw handleError(
       where,
       `.module is not this library's Wasm core (${missing.length ? `it lacks the exports ${missing.join(', ')}` : 'it imports more than env.memory'})`,

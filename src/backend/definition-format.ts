@@ -73,7 +73,17 @@ export const definitionHash = (function (bytes: Uint8Array): number {
   const padded = new Uint8Array((bytes.length + 3) & ~3);
   padded.set(bytes);
   const words = new Uint32Array(padded.buffer);
-  let hash = Math.imul(0x811c9dc5 ^ bytes.length, 0x01000193) >>> 0;
-  for (let i = 0; i < words.length; i++) hash = Math.imul(hash ^ words[i]!, 0x01000193) >>> 0;
-  return hash;
+  // Kept as a 32-bit signed integer, made unsigned once: `Math.imul` and `^` see the same 32 bits
+  // either way. Four words a turn: fewer steps of the loop for the interpreter.
+  let hash = Math.imul(0x811c9dc5 ^ bytes.length, 0x01000193);
+  const n = words.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    hash = Math.imul(hash ^ words[i]!, 0x01000193);
+    hash = Math.imul(hash ^ words[i + 1]!, 0x01000193);
+    hash = Math.imul(hash ^ words[i + 2]!, 0x01000193);
+    hash = Math.imul(hash ^ words[i + 3]!, 0x01000193);
+  }
+  for (; i < n; i++) hash = Math.imul(hash ^ words[i]!, 0x01000193);
+  return hash >>> 0;
 });

@@ -70,7 +70,7 @@ export const wasmCore = (function (module: WebAssembly.Module, memory: WebAssemb
     // Also for a module compiled in another realm (an iframe, a vm context), which the engine
     // instantiates the same although `instanceof` says no.
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    const x = { ...instance.exports } as unknown as WasmExports;
+    const x = instance.exports as unknown as WasmExports;
     // A module of another layout exports the same names: its version global tells them apart.
     if (x.LAYOUT_VERSION.value !== LAYOUT_VERSION) throw new LayoutVersionError(x.LAYOUT_VERSION.value);
     core = adapt(x);
