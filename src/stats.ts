@@ -94,7 +94,9 @@ export class MigrationStats extends RateLimitedStats {
   private constructor(parts: StatsParts, claimLane: boolean) {
     super(STATS_TOKEN, parts, claimLane);
     const fields = this as unknown as Record<CounterName, Stat64>;
-    this.counters = Object.freeze(COUNTER_NAMES.map((name) => fields[name]));
+    const counters: Stat64[] = [];
+    for (const name of COUNTER_NAMES) counters.push(fields[name]);
+    this.counters = Object.freeze(counters);
     this.#packetCore = parts.core;
     this.#aimPackets();
     Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });

@@ -22,8 +22,12 @@ export interface LaneClaim {
   readonly owned: boolean;
 }
 
-const header64 = (buffer: ArrayBufferLike) => new BigUint64Array(buffer, 0, HEADER_BYTES >> 3);
-const header32 = (buffer: ArrayBufferLike) => new Uint32Array(buffer, 0, HEADER_BYTES >> 2);
+const header64 = (function (buffer: ArrayBufferLike) {
+  return new BigUint64Array(buffer, 0, HEADER_BYTES >> 3);
+});
+const header32 = (function (buffer: ArrayBufferLike) {
+  return new Uint32Array(buffer, 0, HEADER_BYTES >> 2);
+});
 
 // Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
 // loads, not at its first call, which in a new worker is after the handle arrived (design.md).

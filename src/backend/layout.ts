@@ -76,7 +76,9 @@ const align = (function (n: number, to: number): number {
  * @returns the layout, or a reason when it does not fit in the largest memory
  */
 export const planLayout = (function (definition: Definition, lanes: number, definitionBytes: number): Layout | string {
-  const byName = new Map(definition.metrics.map((m) => [m.name, m]));
+  // Loops rather than callbacks: each callback would be one more function to compile in a new worker.
+  const byName = new Map<string, MetricSpec>();
+  for (const m of definition.metrics) byName.set(m.name, m);
   const placed = new Map<string, MetricLayout>();
   let base = HEADER_BYTES;
   let lane = 0;
@@ -117,6 +119,8 @@ export const planLayout = (function (definition: Definition, lanes: number, defi
   if (pages > MAX_MEMORY_PAGES) {
     return `it needs ${bytes} bytes with ${lanes} lanes, more than the ${MAX_MEMORY_PAGES * PAGE_BYTES} bytes of the largest memory`;
   }
+  const metrics: MetricLayout[] = [];
+  for (const m of definition.metrics) metrics.push(placed.get(m.name)!);
   return Object.freeze({
     lanes,
     laneStride,
@@ -127,7 +131,7 @@ export const planLayout = (function (definition: Definition, lanes: number, defi
     definitionBytes,
     bytes,
     pages,
-    metrics: Object.freeze(definition.metrics.map((m) => placed.get(m.name)!)),
+    metrics: Object.freeze(metrics),
     limiter,
   });
 });
