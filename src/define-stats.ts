@@ -182,7 +182,10 @@ export async function createParts(where: string, definition: Definition, lanes: 
  */
 export const attachParts = (function (where: string, maker: string, handle: unknown, backend: BackendName): StatsParts {
   const { memory, module } = checkHandle(where, handle);
-  const { definition, layout } = readHeader(memory.buffer, where, maker, (json) => decodeDefinition(where, json));
+  const decode = (function (json: string): Definition {
+    return decodeDefinition(where, json);
+  });
+  const { definition, layout } = readHeader(memory.buffer, where, maker, decode);
   const core = makeCore(where, backend, module, memory);
   return { core, memory, module, definition, layout, fromHandle: true };
 });
@@ -497,8 +500,8 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
 export const attachStats = (async function (handle: StatsHandle, options?: StatsOptions): Promise<SharedStats> {
   const { backend, lane } = checkStatsOptions('attachStats', options);
   const parts = attachParts('attachStats', 'create()', handle, backend);
-  const make = statsMakers.find((maker) => maker.matches(parts.definition));
-  return make ? make.make(parts, lane) : construct(parts, lane);
+  for (const maker of statsMakers) if (maker.matches(parts.definition)) return maker.make(parts, lane);
+  return construct(parts, lane);
 });
 
 /** The stats object of a definition: with the rate limiter's methods when it declares one. */

@@ -247,6 +247,8 @@ export class MigrationStats extends RateLimitedStats {
 }
 
 registerStatsClass({
-  matches: (definition) => firstDifference(QEMU_DEFINITION, definition) === undefined,
+  matches: (function (definition) {
+    return firstDifference(QEMU_DEFINITION, definition) === undefined;
+  }),
   make: (parts, lane) => new (MigrationStats as unknown as new (parts: StatsParts, lane: boolean) => MigrationStats)(parts, lane),
 });
