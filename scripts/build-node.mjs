@@ -19,10 +19,10 @@
 // entry or chunk it ends up in (the plugin below).
 //
 // prom-client and @opentelemetry/api (optional peers) and Node's own modules stay imports.
-// @assemblyscript/loader (a dependency, which dist/ imports) is inside: left as an import, the
-// main entry took about 2 ms more to import in a fresh process (medians of three rounds of 5:
-// 16.4–18.7 ms against 14.1–14.7 ms; a new worker 40 against 38 ms; 2 vCPU, Node 20), the cost of
-// resolving and loading one more package. Not minified: the stack traces of a Node program name
+// A package that dist/ imported would be inside (named on top of each file): left as an import,
+// @assemblyscript/loader, which the library once used, made the main entry take about 2 ms more
+// to import in a fresh process (2 vCPU, Node 20), the cost of resolving and loading one more
+// package. Not minified: the stack traces of a Node program name
 // our functions and lines as written. No source maps: the bundles read much as the TypeScript
 // does without its types, and to give `--enable-source-maps` the .ts line numbers the maps (about
 // 170 kB) would have to ship src/ (about 470 kB) or carry it, for half a megabyte more installed.

@@ -50,13 +50,15 @@ export interface StatsOptions {
 const OPTIONS: OptionSpec<StatsOptions> = { names: { backend: true, lane: true }, example: "{ backend: 'wasm' | 'js' }" };
 const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /** Checks `create`/`attach` options. @internal */
-export function checkStatsOptions(options: unknown): Required<StatsOptions> {
+export const checkStatsOptions = (function (options: unknown): Required<StatsOptions> {
   const { backend = 'wasm', lane = true } = readOptions(options, OPTIONS);
   if (!BACKENDS.includes(backend)) throw optionError('options.backend', backend, "'wasm' or 'js'");
   if (typeof lane !== 'boolean') throw optionError('options.lane', lane, 'true or false');
   return { backend, lane };
-}
+});
 
 /** Any metric of a stats object. */
 export type Metric = Stat64 | StatVector | Histogram;
@@ -134,7 +136,7 @@ const BRAND = Symbol.for('migration-stats.SharedStats');
 /** Every JS core of this thread, by memory (one per memory, so call sites stay monomorphic). */
 const jsCores = new WeakMap<WebAssembly.Memory, JsCore>();
 
-function makeCore(backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
+const makeCore = (function (backend: BackendName, module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
   if (backend === 'js') {
     let core = jsCores.get(memory);
     if (!core) jsCores.set(memory, (core = new JsCore(memory.buffer)));
@@ -150,7 +152,7 @@ function makeCore(backend: BackendName, module: WebAssembly.Module, memory: WebA
     // WebKit's CSP lets the module compile and refuses the instance.
     throw explainCompileError(error);
   }
-}
+});
 
 /**
  * Makes a new memory for `definition` with `lanes` lanes, writes its header, and returns the parts.
@@ -179,12 +181,27 @@ export async function createParts(definition: Definition, lanes: number, backend
  * @param maker - what makes such memories, for the message about a blank one
  * @internal
  */
-export function attachParts(maker: string, handle: unknown, backend: BackendName): StatsParts {
+export const attachParts = (function (maker: string, handle: unknown, backend: BackendName): StatsParts {
   const { memory, module } = checkHandle(handle);
   const { definition, layout } = readHeader(memory.buffer, maker, decodeDefinition);
   const core = makeCore(backend, module, memory);
   return { core, memory, module, definition, layout, fromHandle: true };
-}
+});
+
+/**
+ * Builds the metrics of `parts` for lane `lane` and defines each as a property of `stats`. Outside
+ * the constructor, and parenthesized, so that V8 compiles it when the module loads.
+ */
+const buildMetrics = (function (stats: object, parts: StatsParts, lane: number, holder: object) {
+  const metrics = new Map<string, Built<Metric> & { readonly kind: KindDescription<Metric> }>();
+  for (const entry of parts.layout.metrics) {
+    const kind = kindOf(entry.spec) as KindDescription<Metric>;
+    const built = { ...kind.build(parts, entry, lane, holder), kind };
+    metrics.set(entry.spec.name, built);
+    Object.defineProperty(stats, entry.spec.name, { value: built.metric, enumerable: true });
+  }
+  return metrics;
+});
 
 /**
  * A stats object: the metrics of its definition as properties, in shared memory that every thread
@@ -225,14 +242,7 @@ export class SharedStats {
     // Made from a handle, the memory is known elsewhere: watch for this instance being dropped. A
     // new memory is watched once its handle is read (until then no one else can claim its lanes).
     if (parts.fromHandle) this.#watch();
-    const metrics = new Map<string, Built<Metric> & { readonly kind: KindDescription<Metric> }>();
-    for (const entry of parts.layout.metrics) {
-      const kind = kindOf(entry.spec) as KindDescription<Metric>;
-      const built = { ...kind.build(parts, entry, this.#lane, this.#holder), kind };
-      metrics.set(entry.spec.name, built);
-      Object.defineProperty(this, entry.spec.name, { value: built.metric, enumerable: true });
-    }
-    this.#metrics = metrics;
+    this.#metrics = buildMetrics(this, parts, this.#lane, this.#holder);
     Object.defineProperty(this, BRAND, { value: LAYOUT_VERSION });
     // A class of its own (MigrationStats) adds its properties, then freezes.
     if (new.target === SharedStats || new.target === RateLimitedStats) Object.freeze(this);
@@ -455,20 +465,20 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
  * it. Metrics are properties by name as in the definition (and through `metric(name)`).
  * @throws TypeError when the handle is not a live one of this library
  */
-export async function attachStats(handle: StatsHandle, options?: StatsOptions): Promise<SharedStats> {
+export const attachStats = (async function (handle: StatsHandle, options?: StatsOptions): Promise<SharedStats> {
   return entry('attachStats', () => {
     const { backend, lane } = checkStatsOptions(options);
     const parts = attachParts('create()', handle, backend);
-    const make = statsMakers.find((maker) => maker.matches(parts.definition));
-    return make ? make.make(parts, lane) : construct(parts, lane);
+    for (const maker of statsMakers) if (maker.matches(parts.definition)) return maker.make(parts, lane);
+    return construct(parts, lane);
   });
-}
+});
 
 /** The stats object of a definition: with the rate limiter's methods when it declares one. */
-function construct(parts: StatsParts, lane: boolean): SharedStats {
+const construct = (function (parts: StatsParts, lane: boolean): SharedStats {
   const Class = (parts.definition.rateLimit ? RateLimitedStats : SharedStats) as unknown as StatsConstructor;
   return new Class(TOKEN, parts, lane);
-}
+});
 
 /** Classes with a definition of their own (MigrationStats) that attachStats returns for it. @internal */
 const statsMakers: { matches(definition: Definition): boolean; make(parts: StatsParts, lane: boolean): SharedStats }[] = [];

@@ -472,11 +472,13 @@ function remember(definition: Definition): Definition {
   return definition;
 }
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /**
  * Rebuilds a definition from the JSON a memory holds, with the same checks as `defineStats`.
  * @throws TypeError saying what is wrong with it
  */
-export function decodeDefinition(json: string): Definition {
+export const decodeDefinition = (function (json: string): Definition {
   const seen = known.get(json);
   if (seen !== undefined) return seen;
   let parsed: unknown;
@@ -507,13 +509,13 @@ export function decodeDefinition(json: string): Definition {
   const { definition } = checkDefinition(schema, options);
   if (encodeDefinition(definition) !== json) throw typeFault(`the memory's definition is not in canonical form`);
   return definition;
-}
+});
 
 /**
  * Where two definitions first differ, in words ("schema.bytesPerWorker.length is 8 here and 4 in
  * the memory"), or `undefined` when they are the same.
  */
-export function firstDifference(here: Definition, there: Definition): string | undefined {
+export const firstDifference = (function (here: Definition, there: Definition): string | undefined {
   if (here === there) return undefined;
   if (here.namespace !== there.namespace) return `the namespace is ${JSON.stringify(here.namespace)} here and ${JSON.stringify(there.namespace)} in the memory`;
   const n = Math.max(here.metrics.length, there.metrics.length);
@@ -532,4 +534,4 @@ export function firstDifference(here: Definition, there: Definition): string | u
   const rb = JSON.stringify(there.rateLimit);
   if (ra !== rb) return `options.rateLimit is ${ra} here and ${rb} in the memory`;
   return undefined;
-}
+});

@@ -30,52 +30,59 @@ export interface StatsHandle {
 /** The handle of `MigrationStats` (the same as any stats object's). */
 export type MigrationStatsHandle = StatsHandle;
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /** A frozen handle for a memory and module. */
-export function makeHandle(memory: WebAssembly.Memory, module: WebAssembly.Module): StatsHandle {
+export const makeHandle = (function (memory: WebAssembly.Memory, module: WebAssembly.Module): StatsHandle {
   return Object.freeze({ kind: 'migration-stats', layoutVersion: LAYOUT_VERSION, memory, module });
-}
+});
 
-function isSharedBuffer(buffer: unknown): boolean {
+const isSharedBuffer = (function (buffer: unknown): boolean {
   // `SharedArrayBuffer` is not a global on pages that are not cross-origin isolated, yet a shared
   // memory's buffer still is one: ask its tag, not the constructor.
   return Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]';
-}
+});
 
 /** The `buffer` getter of `WebAssembly.Memory`: it throws for anything that is not a memory. */
 const memoryBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
 
 /** Reads `memory` and `module` from a handle, turning an error of a getter or Proxy into ours. */
-function readFields(handle: object): { memory: unknown; module: unknown } {
+const readFields = (function (handle: object): { memory: unknown; module: unknown } {
   try {
     const { memory, module } = handle as { memory?: unknown; module?: unknown };
     return { memory, module };
   } catch (error) {
     throw handleError(` could not be read (${errorReason(error)}); pass the plain object from stats.handle`);
   }
-}
+});
 
-function checkModule(module: unknown): WebAssembly.Module {
+const checkModule = (function (module: unknown): WebAssembly.Module {
   let exportList: WebAssembly.ModuleExportDescriptor[];
   try {
     exportList = WebAssembly.Module.exports(module as WebAssembly.Module);
   } catch {
     throw handleError(`.module must be the compiled WebAssembly.Module from stats.handle; received ${describe(module)}`);
   }
-  const kinds = new Map(exportList.map((e) => [e.name, e.kind]));
-  const imports = WebAssembly.Module.imports(module as WebAssembly.Module);
-  const missing = REQUIRED_EXPORTS.filter(({ name, kind }) => kinds.get(name) !== kind).map(({ name }) => name);
-  if (missing.length > 0 || imports.some((i) => !(i.module === 'env' && i.name === 'memory'))) {
-    throw handleError(`.module is not this library's Wasm core (${missing.length ? `it lacks the exports ${missing.join(', ')}` : 'it imports more than env.memory'})`,
+  // Loops rather than callbacks: each callback would be one more function to compile in a new worker.
+  const kinds = new Map<string, string>();
+  for (const e of exportList) kinds.set(e.name, e.kind);
+  const missing: string[] = [];
+  for (const { name, kind } of REQUIRED_EXPORTS) if (kinds.get(name) !== kind) missing.push(name);
+  let foreign = false;
+  for (const i of WebAssembly.Module.imports(module as WebAssembly.Module)) if (!(i.module === 'env' && i.name === 'memory')) foreign = true;
+  if (missing.length > 0 || foreign) {
+    throw handleError(
+      `.module is not this library's Wasm core (${missing.length ? `it lacks the exports ${missing.join(', ')}` : 'it imports more than env.memory'})`,
     );
   }
   return module as WebAssembly.Module;
-}
+});
 
 /**
  * Checks that `memory` is a shared `WebAssembly.Memory` (its header is checked by `readHeader`).
  * @throws TypeError of `attach` saying what is wrong
  */
-export function checkMemory(memory: unknown): WebAssembly.Memory {
+export const checkMemory = (function (memory: unknown): WebAssembly.Memory {
   let buffer: ArrayBuffer;
   try {
     buffer = memoryBuffer.call(memory) as ArrayBuffer;
@@ -86,7 +93,7 @@ export function checkMemory(memory: unknown): WebAssembly.Memory {
     throw handleError('.memory is not shared (made without shared: true); only a shared memory can be seen by other threads');
   }
   return memory as WebAssembly.Memory;
-}
+});
 
 /** Marks stats objects of every copy of the library (`SharedStats.isStats`). */
 const STATS_BRAND = Symbol.for('migration-stats.SharedStats');
@@ -115,7 +122,7 @@ function statsInsteadOfHandle(value: object): string | undefined {
  * next, by `readHeader`).
  * @throws TypeError saying what is wrong when `handle` is not a handle of this library
  */
-export function checkHandle(handle: unknown): { memory: WebAssembly.Memory; module: WebAssembly.Module } {
+export const checkHandle = (function (handle: unknown): { memory: WebAssembly.Memory; module: WebAssembly.Module } {
   if (handle === null || typeof handle !== 'object') {
     throw handleError(` must be the object from stats.handle ({ memory, module, … }); received ${describe(handle)}`);
   }
@@ -125,4 +132,4 @@ export function checkHandle(handle: unknown): { memory: WebAssembly.Memory; modu
   const memory = checkMemory(fields.memory);
   const module = checkModule(fields.module);
   return { memory, module };
-}
+});

@@ -92,24 +92,26 @@ function addExact(a: Exact, b: Exact): Exact {
   return BigInt(a) + BigInt(b);
 }
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /** Where cell `i` of a layout entry is, as `Stat64` and `Histogram` take it. */
-function placeOf({ core, layout }: BuildPlace, entry: MetricLayout, i: number) {
+const placeOf = (function ({ core, layout }: BuildPlace, entry: MetricLayout, i: number) {
   return { core, base: entry.base + 8 * i, first: entry.lane < 0 ? -1 : layout.lanesOffset + entry.lane + 8 * i, geometry: layout.geometry };
-}
+});
 
-function statInfo(spec: MetricSpec, where: string) {
+const statInfo = (function (spec: MetricSpec, where: string) {
   return { name: spec.name, cName: spec.cName, unit: spec.unit, kind: spec.kind === 'counter' ? 'add' : 'set', where } as const;
-}
+});
 
 const NO_LABEL: readonly SampleSlot[] = Object.freeze([Object.freeze({ suffix: '', label: undefined })]);
 
 /** A counter or a gauge: one `Stat64` on one cell. */
 const VALUE: KindDescription<Stat64, bigint> = {
   shape: 'value',
-  build(place, entry, lane, holder) {
+  build: (function (place, entry, lane, holder) {
     const stat = stat64Internals.make(statInfo(entry.spec, entry.spec.name), placeOf(place, entry, 0), lane, holder);
     return { metric: stat, useLane: (l) => stat64Internals.useLane(stat, l) };
-  },
+  }),
   slots: () => NO_LABEL,
   read: (stat) => stat.get(),
   samples(stat, out) {
@@ -122,7 +124,7 @@ const VALUE: KindDescription<Stat64, bigint> = {
 /** A vector: one `Stat64` per element, each labelled with its index. */
 const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
   shape: 'vector',
-  build(place, entry, lane, holder) {
+  build: (function (place, entry, lane, holder) {
     const { spec } = entry;
     // Elements are made when first used: attach makes none. `lane` is where new ones add.
     const made: Stat64[] = [];
@@ -138,7 +140,7 @@ const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
         for (const stat of made) stat64Internals.useLane(stat, l);
       },
     };
-  },
+  }),
   slots: (spec) => Array.from({ length: spec.length }, (_, i) => ({ suffix: '', label: [spec.label, String(i)] as const })),
   read: (vector) => vector.values(),
   samples(vector, out) {
@@ -159,11 +161,11 @@ function cumulate(out: Exact[], buckets: number): void {
 /** A histogram: its buckets then its sum; read as cumulative `_bucket`s, `_sum`, `_count`. */
 const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   shape: 'histogram',
-  build(place, entry, lane, holder) {
+  build: (function (place, entry, lane, holder) {
     const { spec } = entry;
     const histogram = histogramInternals.make(spec.name, spec.unit, { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits }, lane, holder);
     return { metric: histogram, useLane: (l) => histogramInternals.useLane(histogram, l) };
-  },
+  }),
   slots(spec, le = []) {
     const slots: SampleSlot[] = Array.from({ length: spec.buckets }, (_, i) => ({ suffix: '_bucket', label: ['le', le[i] ?? ''] as const }));
     slots.push({ suffix: '_sum', label: undefined }, { suffix: '_count', label: undefined });
@@ -188,7 +190,7 @@ export type AnyKind = (typeof KINDS)[keyof typeof KINDS];
  * The kind a metric of the definition is: the one place that tells them apart.
  * @internal
  */
-export function kindOf(spec: MetricSpec): AnyKind {
+export const kindOf = (function (spec: MetricSpec): AnyKind {
   if (spec.kind === 'histogram') return HISTOGRAM;
   return spec.length > 0 ? VECTOR : VALUE;
-}
+});

@@ -37,45 +37,47 @@ export function unreadableError(path: string, error: unknown, what: 'object' | '
   return typeFault(`${path} could not be read (${errorReason(error)}); pass a plain ${what}`);
 }
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /**
  * Reads one member of an argument. Call it once per member and keep what it returns.
  * @param path - the member as messages name it (`options.labels.vm`)
  * @returns `object[key]`
  * @throws TypeError naming `path` when a getter or a Proxy trap throws (its error is named, not passed on)
  */
-export function readMember(path: string, object: object, key: string | number): unknown {
+export const readMember = (function (path: string, object: object, key: string | number): unknown {
   try {
     return (object as Record<string | number, unknown>)[key];
   } catch (error) {
     throw unreadableError(path, error, 'value');
   }
-}
+});
 
 /**
  * Whether `value` is an object that holds named values: not an array, a function, a `Date`, a `Map`
  * or another built-in with its own meaning.
  * @throws TypeError naming `path` when even that cannot be asked (a revoked Proxy, a throwing trap)
  */
-export function isPlainObject(path: string, value: unknown): value is object {
+export const isPlainObject = (function (path: string, value: unknown): value is object {
   if (value === null || typeof value !== 'object') return false;
   try {
     return Object.prototype.toString.call(value) === '[object Object]';
   } catch (error) {
     throw unreadableError(path, error, 'object');
   }
-}
+});
 
 /**
  * The own enumerable string keys of an argument.
  * @throws TypeError naming `path` when a Proxy trap throws
  */
-export function keysOf(path: string, value: object): string[] {
+export const keysOf = (function (path: string, value: object): string[] {
   try {
     return Object.keys(value);
   } catch (error) {
     throw unreadableError(path, error, 'object');
   }
-}
+});
 
 /** Sets `key` on a fresh object even when it is `__proto__`, which plain assignment would not. */
 function define(target: Record<string, unknown>, key: string, value: unknown): void {
@@ -144,7 +146,7 @@ export interface OptionSpec<T> {
  *   that is not an option, or a key whose value cannot be read (the getter's or the Proxy's error
  *   is named, not passed on)
  */
-export function readOptions<T extends object>(value: unknown, spec: OptionSpec<T>): Readonly<Partial<T>> {
+export const readOptions = (function <T extends object>(value: unknown, spec: OptionSpec<T>): Readonly<Partial<T>> {
   const { names, example, what = 'options', noun = 'option', required = false, notTaken = {} } = spec;
   if (value === undefined && !required) return Object.freeze({});
   if (!isPlainObject(what, value)) {
@@ -164,4 +166,4 @@ export function readOptions<T extends object>(value: unknown, spec: OptionSpec<T
     if (known) out[key] = given;
   }
   return Object.freeze(out) as Readonly<Partial<T>>;
-}
+});

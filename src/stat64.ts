@@ -85,9 +85,14 @@ export class Stat64 {
 
   static {
     stat64Internals = {
-      make: (info, place, lane, holder) => new Stat64(TOKEN, info, place, lane, holder),
+      // Parenthesized: compiled when the module loads, not at a new worker's first attach.
+      make: (function (info, place, lane, holder) {
+        return new Stat64(TOKEN, info, place, lane, holder);
+      }),
       useLane: (stat, lane) => stat.#useLane(lane),
-      addAddr: (stat) => stat.#addAddr,
+      addAddr: (function (stat) {
+        return stat.#addAddr;
+      }),
       exact: (stat) => {
         const n = stat.#first >= 0 ? stat.#core.sumNum(stat.#base, stat.#first, stat.#geometry) : stat.#core.loadNum(stat.#base);
         return n >= 0 ? n : stat.get();

@@ -99,7 +99,9 @@ export class MigrationStats extends RateLimitedStats {
   private constructor(parts: StatsParts, claimLane: boolean) {
     super(STATS_TOKEN, parts, claimLane);
     const fields = this as unknown as Record<CounterName, Stat64>;
-    this.counters = Object.freeze(COUNTER_NAMES.map((name) => fields[name]));
+    const counters: Stat64[] = [];
+    for (const name of COUNTER_NAMES) counters.push(fields[name]);
+    this.counters = Object.freeze(counters);
     this.#packetCore = parts.core;
     this.#limiter = this.limiter('MigrationStats');
     this.#exceeded = this.#limiter.exceeded;
@@ -257,6 +259,8 @@ export class MigrationStats extends RateLimitedStats {
 }
 
 registerStatsClass({
-  matches: (definition) => firstDifference(QEMU_DEFINITION, definition) === undefined,
+  matches: (function (definition) {
+    return firstDifference(QEMU_DEFINITION, definition) === undefined;
+  }),
   make: (parts, lane) => new (MigrationStats as unknown as new (parts: StatsParts, lane: boolean) => MigrationStats)(parts, lane),
 });

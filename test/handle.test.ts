@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createContext, runInContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { attachStats, defineStats, MigrationStats, type MigrationStatsHandle } from '../dist/index.js';
@@ -180,5 +180,17 @@ describe('attach refuses what is not a live handle', () => {
       await expect(MigrationStats.attach(handle, { backend }), label).rejects.toThrow(TypeError);
       await expect(MigrationStats.attach(handle, { backend }), label).rejects.toThrow(message);
     }
+  });
+});
+
+describe('the attach path in the Node build (dist/node/)', () => {
+  it('keeps its functions parenthesized, so that V8 compiles them when the module loads', () => {
+    const code = readdirSync('dist/node')
+      .filter((file) => file.endsWith('.js'))
+      .map((file) => readFileSync(`dist/node/${file}`, 'utf8'))
+      .join('\n');
+    const names = ['checkStatsOptions', 'checkHandle', 'checkMemory', 'checkModule', 'readHeader', 'definitionHash', 'decodeDefinition', 'planLayout', 'attachParts', 'makeCore', 'wasmCore', 'claimLane', 'kindOf', 'attachStats'];
+    const plain = names.filter((name) => !new RegExp(`(?:var|const) ${name} = \\((?:async )?function ?\\(`).test(code));
+    expect(plain).toEqual([]);
   });
 });

@@ -4,7 +4,8 @@
 // Each sample is a fresh worker (bench/attach-worker.mjs) that has already imported the library
 // (the package's Node build, dist/node/, as users load it), as any worker that uses it would
 // have; the handle goes to it by postMessage, and it times the attach and one add from the
-// message's arrival (and, on the wall clock, from the postMessage).
+// message's arrival (and, on the wall clock, from the postMessage). Beside them, prom-client's
+// first `Counter` use in a new worker that imported prom-client, timed the same way.
 // The suite reports the median of the samples, and stops the bench unless the counter ends at
 // exactly one add per sample.
 import { num } from '../format.mjs';
@@ -54,11 +55,30 @@ export default {
         samplesMs: samples.map((s) => s.attachMs),
       };
     }
+    log(`attach: ${config.attachSamples} new workers, prom-client's first Counter use`);
+    const promSamples = [];
+    for (let k = 0; k < config.attachSamples; k++) {
+      const { worker } = await start(WORKER, { promClient: true });
+      try {
+        const sample = await ask(worker, { postedAt: wallMs() });
+        if (sample.value !== 1) throw new Error('bench stopped: a prom-client sample lost its inc');
+        promSamples.push(sample);
+      } finally {
+        await worker.terminate();
+      }
+    }
+    data.promClient = {
+      medianMs: median(promSamples.map((s) => s.attachMs)),
+      medianFromPostMs: median(promSamples.map((s) => s.postedMs)),
+      samplesMs: promSamples.map((s) => s.attachMs),
+    };
     return {
       notes: [
         `Attach in a new worker (handle received → first add done, median of ${config.attachSamples}): Wasm ${num(data.wasm.medianMs, 3)} ms, pure JS ${num(data.js.medianMs, 3)} ms` +
           ` (from postMessage: Wasm ${num(data.wasm.medianFromPostMs, 3)} ms, JS ${num(data.js.medianFromPostMs, 3)} ms)`,
         `The same for stats of 10,000 series (10 vectors × 1,000, attachStats): Wasm ${num(data.series_wasm.medianMs, 3)} ms, pure JS ${num(data.series_js.medianMs, 3)} ms`,
+        `prom-client's first Counter use in a new worker that imported it (message received → new Counter + inc() done, median of ${config.attachSamples}): ${num(data.promClient.medianMs, 3)} ms` +
+          ` (from postMessage: ${num(data.promClient.medianFromPostMs, 3)} ms)`,
       ],
       ratios: {},
       data,

@@ -50,11 +50,13 @@ export interface Definition {
   readonly rateLimit: RateLimitSpec | null;
 }
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /** Cells of a metric: one per value; a histogram's buckets and its sum. */
-export function cellCount(metric: MetricSpec): number {
+export const cellCount = (function (metric: MetricSpec): number {
   if (metric.kind === 'histogram') return metric.buckets + 1;
   return metric.length === 0 ? 1 : metric.length;
-}
+});
 
 /** The definition as JSON text, for the memory. */
 export function encodeDefinition(definition: Definition): string {
@@ -67,11 +69,21 @@ export function encodeDefinition(definition: Definition): string {
  * the length. A quarter of byte-wise FNV-1a's steps: it runs once per attach, often in a new worker
  * before V8 has optimised anything, where every step of the loop counts.
  */
-export function definitionHash(bytes: Uint8Array): number {
+export const definitionHash = (function (bytes: Uint8Array): number {
   const padded = new Uint8Array((bytes.length + 3) & ~3);
   padded.set(bytes);
   const words = new Uint32Array(padded.buffer);
-  let hash = Math.imul(0x811c9dc5 ^ bytes.length, 0x01000193) >>> 0;
-  for (let i = 0; i < words.length; i++) hash = Math.imul(hash ^ words[i]!, 0x01000193) >>> 0;
-  return hash;
-}
+  // Kept as a 32-bit signed integer, made unsigned once: `Math.imul` and `^` see the same 32 bits
+  // either way. Four words a turn: fewer steps of the loop for the interpreter.
+  let hash = Math.imul(0x811c9dc5 ^ bytes.length, 0x01000193);
+  const n = words.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    hash = Math.imul(hash ^ words[i]!, 0x01000193);
+    hash = Math.imul(hash ^ words[i + 1]!, 0x01000193);
+    hash = Math.imul(hash ^ words[i + 2]!, 0x01000193);
+    hash = Math.imul(hash ^ words[i + 3]!, 0x01000193);
+  }
+  for (; i < n; i++) hash = Math.imul(hash ^ words[i]!, 0x01000193);
+  return hash >>> 0;
+});

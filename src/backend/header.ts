@@ -55,6 +55,8 @@ export interface MemoryLayout {
   readonly layout: Layout;
 }
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /**
  * Checks the header of a shared memory's buffer and returns its definition and layout.
  * @param maker - what makes such memories, for the message about a blank one (`MigrationStats.create()`)
@@ -63,12 +65,14 @@ export interface MemoryLayout {
  * @returns the memory's definition and layout
  * @throws TypeError (as `attach`'s handle error) naming the first thing that is not as it must be
  */
-export function readHeader(buffer: ArrayBufferLike, maker: string, decode: (json: string) => Definition): MemoryLayout {
+export const readHeader = (function (buffer: ArrayBufferLike, maker: string, decode: (json: string) => Definition): MemoryLayout {
   if (buffer.byteLength < HEADER_BYTES) {
     throw handleError(`.memory is ${buffer.byteLength} bytes, smaller than the ${HEADER_BYTES}-byte header`);
   }
   const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >> 2);
-  const field = (offset: number): number => Atomics.load(u32, offset >> 2);
+  const field = (function (offset: number): number {
+    return Atomics.load(u32, offset >> 2);
+  });
   const magic = field(HDR_MAGIC);
   if (magic === 0) {
     throw handleError(`.memory is blank: it has no migration-stats header, so it was not made by ${maker}`);
@@ -107,9 +111,9 @@ export function readHeader(buffer: ArrayBufferLike, maker: string, decode: (json
   }
   const layout = planLayout(definition, lanes, length);
   if (typeof layout === 'string') return bad(`its definition does not fit: ${layout}`);
-  const expect = (name: string, at: number, value: number): void => {
+  const expect = (function (name: string, at: number, value: number): void {
     if (field(at) !== value) bad(`its ${name} is ${field(at)}, but its definition with ${lanes} lanes puts it at ${value}`);
-  };
+  });
   expect('lane stride', HDR_LANE_STRIDE, layout.laneStride);
   expect('lanes offset', HDR_LANES_OFFSET, layout.lanesOffset);
   expect('end of the cells', HDR_CELLS_END, layout.cellsEnd);
@@ -125,4 +129,4 @@ export function readHeader(buffer: ArrayBufferLike, maker: string, decode: (json
   if (bitmap >> BigInt(lanes) !== 0n) bad(`its lane bitmap 0x${bitmap.toString(16)} marks lanes past its ${lanes} lanes`);
   if (bitmap >> BigInt(ever) !== 0n) bad(`its lane bitmap 0x${bitmap.toString(16)} marks lanes past the ${ever} ever claimed`);
   return { definition, layout };
-}
+});

@@ -22,11 +22,17 @@ export interface LaneClaim {
   readonly owned: boolean;
 }
 
-const header64 = (buffer: ArrayBufferLike) => new BigUint64Array(buffer, 0, HEADER_BYTES >> 3);
-const header32 = (buffer: ArrayBufferLike) => new Uint32Array(buffer, 0, HEADER_BYTES >> 2);
+const header64 = (function (buffer: ArrayBufferLike) {
+  return new BigUint64Array(buffer, 0, HEADER_BYTES >> 3);
+});
+const header32 = (function (buffer: ArrayBufferLike) {
+  return new Uint32Array(buffer, 0, HEADER_BYTES >> 2);
+});
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /** Raises the lanes-ever word to at least `count` (readers sum that many lanes). */
-function raiseLanesEver(u32: Uint32Array, count: number): void {
+const raiseLanesEver = (function (u32: Uint32Array, count: number): void {
   let ever = Atomics.load(u32, HDR_LANES_EVER >> 2);
   while (ever < count) {
     const seen = Atomics.compareExchange(u32, HDR_LANES_EVER >> 2, ever, count);
@@ -34,13 +40,13 @@ function raiseLanesEver(u32: Uint32Array, count: number): void {
     if (seen === ever) return;
     ever = seen;
   }
-}
+});
 
 /**
  * Claims a lane of a memory with `lanes` lanes: the lowest one without an owner, else a shared one.
  * @returns the lane, and whether this claim owns it
  */
-export function claimLane(buffer: ArrayBufferLike, lanes: number): LaneClaim {
+export const claimLane = (function (buffer: ArrayBufferLike, lanes: number): LaneClaim {
   const u64 = header64(buffer);
   const u32 = header32(buffer);
   const all = (1n << BigInt(lanes)) - 1n;
@@ -64,7 +70,7 @@ export function claimLane(buffer: ArrayBufferLike, lanes: number): LaneClaim {
   const lane = turn % lanes;
   raiseLanesEver(u32, lanes);
   return { lane, owned: false };
-}
+});
 
 /** Clears lane `lane`'s mark: it has no owner any more. */
 export function releaseLane(buffer: ArrayBufferLike, lane: number): void {
@@ -102,12 +108,12 @@ const registry =
  * then no one else can claim its lanes, and holding the memory would only keep it from being freed.
  * @returns whether the holder is watched (false when {@link MAX_WATCHED} are already)
  */
-export function releaseWhenCollected(holder: object, buffer: ArrayBufferLike, lane: number): boolean {
+export const releaseWhenCollected = (function (holder: object, buffer: ArrayBufferLike, lane: number): boolean {
   if (!registry || watched >= MAX_WATCHED) return false;
   registry.register(holder, { buffer, lane }, holder);
   watched++;
   return true;
-}
+});
 
 /** Cancels {@link releaseWhenCollected}, after the holder gave its lane back itself. */
 export function forgetLane(holder: object): void {

@@ -64,25 +64,31 @@ export interface Layout {
   readonly limiter: LimiterLayout | null;
 }
 
-const align = (n: number, to: number): number => Math.ceil(n / to) * to;
+const align = (function (n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+});
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /**
  * Plans the layout of `definition` with `lanes` lanes.
  * @param definitionBytes - length of the definition's UTF-8 JSON
  * @returns the layout, or a reason when it does not fit in the largest memory
  */
-export function planLayout(definition: Definition, lanes: number, definitionBytes: number): Layout | string {
-  const byName = new Map(definition.metrics.map((m) => [m.name, m]));
+export const planLayout = (function (definition: Definition, lanes: number, definitionBytes: number): Layout | string {
+  // Loops rather than callbacks: each callback would be one more function to compile in a new worker.
+  const byName = new Map<string, MetricSpec>();
+  for (const m of definition.metrics) byName.set(m.name, m);
   const placed = new Map<string, MetricLayout>();
   let base = HEADER_BYTES;
   let lane = 0;
-  const place = (spec: MetricSpec): void => {
+  const place = (function (spec: MetricSpec): void {
     const cells = cellCount(spec);
     const laned = spec.kind !== 'gauge';
     placed.set(spec.name, { spec, cells, base, lane: laned ? lane : -1 });
     base += 8 * cells;
     if (laned) lane += 8 * cells;
-  };
+  });
   let limiter: LimiterLayout | null = null;
   const rateLimit = definition.rateLimit;
   if (rateLimit) {
@@ -113,6 +119,8 @@ export function planLayout(definition: Definition, lanes: number, definitionByte
   if (pages > MAX_MEMORY_PAGES) {
     return `it needs ${bytes} bytes with ${lanes} lanes, more than the ${MAX_MEMORY_PAGES * PAGE_BYTES} bytes of the largest memory`;
   }
+  const metrics: MetricLayout[] = [];
+  for (const m of definition.metrics) metrics.push(placed.get(m.name)!);
   return Object.freeze({
     lanes,
     laneStride,
@@ -123,7 +131,7 @@ export function planLayout(definition: Definition, lanes: number, definitionByte
     definitionBytes,
     bytes,
     pages,
-    metrics: Object.freeze(definition.metrics.map((m) => placed.get(m.name)!)),
+    metrics: Object.freeze(metrics),
     limiter,
   });
-}
+});

@@ -1,16 +1,16 @@
 /**
- * Compiles and instantiates the Wasm core: the one place that does, through `@assemblyscript/loader`.
+ * Compiles and instantiates the Wasm core: the one place that does.
  *
  * The release `.wasm` is embedded as base64 (`wasm-binary.js`, written into dist/ at build), so Node,
  * browsers and bundlers all get the bytes with no file loading and no configuration. Instances are
- * made with the loader's `instantiateSync` from an already compiled module: its asynchronous
- * `instantiate` first asks whether its argument is a fetch `Response`, and in Node that one
- * question loads the whole fetch stack (measured: 16–19 ms added to a new worker's first attach).
- * The synchronous path skips it; the module is under 4 KB, the size browsers allow a page's main
- * thread to instantiate synchronously.
+ * made with `new WebAssembly.Instance` from an already compiled module, synchronously: the
+ * asynchronous `WebAssembly.instantiate` gains nothing for a module under 4 KB (the size browsers
+ * allow a page's main thread to instantiate synchronously), and the core needs no glue: it imports
+ * only its memory, and its exports are called as they are. Through `@assemblyscript/loader`'s
+ * `instantiateSync`, whose glue (helpers for strings and arrays the core does not use) ran cold in
+ * each new worker, an attach took about 0.8 ms more.
  * @packageDocumentation
  */
-import { instantiateSync } from '@assemblyscript/loader';
 import { FUNCTION_NAMES, LAYOUT_VERSION, type StatsCoreExports } from './abi.js';
 import type { Core } from './core.js';
 import { statsCoreWasm } from './wasm-binary.js';
@@ -54,34 +54,33 @@ export class LayoutVersionError extends Error {
  */
 const cores = new WeakMap<WebAssembly.Module, WeakMap<WebAssembly.Memory, Core>>();
 
+// Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
+// loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /**
  * The Wasm core of this thread on `memory`. Instantiation writes nothing to the memory: the module
  * has no start function and no data segment.
  * @throws WebAssembly.LinkError when the memory does not fit the module; {@link LayoutVersionError}
  *   when the module is of another layout version
  */
-export function wasmCore(module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
+export const wasmCore = (function (module: WebAssembly.Module, memory: WebAssembly.Memory): Core {
   let byMemory = cores.get(module);
   if (!byMemory) cores.set(module, (byMemory = new WeakMap()));
   let core = byMemory.get(memory);
   if (!core) {
-    const imports = { env: { memory } };
-    // The loader tells a module from bytes with `instanceof`, which is false for a module compiled
-    // in another realm (an iframe, a vm context): it would then try to compile the module object
-    // as bytes. Such a module is instantiated directly, as the loader would have.
-    const instance =
-      module instanceof WebAssembly.Module ? instantiateSync(module, imports).instance : new WebAssembly.Instance(module, imports);
-    const x = { ...instance.exports } as unknown as WasmExports;
+    // Also for a module compiled in another realm (an iframe, a vm context), which the engine
+    // instantiates the same although `instanceof` says no.
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    const x = instance.exports as unknown as WasmExports;
     // A module of another layout exports the same names: its version global tells them apart.
     if (x.LAYOUT_VERSION.value !== LAYOUT_VERSION) throw new LayoutVersionError(x.LAYOUT_VERSION.value);
     core = adapt(x);
     byMemory.set(memory, core);
   }
   return core;
-}
+});
 
 /** The exports as a {@link Core}: i64 results made unsigned. */
-function adapt(x: WasmExports): Core {
+const adapt = (function (x: WasmExports): Core {
   // Wrappers call exports held in constants: through the exports object each call measured ~1.5 ns slower.
   const { load, sum, groupSum } = x;
   return {
@@ -109,4 +108,4 @@ function adapt(x: WasmExports): Core {
     rateReset: x.rateReset,
     rateExceeded: x.rateExceeded,
   };
-}
+});
