@@ -124,3 +124,12 @@ describe('migration-stats simulate --qmp', () => {
     expect(run.stderr.split('\n')[0]).toBe(`migration-stats simulate: ${message}`);
   });
 });
+
+describe('simulate --help: the QMP flags', () => {
+  it('lists --qmp, --incoming-qmp and --incoming, each on a line of its own', async () => {
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [BIN, 'simulate', '--help'], (error, out) => (error ? reject(error) : resolve(out))),
+    );
+    for (const flag of ['--qmp ADDRESS', '--incoming-qmp ADDRESS', '--incoming URI']) expect(stdout).toMatch(new RegExp(`^  ${flag} `, 'm'));
+  });
+});

@@ -3,7 +3,7 @@
 // query-migrate, the events QEMU sent before each reply written before it. The outcomes do not
 // depend on timing: the script moves only when the watcher asks.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,7 +156,31 @@ describe('migration-stats watch: no outcome (exit 3, one line)', () => {
     program.child.kill('SIGINT');
     expect(await program.done).toBe(130);
     server.close();
-    expect(program.stderr()).toBe('migration-stats watch: stopped while waiting for a migration to start by SIGINT\n');
+    expect(program.stderr()).toBe('migration-stats watch: stopped by SIGINT while waiting for a migration to start\n');
+  });
+
+  it('--timeout expiring on a monitor that never greets (another client holds it): the line says so', async () => {
+    const path = join(dir, 'silent.sock');
+    const server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    const { code, stdout, stderr } = await run('--qmp', `unix:${path}`, '--timeout', '0.2');
+    server.close();
+    expect(code).toBe(3);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      `migration-stats watch: --timeout 0.2 s expired while connecting: no QMP greeting from unix:${path} (QEMU serves one client per monitor: is another one connected?)\n`,
+    );
+  });
+
+  it.each([
+    ['a regular file', () => writeFileSync(join(dir, 'plain.qmp'), ''), 'plain.qmp'],
+    ['a directory', () => mkdirSync(join(dir, 'folder.qmp')), 'folder.qmp'],
+  ])('a path that is %s: says what it is, not that nothing listens', async (kind, make, name) => {
+    make();
+    const { code, stdout, stderr } = await run('--qmp', `unix:${join(dir, name)}`);
+    expect(code).toBe(3);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(`migration-stats watch: ${join(dir, name)} is ${kind}, not a QMP socket\n`);
   });
 
   it('--timeout expiring while no migration starts', async () => {
@@ -210,7 +234,10 @@ describe('migration-stats watch: outcomes', () => {
     const { code, stdout, stderr } = await run('--qmp', address, '--interval', '1');
     server.close();
     expect(code).toBe(1);
-    expect(stderr).toBe(`\n${line}\n`);
+    // The verdict alone on stderr; the blank line before it stays with the report on stdout.
+    expect(stderr).toBe(`${line}\n`);
+    const info = readTranscript(name).replies.get('human-monitor-command') as string;
+    expect(stdout.endsWith(`\n\n${info}\n`)).toBe(true);
     expect(stdout).toContain('Migration status: ');
   });
 

@@ -13,6 +13,7 @@ import {
   qemuVersion,
   type WatchOutcome,
 } from '../dist/qemu/index.js';
+import { parseQmp } from '../dist/qemu/qmp-wire.js';
 import { FakeSession, readRecord, readTranscript, type Step } from './qmp-transcript.js';
 import { BACKENDS } from './helpers.js';
 import { spawnSync } from 'node:child_process';
@@ -222,6 +223,36 @@ describe('watchQemu: how it follows', () => {
     expect(error).toBeInstanceOf(QemuWatchError);
     expect((error as QemuWatchError).reason).toBe('closed');
     expect((error as Error).message).toBe('QEMU closed the monitor connection (the connection was reset) during the migration (status active, pass 1)');
+  });
+
+  it('QEMU shutting down mid-way (SIGINT to QEMU): the message names its SHUTDOWN event and the MIGRATION status after it', async () => {
+    // QEMU 7.2 on SIGINT during a migration: SHUTDOWN (host-signal), MIGRATION cancelling, then the monitor closes.
+    const transcript = readTranscript('cancel');
+    const running = transcript.steps.find((step) => step.reply.status === 'active' && (step.reply.ram as { 'dirty-sync-count'?: bigint } | undefined)?.['dirty-sync-count'] !== undefined)!;
+    const pass = (running.reply.ram as { 'dirty-sync-count': bigint })['dirty-sync-count'];
+    const event = (text: string) => parseQmp(text) as unknown as Step['events'][number];
+    const steps: Step[] = [
+      { ...running, events: [] },
+      {
+        ...running,
+        events: [
+          event('{"timestamp": {"seconds": 1796651000, "microseconds": 1}, "event": "SHUTDOWN", "data": {"guest": false, "reason": "host-signal"}}'),
+          event('{"timestamp": {"seconds": 1796651000, "microseconds": 2}, "event": "MIGRATION", "data": {"status": "cancelling"}}'),
+        ],
+      },
+    ];
+    const session = new FakeSession(transcript, { auto: false, steps, events: true });
+    const run = watchQemu({ session, interval: 2 ** 31 - 1 }).catch((e: unknown) => e);
+    await session.waitFor('query-migrate', 1);
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+    session.advance();
+    session.quit();
+    const error = (await run) as QemuWatchError;
+    expect(error).toBeInstanceOf(QemuWatchError);
+    expect(error.reason).toBe('closed');
+    expect(error.message).toBe(
+      `QEMU closed the monitor connection (the connection was reset) during the migration (status cancelling, pass ${pass}), after QEMU's SHUTDOWN event (host-signal)`,
+    );
   });
 
   it('an abort while waiting rejects with reason aborted and the signal\'s reason as cause', async () => {

@@ -71,6 +71,7 @@ export function simulateUsage(): string {
     `  ${''.padEnd(24)}a client's migrate; serves until the client's quit`,
     `  ${'--incoming-qmp ADDRESS'.padEnd(24)}serve the destination's QMP too (repeatable), listening at`,
     `  ${''.padEnd(24)}--incoming URI (tcp: or unix:), or where migrate-incoming says`,
+    `  ${'--incoming URI'.padEnd(24)}where the destination listens, as QEMU's -incoming (nothing listens)`,
     `  ${'--json'.padEnd(24)}print the query-migrate JSON instead of the report`,
     `  ${'-h, --help'.padEnd(24)}show this help`,
     '',

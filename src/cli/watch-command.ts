@@ -289,10 +289,12 @@ export async function watchCommand(args: readonly string[], io: CommandIo, conne
     if (error instanceof QemuWatchError && error.reason === 'aborted') {
       const reason: unknown = io.signal?.aborted ? io.signal.reason : undefined;
       if (reason === 'SIGINT' || reason === 'SIGTERM') {
-        io.stderr.write(`migration-stats watch: ${error.message} by ${reason}\n`);
+        io.stderr.write(`migration-stats watch: ${error.message.replace(/^stopped/, `stopped by ${reason}`)}\n`);
         return reason === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
       }
-      return fail(`--timeout ${request.timeoutMs! / 1000} s expired ${error.message.replace(/^stopped /, '')}`);
+      // Connected but never greeted: most often another client holds the monitor.
+      const hint = error.message === 'stopped while connecting' ? `: no QMP greeting from ${qmp} (QEMU serves one client per monitor: is another one connected?)` : '';
+      return fail(`--timeout ${request.timeoutMs! / 1000} s expired ${error.message.replace(/^stopped /, '')}${hint}`);
     }
     return fail(error instanceof Error ? error.message : String(error));
   } finally {
@@ -303,7 +305,8 @@ export async function watchCommand(args: readonly string[], io: CommandIo, conne
   if (json) writeWatchJson(io.stdout, outcome);
   else if (outcome.infoMigrate !== undefined) io.stdout.write(`\n${outcome.infoMigrate}`);
   else io.stdout.write(`\n${formatQmp(outcome.last, { type: null })}\n`);
-  (outcome.exitCode === 0 ? live : io.stderr).write(`${json ? '' : '\n'}${verdict(outcome)}\n`);
+  if (!json) io.stdout.write('\n');
+  (outcome.exitCode === 0 ? live : io.stderr).write(`${verdict(outcome)}\n`);
   if (server) {
     if (io.signal && !io.signal.aborted) {
       io.stderr.write('Still serving /metrics: stop with SIGINT or SIGTERM\n');

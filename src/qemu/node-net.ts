@@ -40,7 +40,7 @@ export interface NodeNet {
 
 /** `node:fs/promises`, as much of it as QMP uses. */
 export interface NodeFs {
-  lstat(path: string): Promise<{ isSocket(): boolean }>;
+  lstat(path: string): Promise<{ isSocket(): boolean; isFile(): boolean; isDirectory(): boolean }>;
   rm(path: string, options: { readonly force: boolean }): Promise<void>;
 }
 

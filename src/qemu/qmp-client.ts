@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { describe } from '../errors.js';
-import { nodeNet, type NodeSocket } from './node-net.js';
+import { nodeFs, nodeNet, type NodeSocket } from './node-net.js';
 import { formatQmp, type QmpValue } from './qmp-json.js';
 import { parseQmp, parseQmpAddress, QmpError, QmpReader, type QmpEvent, type QmpObject, type QmpSession } from './qmp-wire.js';
 
@@ -70,6 +70,16 @@ function connectError(address: string, where: { readonly path: string } | { read
       return new QmpConnectionError('not-qmp', `${path} is not a socket`);
     default:
       return new QmpConnectionError('unreachable', `cannot connect to QMP at ${address}: ${error.code ?? error.message}`);
+  }
+}
+
+/** `'a directory'` or `'a regular file'` when `path` is one, else undefined (a socket, a link, gone). */
+async function notASocket(path: string): Promise<string | undefined> {
+  try {
+    const stat = await (await nodeFs()).lstat(path);
+    return stat.isDirectory() ? 'a directory' : stat.isFile() ? 'a regular file' : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -219,14 +229,22 @@ export async function connectQmp(address: string, options: ConnectQmpOptions = {
     const cleanup = (): void => clearTimeout(timer);
 
     const gone = (detail: string): QmpConnectionError => new QmpConnectionError('closed', `QEMU closed the QMP connection at ${address}${detail}`);
+    let refused = false; // a refusal being looked into: its error, not the close, settles it
     socket.on('error', (error) => {
-      if (session === undefined) return fail(connectError(address, where, error));
+      if (session === undefined) {
+        // Linux refuses a connect() to a file or a directory as to a dead socket: say which it is.
+        if (error.code !== 'ECONNREFUSED' || !('path' in where)) return fail(connectError(address, where, error));
+        refused = true;
+        return void notASocket(where.path).then((kind) =>
+          fail(kind ? new QmpConnectionError('not-qmp', `${where.path} is ${kind}, not a QMP socket`) : connectError(address, where, error)),
+        );
+      }
       if (!settled) return fail(gone(` (${error.code ?? error.message})`));
       session.end(gone(` (${error.code ?? error.message})`));
     });
     socket.on('close', () => {
       signal?.removeEventListener('abort', onAbort);
-      if (!settled) {
+      if (!settled && !refused) {
         // After a greeting, it was QEMU; before, something that never spoke QMP.
         if (session !== undefined) return fail(gone(''));
         const what = received === '' ? 'closed the connection without a QMP greeting' : `is not a QMP monitor: it sent ${sample(received)} and closed`;

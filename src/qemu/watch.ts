@@ -47,6 +47,9 @@ class Watch {
   dropped = 0;
   lastSyncCount = 0n;
   lastRunning: QmpObject | undefined;
+  /** A `MIGRATION` status newer than the last reply, and a `SHUTDOWN` event's reason: for messages. */
+  eventStatus: string | undefined;
+  shutdown: string | undefined;
   stale: string | undefined;
   needParameters = false;
   /** `completed` replies seen before QEMU filled the final times. */
@@ -79,7 +82,9 @@ class Watch {
     if (this.phase === 'waiting') return 'while waiting for a migration to start';
     const reply = this.lastRunning;
     const pass = reply ? bigintOf(ramOf(reply)?.['dirty-sync-count']) : undefined;
-    return `during the migration (status ${reply ? statusOf(reply) : 'setup'}${pass !== undefined ? `, pass ${pass}` : ''})`;
+    const status = this.eventStatus ?? (reply ? statusOf(reply) : 'setup');
+    const shutdown = this.shutdown === undefined ? '' : `, after QEMU's SHUTDOWN event (${this.shutdown})`;
+    return `during the migration (status ${status}${pass !== undefined ? `, pass ${pass}` : ''})${shutdown}`;
   }
 
   nudge(): void {
@@ -138,6 +143,7 @@ class Watch {
       case 'MIGRATION': {
         const status = data?.status;
         if (typeof status !== 'string') return;
+        this.eventStatus = status;
         if (this.phase === 'waiting' && !TERMINAL_STATUSES.has(status)) this.begin(event.timestamp);
         else if (this.phase === 'following' && TERMINAL_STATUSES.has(status)) this.endedAt = event.timestamp;
         this.nudge();
@@ -155,6 +161,10 @@ class Watch {
         this.guestRunning = false;
         this.stoppedAt = event.timestamp;
         return;
+      case 'SHUTDOWN':
+        // QEMU quitting (SIGINT, quit, a guest power-off) cancels the migration and closes the monitor.
+        this.shutdown = typeof data?.reason === 'string' ? data.reason : 'no reason given';
+        return;
       case 'RESUME':
         this.guestRunning = true;
         this.resumedAt = event.timestamp;
@@ -171,6 +181,7 @@ class Watch {
   /** Takes the reply to query number `k`; returns true when it is the final one. */
   take(reply: QmpObject, k: number): boolean {
     const status = statusOf(reply);
+    this.eventStatus = undefined;
     if (this.phase === 'waiting') {
       if (status === 'none') return false;
       if (TERMINAL_STATUSES.has(status)) {
