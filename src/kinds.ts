@@ -71,8 +71,6 @@ export interface KindDescription<M = unknown, R = unknown> {
   samples(metric: M, out: Exact[]): void;
   /** What `snapshot()` gives of the metric. */
   snapshot(metric: M): bigint | bigint[] | HistogramSnapshot;
-  /** Room for a read of all cells as one snapshot (a later consistent read); none yet. */
-  readonly consistentRead: undefined;
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -118,7 +116,6 @@ const VALUE: KindDescription<Stat64, bigint> = {
     out[0] = stat64Internals.exact(stat);
   },
   snapshot: (stat) => stat.get(),
-  consistentRead: undefined,
 };
 
 /** A vector: one `Stat64` per element, each labelled with its index. */
@@ -148,7 +145,6 @@ const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
     for (const element of vector) out[i++] = stat64Internals.exact(element);
   },
   snapshot: (vector) => vector.values(),
-  consistentRead: undefined,
 };
 
 /** Cumulative bucket counts, the sum and the count, from the cells (each bucket's count, then the sum) in `out`. */
@@ -177,7 +173,6 @@ const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
     cumulate(out, histogram.bucketCount);
   },
   snapshot: (histogram) => ({ count: histogram.count(), sum: histogram.sum(), buckets: histogram.buckets() }),
-  consistentRead: undefined,
 };
 
 /** The description of each shape. @internal */

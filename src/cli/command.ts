@@ -38,3 +38,23 @@ export interface CommandIo {
    */
   readonly signal?: AbortSignal;
 }
+
+/**
+ * Answers what a command's parser found that is not a run: `--help` (the usage on stdout, exit 0)
+ * or bad flags (one line and the usage on stderr, exit 2).
+ * @param name - the command, for the message (`'simulate'`)
+ * @returns the exit code
+ */
+export function answerUsage(
+  name: string,
+  request: { readonly kind: 'help' } | { readonly kind: 'error'; readonly message: string },
+  usage: () => string,
+  io: CommandIo,
+): number {
+  if (request.kind === 'help') {
+    io.stdout.write(usage());
+    return EXIT.ok;
+  }
+  io.stderr.write(`migration-stats ${name}: ${request.message}\n\n${usage()}`);
+  return EXIT.usage;
+}

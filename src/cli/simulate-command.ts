@@ -6,7 +6,7 @@ import { describe } from '../errors.js';
 import { parseQmpAddress } from '../qemu/qmp-wire.js';
 import { simulateMigration, type MigrationResult } from '../simulate/migration.js';
 import { DEFAULT_SETTINGS, SETTING_NAMES, SETTINGS, type SettingForm, type SettingName, type SimulationSettings } from '../simulate/settings.js';
-import { EXIT, SIGNAL_EXIT, type CommandIo } from './command.js';
+import { answerUsage, EXIT, SIGNAL_EXIT, type CommandIo } from './command.js';
 import { progressView } from './progress.js';
 import { writeReport } from './report.js';
 import { serveSimulatedSource } from './simulate-qmp.js';
@@ -225,14 +225,7 @@ function banner(s: SimulationSettings): string {
  */
 export async function simulateCommand(args: readonly string[], io: CommandIo): Promise<number> {
   const request = parseSimulateArgs(args);
-  if (request.kind === 'help') {
-    io.stdout.write(simulateUsage());
-    return EXIT.ok;
-  }
-  if (request.kind === 'error') {
-    io.stderr.write(`migration-stats simulate: ${request.message}\n\n${simulateUsage()}`);
-    return EXIT.usage;
-  }
+  if (request.kind !== 'run') return answerUsage('simulate', request, simulateUsage, io);
   const { settings, json } = request;
   if (request.qmp.length > 0) {
     try {

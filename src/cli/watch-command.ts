@@ -15,7 +15,7 @@ import { QemuWatchError, type QmpConnect, type WatchOutcome, type WatchProgress 
 import { MigrationStats } from '../stats.js';
 import type { MigrationProgress } from '../simulate/types.js';
 import { progressView } from './progress.js';
-import { EXIT, type CommandIo } from './command.js';
+import { answerUsage, EXIT, type CommandIo } from './command.js';
 import { parseMs } from './units.js';
 import { writeWatchJson } from './watch-json.js';
 
@@ -229,14 +229,7 @@ async function serveMetrics(handler: ReturnType<typeof createMetricsHandler>, ho
  */
 export async function watchCommand(args: readonly string[], io: CommandIo, connect?: QmpConnect): Promise<number> {
   const request = parseWatchArgs(args);
-  if (request.kind === 'help') {
-    io.stdout.write(watchUsage());
-    return EXIT.ok;
-  }
-  if (request.kind === 'error') {
-    io.stderr.write(`migration-stats watch: ${request.message}\n\n${watchUsage()}`);
-    return EXIT.usage;
-  }
+  if (request.kind !== 'run') return answerUsage('watch', request, watchUsage, io);
   const { qmp, json } = request;
   const fail = (message: string): number => {
     io.stderr.write(`migration-stats watch: ${message}\n`);
