@@ -25,6 +25,7 @@ export {
   type Metric,
   type MetricOf,
 } from './define-stats.js';
+export { StatsInterval, type StatsReading } from './read/interval.js';
 export type { StatsHandle } from './handle.js';
 export type {
   MetricKind,

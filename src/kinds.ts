@@ -27,8 +27,11 @@ export interface HistogramReading {
   readonly sum: bigint;
 }
 
-/** What `snapshot()` gives of a histogram. @internal */
+/** What `snapshot()` gives of a histogram: `count` is the sum of `buckets` (mod 2^64), from the same reads. @internal */
 export type HistogramSnapshot = { count: bigint; sum: bigint; buckets: bigint[] };
+
+/** What `snapshot()` gives of any metric. @internal */
+export type SnapshotValue = bigint | bigint[] | HistogramSnapshot;
 
 /**
  * One sample of a metric, as every exporter writes it: a suffix of the family's sample name, and
@@ -69,8 +72,20 @@ export interface KindDescription<M = unknown, R = unknown> {
   read(metric: M): R;
   /** One read of every cell, written into `out` as the samples of {@link KindDescription.slots}, numbers where exact. */
   samples(metric: M, out: Exact[]): void;
-  /** What `snapshot()` gives of the metric. */
-  snapshot(metric: M): bigint | bigint[] | HistogramSnapshot;
+  /** What `snapshot()` gives of the metric: {@link KindDescription.fromCells} of {@link KindDescription.cells}. */
+  snapshot(metric: M): SnapshotValue;
+  /**
+   * One read of every cell, as bigints, in the order of the layout (a histogram: its buckets, then
+   * its sum). What intervals read: they take the difference of two such reads cell by cell.
+   */
+  cells(metric: M): bigint[];
+  /** The shape `snapshot()` gives, from cells as {@link KindDescription.cells} reads them (or their differences). */
+  fromCells(cells: readonly bigint[]): SnapshotValue;
+  /**
+   * Whether the metric's cells hold levels (a gauge: an interval gives them as they are now), not
+   * amounts that add up (a counter, a histogram: an interval gives their change, mod 2^64).
+   */
+  level(spec: MetricSpec): boolean;
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -101,6 +116,9 @@ const statInfo = (function (spec: MetricSpec, where: string) {
   return { name: spec.name, cName: spec.cName, unit: spec.unit, kind: spec.kind === 'counter' ? 'add' : 'set', where } as const;
 });
 
+/** A counter's cells add up; a gauge's hold a level. */
+const gaugeLevel = (spec: MetricSpec): boolean => spec.kind === 'gauge';
+
 const NO_LABEL: readonly SampleSlot[] = Object.freeze([Object.freeze({ suffix: '', label: undefined })]);
 
 /** A counter or a gauge: one `Stat64` on one cell. */
@@ -116,6 +134,9 @@ const VALUE: KindDescription<Stat64, bigint> = {
     out[0] = stat64Internals.exact(stat);
   },
   snapshot: (stat) => stat.get(),
+  cells: (stat) => [stat.get()],
+  fromCells: (cells) => cells[0]!,
+  level: gaugeLevel,
 };
 
 /** A vector: one `Stat64` per element, each labelled with its index. */
@@ -145,6 +166,9 @@ const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
     for (const element of vector) out[i++] = stat64Internals.exact(element);
   },
   snapshot: (vector) => vector.values(),
+  cells: (vector) => vector.values(),
+  fromCells: (cells) => [...cells],
+  level: gaugeLevel,
 };
 
 /** Cumulative bucket counts, the sum and the count, from the cells (each bucket's count, then the sum) in `out`. */
@@ -153,6 +177,24 @@ function cumulate(out: Exact[], buckets: number): void {
   for (let i = 0; i < buckets; i++) out[i] = count = addExact(count, out[i]!);
   out[buckets + 1] = count;
 }
+
+/**
+ * A histogram's cells, one read of each (its sum first, then its buckets: see
+ * `histogramInternals.exactCells`), as bigints: its buckets, then its sum.
+ */
+const histogramCells = (function (histogram: Histogram): bigint[] {
+  const out: Exact[] = [];
+  histogramInternals.exactCells(histogram, out);
+  return out.map(BigInt);
+});
+
+/** A histogram's snapshot from its cells: the count is the buckets' total, mod 2^64, so it always matches them. */
+const histogramOf = (function (cells: readonly bigint[]): HistogramSnapshot {
+  const buckets = cells.slice(0, -1);
+  let count = 0n;
+  for (const n of buckets) count += n;
+  return { count: BigInt.asUintN(64, count), sum: cells[cells.length - 1]!, buckets };
+});
 
 /** A histogram: its buckets then its sum; read as cumulative `_bucket`s, `_sum`, `_count`. */
 const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
@@ -167,12 +209,18 @@ const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
     slots.push({ suffix: '_sum', label: undefined }, { suffix: '_count', label: undefined });
     return slots;
   },
-  read: (histogram) => ({ buckets: histogram.buckets(), sum: histogram.sum() }),
+  read(histogram) {
+    const cells = histogramCells(histogram);
+    return { buckets: cells.slice(0, -1), sum: cells[cells.length - 1]! };
+  },
   samples(histogram, out) {
     histogramInternals.exactCells(histogram, out);
     cumulate(out, histogram.bucketCount);
   },
-  snapshot: (histogram) => ({ count: histogram.count(), sum: histogram.sum(), buckets: histogram.buckets() }),
+  snapshot: (histogram) => histogramOf(histogramCells(histogram)),
+  cells: histogramCells,
+  fromCells: histogramOf,
+  level: () => false,
 };
 
 /** The description of each shape. @internal */

@@ -24,6 +24,7 @@ import {
   type StatsParts,
 } from './define-stats.js';
 import type { Limiter } from './limiter.js';
+import type { StatsInterval } from './read/interval.js';
 import { QEMU_BRAND, registerQemuInstances, statsReader } from './read/reader.js';
 import { Stat64, stat64Internals } from './stat64.js';
 
@@ -246,6 +247,11 @@ export class MigrationStats extends RateLimitedStats {
   /** Reads every counter (one atomic read each; not one consistent snapshot, as in QEMU). */
   override snapshot(): Record<CounterName, bigint> {
     return super.snapshot() as Record<CounterName, bigint>;
+  }
+
+  /** A reader of its own (see {@link SharedStats.interval}): counters' changes since its previous `next()`, gauges as they are now. */
+  override interval(): StatsInterval<Record<CounterName, bigint>> {
+    return super.interval() as StatsInterval<Record<CounterName, bigint>>;
   }
 
   /**

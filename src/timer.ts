@@ -1,0 +1,75 @@
+/**
+ * `Histogram.startTimer()`: the time from `startTimer()` to `end()`, from a monotonic clock, in the
+ * histogram's unit, with integer arithmetic from nanoseconds.
+ *
+ * The clock is `process.hrtime.bigint()` where it exists (Node, Bun, Deno), else `performance.now()`
+ * (browsers), read as whole nanoseconds. The elapsed nanoseconds are divided by the unit's size and
+ * the quotient's floor is recorded: the value is then always in the bucket the exact duration falls
+ * in (a bucket holds [lower, upper) of the unit, and lower ≤ d < upper exactly when
+ * lower ≤ floor(d) < upper). The sum is short by less than one unit per record.
+ * @packageDocumentation
+ */
+import { describe } from './errors.js';
+
+/** A clock: whole nanoseconds from an arbitrary origin, never going back. @internal */
+export type Clock = () => bigint;
+
+/** Nanoseconds in one of each unit a timer records in. */
+const NS_PER_UNIT: ReadonlyMap<string, bigint> = new Map([
+  ['nanoseconds', 1n],
+  ['microseconds', 1_000n],
+  ['milliseconds', 1_000_000n],
+  ['seconds', 1_000_000_000n],
+]);
+
+/** The units a histogram must have for `startTimer()`. */
+export const TIMER_UNITS: readonly string[] = Object.freeze([...NS_PER_UNIT.keys()]);
+
+/** The engine's monotonic clock, in whole nanoseconds. */
+const systemClock = ((): Clock => {
+  const hrtime = (globalThis as { process?: { hrtime?: { bigint?: unknown } } }).process?.hrtime;
+  if (typeof hrtime?.bigint === 'function') return () => (hrtime as { bigint(): bigint }).bigint();
+  return () => {
+    // Milliseconds with a fraction: the whole milliseconds and the fraction apart, so that the
+    // nanoseconds stay exact past 2^53 ns (104 days) of uptime.
+    const ms = performance.now();
+    const whole = Math.floor(ms);
+    return BigInt(whole) * 1_000_000n + BigInt(Math.floor((ms - whole) * 1e6));
+  };
+})();
+
+let clock: Clock = systemClock;
+
+/** For tests: the clock timers started from now on read; `undefined` puts the engine's back. @internal */
+export const timerInternals = {
+  useClock(next: Clock | undefined): void {
+    clock = next ?? systemClock;
+  },
+};
+
+/**
+ * Starts a timer for a histogram.
+ * @param name - the histogram's name, for messages
+ * @param unit - the histogram's unit
+ * @param record - records a value in the histogram
+ * @returns `end()` (see `Histogram.startTimer`)
+ * @throws TypeError naming the unit and the allowed ones when `unit` is not a unit of time
+ * @internal
+ */
+export function startTimer(name: string, unit: string, record: (value: bigint) => void): () => bigint {
+  const per = NS_PER_UNIT.get(unit);
+  if (per === undefined) {
+    throw new TypeError(`${name}.startTimer: the histogram's unit must be ${TIMER_UNITS.join(', ')} to time with it; its unit is ${describe(unit)}`);
+  }
+  const read = clock;
+  const start = read();
+  let recorded: bigint | undefined;
+  return function end(): bigint {
+    if (recorded !== undefined) return recorded;
+    const elapsed = read() - start;
+    if (elapsed < 0n) throw new RangeError(`${name}.startTimer: end(): the clock went back ${-elapsed} ns since startTimer(); nothing was recorded`);
+    const value = elapsed / per;
+    record(value);
+    return (recorded = value);
+  };
+}
