@@ -25,10 +25,13 @@ const NS_PER_UNIT: ReadonlyMap<string, bigint> = new Map([
 /** The units a histogram must have for `startTimer()`. */
 export const TIMER_UNITS: readonly string[] = Object.freeze([...NS_PER_UNIT.keys()]);
 
+const hrtime = (globalThis as { process?: { hrtime?: { bigint?: unknown } } }).process?.hrtime;
+/** Which monotonic clock the engine has. */
+const SOURCE = typeof hrtime?.bigint === 'function' ? 'process.hrtime.bigint' : 'performance.now';
+
 /** The engine's monotonic clock, in whole nanoseconds. */
 const systemClock = ((): Clock => {
-  const hrtime = (globalThis as { process?: { hrtime?: { bigint?: unknown } } }).process?.hrtime;
-  if (typeof hrtime?.bigint === 'function') return () => (hrtime as { bigint(): bigint }).bigint();
+  if (SOURCE === 'process.hrtime.bigint') return () => (hrtime as { bigint(): bigint }).bigint();
   return () => {
     // Milliseconds with a fraction: the whole milliseconds and the fraction apart, so that the
     // nanoseconds stay exact past 2^53 ns (104 days) of uptime.
@@ -40,11 +43,14 @@ const systemClock = ((): Clock => {
 
 let clock: Clock = systemClock;
 
-/** For tests: the clock timers started from now on read; `undefined` puts the engine's back. @internal */
+/** For tests (not exported by the package's entries). */
 export const timerInternals = {
+  /** The clock timers started from now on read; `undefined` puts the engine's back. */
   useClock(next: Clock | undefined): void {
     clock = next ?? systemClock;
   },
+  /** Which clock the engine's is. */
+  source: SOURCE,
 };
 
 /**
@@ -59,7 +65,7 @@ export const timerInternals = {
 export function startTimer(name: string, unit: string, record: (value: bigint) => void): () => bigint {
   const per = NS_PER_UNIT.get(unit);
   if (per === undefined) {
-    throw new TypeError(`${name}.startTimer: the histogram's unit must be ${TIMER_UNITS.join(', ')} to time with it; its unit is ${describe(unit)}`);
+    throw new TypeError(`${name}.startTimer: the histogram's unit must be ${TIMER_UNITS.slice(0, -1).join(', ')} or ${TIMER_UNITS.at(-1)!} to time with it; its unit is ${describe(unit)}`);
   }
   const read = clock;
   const start = read();
