@@ -33,7 +33,7 @@ import type { Histogram } from './histogram.js';
 import { readOptions, type OptionSpec } from './options.js';
 import { kindOf, type Built, type KindDescription } from './kinds.js';
 import { Limiter } from './limiter.js';
-import { intervalInternals, type StatsInterval } from './read/interval.js';
+import { intervalInternals, type StatsInterval, type TypedReadings } from './read/interval.js';
 import type { Stat64 } from './stat64.js';
 import type { StatVector } from './vector.js';
 
@@ -68,11 +68,10 @@ export type Metric = Stat64 | StatVector | Histogram;
 export type MetricOf<M extends MetricDefinition> = M extends { kind: 'histogram' } ? Histogram : M extends { length: number } ? StatVector : Stat64;
 
 /** The stats object a schema makes: its metrics by name, and the rate limiter when declared. */
-export type StatsOf<S extends StatsSchema, O extends DefineStatsOptions = DefineStatsOptions> = (O extends { rateLimit: unknown }
-  ? RateLimitedStats
-  : SharedStats) & {
-  readonly [K in keyof S]: MetricOf<S[K]>;
-};
+export type StatsOf<S extends StatsSchema, O extends DefineStatsOptions = DefineStatsOptions> = TypedReadings<S> &
+  (O extends { rateLimit: unknown } ? RateLimitedStats : SharedStats) & {
+    readonly [K in keyof S]: MetricOf<S[K]>;
+  };
 
 /** QEMU's rate limiter (`migration-stats.h`) over the sum of the counters a definition names. */
 export interface RateLimiter {

@@ -14,6 +14,7 @@ import type { Core } from './backend/core.js';
 import type { Layout, MetricLayout } from './backend/layout.js';
 import type { MetricSpec } from './definition.js';
 import { Histogram, histogramInternals } from './histogram.js';
+import type { HistogramSnapshot, MetricReading } from './read/reading.js';
 import { Stat64, stat64Internals } from './stat64.js';
 import { StatVector, vectorInternals } from './vector.js';
 
@@ -27,11 +28,6 @@ export interface HistogramReading {
   readonly sum: bigint;
 }
 
-/** What `snapshot()` gives of a histogram: `count` is the sum of `buckets` (mod 2^64), from the same reads. @internal */
-export type HistogramSnapshot = { count: bigint; sum: bigint; buckets: bigint[] };
-
-/** What `snapshot()` gives of any metric. @internal */
-export type SnapshotValue = bigint | bigint[] | HistogramSnapshot;
 
 /**
  * One sample of a metric, as every exporter writes it: a suffix of the family's sample name, and
@@ -73,14 +69,14 @@ export interface KindDescription<M = unknown, R = unknown> {
   /** One read of every cell, written into `out` as the samples of {@link KindDescription.slots}, numbers where exact. */
   samples(metric: M, out: Exact[]): void;
   /** What `snapshot()` gives of the metric: {@link KindDescription.fromCells} of {@link KindDescription.cells}. */
-  snapshot(metric: M): SnapshotValue;
+  snapshot(metric: M): MetricReading;
   /**
    * One read of every cell, as bigints, in the order of the layout (a histogram: its buckets, then
    * its sum). What intervals read: they take the difference of two such reads cell by cell.
    */
   cells(metric: M): bigint[];
   /** The shape `snapshot()` gives, from cells as {@link KindDescription.cells} reads them (or their differences). */
-  fromCells(cells: readonly bigint[]): SnapshotValue;
+  fromCells(cells: readonly bigint[]): MetricReading;
   /**
    * Whether the metric's cells hold levels (a gauge: an interval gives them as they are now), not
    * amounts that add up (a counter, a histogram: an interval gives their change, mod 2^64).

@@ -10,17 +10,21 @@
  * @packageDocumentation
  */
 import type { Metric } from '../define-stats.js';
-import type { MetricSpec } from '../definition.js';
-import type { KindDescription, SnapshotValue } from '../kinds.js';
-
-/** What `snapshot()` and an interval's `next()` give: each metric by name. */
-export type StatsReading = Record<string, SnapshotValue>;
+import type { MetricSpec, StatsSchema } from '../definition.js';
+import type { KindDescription } from '../kinds.js';
+import type { ReadingOf, StatsReading } from './reading.js';
 
 /** One metric an interval reads: its definition, its kind, and its metric object. @internal */
 export interface IntervalSource {
   readonly spec: MetricSpec;
   readonly kind: KindDescription<Metric>;
   readonly metric: Metric;
+}
+
+/** `snapshot()` and `interval()` of the stats of a schema, typed by the schema (see `StatsOf`). */
+export interface TypedReadings<S extends StatsSchema> {
+  snapshot(): ReadingOf<S>;
+  interval(): StatsInterval<ReadingOf<S>>;
 }
 
 /** Made only here. */

@@ -1,9 +1,29 @@
 /**
- * Readings given back to a metric: a histogram's entry of `snapshot()` or of an interval's `next()`,
- * for `Histogram.percentile(p, reading)`.
+ * Readings: what `snapshot()` and an interval's `next()` give, and their check where one is given
+ * back to a histogram (`Histogram.percentile(p, reading)`).
  * @packageDocumentation
  */
+import type { StatsSchema } from '../definition.js';
 import { describe, errorReason, isU64 } from '../errors.js';
+
+/** A histogram in a reading: `count` is always the total of `buckets` (mod 2^64), taken from the same reads. */
+export interface HistogramSnapshot {
+  count: bigint;
+  /** The sum of the values recorded, mod 2^64 (in an interval: its change). */
+  sum: bigint;
+  buckets: bigint[];
+}
+
+/** One metric in a reading: a value, a vector's values, or a histogram. */
+export type MetricReading = bigint | bigint[] | HistogramSnapshot;
+
+/** What `snapshot()` and an interval's `next()` give: each metric by name. */
+export type StatsReading = Record<string, MetricReading>;
+
+/** The reading of the stats of a schema: each metric's entry typed by its kind. */
+export type ReadingOf<S extends StatsSchema> = {
+  [K in keyof S]: S[K] extends { kind: 'histogram' } ? HistogramSnapshot : S[K] extends { length: number } ? bigint[] : bigint;
+};
 
 /** What a histogram's percentile reads of a reading: its bucket counts. */
 export interface BucketsReading {
