@@ -9,7 +9,7 @@
  * every kind. A kind whose cells hold levels (a gauge) is given as it is now.
  * @packageDocumentation
  */
-import type { Metric } from '../define-stats.js';
+import type { Metric } from '../shared-stats.js';
 import type { MetricSpec, StatsSchema } from '../definition.js';
 import type { KindDescription } from '../kinds.js';
 import type { ReadingOf, StatsReading } from './reading.js';
