@@ -291,17 +291,16 @@ export class Histogram {
   }
 
   /**
-   * Starts timing something, as prom-client's `startTimer`: `const end = h.startTimer(); …; end()`.
-   * `end()` records the time elapsed since `startTimer()` in the histogram's unit, from a monotonic
-   * clock (`process.hrtime.bigint()`, else `performance.now()`), in whole units rounded down (so
-   * the value is in the bucket the exact duration is in), and returns it. Later calls of the same
-   * `end()` record nothing and return the same value.
+   * As prom-client's: `const end = h.startTimer(); …; end()` records the time since `startTimer()`
+   * in the histogram's unit, rounded down, from a monotonic clock, and returns it; later calls of
+   * that `end()` record nothing and return the same value (see `timer.ts`).
    * @returns `end`
-   * @throws TypeError naming the unit when the histogram's unit is not nanoseconds, microseconds,
-   *   milliseconds or seconds
+   * @throws TypeError naming the unit when it is not nanoseconds, microseconds, milliseconds or
+   *   seconds, or naming the argument when given one (prom-client's labels: there are none here)
    */
   startTimer(): () => bigint {
-    return startTimer(this.name, this.unit, (value) => this.record(value));
+    // `arguments`: the type takes none, and JS callers may pass prom-client's labels.
+    return startTimer(this.name, this.unit, (value) => this.record(value), arguments);
   }
 
   /**

@@ -53,16 +53,24 @@ export const timerInternals = {
   source: SOURCE,
 };
 
+/** The error for an argument given to `startTimer` or `end`, which take none (prom-client's take labels). */
+function noArguments(where: string, value: unknown): TypeError {
+  return new TypeError(`${where}() takes no arguments (a histogram has no labels); received ${describe(value)}`);
+}
+
 /**
  * Starts a timer for a histogram.
  * @param name - the histogram's name, for messages
  * @param unit - the histogram's unit
  * @param record - records a value in the histogram
+ * @param given - the arguments `startTimer` was called with (it takes none)
  * @returns `end()` (see `Histogram.startTimer`)
- * @throws TypeError naming the unit and the allowed ones when `unit` is not a unit of time
+ * @throws TypeError naming the unit and the allowed ones when `unit` is not a unit of time, or
+ *   naming the first argument when one is given
  * @internal
  */
-export function startTimer(name: string, unit: string, record: (value: bigint) => void): () => bigint {
+export function startTimer(name: string, unit: string, record: (value: bigint) => void, given: ArrayLike<unknown>): () => bigint {
+  if (given.length > 0) throw noArguments(`${name}.startTimer`, given[0]);
   const per = NS_PER_UNIT.get(unit);
   if (per === undefined) {
     throw new TypeError(`${name}.startTimer: the histogram's unit must be ${TIMER_UNITS.slice(0, -1).join(', ')} or ${TIMER_UNITS.at(-1)!} to time with it; its unit is ${describe(unit)}`);
@@ -70,7 +78,8 @@ export function startTimer(name: string, unit: string, record: (value: bigint) =
   const read = clock;
   const start = read();
   let recorded: bigint | undefined;
-  return function end(): bigint {
+  return function end(...rest: unknown[]): bigint {
+    if (rest.length > 0) throw noArguments(`${name}.startTimer: end`, rest[0]);
     if (recorded !== undefined) return recorded;
     const elapsed = read() - start;
     if (elapsed < 0n) throw new RangeError(`${name}.startTimer: end(): the clock went back ${-elapsed} ns since startTimer(); nothing was recorded`);

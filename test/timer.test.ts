@@ -103,6 +103,17 @@ describe.each(BACKENDS)('startTimer on the %s backend', (backend: BackendName) =
     expect(stats.sizes.count()).toBe(0n);
   });
 
+  it('refuses arguments (prom-client’s labels) to startTimer and to end, naming them, recording nothing', async () => {
+    const stats = await Timed.create({ backend });
+    const h = stats.microseconds as unknown as { startTimer(...args: unknown[]): (...args: unknown[]) => bigint };
+    expect(() => h.startTimer({ route: '/' })).toThrow(new TypeError('microseconds.startTimer() takes no arguments (a histogram has no labels); received an object (Object)'));
+    const end = h.startTimer();
+    expect(() => end({ code: 200 })).toThrow(new TypeError('microseconds.startTimer: end() takes no arguments (a histogram has no labels); received an object (Object)'));
+    expect(stats.microseconds.count()).toBe(0n);
+    end();
+    expect(stats.microseconds.count()).toBe(1n);
+  });
+
   it.each(UNITS)('with the engine’s clock, records one value in %s, at least 0, in its bucket', async (unit) => {
     const stats = await Timed.create({ backend });
     const h = stats[unit];
