@@ -28,7 +28,6 @@ export interface HistogramReading {
   readonly sum: bigint;
 }
 
-
 /**
  * One sample of a metric, as every exporter writes it: a suffix of the family's sample name, and
  * the label the kind adds (a vector's element, a histogram bucket's `le`), if any.
