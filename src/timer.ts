@@ -4,9 +4,10 @@
  *
  * The clock is `process.hrtime.bigint()` where it exists (Node, Bun, Deno), else `performance.now()`
  * (browsers), read as whole nanoseconds. The elapsed nanoseconds are divided by the unit's size and
- * the quotient's floor is recorded: the value is then always in the bucket the exact duration falls
- * in (a bucket holds [lower, upper) of the unit, and lower ≤ d < upper exactly when
- * lower ≤ floor(d) < upper). The sum is short by less than one unit per record.
+ * the quotient's floor is recorded: the value is then in the bucket the exact duration d falls in
+ * wherever the boundaries are whole units, as log-linear buckets' are (a bucket holds [lower, upper)
+ * of the unit, and lower ≤ d < upper exactly when lower ≤ floor(d) < upper). The sum is short by
+ * less than one unit per record.
  * @packageDocumentation
  */
 import { describe } from './errors.js';
