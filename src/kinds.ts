@@ -58,6 +58,8 @@ export interface BuildPlace {
  */
 export interface KindDescription<M = unknown, R = unknown> {
   readonly shape: 'value' | 'vector' | 'histogram';
+  /** Every read gives each of its {@link KindDescription.slots}, in order (see {@link SparseKindDescription}). */
+  readonly sparse: false;
   /** Builds the metric object on its cells, for lane `lane` (−1: the base cells). */
   build(place: BuildPlace, entry: MetricLayout, lane: number, holder: object): Built<M>;
   /**
@@ -72,6 +74,34 @@ export interface KindDescription<M = unknown, R = unknown> {
   /** What `snapshot()` gives of the metric. */
   snapshot(metric: M): bigint | bigint[] | HistogramSnapshot;
 }
+
+/**
+ * A kind whose reads give only some of its samples: the slots it may be read as are numbered, and
+ * made one by one when a read first gives them (an exponential histogram's classic buckets: of
+ * thousands of cells, only those that count something are written). Its readers keep what they
+ * made of each slot; the fixed kinds' plans are untouched by it.
+ * @internal
+ */
+export interface SparseKindDescription<M = unknown, R = unknown> extends Omit<KindDescription<M, R>, 'shape' | 'sparse' | 'slots' | 'samples'> {
+  readonly shape: 'exponential';
+  readonly sparse: true;
+  /**
+   * Slot `i` of the metric (0 ≤ i < {@link SparseKindDescription.slotCount}).
+   * @param bound - writes a bucket's `le`: the highest value it counts, `null` for `+Inf`
+   */
+  slot(spec: MetricSpec, i: number, bound: (highest: bigint | null) => string): SampleSlot;
+  /** How many slots the metric may be read as. */
+  slotCount(spec: MetricSpec): number;
+  /**
+   * One read of every cell, as the samples it gives: their values in `out` (numbers where exact),
+   * the slot of each in `which`, in the order they are written.
+   * @returns how many samples the read gives
+   */
+  samples(metric: M, out: Exact[], which: number[]): number;
+}
+
+/** Any kind's description, fixed or sparse. @internal */
+export type AnyKindDescription<M = unknown, R = unknown> = KindDescription<M, R> | SparseKindDescription<M, R>;
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const MAX_SAFE_BIGINT = BigInt(MAX_SAFE);
@@ -106,6 +136,7 @@ const NO_LABEL: readonly SampleSlot[] = Object.freeze([Object.freeze({ suffix: '
 /** A counter or a gauge: one `Stat64` on one cell. */
 const VALUE: KindDescription<Stat64, bigint> = {
   shape: 'value',
+  sparse: false,
   build: (function (place, entry, lane, holder) {
     const stat = stat64Internals.make(statInfo(entry.spec, entry.spec.name), placeOf(place, entry, 0), lane, holder);
     return { metric: stat, useLane: (l) => stat64Internals.useLane(stat, l) };
@@ -121,6 +152,7 @@ const VALUE: KindDescription<Stat64, bigint> = {
 /** A vector: one `Stat64` per element, each labelled with its index. */
 const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
   shape: 'vector',
+  sparse: false,
   build: (function (place, entry, lane, holder) {
     const { spec } = entry;
     // Elements are made when first used: attach makes none. `lane` is where new ones add.
@@ -154,9 +186,43 @@ function cumulate(out: Exact[], buckets: number): void {
   out[buckets + 1] = count;
 }
 
+/**
+ * The classic samples of buckets read as cells (each bucket's count, then the sum; exact), in
+ * place: only the buckets that count something (where the cumulative count changes), then `+Inf`,
+ * `_sum` and `_count`, their slots in `which` (bucket `c` is slot `c`; `+Inf`, `_sum`, `_count` the
+ * three after the buckets). `openTop`: the last bucket also counts the values above its range, so
+ * it is written as `+Inf` only.
+ * @returns how many samples
+ * @internal
+ */
+export function sparseBuckets(cells: Exact[], buckets: number, openTop: boolean, which: number[]): number {
+  const sum = cells[buckets]!;
+  const last = openTop ? buckets - 1 : buckets;
+  let count: Exact = 0;
+  let k = 0;
+  // k ≤ c: each sample is written where a cell already read was.
+  for (let c = 0; c < buckets; c++) {
+    const n = cells[c]!;
+    if (n === 0) continue;
+    count = addExact(count, n);
+    if (c < last) {
+      cells[k] = count;
+      which[k++] = c;
+    }
+  }
+  cells[k] = count;
+  which[k++] = buckets;
+  cells[k] = sum;
+  which[k++] = buckets + 1;
+  cells[k] = count;
+  which[k++] = buckets + 2;
+  return k;
+}
+
 /** A histogram: its buckets then its sum; read as cumulative `_bucket`s, `_sum`, `_count`. */
 const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   shape: 'histogram',
+  sparse: false,
   build: (function (place, entry, lane, holder) {
     const { spec } = entry;
     const histogram = histogramInternals.make(spec.name, spec.unit, { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits }, lane, holder);

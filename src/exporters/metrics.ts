@@ -106,9 +106,17 @@ function canonicalNumber(value: bigint): string {
 export function bucketLabels(spec: MetricSpec, format: ExpositionFormat): string[] {
   return Array.from({ length: spec.buckets }, (_, i) => {
     const { upper } = bucketRange(i, spec.buckets, spec.subBits);
-    if (upper === null) return '+Inf';
-    return format === 'openmetrics' ? canonicalNumber(upper - 1n) : String(upper - 1n);
+    return leText(upper === null ? null : upper - 1n, format);
   });
+}
+
+/**
+ * A bucket's `le` as a format writes it: the highest integer value the bucket counts, exact in the
+ * text format and as OpenMetrics' canonical number; `+Inf` for `null` (a bucket open above).
+ */
+export function leText(highest: bigint | null, format: ExpositionFormat): string {
+  if (highest === null) return '+Inf';
+  return format === 'openmetrics' ? canonicalNumber(highest) : String(highest);
 }
 
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;

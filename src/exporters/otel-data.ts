@@ -40,6 +40,23 @@ export interface StatsHistogramValue {
   count: number;
 }
 
+/**
+ * An exponential histogram data point's value, as the SDK's `ExponentialHistogram`: bucket `i` of
+ * `positive` (OpenTelemetry's index `offset + i`) counts the values in (base^(offset+i),
+ * base^(offset+i+1)], base = 2^(2^−scale); `zeroCount` counts the zeros. The values are unsigned, so
+ * `negative` is always empty. No `min` or `max`: the buckets do not keep them.
+ */
+export interface StatsExponentialHistogramValue {
+  scale: number;
+  zeroCount: number;
+  /** From the first bucket that counts something to the last (offset 0 and no counts when none does). */
+  positive: { offset: number; bucketCounts: number[] };
+  /** Always `{ offset: 0, bucketCounts: [] }`. */
+  negative: { offset: number; bucketCounts: number[] };
+  sum: number;
+  count: number;
+}
+
 /** The fields every produced metric has: cumulative temporality (the SDK's `AggregationTemporality.CUMULATIVE`, 1). */
 interface StatsMetricBase {
   readonly descriptor: StatsMetricDescriptor;
@@ -65,8 +82,14 @@ export interface StatsHistogramMetricData extends StatsMetricBase {
   readonly dataPoints: StatsDataPoint<StatsHistogramValue>[];
 }
 
+/** A histogram with exponential buckets (the SDK's `DataPointType.EXPONENTIAL_HISTOGRAM`, 1). */
+export interface StatsExponentialHistogramMetricData extends StatsMetricBase {
+  readonly dataPointType: 1;
+  readonly dataPoints: StatsDataPoint<StatsExponentialHistogramValue>[];
+}
+
 /** Any metric a producer gives. */
-export type StatsMetricData = StatsSumMetricData | StatsGaugeMetricData | StatsHistogramMetricData;
+export type StatsMetricData = StatsSumMetricData | StatsGaugeMetricData | StatsHistogramMetricData | StatsExponentialHistogramMetricData;
 
 /** The resource of a producer's result: empty, as a `MetricReader` keeps its own `MeterProvider`'s resource. */
 export interface StatsResource {

@@ -101,6 +101,6 @@ export function pointAttributes(spec: MetricSpec, attributes: Attributes): reado
 /** The value of each data point of a counter or a gauge now, as numbers (rounded above 2^53). @internal */
 export function pointValues(metric: MetricReader): number[] {
   const read: Exact[] = [];
-  metric.samples(read);
+  metric.samples(read, []);
   return read.map(Number);
 }

@@ -9,7 +9,7 @@ import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketRange } from '../histogram.js';
 import { readArray, readOptions, type OptionSpec } from '../options.js';
 import { requireAnyStats, type AnyStatsReader, type MetricReader, type SharedStats } from '../read/reader.js';
-import { EMPTY_RESOURCE, hrTime, type StatsCollectionResult, type StatsHistogramValue, type StatsMetricData, type StatsMetricDescriptor, type StatsMetricProducer } from './otel-data.js';
+import { EMPTY_RESOURCE, hrTime, type StatsCollectionResult, type StatsExponentialHistogramValue, type StatsHistogramValue, type StatsMetricData, type StatsMetricDescriptor, type StatsMetricProducer } from './otel-data.js';
 import { checkOptions, pointAttributes, pointValues, type OtelOptions } from './otel-options.js';
 
 /** Options of {@link statsMetricProducer}. */
@@ -37,6 +37,29 @@ function checkKinds(kinds: unknown): readonly MetricKind[] {
 /** The boundaries of a histogram's buckets: each one's highest value, for all but the last. */
 function boundaries(spec: MetricSpec): readonly number[] {
   return Array.from({ length: spec.buckets - 1 }, (_, i) => Number(bucketRange(i, spec.buckets, spec.subBits).upper! - 1n));
+}
+
+/** What an exponential histogram's read gives: the buckets' cells from OpenTelemetry's index `offset` up. */
+interface ExponentialReading {
+  readonly scale: number;
+  readonly zeroCount: bigint;
+  readonly offset: number;
+  readonly buckets: readonly bigint[];
+  readonly sum: bigint;
+  readonly count: bigint;
+}
+
+/**
+ * An exponential histogram's value from one read: its buckets from the first that counts something
+ * to the last, as the SDK's own aggregation gives them (offset 0 and no counts when none does).
+ */
+function exponentialValue({ scale, zeroCount, offset, buckets, sum, count }: ExponentialReading): StatsExponentialHistogramValue {
+  let first = 0;
+  let last = buckets.length - 1;
+  while (first <= last && buckets[first] === 0n) first++;
+  while (last >= first && buckets[last] === 0n) last--;
+  const positive = first > last ? { offset: 0, bucketCounts: [] } : { offset: offset + first, bucketCounts: buckets.slice(first, last + 1).map(Number) };
+  return { scale, zeroCount: Number(zeroCount), positive, negative: { offset: 0, bucketCounts: [] }, sum: Number(sum), count: Number(count) };
 }
 
 /**

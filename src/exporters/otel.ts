@@ -24,6 +24,8 @@ export type { OtelOptions } from './otel-options.js';
 export type {
   StatsCollectionResult,
   StatsDataPoint,
+  StatsExponentialHistogramMetricData,
+  StatsExponentialHistogramValue,
   StatsGaugeMetricData,
   StatsHistogramMetricData,
   StatsHistogramValue,

@@ -12,7 +12,7 @@ import { attachParts, canShareMemory, SharedStats, STATS_TOKEN, type Metric, typ
 import type { Definition, MetricSpec } from '../definition.js';
 import { describe, errorReason, isU64, typeFault } from '../errors.js';
 import { checkMemory } from '../handle.js';
-import { exact, kindOf, KINDS, type Exact, type KindDescription } from '../kinds.js';
+import { exact, kindOf, KINDS, type AnyKindDescription, type Exact } from '../kinds.js';
 
 export type { SharedStats } from '../define-stats.js';
 
@@ -63,8 +63,11 @@ export type MetricReader = {
     readonly kind: (typeof KINDS)[S];
     /** One read of every cell, as bigints. */
     read(): ReturnType<(typeof KINDS)[S]['read']>;
-    /** One read of every cell, as the kind's labelled samples, into `out`: numbers where exact. */
-    samples(out: Exact[]): void;
+    /**
+     * One read of every cell, as the kind's labelled samples, into `out`: numbers where exact. A
+     * sparse kind also writes the slot of each into `which` and returns how many it gives.
+     */
+    samples(out: Exact[], which: number[]): number | void;
   };
 }[keyof typeof KINDS];
 
@@ -92,7 +95,7 @@ interface ForeignCounter {
 }
 
 /** A metric's reader: its kind, and its read as bigints and as samples. */
-function readerOf(spec: MetricSpec, read: () => unknown, samples: (out: Exact[]) => void): MetricReader {
+function readerOf(spec: MetricSpec, read: () => unknown, samples: (out: Exact[], which: number[]) => number | void): MetricReader {
   const kind = kindOf(spec);
   return { spec, shape: kind.shape, kind, read, samples } as MetricReader;
 }
@@ -101,8 +104,8 @@ function readerOf(spec: MetricSpec, read: () => unknown, samples: (out: Exact[])
 function metricReaders(stats: SharedStats): MetricReader[] {
   return stats.definition.metrics.map((spec) => {
     const metric = stats.metric(spec.name);
-    const kind = kindOf(spec) as KindDescription<Metric, unknown>;
-    return readerOf(spec, () => kind.read(metric), (out) => kind.samples(metric, out));
+    const kind = kindOf(spec) as AnyKindDescription<Metric, unknown>;
+    return readerOf(spec, () => kind.read(metric), (out, which) => kind.samples(metric, out, which));
   });
 }
 
