@@ -6,7 +6,8 @@
 import type { Attributes, HrTime, ValueType } from '@opentelemetry/api';
 import type { MetricKind, MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
-import { bucketRange } from '../histogram.js';
+import { specBucketRange } from '../histogram.js';
+import { classicCells, classicCounts, type ExponentialReading } from '../kinds.js';
 import { readArray, readOptions, type OptionSpec } from '../options.js';
 import { requireAnyStats, type AnyStatsReader, type MetricReader, type SharedStats } from '../read/reader.js';
 import { EMPTY_RESOURCE, hrTime, type StatsCollectionResult, type StatsExponentialHistogramValue, type StatsHistogramValue, type StatsMetricData, type StatsMetricDescriptor, type StatsMetricProducer } from './otel-data.js';
@@ -34,31 +35,21 @@ function checkKinds(kinds: unknown): readonly MetricKind[] {
   return items as readonly MetricKind[];
 }
 
-/** The boundaries of a histogram's buckets: each one's highest value, for all but the last. */
+/**
+ * The boundaries of a histogram's buckets: each one's highest value, for all but the last (an
+ * exponential histogram's buckets that hold no integer are merged into the one above: `classicCells`).
+ */
 function boundaries(spec: MetricSpec): readonly number[] {
-  return Array.from({ length: spec.buckets - 1 }, (_, i) => Number(bucketRange(i, spec.buckets, spec.subBits).upper! - 1n));
-}
-
-/** What an exponential histogram's read gives: the buckets' cells from OpenTelemetry's index `offset` up. */
-interface ExponentialReading {
-  readonly scale: number;
-  readonly zeroCount: bigint;
-  readonly offset: number;
-  readonly buckets: readonly bigint[];
-  readonly sum: bigint;
-  readonly count: bigint;
+  const cells = classicCells(spec) ?? Array.from({ length: spec.buckets }, (_, i) => i);
+  return cells.slice(0, -1).map((i) => Number(specBucketRange(spec, i).upper! - 1n));
 }
 
 /**
  * An exponential histogram's value from one read: its buckets from the first that counts something
  * to the last, as the SDK's own aggregation gives them (offset 0 and no counts when none does).
  */
-function exponentialValue({ scale, zeroCount, offset, buckets, sum, count }: ExponentialReading): StatsExponentialHistogramValue {
-  let first = 0;
-  let last = buckets.length - 1;
-  while (first <= last && buckets[first] === 0n) first++;
-  while (last >= first && buckets[last] === 0n) last--;
-  const positive = first > last ? { offset: 0, bucketCounts: [] } : { offset: offset + first, bucketCounts: buckets.slice(first, last + 1).map(Number) };
+function exponentialValue({ scale, zeroCount, offset, counts, sum, count }: ExponentialReading): StatsExponentialHistogramValue {
+  const positive = { offset, bucketCounts: counts.map(Number) };
   return { scale, zeroCount: Number(zeroCount), positive, negative: { offset: 0, bucketCounts: [] }, sum: Number(sum), count: Number(count) };
 }
 
@@ -69,10 +60,14 @@ function exponentialValue({ scale, zeroCount, offset, buckets, sum, count }: Exp
 function metricData(metric: MetricReader, descriptor: StatsMetricDescriptor, points: readonly Attributes[], times: [HrTime, HrTime]): StatsMetricData {
   const [startTime, endTime] = times;
   if (metric.shape === 'histogram') {
-    const { buckets, sum } = metric.read();
-    const count = buckets.reduce((a, b) => a + b, 0n);
-    const value: StatsHistogramValue = { buckets: { boundaries: [...boundaries(metric.spec)], counts: buckets.map(Number) }, sum: Number(sum), count: Number(count) };
-    return { descriptor, aggregationTemporality: 1, dataPointType: 0, dataPoints: [{ startTime, endTime, attributes: points[0]!, value }] };
+    const { buckets, sum, count, exponential } = metric.read();
+    const attributes = points[0]!;
+    if (exponential !== undefined) {
+      return { descriptor, aggregationTemporality: 1, dataPointType: 1, dataPoints: [{ startTime, endTime, attributes, value: exponentialValue(exponential) }] };
+    }
+    const counts = classicCounts(metric.spec, buckets).map(Number);
+    const value: StatsHistogramValue = { buckets: { boundaries: [...boundaries(metric.spec)], counts }, sum: Number(sum), count: Number(count) };
+    return { descriptor, aggregationTemporality: 1, dataPointType: 0, dataPoints: [{ startTime, endTime, attributes, value }] };
   }
   const dataPoints = pointValues(metric).map((value, i) => ({ startTime, endTime, attributes: points[i]!, value }));
   return metric.spec.kind === 'counter'
