@@ -18,11 +18,13 @@ import type { Layout, MetricLayout } from './backend/layout.js';
 import type { MetricSpec } from './definition.js';
 import { EXP_LOW_INDEX, expTopIndex } from './exponential.js';
 import { Histogram, histogramInternals, specBucketRange } from './histogram.js';
+import { addExact, type Exact } from './exact.js';
+import { exponentialKind } from './kinds-sparse.js';
 import { Stat64, stat64Internals } from './stat64.js';
 import { StatVector, vectorInternals } from './vector.js';
 
-/** A value read exactly: a number up to 2^53 − 1 (no BigInt made), a bigint above. @internal */
-export type Exact = number | bigint;
+export { exact, type Exact } from './exact.js';
+
 
 /**
  * A histogram as the exporters read it, from one read of each cell: each bucket's count, the sum
@@ -114,7 +116,7 @@ export interface BuildPlace {
  */
 export interface KindDescription<M = unknown, R = unknown> {
   readonly shape: 'value' | 'vector' | 'histogram';
-  /** Every read gives each of its {@link KindDescription.slots}, in order (see {@link SparseKindDescription}). */
+  /** Every read gives each of its {@link KindDescription.slots}, in order (a sparse kind's do not: kinds-sparse.ts). */
   readonly sparse: false;
   /** Builds the metric object on its cells, for lane `lane` (−1: the base cells). */
   build(place: BuildPlace, entry: MetricLayout, lane: number, holder: object): Built<M>;
@@ -131,50 +133,6 @@ export interface KindDescription<M = unknown, R = unknown> {
   snapshot(metric: M): bigint | bigint[] | HistogramSnapshot;
 }
 
-/**
- * A kind whose reads give only some of its samples: the slots it may be read as are numbered, and
- * made one by one when a read first gives them (an exponential histogram's classic buckets: of
- * thousands of cells, only those that count something are written). Its readers keep what they
- * made of each slot; the fixed kinds' plans are untouched by it.
- * @internal
- */
-export interface SparseKindDescription<M = unknown, R = unknown> extends Omit<KindDescription<M, R>, 'shape' | 'sparse' | 'slots' | 'samples'> {
-  readonly shape: 'exponential';
-  readonly sparse: true;
-  /**
-   * Slot `i` of the metric (0 ≤ i < {@link SparseKindDescription.slotCount}).
-   * @param bound - writes a bucket's `le`: the highest value it counts, `null` for `+Inf`
-   */
-  slot(spec: MetricSpec, i: number, bound: (highest: bigint | null) => string): SampleSlot;
-  /** How many slots the metric may be read as. */
-  slotCount(spec: MetricSpec): number;
-  /**
-   * One read of every cell, as the samples it gives: their values in `out` (numbers where exact),
-   * the slot of each in `which`, in the order they are written.
-   * @returns how many samples the read gives
-   */
-  samples(metric: M, out: Exact[], which: number[]): number;
-}
-
-/** Any kind's description, fixed or sparse. @internal */
-export type AnyKindDescription<M = unknown, R = unknown> = KindDescription<M, R> | SparseKindDescription<M, R>;
-
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-const MAX_SAFE_BIGINT = BigInt(MAX_SAFE);
-
-/** A bigint as a number where that is exact. @internal */
-export function exact(value: bigint): Exact {
-  return value <= MAX_SAFE_BIGINT ? Number(value) : value;
-}
-
-/** `a + b` where both are exact, as a number while the sum stays exact. */
-function addExact(a: Exact, b: Exact): Exact {
-  if (typeof a === 'number' && typeof b === 'number') {
-    const n = a + b;
-    if (n <= MAX_SAFE) return n;
-  }
-  return BigInt(a) + BigInt(b);
-}
 
 // Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
 // loads, not at its first call, which in a new worker is after the handle arrived (design.md).
@@ -323,39 +281,6 @@ function readHistogram(histogram: Histogram): HistogramReading {
   return { buckets, sum, count, exponential: scale === undefined ? undefined : exponentialOf(scale, buckets, sum, count) };
 }
 
-/**
- * The classic samples of buckets read as cells (each bucket's count, then the sum; exact), in
- * place: only the buckets that count something (where the cumulative count changes), then `+Inf`,
- * `_sum` and `_count`, their slots in `which` (bucket `c` is slot `c`; `+Inf`, `_sum`, `_count` the
- * three after the buckets). `openTop`: the last bucket also counts the values above its range, so
- * it is written as `+Inf` only.
- * @returns how many samples
- * @internal
- */
-export function sparseBuckets(cells: Exact[], buckets: number, openTop: boolean, which: number[]): number {
-  const sum = cells[buckets]!;
-  const last = openTop ? buckets - 1 : buckets;
-  let count: Exact = 0;
-  let k = 0;
-  // k ≤ c: each sample is written where a cell already read was.
-  for (let c = 0; c < buckets; c++) {
-    const n = cells[c]!;
-    if (n === 0) continue;
-    count = addExact(count, n);
-    if (c < last) {
-      cells[k] = count;
-      which[k++] = c;
-    }
-  }
-  cells[k] = count;
-  which[k++] = buckets;
-  cells[k] = sum;
-  which[k++] = buckets + 1;
-  cells[k] = count;
-  which[k++] = buckets + 2;
-  return k;
-}
-
 /** A histogram: its buckets then its sum; read as cumulative `_bucket`s, `_sum`, `_count`. */
 const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   shape: 'histogram',
@@ -384,6 +309,9 @@ const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   },
 };
 
+/** An exponential histogram: the histogram, its classic samples sparse (kinds-sparse.ts). */
+const EXPONENTIAL = exponentialKind(HISTOGRAM);
+
 /** The description of each shape. @internal */
 export const KINDS = { value: VALUE, vector: VECTOR, histogram: HISTOGRAM } as const;
 
@@ -394,7 +322,7 @@ export type AnyKind = (typeof KINDS)[keyof typeof KINDS];
  * The kind a metric of the definition is: the one place that tells them apart.
  * @internal
  */
-export const kindOf = (function (spec: MetricSpec): AnyKind {
-  if (spec.kind === 'histogram') return HISTOGRAM;
+export const kindOf = (function (spec: MetricSpec): AnyKind | typeof EXPONENTIAL {
+  if (spec.kind === 'histogram') return spec.scale === undefined ? HISTOGRAM : EXPONENTIAL;
   return spec.length > 0 ? VECTOR : VALUE;
 });

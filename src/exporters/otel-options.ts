@@ -8,7 +8,7 @@ import { otelPrefix, type Definition, type MetricSpec } from '../definition.js';
 import { describe, typeFault } from '../errors.js';
 import { checkLabelClashes } from './metrics.js';
 import { readArray, readRecord } from '../options.js';
-import { kindOf, type Exact } from '../kinds.js';
+import { kindOf, type Exact, type KindDescription } from '../kinds.js';
 import type { MetricReader } from '../read/reader.js';
 
 /** Options of {@link observeStats} and {@link observeMigrationStats}. */
@@ -94,7 +94,7 @@ export function checkOptions(given: Readonly<OtelOptions>, definition: Definitio
  * @internal
  */
 export function pointAttributes(spec: MetricSpec, attributes: Attributes): readonly Attributes[] {
-  const slots = spec.kind === 'histogram' ? [{ label: undefined }] : kindOf(spec).slots(spec);
+  const slots = spec.kind === 'histogram' ? [{ label: undefined }] : (kindOf(spec) as KindDescription).slots(spec);
   return slots.map(({ label }) => (label === undefined ? attributes : Object.freeze({ ...attributes, [label[0]]: label[1] })));
 }
 

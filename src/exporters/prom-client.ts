@@ -17,7 +17,8 @@ import { promPrefix, type MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, leText } from './metrics.js';
 import { readMember, readOptions, type OptionSpec } from '../options.js';
-import { kindOf, type AnyKindDescription, type Exact, type SampleSlot } from '../kinds.js';
+import { kindOf, type Exact, type SampleSlot } from '../kinds.js';
+import type { AnyKindDescription } from '../kinds-sparse.js';
 import { requireAnyStats, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link registerPromClient}. */

@@ -15,7 +15,8 @@ import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, leText, promUnitOf } from './metrics.js';
 import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import { kindOf, type AnyKindDescription, type Exact, type SampleSlot } from '../kinds.js';
+import { kindOf, type Exact, type SampleSlot } from '../kinds.js';
+import type { AnyKindDescription } from '../kinds-sparse.js';
 import { requireAnyStats, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */

@@ -12,7 +12,8 @@ import { attachParts, canShareMemory, SharedStats, STATS_TOKEN, type Metric, typ
 import type { Definition, MetricSpec } from '../definition.js';
 import { describe, errorReason, isU64, typeFault } from '../errors.js';
 import { checkMemory } from '../handle.js';
-import { exact, kindOf, KINDS, type AnyKindDescription, type Exact } from '../kinds.js';
+import { exact, kindOf, KINDS, type Exact } from '../kinds.js';
+import type { AnyKindDescription } from '../kinds-sparse.js';
 
 export type { SharedStats } from '../define-stats.js';
 
