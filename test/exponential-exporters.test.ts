@@ -95,6 +95,16 @@ describe.each(BACKENDS)('exponential histograms in the text formats and prom-cli
         '',
       ].join('\n'),
     );
+    // The data point of docs/reports.md's example: the same read.
+    const { resourceMetrics } = await statsMetricProducer(stats, { kinds: ['histogram'] }).collect();
+    const counts = Array<number>(81).fill(0);
+    [counts[0], counts[57], counts[80]] = [1, 2, 1];
+    expect(resourceMetrics.scopeMetrics[0]!.metrics[0]).toMatchObject({
+      descriptor: { name: 'pool.run_time' },
+      dataPointType: 1,
+      dataPoints: [{ value: { scale: 3, zeroCount: 1, positive: { offset: -1, bucketCounts: counts }, negative: { offset: 0, bucketCounts: [] }, sum: 1261, count: 5 } }],
+    });
+    expect(stats.definition.metrics[0]!.buckets).toBe(514);
     // The largest value counts in the top bucket, which is written as +Inf only (as the last bucket of
     // every histogram; narrowed by maxValue, it also counts every larger value).
     stats.runTime.record(U64_MAX);
