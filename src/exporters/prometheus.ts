@@ -12,10 +12,11 @@
  */
 import { promPrefix, type Definition, type MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
-import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, promUnitOf } from './metrics.js';
+import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, leText, promUnitOf } from './metrics.js';
 import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import { kindOf, type Exact } from '../kinds.js';
+import { kindOf, type Exact, type SampleSlot } from '../kinds.js';
+import type { AnyKindDescription } from '../kinds-sparse.js';
 import { requireAnyStats, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */
@@ -84,8 +85,13 @@ function checkOptions(
 interface FamilyPlan {
   /** `# HELP`, `# TYPE` (and OpenMetrics' `# UNIT`) lines, each ending with a newline. */
   readonly meta: string;
-  /** Each sample of the metric's kind up to its value (`name{labels} `). */
-  readonly samples: readonly string[];
+  /**
+   * Each sample of the metric's kind up to its value (`name{labels} `). For a sparse kind, whose
+   * reads give some of its slots, the samples made so far, by slot.
+   */
+  readonly samples: string[];
+  /** A sparse kind's: makes the sample of slot `i` (kept in `samples`); `undefined` for the fixed kinds. */
+  readonly make: ((i: number) => string) | undefined;
 }
 
 /** How the text of one format is written: every family, in the definition's order. */
@@ -94,6 +100,8 @@ interface Plan {
   readonly openMetrics: boolean;
   /** Where each read puts its values: as long as the longest family. */
   readonly values: Exact[];
+  /** Where a sparse kind's read puts the slot of each value. */
+  readonly which: number[];
 }
 
 /** Plans already laid out, per definition, by format, prefix and labels: a definition is planned once. */
@@ -127,28 +135,37 @@ function plan(definition: Definition, { prefix, labels }: Readonly<Required<Prom
     const meta = [`# HELP ${name} ${escapeHelp(spec.help, openMetrics)}`, `# TYPE ${name} ${type}`];
     const unit = openMetrics ? promUnitOf(spec, family) : undefined;
     if (unit !== undefined) meta.push(`# UNIT ${name} ${unit}`);
+    const text = ({ suffix, label }: SampleSlot): string => {
+      const all = label === undefined ? pairs : [...pairs, `${label[0]}="${label[1]}"`];
+      // Joined, the string is one flat run of characters rather than a tree of its parts, which every text would walk again.
+      return [sample, suffix, all.length > 0 ? `{${all.join(',')}}` : '', ' '].join('');
+    };
+    const kind = kindOf(spec) as AnyKindDescription;
+    const head = meta.map((line) => `${line}\n`).join('');
+    if (kind.sparse) return { meta: head, samples: [], make: (i) => text(kind.slot(spec, i, (highest) => leText(highest, format))) };
     const le = type === 'histogram' ? bucketLabels(spec, format) : undefined;
-    const samples = kindOf(spec)
-      .slots(spec, le)
-      .map(({ suffix, label }) => {
-        const all = label === undefined ? pairs : [...pairs, `${label[0]}="${label[1]}"`];
-        // Joined, the string is one flat run of characters rather than a tree of its parts, which every text would walk again.
-        return [sample, suffix, all.length > 0 ? `{${all.join(',')}}` : '', ' '].join('');
-      });
-    return { meta: meta.map((line) => `${line}\n`).join(''), samples };
+    return { meta: head, samples: kind.slots(spec, le).map(text), make: undefined };
   });
-  return { families, openMetrics, values: [] };
+  return { families, openMetrics, values: [], which: [] };
 }
 
 /** Reads every metric now (each value, element and bucket once) and writes the text. */
-function render(metrics: readonly MetricReader[], { families, openMetrics, values }: Plan): string {
+function render(metrics: readonly MetricReader[], { families, openMetrics, values, which }: Plan): string {
   let text = '';
   for (let f = 0; f < families.length; f++) {
-    const { meta, samples } = families[f]!;
-    // Read at render time: every thread's updates so far, one atomic read per cell.
-    metrics[f]!.samples(values);
+    const { meta, samples, make } = families[f]!;
     text += meta;
-    for (let i = 0; i < samples.length; i++) text += `${samples[i]!}${values[i]!}\n`;
+    // Read at render time: every thread's updates so far, one atomic read per cell.
+    if (make === undefined) {
+      metrics[f]!.samples(values, which);
+      for (let i = 0; i < samples.length; i++) text += `${samples[i]!}${values[i]!}\n`;
+    } else {
+      const count = metrics[f]!.samples(values, which)!;
+      for (let k = 0; k < count; k++) {
+        const i = which[k]!;
+        text += `${samples[i] ?? (samples[i] = make(i))}${values[k]!}\n`;
+      }
+    }
   }
   return openMetrics ? `${text}# EOF\n` : text;
 }
