@@ -78,4 +78,5 @@ export {
   type MetricsRequest,
   type MetricsResponse,
 } from './exporters/prometheus.js';
+export { PROTOBUF_CONTENT_TYPE } from './exporters/protobuf.js';
 export { METRICS, DEFAULT_PROM_PREFIX, DEFAULT_OTEL_PREFIX, type MetricInfo } from './exporters/metrics.js';
