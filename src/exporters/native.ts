@@ -17,7 +17,7 @@
  */
 import { rangeFault } from '../errors.js';
 
-/** An exponential histogram as read: what the mapping needs of it. @internal */
+/** An exponential histogram as read: what the mapping needs of it. */
 export interface ExponentialReading {
   /** The scale: 2^scale buckets per power of two. */
   readonly scale: number;
@@ -33,13 +33,13 @@ export interface ExponentialReading {
   readonly count: bigint;
 }
 
-/** A run of consecutive buckets: `offset` from the end of the previous span (the first: the index of its first bucket). @internal */
+/** A run of consecutive buckets: `offset` from the end of the previous span (the first: the index of its first bucket). */
 export interface BucketSpan {
   readonly offset: number;
   readonly length: number;
 }
 
-/** A native histogram as Prometheus' protobuf format carries it. @internal */
+/** A native histogram as Prometheus' protobuf format carries it. */
 export interface NativeHistogram {
   readonly schema: number;
   readonly zeroCount: bigint;
@@ -50,9 +50,9 @@ export interface NativeHistogram {
   readonly sum: bigint;
 }
 
-/** The schemas Prometheus knows. @internal */
+/** The coarsest schema Prometheus knows. */
 export const MIN_SCHEMA = -4;
-/** @internal */
+/** The finest schema Prometheus knows. */
 export const MAX_SCHEMA = 8;
 /** Empty buckets a span may hold between two counted ones. */
 const MAX_GAP = 2;
@@ -62,7 +62,6 @@ const MAX_GAP = 2;
  * @param reading - the histogram as read
  * @returns its schema, zero count, spans and deltas, count and sum
  * @throws RangeError when its scale is below −4 (it cannot be raised) or not an integer
- * @internal
  */
 export function nativeHistogram(reading: ExponentialReading): NativeHistogram {
   const { scale, offset, buckets } = reading;

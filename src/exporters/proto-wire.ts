@@ -8,11 +8,11 @@
  * @packageDocumentation
  */
 
-/** Wire type of a varint field (`uint64`, `sint32`, `sint64`, enums). @internal */
+/** Wire type of a varint field (`uint64`, `sint32`, `sint64`, enums). */
 export const VARINT = 0;
-/** Wire type of a `double`. @internal */
+/** Wire type of a `double`. */
 export const FIXED64 = 1;
-/** Wire type of a string, bytes, a nested message or a packed repeated field. @internal */
+/** Wire type of a string, bytes, a nested message or a packed repeated field. */
 export const LENGTH_DELIMITED = 2;
 
 const TWO_32 = 2 ** 32;
@@ -23,7 +23,6 @@ const utf8 = new TextEncoder();
 /**
  * An append-only buffer of protobuf bytes that grows as it is written. A nested message is written
  * in place and then moved up by the size of its length prefix ({@link ProtoWriter.close}).
- * @internal
  */
 export class ProtoWriter {
   private buffer = new Uint8Array(4096);
@@ -141,7 +140,7 @@ function varintSize(value: number): number {
   return size;
 }
 
-/** Zigzag encoding of a signed 64-bit value (−2^63 to 2^63 − 1), as protobuf's `sint64` writes it. @internal */
+/** Zigzag encoding of a signed 64-bit value (−2^63 to 2^63 − 1), as protobuf's `sint64` writes it. */
 export function zigzag(value: number | bigint): number | bigint {
   if (typeof value === 'number' && Number.isSafeInteger(value) && Math.abs(value) < TWO_32) {
     return value >= 0 ? value * 2 : -value * 2 - 1;
@@ -150,7 +149,7 @@ export function zigzag(value: number | bigint): number | bigint {
   return big >= 0n ? big * 2n : -big * 2n - 1n;
 }
 
-/** Encodes with a fresh writer: for the parts laid out once. @internal */
+/** Encodes with a fresh writer: for the parts laid out once. */
 export function encode(write: (writer: ProtoWriter) => void): Uint8Array {
   const writer = new ProtoWriter();
   write(writer);

@@ -61,7 +61,7 @@ interface FamilyPlan {
   readonly bounds: readonly Uint8Array[] | undefined;
 }
 
-/** How a definition is written in the format. @internal */
+/** How a definition is written in the format. */
 export interface ProtobufPlan {
   readonly families: readonly FamilyPlan[];
   /** Where each read puts its values. */
@@ -72,7 +72,6 @@ export interface ProtobufPlan {
 
 /**
  * The encoded `label` fields of a `Metric`: a `LabelPair` for each name and value.
- * @internal
  */
 export function labelPairs(pairs: readonly (readonly [string, string])[]): Uint8Array {
   return encode((w) => {
@@ -94,7 +93,6 @@ const MAX_PLANS = 16;
  * The plan of `definition` for a prefix and constant labels, laid out on first use and then kept.
  * @param prefix - the start of every family name
  * @param labels - constant labels, on every metric
- * @internal
  */
 export function protobufPlan(definition: Definition, prefix: string, labels: Readonly<Record<string, string>>): ProtobufPlan {
   let cached = plans.get(definition);
@@ -151,7 +149,6 @@ function classic(w: ProtoWriter, values: readonly Exact[], bounds: readonly Uint
 
 /**
  * A native histogram's `Histogram` message.
- * @internal
  */
 export function writeNative(w: ProtoWriter, native: NativeHistogram): void {
   w.uint(HISTOGRAM.sampleCount, native.count);
@@ -177,7 +174,6 @@ export function writeNative(w: ProtoWriter, native: NativeHistogram): void {
  * exponential histogram's reading.
  * @param head - the family's name, help and type, encoded ({@link familyHead})
  * @param labels - the metric's labels, encoded ({@link labelPairs})
- * @internal
  */
 export function writeNativeFamily(w: ProtoWriter, head: Uint8Array, labels: Uint8Array, reading: ExponentialReading): void {
   const family = w.open();
@@ -193,7 +189,6 @@ export function writeNativeFamily(w: ProtoWriter, head: Uint8Array, labels: Uint
 
 /**
  * The encoded name, help and type of a family.
- * @internal
  */
 export function familyHead(name: string, help: string, type: keyof typeof TYPE): Uint8Array {
   return encode((w) => {
@@ -206,7 +201,6 @@ export function familyHead(name: string, help: string, type: keyof typeof TYPE):
 /**
  * Reads every metric now (each value, element and bucket once) and encodes them.
  * @returns the body: one length-delimited `MetricFamily` per metric of the definition
- * @internal
  */
 export function renderProtobuf(metrics: readonly MetricReader[], { families, values, writer: w }: ProtobufPlan): Uint8Array {
   w.length = 0;
