@@ -10,7 +10,7 @@ import { familyHead, labelPairs, protobufPlan, writeNativeFamily } from '../dist
 import { encode, ProtoWriter } from '../dist/exporters/proto-wire.js';
 import { NATIVE_VALUES, otelIndex, readingOf } from './fixtures/native-values.mjs';
 import { BACKENDS, callHandler } from './helpers.js';
-import { decodeFamilies, nativeCounts, readFields, readVarint, unzigzag, type DecodedFamily } from './protobuf-decode.js';
+import { decodeFamilies, nativeCounts, readFields, readVarint, unzigzag, type DecodedFamily, type DecodedHistogram } from './protobuf-decode.js';
 
 const ACCEPT = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
@@ -98,6 +98,45 @@ describe.each(BACKENDS)('the protobuf format (%s backend)', (backend: BackendNam
   });
 });
 
+const Exponential = defineStats(
+  {
+    fine: { kind: 'histogram', unit: 'microseconds', help: 'Scale 8.', scale: 8 },
+    coarse: { kind: 'histogram', unit: 'bytes', help: 'Scale 0.', scale: 0 },
+    idle: { kind: 'histogram', unit: 'seconds', help: 'Nothing recorded.', scale: 4 },
+  },
+  { namespace: 'exp' },
+);
+
+/** Each counted bucket's Prometheus index at `schema`, worked out exactly from the values. */
+function exactBuckets(values: readonly number[], schema: number): Map<number, bigint> {
+  const counts = new Map<number, bigint>();
+  for (const v of values) if (v > 0) counts.set(otelIndex(v, schema) + 1, (counts.get(otelIndex(v, schema) + 1) ?? 0n) + 1n);
+  return counts;
+}
+
+describe.each(BACKENDS)('exponential histograms in the protobuf format (%s backend)', (backend: BackendName) => {
+  it('are native histograms: schema = scale, zero bucket for 0, Prometheus index = OpenTelemetry index + 1', async () => {
+    const stats = await Exponential.create({ backend });
+    for (const v of NATIVE_VALUES) stats.fine.record(v);
+    const coarseValues = [0, 1, 2, 3, 4, 5, 1000, 2 ** 40, 2 ** 53 - 1];
+    for (const v of coarseValues) stats.coarse.record(v);
+    const families = scrape(createMetricsHandler(stats)).families;
+    expect(families.map((f) => [f.name, f.type])).toEqual([
+      ['exp_fine', 4n],
+      ['exp_coarse_bytes', 4n],
+      ['exp_idle_seconds', 4n],
+    ]);
+    const [fine, coarse, idle] = families.map((f) => f.metrics[0]!.histogram!) as [DecodedHistogram, DecodedHistogram, DecodedHistogram];
+    expect(fine).toMatchObject({ sampleCount: 263n, sampleSum: 1304660, schema: 8n, zeroThreshold: 0, zeroCount: 3n, buckets: [], negativeSpans: 0 });
+    expect(nativeCounts(fine)).toEqual(exactBuckets(NATIVE_VALUES, 8));
+    expect(coarse).toMatchObject({ sampleCount: 9n, schema: 0n, zeroCount: 1n });
+    expect(nativeCounts(coarse)).toEqual(exactBuckets(coarseValues, 0));
+    expect(nativeCounts(coarse).get(53)).toBe(1n); // 2^53 − 1 in (2^52, 2^53]
+    // Nothing recorded: one empty span says "native" to a scraper that would read it as classic.
+    expect(idle).toMatchObject({ sampleCount: 0n, sampleSum: 0, schema: 4n, zeroCount: 0n, positiveSpans: [{ offset: 0n, length: 0n }], positiveDeltas: [] });
+  });
+});
+
 describe('the wire format', () => {
   it('writes varints from 0 to 2^64 − 1 and zigzag values from −2^63 to 2^63 − 1', () => {
     const unsigned = [0, 1, 127, 128, 300, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35 + 5, Number.MAX_SAFE_INTEGER];
@@ -146,7 +185,7 @@ describe('the wire format', () => {
 function model(reading: ExponentialReading): Map<number, bigint> {
   const shift = Math.max(0, reading.scale - 8);
   const counts = new Map<number, bigint>();
-  reading.buckets.forEach((count, i) => {
+  reading.counts.forEach((count, i) => {
     if (count === 0n) return;
     const index = Math.floor((reading.offset + i) / 2 ** shift) + 1;
     counts.set(index, (counts.get(index) ?? 0n) + count);
@@ -169,7 +208,7 @@ describe('exponential histograms as native histograms', () => {
   });
 
   it('keeps runs of up to two empty buckets in a span and starts a new one after three', () => {
-    const reading = { scale: 2, zeroCount: 0n, offset: 4, buckets: [5n, 0n, 7n, 0n, 0n, 1n, 0n, 0n, 0n, 2n], sum: 0n, count: 15n };
+    const reading = { scale: 2, zeroCount: 0n, offset: 4, counts: [5n, 0n, 7n, 0n, 0n, 1n, 0n, 0n, 0n, 2n], sum: 0n, count: 15n };
     const native = nativeHistogram(reading);
     expect(native.spans).toEqual([
       { offset: 5, length: 6 },
@@ -184,7 +223,7 @@ describe('exponential histograms as native histograms', () => {
     expect(native.schema).toBe(8);
     // The same values bucketed exactly at scale 8: what merging the scale-10 buckets must give.
     const coarse = readingOf(NATIVE_VALUES, 8);
-    const expected = new Map(coarse.buckets.flatMap((count, i) => (count > 0n ? [[coarse.offset + i + 1, count] as const] : [])));
+    const expected = new Map(coarse.counts.flatMap((count, i) => (count > 0n ? [[coarse.offset + i + 1, count] as const] : [])));
     const spans = native.spans.map((s) => ({ offset: BigInt(s.offset), length: BigInt(s.length) }));
     expect(nativeCounts({ positiveSpans: spans, positiveDeltas: [...native.deltas] } as never)).toEqual(expected);
     expect(nativeHistogram({ ...reading, scale: -4 }).schema).toBe(-4);
@@ -193,14 +232,14 @@ describe('exponential histograms as native histograms', () => {
   });
 
   it('gives an empty histogram one empty span, which marks it as native', () => {
-    expect(nativeHistogram({ scale: 3, zeroCount: 0n, offset: 0, buckets: [0n, 0n], sum: 0n, count: 0n })).toMatchObject({ spans: [{ offset: 0, length: 0 }], deltas: [] });
+    expect(nativeHistogram({ scale: 3, zeroCount: 0n, offset: 0, counts: [0n, 0n], sum: 0n, count: 0n })).toMatchObject({ spans: [{ offset: 0, length: 0 }], deltas: [] });
   });
 
   it('matches the exact model for any reading (spans, deltas mod 2^64, schema)', () => {
     const counts = fc.array(fc.oneof(fc.constant(0n), fc.constant(0n), fc.bigInt({ min: 1n, max: 1000n }), fc.bigInt({ min: 1n, max: 2n ** 64n - 1n })), { maxLength: 60 });
     fc.assert(
       fc.property(fc.integer({ min: -4, max: 12 }), fc.integer({ min: -3000, max: 3000 }), counts, (scale, offset, buckets) => {
-        const reading = { scale, zeroCount: 0n, offset, buckets, sum: 0n, count: 0n };
+        const reading = { scale, zeroCount: 0n, offset, counts: buckets, sum: 0n, count: 0n };
         const native = nativeHistogram(reading);
         expect(native.schema).toBe(Math.min(scale, 8));
         const spans = native.spans.map((s) => ({ offset: BigInt(s.offset), length: BigInt(s.length) }));

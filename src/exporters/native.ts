@@ -17,19 +17,22 @@
  */
 import { rangeFault } from '../errors.js';
 
-/** An exponential histogram as read: what the mapping needs of it. */
+/**
+ * What the mapping reads of an exponential histogram: the parts of the reading core's
+ * `ExponentialReading` (kinds.ts) it uses.
+ */
 export interface ExponentialReading {
   /** The scale: 2^scale buckets per power of two. */
   readonly scale: number;
   /** How many values 0 were recorded. */
   readonly zeroCount: bigint;
-  /** The OpenTelemetry index of `buckets[0]`. */
+  /** The OpenTelemetry index of `counts[0]`. */
   readonly offset: number;
-  /** Each bucket's count, from OpenTelemetry index `offset` on. */
-  readonly buckets: readonly bigint[];
-  /** The sum of the values recorded. */
+  /** Each bucket's count (not cumulative), from OpenTelemetry index `offset` on. */
+  readonly counts: readonly bigint[];
+  /** The sum of the values recorded, mod 2^64. */
   readonly sum: bigint;
-  /** How many values were recorded: `zeroCount` plus every bucket's count. */
+  /** How many values were recorded: `zeroCount` plus every bucket's count, mod 2^64. */
   readonly count: bigint;
 }
 
@@ -64,7 +67,7 @@ const MAX_GAP = 2;
  * @throws RangeError when its scale is below −4 (it cannot be raised) or not an integer
  */
 export function nativeHistogram(reading: ExponentialReading): NativeHistogram {
-  const { scale, offset, buckets } = reading;
+  const { scale, offset, counts: buckets } = reading;
   if (!Number.isInteger(scale) || scale < MIN_SCHEMA) {
     throw rangeFault(`the scale of an exponential histogram must be an integer from ${MIN_SCHEMA} up for a native histogram; it is ${String(scale)}`);
   }
@@ -72,6 +75,7 @@ export function nativeHistogram(reading: ExponentialReading): NativeHistogram {
   // Counted buckets by Prometheus index, merged where the schema is lowered.
   const indices: number[] = [];
   const counts: bigint[] = [];
+  // Bucket i of the reading is OpenTelemetry's offset + i.
   for (let i = 0; i < buckets.length; i++) {
     const count = buckets[i]!;
     if (count === 0n) continue;

@@ -20,9 +20,8 @@
  * @packageDocumentation
  */
 import type { Definition } from '../definition.js';
-import { bucketRange } from '../histogram.js';
-import type { Exact } from '../kinds.js';
-import { kindOf } from '../kinds.js';
+import { specBucketRange } from '../histogram.js';
+import { kindOf, type Exact, type HistogramReading } from '../kinds.js';
 import type { MetricReader } from '../read/reader.js';
 import { nativeHistogram, type ExponentialReading, type NativeHistogram } from './native.js';
 import { encode, ProtoWriter, zigzag } from './proto-wire.js';
@@ -59,6 +58,8 @@ interface FamilyPlan {
   readonly labels: readonly Uint8Array[];
   /** A classic histogram's bucket bounds (`upper_bound` fields), encoded; the last bucket (`+Inf`) has none. */
   readonly bounds: readonly Uint8Array[] | undefined;
+  /** Whether it is an exponential histogram, written as a native one. */
+  readonly native: boolean;
 }
 
 /** How a definition is written in the format. */
@@ -113,18 +114,19 @@ function plan(definition: Definition, prefix: string, labels: Readonly<Record<st
     const family = prefix + spec.promName;
     const histogram = spec.kind === 'histogram';
     const head = familyHead(spec.kind === 'counter' ? `${family}_total` : family, spec.help, spec.kind);
+    if (histogram && spec.scale !== undefined) return { head, field: METRIC.histogram, labels: [labelPairs(constant)], bounds: undefined, native: true };
     if (histogram) {
       const bounds: Uint8Array[] = [];
       for (let i = 0; i < spec.buckets; i++) {
-        const { upper } = bucketRange(i, spec.buckets, spec.subBits);
+        const { upper } = specBucketRange(spec, i);
         if (upper !== null) bounds.push(encode((w) => w.double(BUCKET.upperBound, Number(upper - 1n))));
       }
-      return { head, field: METRIC.histogram, labels: [labelPairs(constant)], bounds };
+      return { head, field: METRIC.histogram, labels: [labelPairs(constant)], bounds, native: false };
     }
     const labelled = kindOf(spec)
       .slots(spec)
       .map(({ label }) => labelPairs(label === undefined ? constant : [...constant, label]));
-    return { head, field: spec.kind === 'counter' ? METRIC.counter : METRIC.gauge, labels: labelled, bounds: undefined };
+    return { head, field: spec.kind === 'counter' ? METRIC.counter : METRIC.gauge, labels: labelled, bounds: undefined, native: false };
   });
   return { families, values: [], writer: new ProtoWriter() };
 }
@@ -205,15 +207,18 @@ export function familyHead(name: string, help: string, type: keyof typeof TYPE):
 export function renderProtobuf(metrics: readonly MetricReader[], { families, values, writer: w }: ProtobufPlan): Uint8Array {
   w.length = 0;
   for (let f = 0; f < families.length; f++) {
-    const { head, field, labels, bounds } = families[f]!;
-    metrics[f]!.samples(values);
+    const { head, field, labels, bounds, native } = families[f]!;
+    // One read of every cell: an exponential histogram's in its exponential form.
+    const exponential = native ? (metrics[f]!.read() as HistogramReading).exponential : undefined;
+    if (!native) metrics[f]!.samples(values);
     const family = w.open();
     w.raw(head);
     for (let i = 0; i < labels.length; i++) {
       const metric = w.open();
       w.raw(labels[i]!);
       const value = w.open();
-      if (bounds !== undefined) classic(w, values, bounds);
+      if (exponential !== undefined) writeNative(w, nativeHistogram(exponential));
+      else if (bounds !== undefined) classic(w, values, bounds);
       else w.double(1, double(values[i]!));
       w.close(value, field);
       w.close(metric, FAMILY.metric);
