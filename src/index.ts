@@ -73,10 +73,10 @@ export {
   createMetricsHandler,
   PROMETHEUS_CONTENT_TYPE,
   OPENMETRICS_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
   type PrometheusTextOptions,
   type MetricsHandlerOptions,
   type MetricsRequest,
   type MetricsResponse,
 } from './exporters/prometheus.js';
-export { PROTOBUF_CONTENT_TYPE } from './exporters/protobuf.js';
 export { METRICS, DEFAULT_PROM_PREFIX, DEFAULT_OTEL_PREFIX, type MetricInfo } from './exporters/metrics.js';

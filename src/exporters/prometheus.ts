@@ -14,7 +14,7 @@ import { promPrefix, type Definition, type MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, promUnitOf } from './metrics.js';
 import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
-import { PROTOBUF_CONTENT_TYPE, protobufPlan, renderProtobuf } from './protobuf.js';
+import { protobufPlan, renderProtobuf } from './protobuf.js';
 import { readOptions, type OptionSpec } from '../options.js';
 import { kindOf, type Exact } from '../kinds.js';
 import { requireAnyStats, type MetricReader, type SharedStats } from '../read/reader.js';
@@ -33,6 +33,8 @@ export interface PrometheusTextOptions {
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** Content type of OpenMetrics text. */
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+/** Content type of Prometheus' protobuf format: length-delimited `io.prometheus.client.MetricFamily` messages. */
+export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
 function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');

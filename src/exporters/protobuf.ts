@@ -26,9 +26,6 @@ import type { MetricReader } from '../read/reader.js';
 import { nativeHistogram, type ExponentialReading, type NativeHistogram } from './native.js';
 import { encode, ProtoWriter, zigzag } from './proto-wire.js';
 
-/** The content type of the format, as Prometheus asks for it. */
-export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
-
 // Field numbers of metrics.proto.
 const FAMILY = { name: 1, help: 2, type: 3, metric: 4 } as const;
 const METRIC = { label: 1, gauge: 2, counter: 3, histogram: 7 } as const;
