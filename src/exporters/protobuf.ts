@@ -53,8 +53,11 @@ interface FamilyPlan {
   readonly field: (typeof METRIC)[keyof typeof METRIC];
   /** Each `Metric`'s labels, encoded: one per sample of a counter or gauge, one for a histogram. */
   readonly labels: readonly Uint8Array[];
-  /** A classic histogram's bucket bounds (`upper_bound` fields), encoded; the last bucket (`+Inf`) has none. */
-  readonly bounds: readonly Uint8Array[] | undefined;
+  /**
+   * A classic histogram's bucket bounds (`upper_bound` fields), encoded, one per bucket; the last
+   * bucket, open above, has none (a scraper makes its `+Inf` of `sample_count`).
+   */
+  readonly bounds: readonly (Uint8Array | undefined)[] | undefined;
   /** Whether it is an exponential histogram, written as a native one. */
   readonly native: boolean;
 }
@@ -113,11 +116,10 @@ function plan(definition: Definition, prefix: string, labels: Readonly<Record<st
     const head = familyHead(spec.kind === 'counter' ? `${family}_total` : family, spec.help, spec.kind);
     if (histogram && spec.scale !== undefined) return { head, field: METRIC.histogram, labels: [labelPairs(constant)], bounds: undefined, native: true };
     if (histogram) {
-      const bounds: Uint8Array[] = [];
-      for (let i = 0; i < spec.buckets; i++) {
+      const bounds = Array.from({ length: spec.buckets }, (_, i) => {
         const { upper } = specBucketRange(spec, i);
-        if (upper !== null) bounds.push(encode((w) => w.double(BUCKET.upperBound, Number(upper - 1n))));
-      }
+        return upper === null ? undefined : encode((w) => w.double(BUCKET.upperBound, Number(upper - 1n)));
+      });
       return { head, field: METRIC.histogram, labels: [labelPairs(constant)], bounds, native: false };
     }
     const labelled = kindOf(spec)
@@ -134,14 +136,16 @@ function double(value: Exact): number {
 }
 
 /** A classic histogram's `Histogram` message from its samples (cumulative buckets, sum, count). */
-function classic(w: ProtoWriter, values: readonly Exact[], bounds: readonly Uint8Array[]): void {
-  const buckets = bounds.length + 1;
+function classic(w: ProtoWriter, values: readonly Exact[], bounds: readonly (Uint8Array | undefined)[]): void {
+  const buckets = bounds.length;
   w.uint(HISTOGRAM.sampleCount, values[buckets + 1]!);
   w.double(HISTOGRAM.sampleSum, double(values[buckets]!));
-  for (let i = 0; i < bounds.length; i++) {
+  for (let i = 0; i < buckets; i++) {
+    const bound = bounds[i];
+    if (bound === undefined) continue;
     const start = w.open();
     w.uint(BUCKET.cumulativeCount, values[i]!);
-    w.raw(bounds[i]!);
+    w.raw(bound);
     w.close(start, HISTOGRAM.bucket);
   }
 }
