@@ -103,7 +103,7 @@ export interface ExponentialHistogramDefinition {
    * with the one holding it, and larger values count in that top bucket. Default: 2^64 − 1.
    */
   readonly maxValue?: number | bigint;
-  readonly names?: import('./definition.js').MetricNames;
+  readonly names?: import('./definition-names.js').MetricNames;
   readonly buckets?: undefined;
   readonly subBuckets?: undefined;
 }

@@ -11,8 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EXP_MAX_SCALE, EXP_TABLE_BYTES, EXP_TABLE_L, EXP_TABLE_T } from '../dist/backend/abi.js';
-import { checkExpTable, checkScale, expBucketRange, writeExpTable } from '../dist/backend/exp-index.js';
-import { EXP_L, EXP_T } from '../dist/backend/exp-tables.js';
+import { checkExpTable, checkScale, expBucketRange, expTables, writeExpTable } from '../dist/backend/exp-index.js';
 import * as jsCoreModule from '../dist/backend/js-core.js';
 import { compileCore, wasmCore } from '../dist/backend/wasm-core.js';
 import { U64_MAX } from './helpers.js';
@@ -27,6 +26,7 @@ interface Core {
 }
 const { JsCore } = jsCoreModule as unknown as { JsCore: new (buffer: ArrayBufferLike) => Core };
 
+const { T: EXP_T, L: EXP_L } = expTables();
 const SCALES = Array.from({ length: EXP_MAX_SCALE + 1 }, (_, s) => s);
 const TWO_53 = 2n ** 53n;
 const TWO_63 = 2n ** 63n;

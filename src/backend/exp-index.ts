@@ -5,7 +5,7 @@
  * (base^i, base^(i+1)], as OpenTelemetry's exponential histogram (Prometheus' native histograms
  * number the same bucket i + 1); 0 has a bucket of its own, which is not indexed here. A value
  * v ≥ 1 with top bit k is scaled to M = v · 2^(63 − k), in [2^63, 2^64); with the tables of
- * exp-tables.ts (T[m] = floor(2^(63 + m/256)), and L over 1024 slices of [2^63, 2^64)) its index is
+ * exp-tables.ts, generated at build (T[m] = floor(2^(63 + m/256)), and L over 1024 slices of [2^63, 2^64)) its index is
  *
  *     m = L[top 10 bits of M after the leading 1]; if (M > T[m + 1]) m++
  *     index = ((256·k + m) >> (8 − s)) − (v is a power of two ? 1 : 0)
@@ -18,18 +18,55 @@
  */
 import { describe } from '../errors.js';
 import { EXP_MAX_SCALE, EXP_TABLE_BYTES, EXP_TABLE_L, EXP_TABLE_T } from './abi.js';
-import { EXP_L, EXP_T } from './exp-tables.js';
+import { EXP_TABLES_BASE64 } from './exp-tables.js';
 
-/** T[m] rounded down to a multiple of 2^11: exact as a double, and as good as T[m] for a safe integer. */
-const T_NUM = Float64Array.from(EXP_T, (t) => Number(t & ~0x7ffn));
-const L = Uint16Array.from(EXP_L);
-/** 2^0 … 2^63. */
-const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 const TWO_32 = 2 ** 32;
 const TWO_63 = 2 ** 63;
 const TWO_MINUS_53 = 2 ** -53;
 const TWO_63_BIG = 1n << 63n;
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The generated tables' bytes: T[0 … 255] as u64, then L's steps as bits (see exp-tables.ts). */
+const RAW = atob(EXP_TABLES_BASE64);
+/** The u32 at byte `at` of RAW (little-endian). */
+const u32At = (at: number): number =>
+  RAW.charCodeAt(at) + RAW.charCodeAt(at + 1) * 0x100 + RAW.charCodeAt(at + 2) * 0x1_0000 + RAW.charCodeAt(at + 3) * 0x100_0000;
+/**
+ * T[m] rounded down to a multiple of 2^11 (T[256] = 2^64 − 1 to 2^64 − 2^11): exact as a double,
+ * and as good as T[m] against a safe integer's M. Numbers only, so decoding it costs a thread
+ * microseconds at load.
+ */
+const T_NUM = new Float64Array(257);
+for (let m = 0; m < 256; m++) {
+  const lo = u32At(8 * m);
+  T_NUM[m] = u32At(8 * m + 4) * TWO_32 + (lo - (lo % 2048));
+}
+T_NUM[256] = 2 ** 64 - 2048;
+/** L[j]: how many of T[1] … T[255] are below 2^63 + j · 2^53. */
+const L = new Uint16Array(1024);
+for (let j = 1; j < 1024; j++) L[j] = L[j - 1]! + ((RAW.charCodeAt(2048 + ((j - 1) >> 3)) >> ((j - 1) & 7)) & 1);
+/** 2^0 … 2^63. */
+const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
+
+/** T exactly, as bigints: made at first use (values above 2^53 − 1, the table's bytes, bucket ranges). */
+let tBig: readonly bigint[] | undefined;
+function bigTable(): readonly bigint[] {
+  if (!tBig) {
+    const t = Array.from({ length: 256 }, (_, m) => (BigInt(u32At(8 * m + 4)) << 32n) | BigInt(u32At(8 * m)));
+    t.push(0xffff_ffff_ffff_ffffn);
+    tBig = Object.freeze(t);
+  }
+  return tBig;
+}
+
+/**
+ * The two tables: T (257 bigints, T[m] = floor(2^(63 + m/256)), T[256] = 2^64 − 1) and L (1024
+ * numbers, how many of T[1] … T[255] are below 2^63 + j · 2^53), for checks and tests.
+ * @returns frozen arrays
+ */
+export function expTables(): { readonly T: readonly bigint[]; readonly L: readonly number[] } {
+  return Object.freeze({ T: bigTable(), L: Object.freeze(Array.from(L)) });
+}
 
 /**
  * The exponential bucket index of a safe integer `value` ≥ 1 at `scale` (0 to 8, unchecked): the i
@@ -54,7 +91,7 @@ export function expIndexOfBigint(scale: number, value: bigint): number {
   const k = 63 - Math.clz32(Number(value >> 32n));
   const scaled = value << BigInt(63 - k);
   let m = L[Number(scaled >> 53n) & 1023]!;
-  if (scaled > EXP_T[m + 1]!) m++;
+  if (scaled > (tBig ?? bigTable())[m + 1]!) m++;
   return (((k << 8) + m) >> (EXP_MAX_SCALE - scale)) - (scaled === TWO_63_BIG ? 1 : 0);
 }
 
@@ -69,7 +106,7 @@ export interface ExpBucketRange {
 function floorPower(scale: number, i: number): bigint {
   const k = i >> scale;
   const m = (i & ((1 << scale) - 1)) << (EXP_MAX_SCALE - scale);
-  return EXP_T[m]! >> BigInt(63 - k);
+  return bigTable()[m]! >> BigInt(63 - k);
 }
 
 /**
@@ -111,8 +148,8 @@ function tableImage(): Uint8Array {
   if (image) return image;
   const bytes = new Uint8Array(EXP_TABLE_BYTES);
   const view = new DataView(bytes.buffer);
-  EXP_T.forEach((t, m) => view.setBigUint64(EXP_TABLE_T + 8 * m, t, true));
-  EXP_L.forEach((l, j) => view.setUint16(EXP_TABLE_L + 2 * j, l, true));
+  bigTable().forEach((t, m) => view.setBigUint64(EXP_TABLE_T + 8 * m, t, true));
+  L.forEach((l, j) => view.setUint16(EXP_TABLE_L + 2 * j, l, true));
   return (image = bytes);
 }
 
