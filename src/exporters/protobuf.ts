@@ -30,6 +30,8 @@ import { encode, ProtoWriter, zigzag } from './proto-wire.js';
 const FAMILY = { name: 1, help: 2, type: 3, metric: 4 } as const;
 const METRIC = { label: 1, gauge: 2, counter: 3, histogram: 7 } as const;
 const LABEL = { name: 1, value: 2 } as const;
+/** The `value` field of `Gauge` and `Counter`. */
+const VALUE = 1;
 const HISTOGRAM = {
   sampleCount: 1,
   sampleSum: 2,
@@ -220,7 +222,7 @@ export function renderProtobuf(metrics: readonly MetricReader[], { families, val
       const value = w.open();
       if (exponential !== undefined) writeNative(w, nativeHistogram(exponential));
       else if (bounds !== undefined) classic(w, values, bounds);
-      else w.double(1, double(values[i]!));
+      else w.double(VALUE, double(values[i]!));
       w.close(value, field);
       w.close(metric, FAMILY.metric);
     }
