@@ -40,7 +40,7 @@ const runs = {
     return 0;
   },
   recordExp: (n) => {
-    for (let i = 0; i < n; i++) core.recordExpNum(BUCKET0, SUM, CELLS, TABLE, SCALE, -1, VALUES[i & 4095]);
+    for (let i = 0; i < n; i++) core.recordExpNum(BUCKET0, SUM, CELLS, TABLE, SCALE, VALUES[i & 4095]);
     return 0;
   },
   expIndex: (n) => {

@@ -197,12 +197,12 @@ export class Histogram {
     if (typeof value === 'number') {
       if ((value >>> 0) === value || (value >= 0 && value <= MAX_SAFE && Number.isInteger(value))) {
         if (this.#scale < 0) this.#core.recordNum(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
-        else this.#core.recordExpNum(this.#recordAt, this.#sumAt, this.bucketCount, this.#table, this.#scale, EXP_LOW_INDEX, value);
+        else this.#core.recordExpNum(this.#recordAt, this.#sumAt, this.bucketCount, this.#table, this.#scale, value);
         return;
       }
     } else if (typeof value === 'bigint' && BigInt.asUintN(64, value) === value) {
       if (this.#scale < 0) this.#core.record(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
-      else this.#core.recordExp(this.#recordAt, this.#sumAt, this.bucketCount, this.#table, this.#scale, EXP_LOW_INDEX, value);
+      else this.#core.recordExp(this.#recordAt, this.#sumAt, this.bucketCount, this.#table, this.#scale, value);
       return;
     }
     throw u64ArgumentError(`${this.name}.record`, 'value', value);

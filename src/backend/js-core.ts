@@ -131,24 +131,24 @@ export class JsCore implements Core {
   expIndexNum(_table: number, scale: number, value: number): number {
     return expIndexOfNumber(scale, value);
   }
-  recordExp(bucket0: number, sumAddr: number, cells: number, _table: number, scale: number, low: number, value: bigint): void {
+  recordExp(bucket0: number, sumAddr: number, cells: number, _table: number, scale: number, value: bigint): void {
     const u64 = this.u64;
     if (value === 0n) {
       Atomics.add(u64, bucket0 >> 3, 1n);
       return;
     }
-    const cell = (bucket0 >> 3) + expCell(expIndexOfBigint(scale, value) - low, cells);
+    const cell = (bucket0 >> 3) + expCell(expIndexOfBigint(scale, value), cells);
     const sum = sumAddr >> 3;
     Atomics.add(u64, cell, 1n);
     Atomics.add(u64, sum, value);
   }
-  recordExpNum(bucket0: number, sumAddr: number, cells: number, _table: number, scale: number, low: number, value: number): void {
+  recordExpNum(bucket0: number, sumAddr: number, cells: number, _table: number, scale: number, value: number): void {
     const u64 = this.u64;
     if (value === 0) {
       Atomics.add(u64, bucket0 >> 3, 1n);
       return;
     }
-    const cell = (bucket0 >> 3) + expCell(expIndexOfNumber(scale, value) - low, cells);
+    const cell = (bucket0 >> 3) + expCell(expIndexOfNumber(scale, value), cells);
     const sum = sumAddr >> 3;
     const big = BigInt(value);
     Atomics.add(u64, cell, 1n);
@@ -170,9 +170,9 @@ export class JsCore implements Core {
   }
 }
 
-/** The cell of an exponential bucket `offset` indexes past the histogram's lowest: 1 + offset, within 1 … cells − 1. */
-function expCell(offset: number, cells: number): number {
-  return offset < 0 ? 1 : offset > cells - 2 ? cells - 1 : offset + 1;
+/** The cell of exponential index `index` (≥ −1; cell 1 holds index −1): index + 2, at most cells − 1. */
+function expCell(index: number, cells: number): number {
+  return index < cells - 3 ? index + 2 : cells - 1;
 }
 
 /** Position of the highest set bit of a non-zero u64. */
