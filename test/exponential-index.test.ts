@@ -6,7 +6,7 @@
 // random values, on the four paths that compute it: the Wasm core and the JS core, each with a
 // bigint and with a number. Also: the tables themselves (exact roots; one comparison after the
 // 1024-entry lookup always suffices), their bytes in a memory, recordExp's cells and sum on both
-// backends, and expBucketRange.
+// backends (and each record path's cell at every boundary, checked with the index), and expBucketRange.
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -85,25 +85,53 @@ function edgeValues(scale: number): bigint[] {
 
 // ─── the cores ─────────────────────────────────────────────────────────────────────────────────
 
-/** A memory with the tables at TABLE, and the Wasm core and the JS core on it. */
-async function cores(pages = 1): Promise<{ memory: WebAssembly.Memory; wasm: Core; js: Core }> {
+/** Where `indexes` records: the cells of a histogram of every u64 at scale 8 (the largest) fit from here in 3 pages. */
+const RECORD_CELLS = 8192;
+
+/** A memory with the tables at TABLE, and the Wasm core and the JS core on it (3 pages: room for `indexes` to record). */
+async function cores(pages = 3): Promise<{ memory: WebAssembly.Memory; wasm: Core; js: Core }> {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: 1024, shared: true });
   writeExpTable(memory.buffer, TABLE);
   return { memory, wasm: wasmCore(await compileCore(), memory) as Core, js: new JsCore(memory.buffer) };
 }
 
+type Cores = { memory: WebAssembly.Memory; wasm: Core; js: Core };
+
+/**
+ * The index `recordExp` (or `recordExpNum`) of `core` records `v` under, in a histogram of every u64
+ * at `scale` (the zero cell, then indexes −1 up: cell 2 + index) whose cells are all 0 before: the cell that became 1, minus 2; the cells
+ * and the sum are 0 again after. The model's cell is looked at first, the others only when it is not 1.
+ */
+function recordedIndex(c: Cores, core: Core, scale: number, v: bigint, asNumber: boolean, expected: number): number {
+  const cells = (64 << scale) + 2;
+  const u64 = new BigUint64Array(c.memory.buffer, RECORD_CELLS, cells + 1);
+  if (asNumber) core.recordExpNum(RECORD_CELLS, RECORD_CELLS + 8 * cells, cells, TABLE, scale, Number(v));
+  else core.recordExp(RECORD_CELLS, RECORD_CELLS + 8 * cells, cells, TABLE, scale, v);
+  const cell = u64[expected + 2] === 1n ? expected + 2 : u64.findIndex((w) => w !== 0n);
+  const sum = u64[cells];
+  u64[cell] = 0n;
+  u64[cells] = 0n;
+  return cell >= 0 && cell < cells && sum === v ? cell - 2 : NaN;
+}
+
 /** The index of `v` by each path that computes it: [name, index] (the number paths for safe integers only). */
-function indexes(c: { wasm: Core; js: Core }, scale: number, v: bigint): [string, number][] {
+function indexes(c: Cores, scale: number, v: bigint): [string, number][] {
+  const expected = modelIndex(scale, v);
   const out: [string, number][] = [
     ['wasm bigint', c.wasm.expIndex(TABLE, scale, v)],
     ['js bigint', c.js.expIndex(TABLE, scale, v)],
+    ['wasm recordExp', recordedIndex(c, c.wasm, scale, v, false, expected)],
+    ['js recordExp', recordedIndex(c, c.js, scale, v, false, expected)],
   ];
-  if (v <= MAX_SAFE) out.push(['wasm number', c.wasm.expIndexNum(TABLE, scale, Number(v))], ['js number', c.js.expIndexNum(TABLE, scale, Number(v))]);
+  if (v <= MAX_SAFE) {
+    out.push(['wasm number', c.wasm.expIndexNum(TABLE, scale, Number(v))], ['js number', c.js.expIndexNum(TABLE, scale, Number(v))]);
+    out.push(['wasm recordExpNum', recordedIndex(c, c.wasm, scale, v, true, expected)], ['js recordExpNum', recordedIndex(c, c.js, scale, v, true, expected)]);
+  }
   return out;
 }
 
 /** The paths that disagree with the model at `v`, described. */
-function mismatches(c: { wasm: Core; js: Core }, scale: number, v: bigint): string[] {
+function mismatches(c: Cores, scale: number, v: bigint): string[] {
   const expected = modelIndex(scale, v);
   return indexes(c, scale, v).flatMap(([path, got]) => (got === expected ? [] : [`scale ${scale}, ${v}: ${path} gives ${got}, the model ${expected}`]));
 }
