@@ -10,6 +10,7 @@
  * @packageDocumentation
  */
 import { LANE_ALIGN } from './backend/abi.js';
+import { bucketOfNumber } from './backend/buckets.js';
 import type { Core } from './backend/core.js';
 import { checkBatchSize, describe, u64ArgumentError } from './errors.js';
 import type { CellPlace } from './stat64.js';
@@ -51,25 +52,7 @@ export function bucketRange(index: number, buckets: number, subBits: number): Bu
   return Object.freeze({ lower, upper: index === buckets - 1 || upper > 0xffff_ffff_ffff_ffffn ? null : upper });
 }
 
-const TWO_32 = 2 ** 32;
-
-/** Position of the highest set bit of a positive safe integer. */
-function topBit(value: number): number {
-  return value < TWO_32 ? 31 - Math.clz32(value) : 63 - Math.clz32(Math.floor(value / TWO_32));
-}
-
-/** The bucket of a safe-integer value: the core's rule, in plain JS numbers (for the batched writer). */
-export function bucketOfNumber(value: number, buckets: number, subBits: number): number {
-  let index: number;
-  if (subBits === 0) index = value === 0 ? 0 : topBit(value);
-  else if (value < 1 << subBits) index = value;
-  else {
-    const shift = topBit(value) - subBits;
-    // Division by a power of two is exact for safe integers, and so is its floor.
-    index = ((shift + 1) << subBits) + (Math.floor(value / 2 ** shift) & ((1 << subBits) - 1));
-  }
-  return index < buckets ? index : buckets - 1;
-}
+export { bucketOfNumber };
 
 /**
  * A batched writer of one {@link Histogram} (from {@link Histogram.batch}): records count in this
