@@ -17,6 +17,8 @@ const WORKER = new URL('../single-worker.mjs', import.meta.url);
 const SCENARIOS = [
   ['addNumber', 'add(1), number argument'],
   ['addBigint', 'add(1n), bigint argument'],
+  ['ownAdd', 'add(1) on a counter of defineStats (the vector\'s memory)'],
+  ['vectorAdd', 'vector at(i).add(1), 8 elements in turn'],
   ['batchAdd', 'batch().add(1), flushed every 1024 adds'],
   ['plainIncrement', 'plain JS number += 1 (one thread, not shared)'],
   ['get', 'get() → bigint'],
@@ -32,6 +34,8 @@ const JS_IMPLS = ['wasm', 'js', 'prom'];
 const C_EQUIVALENT = {
   addNumber: 'add',
   addBigint: 'add',
+  vectorAdd: 'add',
+  ownAdd: 'add',
   rawExportAdd: 'add',
   rawExportPacketPerUpdate: 'packetPerUpdate',
   emptyWasmCall: 'add',
@@ -121,6 +125,10 @@ export default {
     const wasmSpeedup = ([other, scenario, otherScenario = scenario]) =>
       medianOver(rounds, (r) => r[other][otherScenario] / r.wasm[scenario]);
     const ratios = Object.fromEntries(Object.entries(RATIOS).map(([name, spec]) => [name, wasmSpeedup(spec)]));
+    /** What `at(i)` adds to an add on the same memory, in ns: vectorAdd − ownAdd inside a round, its median. */
+    const atCost = (impl) => medianOver(rounds, (r) => r[impl].vectorAdd - r[impl].ownAdd);
+    ratios.vectorAtNsWasm = atCost('wasm');
+    ratios.vectorAtNsJs = atCost('js');
     const rows = SCENARIOS.map(([scenario, title]) => {
       const cScenario = C_EQUIVALENT[scenario] ?? scenario;
       const c = scenario === 'emptyWasmCall' ? NaN : at('c', cScenario);
@@ -144,6 +152,8 @@ export default {
         'C: get and getNumber are the same read; the add rows and the empty call compare with one C atomic add, the packet rows with',
         'C doing the same three adds. The raw-export rows call the Wasm core directly, without the public API.',
         `C, lane owner's relaxed load+store instead of a locked add (not used by the library): ${num(at('c', 'relaxedLaneAdd'))} ns/op`,
+        `vector at(i).add(1) − add(1) on a counter of the same memory, inside a round: Wasm ${num(ratios.vectorAtNsWasm)} ns, pure JS ${num(ratios.vectorAtNsJs)} ns`,
+        'add(1) of MigrationStats and of defineStats differ: two memories in one thread are two Wasm instances (src/backend/wasm-core.ts).',
         `Other ratios: add(1) Wasm vs prom-client ${times(ratios.addNumberWasmVsProm)}; empty Wasm call vs one C atomic add ${times(ratios.emptyCallVsCAdd)}; batch().add(1) vs a plain JS number += 1 ${times(ratios.batchAddVsPlainIncrement)} (speed of the batch ÷ speed of the plain add)`,
       ],
       ratios,
