@@ -18,6 +18,7 @@ import {
   type RateLimitSpec,
 } from './backend/definition-format.js';
 import { describe, rangeFault, typeFault } from './errors.js';
+import { checkExponential, expMaxValueOf, type ExponentialHistogramDefinition } from './exponential.js';
 
 // The definition as the memory stores it is the backend's (backend/definition-format.ts); named here too.
 export { cellCount, definitionHash, encodeDefinition, type Definition, type MetricKind, type MetricSpec, type RateLimitSpec } from './backend/definition-format.js';
@@ -48,8 +49,13 @@ export interface CounterDefinition {
   readonly names?: MetricNames;
 }
 
-/** A histogram: values counted in buckets, with an exact count and sum. */
-export interface HistogramDefinition {
+/** A histogram: values counted in buckets, with an exact count and sum; log-linear or exponential. */
+export type HistogramDefinition = LogLinearHistogramDefinition | ExponentialHistogramDefinition;
+
+export type { ExponentialHistogramDefinition } from './exponential.js';
+
+/** A histogram with QEMU's log2 buckets, or log-linear ones (`subBuckets`). */
+export interface LogLinearHistogramDefinition {
   readonly kind: 'histogram';
   readonly unit: string;
   readonly help: string;
@@ -65,6 +71,7 @@ export interface HistogramDefinition {
    */
   readonly subBuckets?: number;
   readonly names?: MetricNames;
+  readonly scale?: undefined;
 }
 
 /** One metric of a schema. */
@@ -104,8 +111,12 @@ export interface DefineStatsOptions {
 export const MAX_METRICS = 256;
 /** Longest vector. */
 export const MAX_LENGTH = 1024;
-/** Most cells (u64 values) of one definition, over all its metrics. */
-export const MAX_CELLS = 32768;
+/**
+ * Most cells (u64 values) of one definition, over all its metrics: 124 · 1024, as many as fit in
+ * the largest memory (64 MiB) when every cell is laned and there are 64 lanes. Seven exponential
+ * histograms of scale 8 (16,387 cells each) fit; eight do not.
+ */
+export const MAX_CELLS = 126976;
 
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -225,7 +236,7 @@ function text(path: string, value: unknown, pattern: RegExp, allowed: string): s
 const METRIC_FIELDS: Readonly<Record<MetricKind, readonly string[]>> = {
   counter: ['kind', 'unit', 'help', 'length', 'label', 'names'],
   gauge: ['kind', 'unit', 'help', 'length', 'label', 'names'],
-  histogram: ['kind', 'unit', 'help', 'buckets', 'subBuckets', 'names'],
+  histogram: ['kind', 'unit', 'help', 'buckets', 'subBuckets', 'scale', 'maxValue', 'names'],
 };
 
 /** What each name of a metric must be: given or derived, the memory's definition is read back with these. */
@@ -257,6 +268,8 @@ interface RawMetric {
   label?: unknown;
   buckets?: unknown;
   subBuckets?: unknown;
+  scale?: unknown;
+  maxValue?: unknown;
   names?: unknown;
 }
 
@@ -285,7 +298,16 @@ function checkMetric(name: string, value: unknown): MetricSpec {
   let label = '';
   let buckets = 0;
   let subBits = 0;
-  if (kind === 'histogram') {
+  let scale: number | undefined;
+  if (kind === 'histogram' && (raw.scale !== undefined || raw.maxValue !== undefined)) {
+    for (const other of ['buckets', 'subBuckets'] as const) {
+      if (raw[other] !== undefined) {
+        throw typeFault(`${path}.${other} and ${path}.scale cannot both be given: scale makes exponential buckets, buckets and subBuckets log-linear ones`);
+      }
+    }
+    if (raw.scale === undefined) throw typeFault(`${path}.maxValue narrows an exponential histogram, which needs ${path}.scale (0 to 8)`);
+    ({ scale, buckets } = checkExponential(path, raw.scale, raw.maxValue));
+  } else if (kind === 'histogram') {
     const sub = raw.subBuckets === undefined ? 1 : raw.subBuckets;
     if (typeof sub !== 'number' || !Number.isInteger(sub) || sub < 1 || sub > 1 << MAX_SUB_BITS || (sub & (sub - 1)) !== 0) {
       fail(`${path}.subBuckets`, sub, `a power of two from 1 to ${1 << MAX_SUB_BITS}`, typeof sub === 'number');
@@ -334,6 +356,7 @@ function checkMetric(name: string, value: unknown): MetricSpec {
     promName: resolved.prometheus,
     otelName: resolved.otel,
     otelUnit: resolved.otelUnit,
+    ...(scale === undefined ? {} : { scale }),
   });
 }
 
@@ -495,8 +518,11 @@ export const decodeDefinition = (function (json: string): Definition {
   for (const m of stored.metrics as MetricSpec[]) {
     if (m === null || typeof m !== 'object' || typeof m.name !== 'string') throw typeFault(`the memory's definition has a metric without a name`);
     const names = { c: m.cName, prometheus: m.promName, otel: m.otelName, otelUnit: m.otelUnit };
+    const maxValue = m.kind === 'histogram' && m.scale !== undefined ? expMaxValueOf(m.buckets, m.scale) : undefined;
     schema[m.name] =
-      m.kind === 'histogram'
+      m.kind === 'histogram' && m.scale !== undefined
+        ? { kind: m.kind, unit: m.unit, help: m.help, scale: m.scale, ...(maxValue === undefined ? {} : { maxValue }), names }
+        : m.kind === 'histogram'
         ? { kind: m.kind, unit: m.unit, help: m.help, buckets: m.buckets, subBuckets: 2 ** m.subBits, names }
         : { kind: m.kind, unit: m.unit, help: m.help, ...(m.length > 0 ? { length: m.length, label: m.label } : {}), names };
   }
@@ -526,7 +552,7 @@ export const firstDifference = (function (here: Definition, there: Definition): 
       return a ? `schema.${a.name} is not in the memory's definition` : `the memory's definition has schema.${b!.name}, which this one has not`;
     }
     if (a.name !== b.name) return `metric ${i + 1} is schema.${a.name} here and schema.${b.name} in the memory`;
-    for (const key of Object.keys(a) as (keyof MetricSpec)[]) {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof MetricSpec>) {
       if (a[key] !== b[key]) return `schema.${a.name}.${key} is ${JSON.stringify(a[key])} here and ${JSON.stringify(b[key])} in the memory`;
     }
   }

@@ -7,13 +7,20 @@
  * [2^k, 2^(k+1)), and 0 counts in bucket 0. With 2^s sub-buckets (log-linear, as HdrHistogram):
  * values below 2^s have a bucket each, and every power of two from 2^s up is split into 2^s
  * buckets of equal width. Values past the last bucket count in the last.
+ *
+ * Exponential (`scale: s`, see exponential.ts): the zero bucket, then OpenTelemetry's buckets of
+ * index −1 (the value 1) up; the core computes the index (`expIndex`) from a table in the memory.
  * @packageDocumentation
  */
 import { LANE_ALIGN } from './backend/abi.js';
 import { bucketOfNumber } from './backend/buckets.js';
 import type { Core } from './backend/core.js';
 import { checkBatchSize, describe, u64ArgumentError } from './errors.js';
+import { EXP_LOW_INDEX, expCellRange } from './exponential.js';
+import { HistogramBatch } from './histogram-batch.js';
 import type { CellPlace } from './stat64.js';
+
+export { HistogramBatch } from './histogram-batch.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -21,13 +28,28 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 export interface HistogramPlace extends CellPlace {
   readonly buckets: number;
   readonly subBits: number;
+  /** The scale of an exponential histogram, −1 for a log-linear one. */
+  readonly scale: number;
+  /** Where the exponential table is (exponential histograms only). */
+  readonly table: number;
 }
 
 /** One bucket's range of values: from `lower` up to, and not including, `upper`. */
 export interface BucketRange {
   readonly lower: bigint;
-  /** `null` for the last bucket, which also counts every larger value. */
+  /**
+   * `null` for the last bucket, which also counts every larger value. An exponential bucket that
+   * holds no integer (many between 1 and 2 at the finest scales) has `upper === lower`.
+   */
   readonly upper: bigint | null;
+}
+
+/**
+ * The range of bucket `index` of any histogram of a definition (log-linear or exponential), for the
+ * exporters; readers use `Histogram.bucketRange`, which checks its index.
+ */
+export function specBucketRange(spec: { readonly buckets: number; readonly subBits: number; readonly scale?: number | undefined }, index: number): BucketRange {
+  return spec.scale === undefined ? bucketRange(index, spec.buckets, spec.subBits) : expCellRange(index, spec.buckets, spec.scale);
 }
 
 /**
@@ -54,68 +76,6 @@ export function bucketRange(index: number, buckets: number, subBits: number): Bu
 
 export { bucketOfNumber };
 
-/**
- * A batched writer of one {@link Histogram} (from {@link Histogram.batch}): records count in this
- * thread's own arrays and reach the shared histogram every `every` records, on
- * {@link HistogramBatch.flush} and on {@link HistogramBatch.close}. The pending sum never passes
- * 2^53 − 1: a record that would take it there flushes first.
- */
-export class HistogramBatch {
-  readonly #where: string;
-  readonly #buckets: number;
-  readonly #subBits: number;
-  readonly #every: number;
-  readonly #counts: Float64Array;
-  readonly #write: (counts: Float64Array, total: number) => void;
-  #sum = 0;
-  #pending = 0;
-
-  /** @internal */
-  constructor(name: string, buckets: number, subBits: number, every: number, write: (counts: Float64Array, total: number) => void) {
-    this.#where = `${name}.batch().record`;
-    this.#buckets = buckets;
-    this.#subBits = subBits;
-    this.#every = every;
-    this.#counts = new Float64Array(buckets);
-    this.#write = write;
-  }
-
-  /** Records waiting for a flush. */
-  get pending(): number {
-    return this.#pending;
-  }
-
-  /**
-   * Counts `value` in this thread's arrays; flushes when `every` records are pending.
-   * @param value - a non-negative safe-integer number
-   * @throws TypeError or RangeError for anything else; nothing is recorded then
-   */
-  record(value: number): void {
-    if (typeof value === 'number' && ((value >>> 0) === value || (value >= 0 && value <= MAX_SAFE && Number.isInteger(value)))) {
-      if (this.#sum + value > MAX_SAFE) this.flush();
-      this.#counts[bucketOfNumber(value, this.#buckets, this.#subBits)]!++;
-      this.#sum += value;
-      if (++this.#pending >= this.#every) this.flush();
-      return;
-    }
-    throw u64ArgumentError(this.#where, 'value', value);
-  }
-
-  /** Adds what is pending to the shared histogram: exact for every reader from here on. */
-  flush(): void {
-    if (this.#pending === 0) return;
-    this.#write(this.#counts, this.#sum);
-    this.#counts.fill(0);
-    this.#sum = 0;
-    this.#pending = 0;
-  }
-
-  /** Flushes; the writer stays usable. */
-  close(): void {
-    this.flush();
-  }
-}
-
 /** Made only here: `new Histogram()` from outside cannot get one. */
 const TOKEN = Symbol('Histogram');
 
@@ -138,13 +98,22 @@ export class Histogram {
   readonly unit: string;
   /** Number of buckets. */
   readonly bucketCount: number;
-  /** Sub-buckets per power of two (1: plain powers of two). */
+  /** Sub-buckets per power of two (1: plain powers of two; 1 for an exponential histogram). */
   readonly subBuckets: number;
+  /**
+   * The scale of an exponential histogram (0 to 8: 2^scale buckets per power of two), `undefined`
+   * for a log-linear one. Its bucket 0 counts the zeros, bucket k ≥ 1 the values of OpenTelemetry's
+   * index k − 2 (Prometheus' index k − 1).
+   */
+  readonly scale: number | undefined;
   readonly #core: Core;
   readonly #base: number;
   readonly #first: number;
   readonly #geometry: number;
   readonly #subBits: number;
+  /** The scale, −1 for a log-linear histogram (one comparison on the recording path). */
+  readonly #scale: number;
+  readonly #table: number;
   readonly #holder: object;
   /** Where this thread records: bucket 0 and the sum in its lane, or in the base cells. */
   #recordAt: number;
@@ -172,11 +141,14 @@ export class Histogram {
     this.unit = unit;
     this.bucketCount = place.buckets;
     this.subBuckets = 2 ** place.subBits;
+    this.scale = place.scale < 0 ? undefined : place.scale;
     this.#core = place.core;
     this.#base = place.base;
     this.#first = place.first;
     this.#geometry = place.geometry;
     this.#subBits = place.subBits;
+    this.#scale = place.scale;
+    this.#table = place.table;
     this.#holder = holder;
     this.#recordAt = place.base;
     this.#sumAt = place.base + 8 * place.buckets;
@@ -199,11 +171,13 @@ export class Histogram {
   record(value: number | bigint): void {
     if (typeof value === 'number') {
       if ((value >>> 0) === value || (value >= 0 && value <= MAX_SAFE && Number.isInteger(value))) {
-        this.#core.recordNum(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
+        if (this.#scale < 0) this.#core.recordNum(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
+        else this.#core.recordExpNum(this.#recordAt, this.#sumAt, this.bucketCount, this.#table, this.#scale, EXP_LOW_INDEX, value);
         return;
       }
     } else if (typeof value === 'bigint' && BigInt.asUintN(64, value) === value) {
-      this.#core.record(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
+      if (this.#scale < 0) this.#core.record(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
+      else this.#core.recordExp(this.#recordAt, this.#sumAt, this.bucketCount, this.#table, this.#scale, EXP_LOW_INDEX, value);
       return;
     }
     throw u64ArgumentError(`${this.name}.record`, 'value', value);
@@ -232,7 +206,20 @@ export class Histogram {
       const message = `${this.name}.bucketRange: index must be a whole number from 0 to ${this.bucketCount - 1}; received ${describe(index)}`;
       throw typeof index === 'number' ? new RangeError(message) : new TypeError(message);
     }
-    return bucketRange(index, this.bucketCount, this.#subBits);
+    return this.#range(index);
+  }
+
+  /** Bucket `index`'s range, unchecked. */
+  #range(index: number): BucketRange {
+    return this.#scale < 0 ? bucketRange(index, this.bucketCount, this.#subBits) : expCellRange(index, this.bucketCount, this.#scale);
+  }
+
+  /** The bucket of a checked value, as the core records it. */
+  #cellOf(value: bigint): number {
+    if (this.#scale < 0) return this.#core.bucketIndex(value, this.bucketCount, this.#subBits);
+    if (value === 0n) return 0;
+    const cell = 1 + this.#core.expIndex(this.#table, this.#scale, value) - EXP_LOW_INDEX;
+    return cell < this.bucketCount ? cell : this.bucketCount - 1;
   }
 
   /**
@@ -242,7 +229,7 @@ export class Histogram {
   bucketOf(value: number | bigint): number {
     const v = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? BigInt(value) : value;
     if (typeof v !== 'bigint' || BigInt.asUintN(64, v) !== v) throw u64ArgumentError(`${this.name}.bucketOf`, 'value', value);
-    return this.#core.bucketIndex(v, this.bucketCount, this.#subBits);
+    return this.#cellOf(v);
   }
 
   /**
@@ -257,7 +244,18 @@ export class Histogram {
     checkBatchSize(`${this.name}.batch`, every);
     const core = this.#core;
     const buckets = this.bucketCount;
-    return new HistogramBatch(this.name, buckets, this.#subBits, every, (counts, total) => {
+    const subBits = this.#subBits;
+    const [table, scale] = [this.#table, this.#scale];
+    // The exponential index comes from the core (no atomic step): the rule `record` follows.
+    const cellOf =
+      scale < 0
+        ? (value: number) => bucketOfNumber(value, buckets, subBits)
+        : (value: number) => {
+            if (value === 0) return 0;
+            const cell = 1 + core.expIndexNum(table, scale, value) - EXP_LOW_INDEX;
+            return cell < buckets ? cell : buckets - 1;
+          };
+    return new HistogramBatch(this.name, buckets, cellOf, every, (counts, total) => {
       // Read where this thread records now: close() may have moved it to the base cells.
       const at = this.#recordAt;
       for (let i = 0; i < buckets; i++) if (counts[i] !== 0) core.addNum(at + 8 * i, counts[i]!);
@@ -289,10 +287,10 @@ export class Histogram {
     for (let i = 0; i < counts.length; i++) {
       seen += counts[i]!;
       if (seen >= rank) {
-        const { lower, upper } = bucketRange(i, this.bucketCount, this.#subBits);
+        const { lower, upper } = this.#range(i);
         return upper === null ? lower : upper - 1n;
       }
     }
-    return bucketRange(counts.length - 1, this.bucketCount, this.#subBits).lower;
+    return this.#range(counts.length - 1).lower;
   }
 }

@@ -7,24 +7,80 @@
  *
  * Three shapes: a value (a counter or a gauge: one `Stat64`), a vector (one `Stat64` per element,
  * labelled with its index), a histogram (its buckets then its sum, read as Prometheus' cumulative
- * `_bucket`s, `_sum` and `_count`).
+ * `_bucket`s, `_sum` and `_count`). A histogram is log-linear or exponential (`spec.scale`): both
+ * read the same way, and an exponential one's {@link HistogramReading} also carries the
+ * {@link ExponentialReading} that native exporters write (OpenTelemetry's exponential histogram,
+ * Prometheus' native histogram).
  * @packageDocumentation
  */
 import type { Core } from './backend/core.js';
 import type { Layout, MetricLayout } from './backend/layout.js';
 import type { MetricSpec } from './definition.js';
-import { Histogram, histogramInternals } from './histogram.js';
+import { EXP_LOW_INDEX, expTopIndex } from './exponential.js';
+import { Histogram, histogramInternals, specBucketRange } from './histogram.js';
 import { Stat64, stat64Internals } from './stat64.js';
 import { StatVector, vectorInternals } from './vector.js';
 
 /** A value read exactly: a number up to 2^53 − 1 (no BigInt made), a bigint above. @internal */
 export type Exact = number | bigint;
 
-/** A histogram as the exporters read it: each bucket's count (one read of each) and the sum. @internal */
+/**
+ * A histogram as the exporters read it, from one read of each cell: each bucket's count, the sum
+ * and the count (the buckets' total, so always equal to it).
+ * @internal
+ */
 export interface HistogramReading {
+  /** Each bucket's count, not cumulative: an exponential histogram's zero bucket first (see `Histogram.bucketRange`). */
   readonly buckets: readonly bigint[];
   /** The sum of the values recorded, mod 2^64. */
   readonly sum: bigint;
+  /** The values recorded: the buckets' total, mod 2^64. */
+  readonly count: bigint;
+  /** The same read in the exponential form, for a histogram with a `scale`; `undefined` for a log-linear one. */
+  readonly exponential: ExponentialReading | undefined;
+}
+
+/**
+ * An exponential histogram as OpenTelemetry's `EXPONENTIAL_HISTOGRAM` data point and Prometheus'
+ * native histogram take it, from the same read as its {@link HistogramReading} (so `count` is
+ * `zeroCount` plus the `counts`' total, and the classic reading's figures agree with it).
+ *
+ * OpenTelemetry's bucket of index i holds (base^i, base^(i+1)], base = 2^(2^−scale); Prometheus'
+ * bucket i is OpenTelemetry's i − 1 (its schema is the scale). Only 0 counts in the zero bucket
+ * (threshold 0). Recorded values are integers, so the lowest index with a count is −1 (the value
+ * 1); negative values do not exist (no negative buckets).
+ * @example
+ * // scale 0, values 0, 1, 3, 3, 130 recorded:
+ * // { scale: 0, zeroCount: 1n, offset: -1, counts: [1n, 0n, 2n, 0n, 0n, 0n, 0n, 0n, 1n],
+ * //   maxIndex: 63, sum: 137n, count: 5n }
+ * @internal
+ */
+export interface ExponentialReading {
+  /** OpenTelemetry's scale, Prometheus' schema: 0 to 8 (base = 2^(2^−scale)). */
+  readonly scale: number;
+  /** How many zeros were recorded. */
+  readonly zeroCount: bigint;
+  /**
+   * The OpenTelemetry index of `counts[0]`: the first bucket with a count (Prometheus' index is
+   * `offset + 1`). 0 when `counts` is empty.
+   */
+  readonly offset: number;
+  /**
+   * The counts of the buckets of index `offset`, `offset + 1`, … (not cumulative), from the first
+   * bucket with a count to the last one; the empty ones between are `0n`. Empty when every value
+   * recorded was 0 (or none was).
+   */
+  readonly counts: readonly bigint[];
+  /**
+   * The histogram's top index: 64 · 2^scale − 1 (every u64 value has its bucket), or the index of
+   * the definition's `maxValue`, whose bucket then also counts every larger value (its count is a
+   * floor for those: a native exporter cannot say where above they lie).
+   */
+  readonly maxIndex: number;
+  /** The sum of the values recorded, mod 2^64. */
+  readonly sum: bigint;
+  /** The values recorded (`zeroCount` + Σ `counts`), mod 2^64. */
+  readonly count: bigint;
 }
 
 /** What `snapshot()` gives of a histogram. @internal */
@@ -147,11 +203,92 @@ const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
   snapshot: (vector) => vector.values(),
 };
 
-/** Cumulative bucket counts, the sum and the count, from the cells (each bucket's count, then the sum) in `out`. */
-function cumulate(out: Exact[], buckets: number): void {
+/**
+ * Cumulative bucket counts, the sum and the count, from the cells (each bucket's count, then the
+ * sum) in `out`: one `_bucket` per cell of `kept` (each the count up to and including that cell),
+ * or per cell when `kept` is undefined.
+ */
+function cumulate(out: Exact[], buckets: number, kept: readonly number[] | undefined): void {
   let count: Exact = 0;
-  for (let i = 0; i < buckets; i++) out[i] = count = addExact(count, out[i]!);
-  out[buckets + 1] = count;
+  const sum = out[buckets]!;
+  if (kept === undefined) {
+    for (let i = 0; i < buckets; i++) out[i] = count = addExact(count, out[i]!);
+    out[buckets + 1] = count;
+    return;
+  }
+  // In place: the slot j ≤ cell kept[j] is written after every cell up to kept[j] was read.
+  let cell = 0;
+  for (let j = 0; j < kept.length; j++) {
+    for (const last = kept[j]!; cell <= last; cell++) count = addExact(count, out[cell]!);
+    out[j] = count;
+  }
+  out[kept.length] = sum;
+  out[kept.length + 1] = count;
+}
+
+/**
+ * The cells of an exponential histogram that get a classic `_bucket` (an `le`): the zero bucket,
+ * each bucket that holds an integer (the others have an empty range, and would repeat the `le` of
+ * the bucket below), and the top one (`+Inf`). `undefined` for a log-linear histogram: every cell.
+ * @internal
+ */
+export function classicCells(spec: MetricSpec): readonly number[] | undefined {
+  if (spec.scale === undefined) return undefined;
+  let kept = classic.get(spec);
+  if (kept === undefined) {
+    const cells: number[] = [0];
+    for (let cell = 1; cell < spec.buckets; cell++) {
+      const { lower, upper } = specBucketRange(spec, cell);
+      if (upper === null || lower < upper) cells.push(cell);
+    }
+    classic.set(spec, (kept = Object.freeze(cells)));
+  }
+  return kept;
+}
+const classic = new WeakMap<MetricSpec, readonly number[]>();
+/** The spec of each exponential histogram built here, for its classic cells. */
+const specOf = new WeakMap<Histogram, MetricSpec>();
+
+/**
+ * A histogram's bucket counts (not cumulative) on its classic buckets ({@link classicCells}): the
+ * counts themselves for a log-linear one; for an exponential one each kept cell's count with those
+ * of the empty-ranged cells below it.
+ * @internal
+ */
+export function classicCounts(spec: MetricSpec, buckets: readonly bigint[]): bigint[] {
+  const kept = classicCells(spec);
+  if (kept === undefined) return [...buckets];
+  let cell = 0;
+  return kept.map((last) => {
+    let n = 0n;
+    for (; cell <= last; cell++) n += buckets[cell]!;
+    return n;
+  });
+}
+
+/** The exponential form of a histogram's read (see {@link ExponentialReading}). */
+function exponentialOf(scale: number, buckets: readonly bigint[], sum: bigint, count: bigint): ExponentialReading {
+  let first = 1;
+  let last = buckets.length - 1;
+  while (first <= last && buckets[first] === 0n) first++;
+  while (last >= first && buckets[last] === 0n) last--;
+  const counts = first <= last ? buckets.slice(first, last + 1) : [];
+  const offset = counts.length > 0 ? first - 1 + EXP_LOW_INDEX : 0;
+  return { scale, zeroCount: buckets[0] ?? 0n, offset, counts, maxIndex: expTopIndex(buckets.length), sum, count };
+}
+
+/** One read of every cell of a histogram: its buckets, sum and count, and its exponential form. */
+function readHistogram(histogram: Histogram): HistogramReading {
+  const cells: Exact[] = [];
+  histogramInternals.exactCells(histogram, cells);
+  const n = histogram.bucketCount;
+  const buckets: bigint[] = new Array<bigint>(n);
+  let total = 0n;
+  for (let i = 0; i < n; i++) total += buckets[i] = BigInt(cells[i]!);
+  const sum = BigInt(cells[n]!);
+  const count = BigInt.asUintN(64, total);
+  const scale = histogram.scale;
+  return { buckets, sum, count, exponential: scale === undefined ? undefined : exponentialOf(scale, buckets, sum, count) };
 }
 
 /** A histogram: its buckets then its sum; read as cumulative `_bucket`s, `_sum`, `_count`. */
@@ -159,20 +296,26 @@ const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   shape: 'histogram',
   build: (function (place, entry, lane, holder) {
     const { spec } = entry;
-    const histogram = histogramInternals.make(spec.name, spec.unit, { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits }, lane, holder);
+    const at = { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits, scale: spec.scale ?? -1, table: place.layout.tableOffset };
+    const histogram = histogramInternals.make(spec.name, spec.unit, at, lane, holder);
+    if (spec.scale !== undefined) specOf.set(histogram, spec);
     return { metric: histogram, useLane: (l) => histogramInternals.useLane(histogram, l) };
   }),
   slots(spec, le = []) {
-    const slots: SampleSlot[] = Array.from({ length: spec.buckets }, (_, i) => ({ suffix: '_bucket', label: ['le', le[i] ?? ''] as const }));
+    const n = classicCells(spec)?.length ?? spec.buckets;
+    const slots: SampleSlot[] = Array.from({ length: n }, (_, i) => ({ suffix: '_bucket', label: ['le', le[i] ?? ''] as const }));
     slots.push({ suffix: '_sum', label: undefined }, { suffix: '_count', label: undefined });
     return slots;
   },
-  read: (histogram) => ({ buckets: histogram.buckets(), sum: histogram.sum() }),
+  read: readHistogram,
   samples(histogram, out) {
     histogramInternals.exactCells(histogram, out);
-    cumulate(out, histogram.bucketCount);
+    cumulate(out, histogram.bucketCount, histogram.scale === undefined ? undefined : classicCells(specOf.get(histogram)!));
   },
-  snapshot: (histogram) => ({ count: histogram.count(), sum: histogram.sum(), buckets: histogram.buckets() }),
+  snapshot(histogram) {
+    const { count, sum, buckets } = readHistogram(histogram);
+    return { count, sum, buckets: buckets as bigint[] };
+  },
 };
 
 /** The description of each shape. @internal */
