@@ -54,11 +54,13 @@ async function recorder() {
     return { record: (v) => histogram.record(v), count: async () => (await point()).count, scale: async () => (await point()).scale };
   }
   const { defineStats } = await import('../dist/index.js');
-  // exp-…: exponential buckets of scale 3 (8 per power of two, every u64 value); the others 24 log2 buckets.
-  const exponential = impl.startsWith('exp-');
-  const latency = exponential
+  // exp-…: exponential buckets of scale 3 (8 per power of two, every u64 value); ll8-…: log-linear
+  // buckets of the same resolution (8 sub-buckets, every u64 value); the others 24 log2 buckets.
+  const latency = impl.startsWith('exp-')
     ? { kind: 'histogram', unit: 'microseconds', help: 'Latency.', scale: 3 }
-    : { kind: 'histogram', unit: 'microseconds', help: 'Latency.', buckets: 24 };
+    : impl.startsWith('ll8-')
+      ? { kind: 'histogram', unit: 'microseconds', help: 'Latency.', subBuckets: 8, buckets: 496 }
+      : { kind: 'histogram', unit: 'microseconds', help: 'Latency.', buckets: 24 };
   const Stats = defineStats({ latency });
   const stats = await Stats.create({ backend: impl.endsWith('js') ? 'js' : 'wasm' });
   const histogram = stats.latency;

@@ -13,6 +13,8 @@ const WORKER = new URL('../histogram-worker.mjs', import.meta.url);
 const IMPLS = [
   ['wasm', 'record(), Wasm core'],
   ['js', 'record(), pure JS'],
+  ['ll8-wasm', 'record(), 8 sub-buckets (log-linear), Wasm core'],
+  ['ll8-js', 'record(), 8 sub-buckets (log-linear), pure JS'],
   ['exp-wasm', 'record(), exponential (scale 3), Wasm core'],
   ['exp-js', 'record(), exponential (scale 3), pure JS'],
   ['batched', 'batch().record(), flushed every 1024'],
@@ -25,6 +27,8 @@ const IMPLS = [
 const PAIRS = {
   expVsLogLinearWasm: ['exp-wasm', 'wasm'],
   expVsLogLinearJs: ['exp-js', 'js'],
+  expVsLogLinear8Wasm: ['exp-wasm', 'll8-wasm'],
+  expVsLogLinear8Js: ['exp-js', 'll8-js'],
   jsVsWasm: ['js', 'wasm'],
   expJsVsExpWasm: ['exp-js', 'exp-wasm'],
   otelVsExpWasm: ['otel', 'exp-wasm'],
@@ -72,12 +76,13 @@ export default {
         title: 'Histogram record, one thread (ns per record; "vs Wasm" is its time ÷ the Wasm core\'s, inside a round: >1× = slower than Wasm)',
         table: {
           headers: ['implementation', 'ns/record', 'vs Wasm (×)', 'shared across threads'],
-          rows: IMPLS.map(([impl, title]) => [title, num(at(impl)), times(vsWasm(impl)), ['wasm', 'js', 'exp-wasm', 'exp-js', 'batched'].includes(impl) ? 'yes' : 'no']),
+          rows: IMPLS.map(([impl, title]) => [title, num(at(impl)), times(vsWasm(impl)), ['wasm', 'js', 'll8-wasm', 'll8-js', 'exp-wasm', 'exp-js', 'batched'].includes(impl) ? 'yes' : 'no']),
         },
         notes: [
-          'Values: a fixed spread of 1 µs to 16 s; this library: 24 log2 buckets, or exponential ones of scale 3 over every u64;',
+          'Values: a fixed spread of 1 µs to 16 s; this library: 24 log2 buckets, or 8 sub-buckets per power of two (496), or exponential ones of scale 3 (8 per power of two), both over every u64;',
           `hdr-histogram-js: 2 significant digits up to 2^24; OpenTelemetry: its default of 160 buckets at most (scale ${otelScale ?? '–'} once it had these values); prom-client: the same 24 boundaries.`,
           `Ratios of times, inside a round (<1× = the first is faster): exponential ÷ log2 record, Wasm ${times(pairs.expVsLogLinearWasm)}, pure JS ${times(pairs.expVsLogLinearJs)};`,
+          `exponential ÷ 8-sub-bucket record, Wasm ${times(pairs.expVsLogLinear8Wasm)}, pure JS ${times(pairs.expVsLogLinear8Js)};`,
           `pure JS ÷ Wasm, log2 ${times(pairs.jsVsWasm)}, exponential ${times(pairs.expJsVsExpWasm)}; OpenTelemetry ÷ exponential record, Wasm ${times(pairs.otelVsExpWasm)}, pure JS ${times(pairs.otelVsExpJs)};`,
           `hdr-histogram-js ÷ exponential record (Wasm), its JS build ${times(pairs.hdrJsVsExpWasm)}, its Wasm build ${times(pairs.hdrWasmVsExpWasm)}.`,
         ],

@@ -6,21 +6,30 @@
  */
 
 const TWO_32 = 2 ** 32;
-
-/** Position of the highest set bit of a positive safe integer. */
-function topBit(value: number): number {
-  return value < TWO_32 ? 31 - Math.clz32(value) : 63 - Math.clz32(Math.floor(value / TWO_32));
-}
+/** 2^k for k = 0 … 63: a division by one of them is exact for a safe integer, with no `**` call. */
+const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 
 /** The bucket of a safe-integer value: the core's rule, in plain JS numbers. @internal */
 export function bucketOfNumber(value: number, buckets: number, subBits: number): number {
   let index: number;
-  if (subBits === 0) index = value === 0 ? 0 : topBit(value);
-  else if (value < 1 << subBits) index = value;
-  else {
-    const shift = topBit(value) - subBits;
-    // Division by a power of two is exact for safe integers, and so is its floor.
-    index = ((shift + 1) << subBits) + (Math.floor(value / 2 ** shift) & ((1 << subBits) - 1));
+  if (value < TWO_32) {
+    // 32-bit integer arithmetic: `>>> 0` and `>>>` are exact below 2^32.
+    const v = value >>> 0;
+    if (subBits === 0) index = v === 0 ? 0 : 31 - Math.clz32(v);
+    else if (v < 1 << subBits) index = v;
+    else {
+      const shift = 31 - Math.clz32(v) - subBits;
+      index = ((shift + 1) << subBits) + ((v >>> shift) & ((1 << subBits) - 1));
+    }
+  } else {
+    // The top bit from the high half; the sub-bucket from an exact division by a power of two
+    // (its floor may pass 2^31: `&` keeps its low 32 bits, exactly, which hold the ones we want).
+    const top = 63 - Math.clz32(Math.floor(value / TWO_32));
+    if (subBits === 0) index = top;
+    else {
+      const shift = top - subBits;
+      index = ((shift + 1) << subBits) + (Math.floor(value / POW2[shift]!) & ((1 << subBits) - 1));
+    }
   }
   return index < buckets ? index : buckets - 1;
 }
