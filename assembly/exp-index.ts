@@ -57,7 +57,7 @@ export function expIndexNum(table: usize, scale: u32, value: f64): i32 {
 }
 
 /**
- * Records `value` in an exponential histogram of `cells` cells from `bucket0` (8 bytes apart): 0
+ * Records `value` in an exponential histogram of `cells` ≥ 2 cells from `bucket0` (8 bytes apart): 0
  * adds 1 to cell 0 (the zero bucket); any other value adds 1 to cell 1 + (its index − `low`), held
  * within 1 … cells − 1 (indexes past the last cell count in the last, below `low` in cell 1), then
  * adds the value to the sum at `sumAddr`. The count is the cells' total.

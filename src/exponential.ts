@@ -16,6 +16,7 @@
  */
 import { EXP_MAX_SCALE } from './backend/abi.js';
 import { expBucketRange, expIndexOfBigint } from './backend/exp-index.js';
+import type { MetricNames } from './definition-names.js';
 import { describe, rangeFault, typeFault } from './errors.js';
 
 /** The finest scale: 2^8 = 256 buckets per power of two (relative width of a bucket ≈ 0.27 %). */
@@ -103,7 +104,7 @@ export interface ExponentialHistogramDefinition {
    * with the one holding it, and larger values count in that top bucket. Default: 2^64 − 1.
    */
   readonly maxValue?: number | bigint;
-  readonly names?: import('./definition.js').MetricNames;
+  readonly names?: MetricNames;
   readonly buckets?: undefined;
   readonly subBuckets?: undefined;
 }

@@ -31,6 +31,8 @@ export type {
   MetricNames,
   CounterDefinition,
   HistogramDefinition,
+  LogLinearHistogramDefinition,
+  ExponentialHistogramDefinition,
   MetricDefinition,
   StatsSchema,
   RateLimitDefinition,

@@ -266,8 +266,12 @@ export function classicCounts(spec: MetricSpec, buckets: readonly bigint[]): big
   });
 }
 
-/** The exponential form of a histogram's read (see {@link ExponentialReading}). */
-function exponentialOf(scale: number, buckets: readonly bigint[], sum: bigint, count: bigint): ExponentialReading {
+/**
+ * The exponential form of a histogram's buckets (see {@link ExponentialReading}): of one read, or
+ * of the differences of two (an interval's), the zero bucket first.
+ * @internal
+ */
+export function exponentialOf(scale: number, buckets: readonly bigint[], sum: bigint, count: bigint): ExponentialReading {
   let first = 1;
   let last = buckets.length - 1;
   while (first <= last && buckets[first] === 0n) first++;

@@ -12,17 +12,9 @@ import { COUNTER_NAMES, QEMU_DEFINITION, type CounterFields, type CounterName } 
 import { defaultLanes, firstDifference } from './definition.js';
 import { ATTACH_ANY, atEntry, describe, entry, handleError, toU64 } from './errors.js';
 import type { MigrationStatsHandle } from './handle.js';
-import {
-  attachParts,
-  canShareMemory,
-  checkStatsOptions,
-  createParts,
-  registerStatsClass,
-  RateLimitedStats,
-  STATS_TOKEN,
-  type StatsOptions,
-  type StatsParts,
-} from './define-stats.js';
+import { registerStatsClass } from './define-stats.js';
+import { canShareMemory, RateLimitedStats, STATS_TOKEN } from './shared-stats.js';
+import { attachParts, checkStatsOptions, createParts, type StatsOptions, type StatsParts } from './stats-parts.js';
 import type { Limiter } from './limiter.js';
 import { QEMU_BRAND, registerQemuInstances, statsReader } from './read/reader.js';
 import { Stat64, stat64Internals } from './stat64.js';

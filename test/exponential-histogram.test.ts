@@ -84,6 +84,20 @@ describe.each(SCALES)('an exponential histogram of scale %i', (s) => {
     }
   });
 
+  it('puts 400 pseudo-random values of every magnitude in the bucket of their exact index', () => {
+    // A fixed xorshift sequence, each value shifted right by a varying amount: 1 to 2^64 − 1.
+    let x = 0x9e3779b97f4a7c15n;
+    const random = Array.from({ length: 400 }, (_, i) => {
+      x ^= (x << 13n) & U64_MAX;
+      x ^= x >> 7n;
+      x ^= (x << 17n) & U64_MAX;
+      return (x >> BigInt(i % 64)) || 1n;
+    });
+    for (const backend of BACKENDS) {
+      for (const v of random) expect(histograms[backend].bucketOf(v), `${backend} bucketOf(${v}n)`).toBe(modelCell(v, s, cells));
+    }
+  });
+
   it("gives each tried bucket the model's range, whose ends bucketOf puts back in it", () => {
     const tried = [0, ...new Set(indexesOf(s).map((i) => i + 2))];
     for (const backend of BACKENDS) {

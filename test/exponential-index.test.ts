@@ -11,11 +11,11 @@ import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EXP_MAX_SCALE, EXP_TABLE_BYTES, EXP_TABLE_L, EXP_TABLE_T } from '../dist/backend/abi.js';
-import { checkExpTable, checkScale, expBucketRange, writeExpTable } from '../dist/backend/exp-index.js';
-import { EXP_L, EXP_T } from '../dist/backend/exp-tables.js';
+import { checkExpTable, checkScale, expBucketRange, expTables, writeExpTable } from '../dist/backend/exp-index.js';
 import * as jsCoreModule from '../dist/backend/js-core.js';
 import { compileCore, wasmCore } from '../dist/backend/wasm-core.js';
 import { U64_MAX } from './helpers.js';
+import { startAtLine } from './workers.js';
 
 /** The core operations tested here (the library's Core interface is internal to it, so not in dist/'s types). */
 interface Core {
@@ -27,6 +27,7 @@ interface Core {
 }
 const { JsCore } = jsCoreModule as unknown as { JsCore: new (buffer: ArrayBufferLike) => Core };
 
+const { T: EXP_T, L: EXP_L } = expTables();
 const SCALES = Array.from({ length: EXP_MAX_SCALE + 1 }, (_, s) => s);
 const TWO_53 = 2n ** 53n;
 const TWO_63 = 2n ** 63n;
@@ -306,6 +307,36 @@ describe('recordExp', () => {
     // Nothing written outside the cells and the sum, the table untouched.
     expect(u64.slice(sumAddr / 8 + 1).every((w) => w === 0n)).toBe(true);
     expect(checkExpTable(c.memory.buffer, TABLE)).toBe(true);
+  });
+});
+
+describe('recordExp from four workers, two on each backend, into the same cells', () => {
+  it('counts every record exactly in the cell the model says, and sums every value', async () => {
+    const scale = 4;
+    const low = 100;
+    const cells = 700; // indexes 100 … 797, the zero cell, and those below and above in the end cells
+    const bucket0 = 8192;
+    const sumAddr = bucket0 + 8 * cells;
+    const { memory } = await cores(4);
+    const values = [0n, 1n, 2n, 1000n, MAX_SAFE, TWO_53, U64_MAX, ...fc.sample(fc.bigInt({ min: 0n, max: U64_MAX }), { numRuns: 300, seed: 7 })];
+    values.push(...floorPowers(scale).flatMap((b) => [b, b + 1n]).filter((_, i) => i % 7 === 0));
+    const times = 40;
+    const backends = ['wasm', 'js', 'wasm', 'js'];
+    const results = await startAtLine<{ records: number }>(
+      'exp-recorder.mjs',
+      backends.map((backend) => ({ memory, backend, table: TABLE, scale, low, cells, bucket0, sumAddr, values, times })),
+    );
+    expect(results.map((r) => r.records)).toEqual(backends.map(() => values.length * times));
+    const expected = new Array<bigint>(cells).fill(0n);
+    let sum = 0n;
+    for (const v of values) {
+      expected[v === 0n ? 0 : 1 + Math.min(Math.max(modelIndex(scale, v) - low, 0), cells - 2)]! += BigInt(backends.length * times);
+      sum += v * BigInt(backends.length * times);
+    }
+    const u64 = new BigUint64Array(memory.buffer);
+    expect([...u64.slice(bucket0 / 8, bucket0 / 8 + cells)]).toEqual(expected);
+    expect(u64[sumAddr / 8]).toBe(BigInt.asUintN(64, sum));
+    expect(checkExpTable(memory.buffer, TABLE)).toBe(true);
   });
 });
 

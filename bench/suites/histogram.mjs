@@ -79,7 +79,7 @@ export default {
           rows: IMPLS.map(([impl, title]) => [title, num(at(impl)), times(vsWasm(impl)), ['wasm', 'js', 'll8-wasm', 'll8-js', 'exp-wasm', 'exp-js', 'batched'].includes(impl) ? 'yes' : 'no']),
         },
         notes: [
-          'Values: a fixed spread of 1 µs to 16 s; this library: 24 log2 buckets, or 8 sub-buckets per power of two (496), or exponential ones of scale 3 (8 per power of two), both over every u64;',
+          'Values: a fixed spread of 1 µs to 16 s; this library: 24 log2 buckets, or 8 sub-buckets per power of two (496), or exponential ones of scale 3 (8 per power of two, 515 cells), both over every u64;',
           `hdr-histogram-js: 2 significant digits up to 2^24; OpenTelemetry: its default of 160 buckets at most (scale ${otelScale ?? '–'} once it had these values); prom-client: the same 24 boundaries.`,
           `Ratios of times, inside a round (<1× = the first is faster): exponential ÷ log2 record, Wasm ${times(pairs.expVsLogLinearWasm)}, pure JS ${times(pairs.expVsLogLinearJs)};`,
           `exponential ÷ 8-sub-bucket record, Wasm ${times(pairs.expVsLogLinear8Wasm)}, pure JS ${times(pairs.expVsLogLinear8Js)};`,

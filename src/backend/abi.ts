@@ -119,7 +119,7 @@ export interface StatsCoreExports {
   expIndex(table: number, scale: number, value: bigint): number;
   /** `expIndex` with a number argument (a validated safe integer ≥ 1). `(table: usize, scale: u32, value: f64) → i32` */
   expIndexNum(table: number, scale: number, value: number): number;
-  /** Records `value` in an exponential histogram of `cells` cells from `bucket0` (8 bytes apart): 0 adds 1 to cell 0 (the zero bucket); any other value adds 1 to cell 1 + (its index − `low`), held within 1 … cells − 1 (indexes past the last cell count in the last, below `low` in cell 1), then adds the value to the sum at `sumAddr`. The count is the cells' total. `(bucket0: usize, sumAddr: usize, cells: u32, table: usize, scale: u32, low: i32, value: u64) → void` */
+  /** Records `value` in an exponential histogram of `cells` ≥ 2 cells from `bucket0` (8 bytes apart): 0 adds 1 to cell 0 (the zero bucket); any other value adds 1 to cell 1 + (its index − `low`), held within 1 … cells − 1 (indexes past the last cell count in the last, below `low` in cell 1), then adds the value to the sum at `sumAddr`. The count is the cells' total. `(bucket0: usize, sumAddr: usize, cells: u32, table: usize, scale: u32, low: i32, value: u64) → void` */
   recordExp(bucket0: number, sumAddr: number, cells: number, table: number, scale: number, low: number, value: bigint): void;
   /** `recordExp` with a number argument (a validated safe integer). `(bucket0: usize, sumAddr: usize, cells: u32, table: usize, scale: u32, low: i32, value: f64) → void` */
   recordExpNum(bucket0: number, sumAddr: number, cells: number, table: number, scale: number, low: number, value: number): void;

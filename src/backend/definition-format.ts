@@ -1,6 +1,6 @@
 /**
  * A definition as the memory stores it: the canonical form that `defineStats` makes and
- * `attach` decodes (definition.ts checks it), its JSON, its hash in the header, and the cells
+ * `attach` decodes (definition-check.ts checks it), its JSON, its hash in the header, and the cells
  * each metric takes. The backend plans layouts and writes headers from these alone.
  * @packageDocumentation
  */

@@ -8,13 +8,14 @@
  */
 import { LAYOUT_VERSION } from '../backend/abi.js';
 import { COUNTERS, QEMU_DEFINITION, type CounterName } from '../counters.js';
-import { attachParts, canShareMemory, SharedStats, STATS_TOKEN, type Metric, type StatsParts } from '../define-stats.js';
+import { canShareMemory, SharedStats, STATS_TOKEN, type Metric } from '../shared-stats.js';
+import { attachParts, type StatsParts } from '../stats-parts.js';
 import type { Definition, MetricSpec } from '../definition.js';
 import { describe, errorReason, isU64, typeFault } from '../errors.js';
 import { checkMemory } from '../handle.js';
 import { exact, kindOf, KINDS, type Exact, type KindDescription } from '../kinds.js';
 
-export type { SharedStats } from '../define-stats.js';
+export type { SharedStats } from '../shared-stats.js';
 
 /** Marks instances of `MigrationStats` across copies of this library (a bundle carries its own class). @internal */
 export const QEMU_BRAND = Symbol.for('migration-stats.MigrationStats');
