@@ -18,7 +18,9 @@ import type { Core } from './backend/core.js';
 import { checkBatchSize, describe, u64ArgumentError } from './errors.js';
 import { EXP_LOW_INDEX, expCellRange } from './exponential.js';
 import { HistogramBatch } from './histogram-batch.js';
+import { readingBuckets, type BucketsReading } from './read/reading.js';
 import type { CellPlace } from './stat64.js';
+import { startTimer } from './timer.js';
 
 export { HistogramBatch } from './histogram-batch.js';
 
@@ -83,7 +85,7 @@ const TOKEN = Symbol('Histogram');
 export let histogramInternals: {
   make(name: string, unit: string, place: HistogramPlace, lane: number, holder: object): Histogram;
   useLane(histogram: Histogram, lane: number): void;
-  /** Each bucket's count then the sum, one read each, into `out`: numbers up to 2^53 − 1, bigints above. */
+  /** Each bucket's count then the sum, one read each (the sum read first), into `out`: numbers up to 2^53 − 1, bigints above. */
   exactCells(histogram: Histogram, out: (number | bigint)[]): void;
 };
 
@@ -124,13 +126,11 @@ export class Histogram {
       make: (name, unit, place, lane, holder) => new Histogram(TOKEN, name, unit, place, lane, holder),
       useLane: (histogram, lane) => histogram.#useLane(lane),
       exactCells: (histogram, out) => {
-        const core = histogram.#core;
-        for (let i = 0; i <= histogram.bucketCount; i++) {
-          const base = histogram.#base + 8 * i;
-          const first = histogram.#first + 8 * i;
-          const n = core.sumNum(base, first, histogram.#geometry);
-          out[i] = n >= 0 ? n : core.sum(base, first, histogram.#geometry);
-        }
+        // The sum first: `record` adds to the bucket before the sum, so every value the sum holds
+        // is in a bucket read after it (docs/stats.md, "Consistent reads").
+        const buckets = histogram.bucketCount;
+        out[buckets] = histogram.#cell(buckets);
+        for (let i = 0; i < buckets; i++) out[i] = histogram.#cell(i);
       },
     };
   }
@@ -154,6 +154,14 @@ export class Histogram {
     this.#sumAt = place.base + 8 * place.buckets;
     this.#useLane(lane);
     Object.freeze(this);
+  }
+
+  /** Cell `i` (a bucket, or the sum at `bucketCount`), every lane summed: a number up to 2^53 − 1, a bigint above. */
+  #cell(i: number): number | bigint {
+    const base = this.#base + 8 * i;
+    const first = this.#first + 8 * i;
+    const n = this.#core.sumNum(base, first, this.#geometry);
+    return n >= 0 ? n : this.#core.sum(base, first, this.#geometry);
   }
 
   #useLane(lane: number): void {
@@ -264,19 +272,37 @@ export class Histogram {
   }
 
   /**
+   * As prom-client's: `const end = h.startTimer(); …; end()` records the time since `startTimer()`
+   * in the histogram's unit, rounded down, from a monotonic clock, and returns it; later calls of
+   * that `end()` record nothing and return the same value (see `timer.ts`).
+   * @returns `end`
+   * @throws TypeError naming the unit when it is not nanoseconds, microseconds, milliseconds or
+   *   seconds, or naming the argument when given one (prom-client's labels: there are none here)
+   */
+  startTimer(): () => bigint {
+    // `arguments`: the type takes none, and JS callers may pass prom-client's labels.
+    return startTimer(this.name, this.unit, (value) => this.record(value), arguments);
+  }
+
+  /**
    * The value at or below which `p` percent of the recorded values lie, read from the buckets: the
    * largest value of the bucket where that count is reached (HdrHistogram's "highest equivalent
    * value"). For the last bucket, which also counts every larger value, its lower bound: the answer
    * is then a floor. 0n when nothing was recorded.
    * @param p - a percentage from 0 to 100
-   * @throws RangeError for another `p`
+   * @param reading - the buckets to read instead of the shared ones: this histogram's entry of
+   *   `snapshot()` or of an interval's `next()` (`percentile(99, iv.next().runTime)`: the p99 of that
+   *   interval)
+   * @returns the value, by this histogram's {@link Histogram.bucketRange}
+   * @throws RangeError for another `p`; TypeError or RangeError for a reading that is not one of this
+   *   histogram's
    */
-  percentile(p: number): bigint {
+  percentile(p: number, reading?: BucketsReading): bigint {
     if (typeof p !== 'number' || !(p >= 0 && p <= 100)) {
       const message = `${this.name}.percentile: p must be a number from 0 to 100; received ${describe(p)}`;
       throw typeof p === 'number' ? new RangeError(message) : new TypeError(message);
     }
-    const counts = this.buckets();
+    const counts = reading === undefined ? this.buckets() : readingBuckets(`${this.name}.percentile`, this.bucketCount, reading);
     const total = counts.reduce((a, b) => a + b, 0n);
     if (total === 0n) return 0n;
     // The rank of the value asked for: at least the first value, at most the last.

@@ -25,6 +25,8 @@ export {
   type Metric,
   type MetricOf,
 } from './define-stats.js';
+export { StatsInterval } from './read/interval.js';
+export type { StatsReading, MetricReading, HistogramSnapshot, ReadingOf, BucketsReading } from './read/reading.js';
 export type { StatsHandle } from './handle.js';
 export type {
   MetricKind,
@@ -75,6 +77,7 @@ export {
   createMetricsHandler,
   PROMETHEUS_CONTENT_TYPE,
   OPENMETRICS_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
   type PrometheusTextOptions,
   type MetricsHandlerOptions,
   type MetricsRequest,

@@ -16,13 +16,16 @@
 import type { Core } from './backend/core.js';
 import type { Layout, MetricLayout } from './backend/layout.js';
 import type { MetricSpec } from './definition.js';
-import { EXP_LOW_INDEX, expTopIndex } from './exponential.js';
-import { Histogram, histogramInternals, specBucketRange } from './histogram.js';
+import { addExact, type Exact } from './exact.js';
+import { Histogram, histogramInternals } from './histogram.js';
+import { classicCells, exponentialOf, type ExponentialReading } from './kinds-exponential.js';
+import { exponentialKind } from './kinds-sparse.js';
+import type { HistogramSnapshot, MetricReading } from './read/reading.js';
 import { Stat64, stat64Internals } from './stat64.js';
 import { StatVector, vectorInternals } from './vector.js';
 
-/** A value read exactly: a number up to 2^53 − 1 (no BigInt made), a bigint above. @internal */
-export type Exact = number | bigint;
+export { classicCells, classicCounts, exponentialOf, type ExponentialReading } from './kinds-exponential.js';
+export { exact, type Exact } from './exact.js';
 
 /**
  * A histogram as the exporters read it, from one read of each cell: each bucket's count, the sum
@@ -40,51 +43,6 @@ export interface HistogramReading {
   readonly exponential: ExponentialReading | undefined;
 }
 
-/**
- * An exponential histogram as OpenTelemetry's `EXPONENTIAL_HISTOGRAM` data point and Prometheus'
- * native histogram take it, from the same read as its {@link HistogramReading} (so `count` is
- * `zeroCount` plus the `counts`' total, and the classic reading's figures agree with it).
- *
- * OpenTelemetry's bucket of index i holds (base^i, base^(i+1)], base = 2^(2^−scale); Prometheus'
- * bucket i is OpenTelemetry's i − 1 (its schema is the scale). Only 0 counts in the zero bucket
- * (threshold 0). Recorded values are integers, so the lowest index with a count is −1 (the value
- * 1); negative values do not exist (no negative buckets).
- * @example
- * // scale 0, values 0, 1, 3, 3, 130 recorded:
- * // { scale: 0, zeroCount: 1n, offset: -1, counts: [1n, 0n, 2n, 0n, 0n, 0n, 0n, 0n, 1n],
- * //   maxIndex: 63, sum: 137n, count: 5n }
- * @internal
- */
-export interface ExponentialReading {
-  /** OpenTelemetry's scale, Prometheus' schema: 0 to 8 (base = 2^(2^−scale)). */
-  readonly scale: number;
-  /** How many zeros were recorded. */
-  readonly zeroCount: bigint;
-  /**
-   * The OpenTelemetry index of `counts[0]`: the first bucket with a count (Prometheus' index is
-   * `offset + 1`). 0 when `counts` is empty.
-   */
-  readonly offset: number;
-  /**
-   * The counts of the buckets of index `offset`, `offset + 1`, … (not cumulative), from the first
-   * bucket with a count to the last one; the empty ones between are `0n`. Empty when every value
-   * recorded was 0 (or none was).
-   */
-  readonly counts: readonly bigint[];
-  /**
-   * The histogram's top index: 64 · 2^scale − 1 (every u64 value has its bucket), or the index of
-   * the definition's `maxValue`, whose bucket then also counts every larger value (its count is a
-   * floor for those: a native exporter cannot say where above they lie).
-   */
-  readonly maxIndex: number;
-  /** The sum of the values recorded, mod 2^64. */
-  readonly sum: bigint;
-  /** The values recorded (`zeroCount` + Σ `counts`), mod 2^64. */
-  readonly count: bigint;
-}
-
-/** What `snapshot()` gives of a histogram. @internal */
-export type HistogramSnapshot = { count: bigint; sum: bigint; buckets: bigint[] };
 
 /**
  * One sample of a metric, as every exporter writes it: a suffix of the family's sample name, and
@@ -114,6 +72,8 @@ export interface BuildPlace {
  */
 export interface KindDescription<M = unknown, R = unknown> {
   readonly shape: 'value' | 'vector' | 'histogram';
+  /** Every read gives each of its {@link KindDescription.slots}, in order (a sparse kind's do not: kinds-sparse.ts). */
+  readonly sparse: false;
   /** Builds the metric object on its cells, for lane `lane` (−1: the base cells). */
   build(place: BuildPlace, entry: MetricLayout, lane: number, holder: object): Built<M>;
   /**
@@ -125,26 +85,22 @@ export interface KindDescription<M = unknown, R = unknown> {
   read(metric: M): R;
   /** One read of every cell, written into `out` as the samples of {@link KindDescription.slots}, numbers where exact. */
   samples(metric: M, out: Exact[]): void;
-  /** What `snapshot()` gives of the metric. */
-  snapshot(metric: M): bigint | bigint[] | HistogramSnapshot;
+  /** What `snapshot()` gives of the metric: {@link KindDescription.fromCells} of {@link KindDescription.cells}. */
+  snapshot(metric: M): MetricReading;
+  /**
+   * One read of every cell, as bigints, in the order of the layout (a histogram: its buckets, then
+   * its sum). What intervals read: they take the difference of two such reads cell by cell.
+   */
+  cells(metric: M): bigint[];
+  /** The shape `snapshot()` gives, from cells as {@link KindDescription.cells} reads them (or their differences). */
+  fromCells(cells: readonly bigint[]): MetricReading;
+  /**
+   * Whether the metric's cells hold levels (a gauge: an interval gives them as they are now), not
+   * amounts that add up (a counter, a histogram: an interval gives their change, mod 2^64).
+   */
+  level(spec: MetricSpec): boolean;
 }
 
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-const MAX_SAFE_BIGINT = BigInt(MAX_SAFE);
-
-/** A bigint as a number where that is exact. @internal */
-export function exact(value: bigint): Exact {
-  return value <= MAX_SAFE_BIGINT ? Number(value) : value;
-}
-
-/** `a + b` where both are exact, as a number while the sum stays exact. */
-function addExact(a: Exact, b: Exact): Exact {
-  if (typeof a === 'number' && typeof b === 'number') {
-    const n = a + b;
-    if (n <= MAX_SAFE) return n;
-  }
-  return BigInt(a) + BigInt(b);
-}
 
 // Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
 // loads, not at its first call, which in a new worker is after the handle arrived (design.md).
@@ -157,11 +113,15 @@ const statInfo = (function (spec: MetricSpec, where: string) {
   return { name: spec.name, cName: spec.cName, unit: spec.unit, kind: spec.kind === 'counter' ? 'add' : 'set', where } as const;
 });
 
+/** A counter's cells add up; a gauge's hold a level. */
+const gaugeLevel = (spec: MetricSpec): boolean => spec.kind === 'gauge';
+
 const NO_LABEL: readonly SampleSlot[] = Object.freeze([Object.freeze({ suffix: '', label: undefined })]);
 
 /** A counter or a gauge: one `Stat64` on one cell. */
 const VALUE: KindDescription<Stat64, bigint> = {
   shape: 'value',
+  sparse: false,
   build: (function (place, entry, lane, holder) {
     const stat = stat64Internals.make(statInfo(entry.spec, entry.spec.name), placeOf(place, entry, 0), lane, holder);
     return { metric: stat, useLane: (l) => stat64Internals.useLane(stat, l) };
@@ -172,11 +132,15 @@ const VALUE: KindDescription<Stat64, bigint> = {
     out[0] = stat64Internals.exact(stat);
   },
   snapshot: (stat) => stat.get(),
+  cells: (stat) => [stat.get()],
+  fromCells: (cells) => cells[0]!,
+  level: gaugeLevel,
 };
 
 /** A vector: one `Stat64` per element, each labelled with its index. */
 const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
   shape: 'vector',
+  sparse: false,
   build: (function (place, entry, lane, holder) {
     const { spec } = entry;
     // Elements are made when first used: attach makes none. `lane` is where new ones add.
@@ -201,6 +165,9 @@ const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
     for (const element of vector) out[i++] = stat64Internals.exact(element);
   },
   snapshot: (vector) => vector.values(),
+  cells: (vector) => vector.values(),
+  fromCells: (cells) => [...cells],
+  level: gaugeLevel,
 };
 
 /**
@@ -226,78 +193,38 @@ function cumulate(out: Exact[], buckets: number, kept: readonly number[] | undef
   out[kept.length + 1] = count;
 }
 
-/**
- * The cells of an exponential histogram that get a classic `_bucket` (an `le`): the zero bucket,
- * each bucket that holds an integer (the others have an empty range, and would repeat the `le` of
- * the bucket below), and the top one (`+Inf`). `undefined` for a log-linear histogram: every cell.
- * @internal
- */
-export function classicCells(spec: MetricSpec): readonly number[] | undefined {
-  if (spec.scale === undefined) return undefined;
-  let kept = classic.get(spec);
-  if (kept === undefined) {
-    const cells: number[] = [0];
-    for (let cell = 1; cell < spec.buckets; cell++) {
-      const { lower, upper } = specBucketRange(spec, cell);
-      if (upper === null || lower < upper) cells.push(cell);
-    }
-    classic.set(spec, (kept = Object.freeze(cells)));
-  }
-  return kept;
-}
-const classic = new WeakMap<MetricSpec, readonly number[]>();
 /** The spec of each exponential histogram built here, for its classic cells. */
 const specOf = new WeakMap<Histogram, MetricSpec>();
 
 /**
- * A histogram's bucket counts (not cumulative) on its classic buckets ({@link classicCells}): the
- * counts themselves for a log-linear one; for an exponential one each kept cell's count with those
- * of the empty-ranged cells below it.
- * @internal
+ * A histogram's cells, one read of each (its sum first, then its buckets: see
+ * `histogramInternals.exactCells`), as bigints: its buckets, then its sum.
  */
-export function classicCounts(spec: MetricSpec, buckets: readonly bigint[]): bigint[] {
-  const kept = classicCells(spec);
-  if (kept === undefined) return [...buckets];
-  let cell = 0;
-  return kept.map((last) => {
-    let n = 0n;
-    for (; cell <= last; cell++) n += buckets[cell]!;
-    return n;
-  });
-}
+const histogramCells = (function (histogram: Histogram): bigint[] {
+  const out: Exact[] = [];
+  histogramInternals.exactCells(histogram, out);
+  return out.map(BigInt);
+});
 
-/**
- * The exponential form of a histogram's buckets (see {@link ExponentialReading}): of one read, or
- * of the differences of two (an interval's), the zero bucket first.
- * @internal
- */
-export function exponentialOf(scale: number, buckets: readonly bigint[], sum: bigint, count: bigint): ExponentialReading {
-  let first = 1;
-  let last = buckets.length - 1;
-  while (first <= last && buckets[first] === 0n) first++;
-  while (last >= first && buckets[last] === 0n) last--;
-  const counts = first <= last ? buckets.slice(first, last + 1) : [];
-  const offset = counts.length > 0 ? first - 1 + EXP_LOW_INDEX : 0;
-  return { scale, zeroCount: buckets[0] ?? 0n, offset, counts, maxIndex: expTopIndex(buckets.length), sum, count };
-}
+/** A histogram's snapshot from its cells: the count is the buckets' total, mod 2^64, so it always matches them. */
+const histogramOf = (function (cells: readonly bigint[]): HistogramSnapshot {
+  const buckets = cells.slice(0, -1);
+  let count = 0n;
+  for (const n of buckets) count += n;
+  return { count: BigInt.asUintN(64, count), sum: cells[cells.length - 1]!, buckets };
+});
 
 /** One read of every cell of a histogram: its buckets, sum and count, and its exponential form. */
-function readHistogram(histogram: Histogram): HistogramReading {
-  const cells: Exact[] = [];
-  histogramInternals.exactCells(histogram, cells);
-  const n = histogram.bucketCount;
-  const buckets: bigint[] = new Array<bigint>(n);
-  let total = 0n;
-  for (let i = 0; i < n; i++) total += buckets[i] = BigInt(cells[i]!);
-  const sum = BigInt(cells[n]!);
-  const count = BigInt.asUintN(64, total);
+const readHistogram = (function (histogram: Histogram): HistogramReading {
+  const { count, sum, buckets } = histogramOf(histogramCells(histogram));
   const scale = histogram.scale;
   return { buckets, sum, count, exponential: scale === undefined ? undefined : exponentialOf(scale, buckets, sum, count) };
-}
+});
 
 /** A histogram: its buckets then its sum; read as cumulative `_bucket`s, `_sum`, `_count`. */
 const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   shape: 'histogram',
+  sparse: false,
   build: (function (place, entry, lane, holder) {
     const { spec } = entry;
     const at = { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits, scale: spec.scale ?? -1, table: place.layout.tableOffset };
@@ -316,11 +243,14 @@ const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
     histogramInternals.exactCells(histogram, out);
     cumulate(out, histogram.bucketCount, histogram.scale === undefined ? undefined : classicCells(specOf.get(histogram)!));
   },
-  snapshot(histogram) {
-    const { count, sum, buckets } = readHistogram(histogram);
-    return { count, sum, buckets: buckets as bigint[] };
-  },
+  snapshot: (histogram) => histogramOf(histogramCells(histogram)),
+  cells: histogramCells,
+  fromCells: histogramOf,
+  level: () => false,
 };
+
+/** An exponential histogram: the histogram, its classic samples sparse (kinds-sparse.ts). */
+const EXPONENTIAL = exponentialKind(HISTOGRAM);
 
 /** The description of each shape. @internal */
 export const KINDS = { value: VALUE, vector: VECTOR, histogram: HISTOGRAM } as const;
@@ -332,7 +262,7 @@ export type AnyKind = (typeof KINDS)[keyof typeof KINDS];
  * The kind a metric of the definition is: the one place that tells them apart.
  * @internal
  */
-export const kindOf = (function (spec: MetricSpec): AnyKind {
-  if (spec.kind === 'histogram') return HISTOGRAM;
+export const kindOf = (function (spec: MetricSpec): AnyKind | typeof EXPONENTIAL {
+  if (spec.kind === 'histogram') return spec.scale === undefined ? HISTOGRAM : EXPONENTIAL;
   return spec.length > 0 ? VECTOR : VALUE;
 });

@@ -195,6 +195,21 @@ describe.each(BACKENDS)('exponential histograms on the %s backend', (backend) =>
     expect(h.percentile(2)).toBe(1n);
   });
 
+  it('gives intervals of its buckets, count and sum, and percentiles over them', async () => {
+    const stats = await Defined.create({ backend });
+    const iv = stats.interval();
+    for (const v of [0, 130, 130, 5000]) stats.runTime.record(v);
+    const first = iv.next().runTime;
+    stats.runTime.record(1000);
+    const second = iv.next().runTime;
+    const cells = stats.runTime.bucketCount;
+    expect(first).toEqual({ count: 4n, sum: 5260n, buckets: modelCounts([0n, 130n, 130n, 5000n], 3, cells) });
+    expect(second).toEqual({ count: 1n, sum: 1000n, buckets: modelCounts([1000n], 3, cells) });
+    expect(stats.runTime.percentile(50, first)).toBe(139n);
+    expect(stats.runTime.percentile(50, second)).toBe(stats.runTime.bucketRange(stats.runTime.bucketOf(1000)).upper! - 1n);
+    expect(stats.snapshot().runTime).toEqual({ count: 5n, sum: 6260n, buckets: modelCounts([0n, 130n, 130n, 5000n, 1000n], 3, cells) });
+  });
+
   it('batches records: the same buckets and sum as record', async () => {
     const stats = await Defined.create({ backend });
     const batch = stats.runTime.batch(7);
