@@ -1,7 +1,8 @@
 /**
  * The browser suite, run once per engine (test/browser*.test.ts): Web Workers share the counters,
  * whichever way the page loads the library (the no-bundler build by URL, a Vite build, an esbuild
- * build), with and without cross-origin isolation, under a Content-Security-Policy; then the
+ * build), with and without cross-origin isolation, under a Content-Security-Policy; workers record
+ * exponential histograms (bucket totals from test/exp-model.ts) read by an interval; then the
  * example page's counters view and its migrate view (the simulator in Web Workers). Pages run
  * test/fixtures/browser/scenario.js and hand back plain results; the expected values live here,
  * and where an engine differs, FACTS says how, so each engine's expectation is explicit.
