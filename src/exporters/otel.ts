@@ -15,10 +15,11 @@
  * @packageDocumentation
  */
 import type { Attributes, BatchObservableCallback, HrTime, Meter, Observable, ValueType } from '@opentelemetry/api';
-import { otelPrefix, type Definition, type MetricKind, type MetricSpec } from '../definition.js';
+import type { Definition, MetricKind, MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketRange } from '../histogram.js';
 import { checkLabelClashes } from './metrics.js';
+import { namesOfMetric, otelPrefix } from './names.js';
 import { readArray, readMember, readOptions, readRecord, type OptionSpec } from '../options.js';
 import { kindOf, type Exact } from '../kinds.js';
 import { requireAnyStats, type AnyStatsReader, type MetricReader, type SharedStats } from '../read/reader.js';
@@ -49,13 +50,13 @@ const MAX_INSTRUMENT_NAME = 255;
 /**
  * Checks a name prefix: the SDK would otherwise only log a warning for an invalid instrument name,
  * and exporters would receive it anyway.
- * @param metrics - the metrics to be named
+ * @param names - the instrument names to be prefixed
  */
-function checkPrefix(prefix: unknown, metrics: readonly MetricSpec[]): asserts prefix is string {
+function checkPrefix(prefix: unknown, names: readonly string[]): asserts prefix is string {
   if (typeof prefix !== 'string' || (prefix !== '' && !INSTRUMENT_NAME_START.test(prefix))) {
     throw typeFault(`options.prefix must be '' or match ${INSTRUMENT_NAME_START} (an OpenTelemetry instrument name start); received ${describe(prefix)}`);
   }
-  const longest = Math.max(...metrics.map((metric) => metric.otelName.length));
+  const longest = Math.max(...names.map((name) => name.length));
   if (prefix.length + longest > MAX_INSTRUMENT_NAME) {
     throw typeFault(
       `options.prefix must leave every instrument name at most ${MAX_INSTRUMENT_NAME} characters (OpenTelemetry's limit), so at most ${MAX_INSTRUMENT_NAME - longest} characters; received one of ${prefix.length}`,
@@ -121,7 +122,7 @@ interface CheckedOptions {
  */
 function checkOptions(given: Readonly<OtelOptions>, definition: Definition, metrics: readonly MetricSpec[]): CheckedOptions {
   const { prefix = otelPrefix(definition.namespace), attributes } = given;
-  checkPrefix(prefix, metrics);
+  checkPrefix(prefix, metrics.map((spec) => namesOfMetric(definition, spec).otel));
   const checked = attributes === undefined ? (Object.freeze({}) as Attributes) : readAttributes(attributes);
   checkLabelClashes('options.attributes', Object.keys(checked), metrics, false);
   return { prefix, attributes: checked };
@@ -194,8 +195,9 @@ function observe(where: string, stats: unknown, meter: unknown, options: unknown
 
   const observed = metrics.map((metric) => {
     const { spec } = metric;
-    const name = prefix + spec.otelName;
-    const config = { description: spec.help, unit: spec.otelUnit };
+    const names = namesOfMetric(reader.definition, spec);
+    const name = prefix + names.otel;
+    const config = { description: spec.help, unit: names.otelUnit };
     const create = spec.kind === 'counter' ? methods.createObservableCounter : methods.createObservableGauge;
     const instrument = Reflect.apply(create, meter, [name, config]) as Observable;
     return { name, instrument, metric, points: pointAttributes(spec, attributes) };
@@ -388,16 +390,17 @@ function metricData(metric: MetricReader, descriptor: StatsMetricDescriptor, poi
  */
 export function statsMetricProducer(stats: SharedStats, options?: StatsProducerOptions): StatsMetricProducer {
   const where = 'statsMetricProducer';
-  const { metrics, prefix, attributes } = entry(where, () => {
+  const { metrics, definition, prefix, attributes } = entry(where, () => {
     const reader: AnyStatsReader = requireAnyStats(stats);
     const given = readOptions(options, PRODUCER_OPTIONS);
     const kinds = checkKinds(given.kinds);
     const metrics = reader.metrics.filter((metric) => kinds.includes(metric.spec.kind));
-    return { metrics, ...checkOptions(given, reader.definition, metrics.map((metric) => metric.spec)) };
+    return { metrics, definition: reader.definition, ...checkOptions(given, reader.definition, metrics.map((metric) => metric.spec)) };
   });
   const produced = metrics.map((metric) => {
     const { spec } = metric;
-    const descriptor: StatsMetricDescriptor = Object.freeze({ name: prefix + spec.otelName, description: spec.help, unit: spec.otelUnit, valueType: 1 as ValueType.DOUBLE });
+    const { otel, otelUnit } = namesOfMetric(definition, spec);
+    const descriptor: StatsMetricDescriptor = Object.freeze({ name: prefix + otel, description: spec.help, unit: otelUnit, valueType: 1 as ValueType.DOUBLE });
     return { metric, descriptor, points: pointAttributes(spec, attributes) };
   });
   const startTime = hrTime(Date.now());
