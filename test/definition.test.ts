@@ -123,6 +123,11 @@ describe('Prometheus names', () => {
     expect([...names.values()].map((n) => [n.prometheus, n.otelUnit])).toEqual([['latency', 'us'], ['pause', 'ms']]);
   });
 
+  it("takes a unit named as an Object.prototype member as any other unit ('constructor' is {constructor})", () => {
+    const names = exportNames(define({ made: counter({ unit: 'constructor' }), shown: gauge({ unit: 'toString' }) }).definition);
+    expect([...names.values()].map((n) => n.otelUnit)).toEqual(['{constructor}', '{toString}']);
+  });
+
   it.each(['1abc', 'a-b', '', 'a.b', 'a'.repeat(129)])('refuses the given Prometheus name %j', (name) => {
     const error = refusal({ bytes: counter({ names: { prometheus: name } }) }, undefined, TypeError);
     expect(error.message).toBe(

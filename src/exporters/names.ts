@@ -50,7 +50,9 @@ function namesOf(spec: MetricSpec): ExportNames {
   // Prometheus wants a base unit in the name (bytes, seconds): added at the end unless the name has it
   // as a word already. Other time units are left out of the name, where promtool would refuse them.
   const suffix = BASE_UNITS.has(unit) && !cName.split('_').includes(unit) ? `_${unit}` : '';
-  const derived: ExportNames = { prometheus: cName + suffix, otel: cName, otelUnit: KNOWN_UNITS[unit] ?? `{${unit}}` };
+  // A unit's own key only: `constructor` is a unit like any other.
+  const ucum = Object.prototype.hasOwnProperty.call(KNOWN_UNITS, unit) ? KNOWN_UNITS[unit]! : `{${unit}}`;
+  const derived: ExportNames = { prometheus: cName + suffix, otel: cName, otelUnit: ucum };
   for (const key of Object.keys(derived) as (keyof ExportNames)[]) {
     if (names[key] === undefined) checkDerived(`schema.${spec.name}`, key, derived[key]);
   }
