@@ -333,3 +333,7 @@ export function rateExceeded(base: usize, first: usize, count: u32, geometry: u3
   const used = groupSumOf(base, first, count, geometry) - atomic.load<u64>(start);
   return used > budget ? 1 : 0;
 }
+
+// ─── exponential histograms (assembly/exp-index.ts) ───────────────────────────────────────────
+
+export { EXP_MAX_SCALE, EXP_TABLE_T, EXP_TABLE_L, EXP_TABLE_BYTES, expIndex, expIndexNum, recordExp, recordExpNum } from './exp-index';

@@ -32,8 +32,11 @@ async function recorder() {
     return { record: (v) => histogram.observe(v), count: async () => (await histogram.get()).values.find((v) => v.metricName.endsWith('_count')).value };
   }
   const { defineStats } = await import('../dist/index.js');
-  const Stats = defineStats({ latency: { kind: 'histogram', unit: 'microseconds', help: 'Latency.', buckets: 24 } });
-  const stats = await Stats.create({ backend: impl === 'js' ? 'js' : 'wasm' });
+  // exp-…: an exponential histogram of scale 3 (OpenTelemetry's buckets, every u64 value).
+  const exponential = impl.startsWith('exp-');
+  const latency = exponential ? { scale: 3 } : { buckets: 24 };
+  const Stats = defineStats({ latency: { kind: 'histogram', unit: 'microseconds', help: 'Latency.', ...latency } });
+  const stats = await Stats.create({ backend: impl === 'js' || impl === 'exp-js' ? 'js' : 'wasm' });
   const histogram = stats.latency;
   if (impl === 'batched') {
     const batch = histogram.batch();

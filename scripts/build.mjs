@@ -5,12 +5,14 @@
 //      (with `--bindings raw` declarations next to them)
 //   2. scripts/gen-abi.mjs: the modules' constants and export types → src/backend/abi.ts,
 //      src/simulate/scan-abi.ts, build/stats-core.h
-//   3. tsc: src/ → dist/ (cleared first)
-//   4. scripts/embed-wasm.mjs: the .wasm bytes → dist/backend/wasm-binary.js, dist/simulate/scan-binary.js
-//   5. scripts/build-node.mjs: dist/ → dist/node/ (the Node entry points, ES modules that share
+//   3. scripts/gen-exp-table.mjs: the exponential bucket index's tables → src/backend/exp-tables.ts
+//      (exact integer roots; rewritten only when they differ)
+//   4. tsc: src/ → dist/ (cleared first)
+//   5. scripts/embed-wasm.mjs: the .wasm bytes → dist/backend/wasm-binary.js, dist/simulate/scan-binary.js
+//   6. scripts/build-node.mjs: dist/ → dist/node/ (the Node entry points, ES modules that share
 //      chunks; what package.json's exports and bin/ load in Node)
-//   6. scripts/build-browser.mjs: dist/ → dist/browser/ (one-file ES modules)
-//   7. scripts/package-files.mjs: dist/.npmignore, so the package ships only the files of dist/
+//   7. scripts/build-browser.mjs: dist/ → dist/browser/ (one-file ES modules)
+//   8. scripts/package-files.mjs: dist/.npmignore, so the package ships only the files of dist/
 //      that package.json's entries reach (the bundles, their maps, the public declarations)
 //
 //   node scripts/build.mjs             build
@@ -56,6 +58,7 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 run(bin('asc'), ['assembly/stats-core.ts', '--target', 'release']);
 run(bin('asc'), ['assembly/zero-scan.ts', '--config', 'asconfig.scan.json', '--target', 'release']);
 run(process.execPath, ['scripts/gen-abi.mjs']);
+run(process.execPath, ['scripts/gen-exp-table.mjs']);
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 run(bin('tsc'), ['-p', 'tsconfig.json']);
 run(process.execPath, ['scripts/embed-wasm.mjs']);

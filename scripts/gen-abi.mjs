@@ -41,9 +41,16 @@ const MODULES = [
   },
 ];
 
-/** Doc comments of the source's exports, by name: the text between `/**` and `*\/`, one line. */
-function docComments(source) {
+/**
+ * Doc comments of the exports of a source file and of the files it re-exports from
+ * (`export { … } from './file'`), by name: the text between `/**` and `*\/`, one line.
+ */
+function docComments(path) {
+  const source = read(path);
   const docs = new Map();
+  for (const [, from] of source.matchAll(/^export \{[^}]*\} from '\.\/([\w-]+)';$/gm)) {
+    for (const [name, doc] of docComments(path.replace(/[^/]+$/, `${from}.ts`))) docs.set(name, doc);
+  }
   for (const [, body, name] of source.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*\nexport (?:const|function) (\w+)/g)) {
     docs.set(name, body.split('\n').map((line) => line.replace(/^\s*\*? ?/, '').trim()).filter(Boolean).join(' '));
   }
@@ -130,7 +137,7 @@ for (const module of MODULES) {
     const { instance } = await WebAssembly.instantiate(bytes, { env: { memory: module.memory() } });
     for (const { name } of decl.constants) values[name] = instance.exports[name].value;
   }
-  const outputs = [[module.ts, typeScript(module, decl, values, docComments(read(module.source)), bytes.length)]];
+  const outputs = [[module.ts, typeScript(module, decl, values, docComments(module.source), bytes.length)]];
   if (module.header) outputs.push([module.header, cHeader(module, decl, values)]);
   for (const [path, text] of outputs) {
     let current;

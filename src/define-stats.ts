@@ -17,6 +17,7 @@ import { ATTACH_ANY, atEntry, entry, handleError } from './errors.js';
 import { exportNames } from './exporters/names.js';
 import type { StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
+import type { TypedReadings } from './read/interval.js';
 import { RateLimitedStats, SharedStats, STATS_TOKEN, type RateLimiter } from './shared-stats.js';
 import type { Stat64 } from './stat64.js';
 import { attachParts, checkStatsOptions, createParts, type StatsOptions, type StatsParts } from './stats-parts.js';
@@ -30,11 +31,10 @@ export type { StatsOptions } from './stats-parts.js';
 export type MetricOf<M extends MetricDefinition> = M extends { kind: 'histogram' } ? Histogram : M extends { length: number } ? StatVector : Stat64;
 
 /** The stats object a schema makes: its metrics by name, and the rate limiter when declared. */
-export type StatsOf<S extends StatsSchema, O extends DefineStatsOptions = DefineStatsOptions> = (O extends { rateLimit: unknown }
-  ? RateLimitedStats
-  : SharedStats) & {
-  readonly [K in keyof S]: MetricOf<S[K]>;
-};
+export type StatsOf<S extends StatsSchema, O extends DefineStatsOptions = DefineStatsOptions> = TypedReadings<S> &
+  (O extends { rateLimit: unknown } ? RateLimitedStats : SharedStats) & {
+    readonly [K in keyof S]: MetricOf<S[K]>;
+  };
 
 /** A definition made by {@link defineStats}: makes and joins its stats. */
 export interface StatsDefinition<S extends StatsSchema = StatsSchema, O extends DefineStatsOptions = DefineStatsOptions> {

@@ -8,13 +8,18 @@ import { cellCount, encodeDefinition, type Definition, type MetricKind, type Met
 import { arrayHead, checkLine, entries, fail, text, wholeIn } from './definition-fields.js';
 import { checkNames, overridesOf, resolveCName } from './definition-names.js';
 import { rangeFault, typeFault } from './errors.js';
+import { checkExponential } from './exponential.js';
 
 /** Most metrics in one definition. */
 export const MAX_METRICS = 256;
 /** Longest vector. */
 export const MAX_LENGTH = 1024;
-/** Most cells (u64 values) of one definition, over all its metrics. */
-export const MAX_CELLS = 32768;
+/**
+ * Most cells (u64 values) of one definition, over all its metrics: 124 · 1024, as many as fit in
+ * the largest memory (64 MiB) when every cell is laned and there are 64 lanes. Seven exponential
+ * histograms of scale 8 (16,387 cells each) fit; eight do not.
+ */
+export const MAX_CELLS = 126976;
 
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -24,7 +29,7 @@ const NAMESPACE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 const METRIC_FIELDS: Readonly<Record<MetricKind, readonly string[]>> = {
   counter: ['kind', 'unit', 'help', 'length', 'label', 'names'],
   gauge: ['kind', 'unit', 'help', 'length', 'label', 'names'],
-  histogram: ['kind', 'unit', 'help', 'buckets', 'subBuckets', 'names'],
+  histogram: ['kind', 'unit', 'help', 'buckets', 'subBuckets', 'scale', 'maxValue', 'names'],
 };
 
 /** Subsets of a metric's fields, read once. */
@@ -36,6 +41,8 @@ interface RawMetric {
   label?: unknown;
   buckets?: unknown;
   subBuckets?: unknown;
+  scale?: unknown;
+  maxValue?: unknown;
   names?: unknown;
 }
 
@@ -64,7 +71,16 @@ function checkMetric(name: string, value: unknown): MetricSpec {
   let label = '';
   let buckets = 0;
   let subBits = 0;
-  if (kind === 'histogram') {
+  let scale: number | undefined;
+  if (kind === 'histogram' && (raw.scale !== undefined || raw.maxValue !== undefined)) {
+    for (const other of ['buckets', 'subBuckets'] as const) {
+      if (raw[other] !== undefined) {
+        throw typeFault(`${path}.${other} and ${path}.scale cannot both be given: scale makes exponential buckets, buckets and subBuckets log-linear ones`);
+      }
+    }
+    if (raw.scale === undefined) throw typeFault(`${path}.maxValue narrows an exponential histogram, which needs ${path}.scale (0 to 8)`);
+    ({ scale, buckets } = checkExponential(path, raw.scale, raw.maxValue));
+  } else if (kind === 'histogram') {
     const sub = raw.subBuckets === undefined ? 1 : raw.subBuckets;
     if (typeof sub !== 'number' || !Number.isInteger(sub) || sub < 1 || sub > 1 << MAX_SUB_BITS || (sub & (sub - 1)) !== 0) {
       fail(`${path}.subBuckets`, sub, `a power of two from 1 to ${1 << MAX_SUB_BITS}`, typeof sub === 'number');
@@ -93,6 +109,7 @@ function checkMetric(name: string, value: unknown): MetricSpec {
     subBits,
     cName: resolveCName(path, name, names),
     names: overridesOf(names),
+    ...(scale === undefined ? {} : { scale }),
   });
 }
 

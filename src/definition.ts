@@ -14,6 +14,7 @@ import { checkDefinition, knownDefinition } from './definition-check.js';
 import type { MetricNames } from './definition-names.js';
 import { encodeV1, overridesV1 } from './definition-v1.js';
 import { typeFault } from './errors.js';
+import { expMaxValueOf, type ExponentialHistogramDefinition } from './exponential.js';
 
 // The definition as the memory stores it is the backend's (backend/definition-format.ts); named here too.
 export {
@@ -43,8 +44,13 @@ export interface CounterDefinition {
   readonly names?: MetricNames;
 }
 
-/** A histogram: values counted in buckets, with an exact count and sum. */
-export interface HistogramDefinition {
+/** A histogram: values counted in buckets, with an exact count and sum; log-linear or exponential. */
+export type HistogramDefinition = LogLinearHistogramDefinition | ExponentialHistogramDefinition;
+
+export type { ExponentialHistogramDefinition } from './exponential.js';
+
+/** A histogram with QEMU's log2 buckets, or log-linear ones (`subBuckets`). */
+export interface LogLinearHistogramDefinition {
   readonly kind: 'histogram';
   readonly unit: string;
   readonly help: string;
@@ -60,6 +66,7 @@ export interface HistogramDefinition {
    */
   readonly subBuckets?: number;
   readonly names?: MetricNames;
+  readonly scale?: undefined;
 }
 
 /** One metric of a schema. */
@@ -135,8 +142,11 @@ export const decodeDefinition = (function (json: string): Definition {
   for (const m of stored.metrics as MetricSpec[]) {
     if (m === null || typeof m !== 'object' || typeof m.name !== 'string') throw typeFault(`the memory's definition has a metric without a name`);
     const names = { c: m.cName, ...(v1 ? overridesV1(m) : m.names) };
+    const maxValue = m.kind === 'histogram' && m.scale !== undefined ? expMaxValueOf(m.buckets, m.scale) : undefined;
     schema[m.name] =
-      m.kind === 'histogram'
+      m.kind === 'histogram' && m.scale !== undefined
+        ? { kind: m.kind, unit: m.unit, help: m.help, scale: m.scale, ...(maxValue === undefined ? {} : { maxValue }), names }
+        : m.kind === 'histogram'
         ? { kind: m.kind, unit: m.unit, help: m.help, buckets: m.buckets, subBuckets: 2 ** m.subBits, names }
         : { kind: m.kind, unit: m.unit, help: m.help, ...(m.length > 0 ? { length: m.length, label: m.label } : {}), names };
   }
@@ -166,7 +176,7 @@ export const firstDifference = (function (here: Definition, there: Definition): 
       return a ? `schema.${a.name} is not in the memory's definition` : `the memory's definition has schema.${b!.name}, which this one has not`;
     }
     if (a.name !== b.name) return `metric ${i + 1} is schema.${a.name} here and schema.${b.name} in the memory`;
-    for (const key of Object.keys(a) as (keyof MetricSpec)[]) {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof MetricSpec>) {
       if (key === 'names' ? JSON.stringify(a.names) !== JSON.stringify(b.names) : a[key] !== b[key]) return `schema.${a.name}.${key} is ${JSON.stringify(a[key])} here and ${JSON.stringify(b[key])} in the memory`;
     }
   }

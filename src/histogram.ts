@@ -7,12 +7,21 @@
  * [2^k, 2^(k+1)), and 0 counts in bucket 0. With 2^s sub-buckets (log-linear, as HdrHistogram):
  * values below 2^s have a bucket each, and every power of two from 2^s up is split into 2^s
  * buckets of equal width. Values past the last bucket count in the last.
+ *
+ * Exponential (`scale: s`, see exponential.ts): the zero bucket, then OpenTelemetry's buckets of
+ * index −1 (the value 1) up; the core computes the index (`expIndex`) from a table in the memory.
  * @packageDocumentation
  */
 import { LANE_ALIGN } from './backend/abi.js';
 import type { Core } from './backend/core.js';
 import { checkBatchSize, describe, u64ArgumentError } from './errors.js';
+import { EXP_LOW_INDEX, expCellRange } from './exponential.js';
+import { HistogramBatch } from './histogram-batch.js';
+import { readingBuckets, type BucketsReading } from './read/reading.js';
 import type { CellPlace } from './stat64.js';
+import { startTimer } from './timer.js';
+
+export { HistogramBatch } from './histogram-batch.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -20,13 +29,28 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 export interface HistogramPlace extends CellPlace {
   readonly buckets: number;
   readonly subBits: number;
+  /** The scale of an exponential histogram, −1 for a log-linear one. */
+  readonly scale: number;
+  /** Where the exponential table is (exponential histograms only). */
+  readonly table: number;
 }
 
 /** One bucket's range of values: from `lower` up to, and not including, `upper`. */
 export interface BucketRange {
   readonly lower: bigint;
-  /** `null` for the last bucket, which also counts every larger value. */
+  /**
+   * `null` for the last bucket, which also counts every larger value. An exponential bucket that
+   * holds no integer (many between 1 and 2 at the finest scales) has `upper === lower`.
+   */
   readonly upper: bigint | null;
+}
+
+/**
+ * The range of bucket `index` of any histogram of a definition (log-linear or exponential), for the
+ * exporters; readers use `Histogram.bucketRange`, which checks its index.
+ */
+export function specBucketRange(spec: { readonly buckets: number; readonly subBits: number; readonly scale?: number | undefined }, index: number): BucketRange {
+  return spec.scale === undefined ? bucketRange(index, spec.buckets, spec.subBits) : expCellRange(index, spec.buckets, spec.scale);
 }
 
 /**
@@ -71,68 +95,6 @@ export function bucketOfNumber(value: number, buckets: number, subBits: number):
   return index < buckets ? index : buckets - 1;
 }
 
-/**
- * A batched writer of one {@link Histogram} (from {@link Histogram.batch}): records count in this
- * thread's own arrays and reach the shared histogram every `every` records, on
- * {@link HistogramBatch.flush} and on {@link HistogramBatch.close}. The pending sum never passes
- * 2^53 − 1: a record that would take it there flushes first.
- */
-export class HistogramBatch {
-  readonly #where: string;
-  readonly #buckets: number;
-  readonly #subBits: number;
-  readonly #every: number;
-  readonly #counts: Float64Array;
-  readonly #write: (counts: Float64Array, total: number) => void;
-  #sum = 0;
-  #pending = 0;
-
-  /** @internal */
-  constructor(name: string, buckets: number, subBits: number, every: number, write: (counts: Float64Array, total: number) => void) {
-    this.#where = `${name}.batch().record`;
-    this.#buckets = buckets;
-    this.#subBits = subBits;
-    this.#every = every;
-    this.#counts = new Float64Array(buckets);
-    this.#write = write;
-  }
-
-  /** Records waiting for a flush. */
-  get pending(): number {
-    return this.#pending;
-  }
-
-  /**
-   * Counts `value` in this thread's arrays; flushes when `every` records are pending.
-   * @param value - a non-negative safe-integer number
-   * @throws TypeError or RangeError for anything else; nothing is recorded then
-   */
-  record(value: number): void {
-    if (typeof value === 'number' && ((value >>> 0) === value || (value >= 0 && value <= MAX_SAFE && Number.isInteger(value)))) {
-      if (this.#sum + value > MAX_SAFE) this.flush();
-      this.#counts[bucketOfNumber(value, this.#buckets, this.#subBits)]!++;
-      this.#sum += value;
-      if (++this.#pending >= this.#every) this.flush();
-      return;
-    }
-    throw u64ArgumentError(this.#where, 'value', value);
-  }
-
-  /** Adds what is pending to the shared histogram: exact for every reader from here on. */
-  flush(): void {
-    if (this.#pending === 0) return;
-    this.#write(this.#counts, this.#sum);
-    this.#counts.fill(0);
-    this.#sum = 0;
-    this.#pending = 0;
-  }
-
-  /** Flushes; the writer stays usable. */
-  close(): void {
-    this.flush();
-  }
-}
-
 /** Made only here: `new Histogram()` from outside cannot get one. */
 const TOKEN = Symbol('Histogram');
 
@@ -140,7 +102,7 @@ const TOKEN = Symbol('Histogram');
 export let histogramInternals: {
   make(name: string, unit: string, place: HistogramPlace, lane: number, holder: object): Histogram;
   useLane(histogram: Histogram, lane: number): void;
-  /** Each bucket's count then the sum, one read each, into `out`: numbers up to 2^53 − 1, bigints above. */
+  /** Each bucket's count then the sum, one read each (the sum read first), into `out`: numbers up to 2^53 − 1, bigints above. */
   exactCells(histogram: Histogram, out: (number | bigint)[]): void;
 };
 
@@ -155,13 +117,22 @@ export class Histogram {
   readonly unit: string;
   /** Number of buckets. */
   readonly bucketCount: number;
-  /** Sub-buckets per power of two (1: plain powers of two). */
+  /** Sub-buckets per power of two (1: plain powers of two; 1 for an exponential histogram). */
   readonly subBuckets: number;
+  /**
+   * The scale of an exponential histogram (0 to 8: 2^scale buckets per power of two), `undefined`
+   * for a log-linear one. Its bucket 0 counts the zeros, bucket k ≥ 1 the values of OpenTelemetry's
+   * index k − 2 (Prometheus' index k − 1).
+   */
+  readonly scale: number | undefined;
   readonly #core: Core;
   readonly #base: number;
   readonly #first: number;
   readonly #geometry: number;
   readonly #subBits: number;
+  /** The scale, −1 for a log-linear histogram (one comparison on the recording path). */
+  readonly #scale: number;
+  readonly #table: number;
   readonly #holder: object;
   /** Where this thread records: bucket 0 and the sum in its lane, or in the base cells. */
   #recordAt: number;
@@ -172,13 +143,11 @@ export class Histogram {
       make: (name, unit, place, lane, holder) => new Histogram(TOKEN, name, unit, place, lane, holder),
       useLane: (histogram, lane) => histogram.#useLane(lane),
       exactCells: (histogram, out) => {
-        const core = histogram.#core;
-        for (let i = 0; i <= histogram.bucketCount; i++) {
-          const base = histogram.#base + 8 * i;
-          const first = histogram.#first + 8 * i;
-          const n = core.sumNum(base, first, histogram.#geometry);
-          out[i] = n >= 0 ? n : core.sum(base, first, histogram.#geometry);
-        }
+        // The sum first: `record` adds to the bucket before the sum, so every value the sum holds
+        // is in a bucket read after it (docs/stats.md, "Consistent reads").
+        const buckets = histogram.bucketCount;
+        out[buckets] = histogram.#cell(buckets);
+        for (let i = 0; i < buckets; i++) out[i] = histogram.#cell(i);
       },
     };
   }
@@ -189,16 +158,27 @@ export class Histogram {
     this.unit = unit;
     this.bucketCount = place.buckets;
     this.subBuckets = 2 ** place.subBits;
+    this.scale = place.scale < 0 ? undefined : place.scale;
     this.#core = place.core;
     this.#base = place.base;
     this.#first = place.first;
     this.#geometry = place.geometry;
     this.#subBits = place.subBits;
+    this.#scale = place.scale;
+    this.#table = place.table;
     this.#holder = holder;
     this.#recordAt = place.base;
     this.#sumAt = place.base + 8 * place.buckets;
     this.#useLane(lane);
     Object.freeze(this);
+  }
+
+  /** Cell `i` (a bucket, or the sum at `bucketCount`), every lane summed: a number up to 2^53 − 1, a bigint above. */
+  #cell(i: number): number | bigint {
+    const base = this.#base + 8 * i;
+    const first = this.#first + 8 * i;
+    const n = this.#core.sumNum(base, first, this.#geometry);
+    return n >= 0 ? n : this.#core.sum(base, first, this.#geometry);
   }
 
   #useLane(lane: number): void {
@@ -216,11 +196,13 @@ export class Histogram {
   record(value: number | bigint): void {
     if (typeof value === 'number') {
       if ((value >>> 0) === value || (value >= 0 && value <= MAX_SAFE && Number.isInteger(value))) {
-        this.#core.recordNum(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
+        if (this.#scale < 0) this.#core.recordNum(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
+        else this.#core.recordExpNum(this.#recordAt, this.#sumAt, this.bucketCount, this.#table, this.#scale, EXP_LOW_INDEX, value);
         return;
       }
     } else if (typeof value === 'bigint' && BigInt.asUintN(64, value) === value) {
-      this.#core.record(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
+      if (this.#scale < 0) this.#core.record(this.#recordAt, this.#sumAt, this.bucketCount, this.#subBits, value);
+      else this.#core.recordExp(this.#recordAt, this.#sumAt, this.bucketCount, this.#table, this.#scale, EXP_LOW_INDEX, value);
       return;
     }
     throw u64ArgumentError(`${this.name}.record`, 'value', value);
@@ -249,7 +231,20 @@ export class Histogram {
       const message = `${this.name}.bucketRange: index must be a whole number from 0 to ${this.bucketCount - 1}; received ${describe(index)}`;
       throw typeof index === 'number' ? new RangeError(message) : new TypeError(message);
     }
-    return bucketRange(index, this.bucketCount, this.#subBits);
+    return this.#range(index);
+  }
+
+  /** Bucket `index`'s range, unchecked. */
+  #range(index: number): BucketRange {
+    return this.#scale < 0 ? bucketRange(index, this.bucketCount, this.#subBits) : expCellRange(index, this.bucketCount, this.#scale);
+  }
+
+  /** The bucket of a checked value, as the core records it. */
+  #cellOf(value: bigint): number {
+    if (this.#scale < 0) return this.#core.bucketIndex(value, this.bucketCount, this.#subBits);
+    if (value === 0n) return 0;
+    const cell = 1 + this.#core.expIndex(this.#table, this.#scale, value) - EXP_LOW_INDEX;
+    return cell < this.bucketCount ? cell : this.bucketCount - 1;
   }
 
   /**
@@ -259,7 +254,7 @@ export class Histogram {
   bucketOf(value: number | bigint): number {
     const v = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? BigInt(value) : value;
     if (typeof v !== 'bigint' || BigInt.asUintN(64, v) !== v) throw u64ArgumentError(`${this.name}.bucketOf`, 'value', value);
-    return this.#core.bucketIndex(v, this.bucketCount, this.#subBits);
+    return this.#cellOf(v);
   }
 
   /**
@@ -274,7 +269,18 @@ export class Histogram {
     checkBatchSize(`${this.name}.batch`, every);
     const core = this.#core;
     const buckets = this.bucketCount;
-    return new HistogramBatch(this.name, buckets, this.#subBits, every, (counts, total) => {
+    const subBits = this.#subBits;
+    const [table, scale] = [this.#table, this.#scale];
+    // The exponential index comes from the core (no atomic step): the rule `record` follows.
+    const cellOf =
+      scale < 0
+        ? (value: number) => bucketOfNumber(value, buckets, subBits)
+        : (value: number) => {
+            if (value === 0) return 0;
+            const cell = 1 + core.expIndexNum(table, scale, value) - EXP_LOW_INDEX;
+            return cell < buckets ? cell : buckets - 1;
+          };
+    return new HistogramBatch(this.name, buckets, cellOf, every, (counts, total) => {
       // Read where this thread records now: close() may have moved it to the base cells.
       const at = this.#recordAt;
       for (let i = 0; i < buckets; i++) if (counts[i] !== 0) core.addNum(at + 8 * i, counts[i]!);
@@ -283,19 +289,37 @@ export class Histogram {
   }
 
   /**
+   * As prom-client's: `const end = h.startTimer(); …; end()` records the time since `startTimer()`
+   * in the histogram's unit, rounded down, from a monotonic clock, and returns it; later calls of
+   * that `end()` record nothing and return the same value (see `timer.ts`).
+   * @returns `end`
+   * @throws TypeError naming the unit when it is not nanoseconds, microseconds, milliseconds or
+   *   seconds, or naming the argument when given one (prom-client's labels: there are none here)
+   */
+  startTimer(): () => bigint {
+    // `arguments`: the type takes none, and JS callers may pass prom-client's labels.
+    return startTimer(this.name, this.unit, (value) => this.record(value), arguments);
+  }
+
+  /**
    * The value at or below which `p` percent of the recorded values lie, read from the buckets: the
    * largest value of the bucket where that count is reached (HdrHistogram's "highest equivalent
    * value"). For the last bucket, which also counts every larger value, its lower bound: the answer
    * is then a floor. 0n when nothing was recorded.
    * @param p - a percentage from 0 to 100
-   * @throws RangeError for another `p`
+   * @param reading - the buckets to read instead of the shared ones: this histogram's entry of
+   *   `snapshot()` or of an interval's `next()` (`percentile(99, iv.next().runTime)`: the p99 of that
+   *   interval)
+   * @returns the value, by this histogram's {@link Histogram.bucketRange}
+   * @throws RangeError for another `p`; TypeError or RangeError for a reading that is not one of this
+   *   histogram's
    */
-  percentile(p: number): bigint {
+  percentile(p: number, reading?: BucketsReading): bigint {
     if (typeof p !== 'number' || !(p >= 0 && p <= 100)) {
       const message = `${this.name}.percentile: p must be a number from 0 to 100; received ${describe(p)}`;
       throw typeof p === 'number' ? new RangeError(message) : new TypeError(message);
     }
-    const counts = this.buckets();
+    const counts = reading === undefined ? this.buckets() : readingBuckets(`${this.name}.percentile`, this.bucketCount, reading);
     const total = counts.reduce((a, b) => a + b, 0n);
     if (total === 0n) return 0n;
     // The rank of the value asked for: at least the first value, at most the last.
@@ -306,10 +330,10 @@ export class Histogram {
     for (let i = 0; i < counts.length; i++) {
       seen += counts[i]!;
       if (seen >= rank) {
-        const { lower, upper } = bucketRange(i, this.bucketCount, this.#subBits);
+        const { lower, upper } = this.#range(i);
         return upper === null ? lower : upper - 1n;
       }
     }
-    return bucketRange(counts.length - 1, this.bucketCount, this.#subBits).lower;
+    return this.#range(counts.length - 1).lower;
   }
 }

@@ -25,12 +25,16 @@ export {
   type Metric,
   type MetricOf,
 } from './define-stats.js';
+export { StatsInterval } from './read/interval.js';
+export type { StatsReading, MetricReading, HistogramSnapshot, ReadingOf, BucketsReading } from './read/reading.js';
 export type { StatsHandle } from './handle.js';
 export type {
   MetricKind,
   MetricNames,
   CounterDefinition,
   HistogramDefinition,
+  LogLinearHistogramDefinition,
+  ExponentialHistogramDefinition,
   MetricDefinition,
   StatsSchema,
   RateLimitDefinition,

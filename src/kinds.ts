@@ -7,28 +7,42 @@
  *
  * Three shapes: a value (a counter or a gauge: one `Stat64`), a vector (one `Stat64` per element,
  * labelled with its index), a histogram (its buckets then its sum, read as Prometheus' cumulative
- * `_bucket`s, `_sum` and `_count`).
+ * `_bucket`s, `_sum` and `_count`). A histogram is log-linear or exponential (`spec.scale`): both
+ * read the same way, and an exponential one's {@link HistogramReading} also carries the
+ * {@link ExponentialReading} that native exporters write (OpenTelemetry's exponential histogram,
+ * Prometheus' native histogram).
  * @packageDocumentation
  */
 import type { Core } from './backend/core.js';
 import type { Layout, MetricLayout } from './backend/layout.js';
 import type { MetricSpec } from './definition.js';
 import { Histogram, histogramInternals } from './histogram.js';
+import { classicCells, exponentialOf, type ExponentialReading } from './kinds-exponential.js';
+import type { HistogramSnapshot, MetricReading } from './read/reading.js';
 import { Stat64, stat64Internals } from './stat64.js';
 import { StatVector, vectorInternals } from './vector.js';
+
+export { classicCells, classicCounts, exponentialOf, type ExponentialReading } from './kinds-exponential.js';
 
 /** A value read exactly: a number up to 2^53 − 1 (no BigInt made), a bigint above. @internal */
 export type Exact = number | bigint;
 
-/** A histogram as the exporters read it: each bucket's count (one read of each) and the sum. @internal */
+/**
+ * A histogram as the exporters read it, from one read of each cell: each bucket's count, the sum
+ * and the count (the buckets' total, so always equal to it).
+ * @internal
+ */
 export interface HistogramReading {
+  /** Each bucket's count, not cumulative: an exponential histogram's zero bucket first (see `Histogram.bucketRange`). */
   readonly buckets: readonly bigint[];
   /** The sum of the values recorded, mod 2^64. */
   readonly sum: bigint;
+  /** The values recorded: the buckets' total, mod 2^64. */
+  readonly count: bigint;
+  /** The same read in the exponential form, for a histogram with a `scale`; `undefined` for a log-linear one. */
+  readonly exponential: ExponentialReading | undefined;
 }
 
-/** What `snapshot()` gives of a histogram. @internal */
-export type HistogramSnapshot = { count: bigint; sum: bigint; buckets: bigint[] };
 
 /**
  * One sample of a metric, as every exporter writes it: a suffix of the family's sample name, and
@@ -69,8 +83,20 @@ export interface KindDescription<M = unknown, R = unknown> {
   read(metric: M): R;
   /** One read of every cell, written into `out` as the samples of {@link KindDescription.slots}, numbers where exact. */
   samples(metric: M, out: Exact[]): void;
-  /** What `snapshot()` gives of the metric. */
-  snapshot(metric: M): bigint | bigint[] | HistogramSnapshot;
+  /** What `snapshot()` gives of the metric: {@link KindDescription.fromCells} of {@link KindDescription.cells}. */
+  snapshot(metric: M): MetricReading;
+  /**
+   * One read of every cell, as bigints, in the order of the layout (a histogram: its buckets, then
+   * its sum). What intervals read: they take the difference of two such reads cell by cell.
+   */
+  cells(metric: M): bigint[];
+  /** The shape `snapshot()` gives, from cells as {@link KindDescription.cells} reads them (or their differences). */
+  fromCells(cells: readonly bigint[]): MetricReading;
+  /**
+   * Whether the metric's cells hold levels (a gauge: an interval gives them as they are now), not
+   * amounts that add up (a counter, a histogram: an interval gives their change, mod 2^64).
+   */
+  level(spec: MetricSpec): boolean;
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -101,6 +127,9 @@ const statInfo = (function (spec: MetricSpec, where: string) {
   return { name: spec.name, cName: spec.cName, unit: spec.unit, kind: spec.kind === 'counter' ? 'add' : 'set', where } as const;
 });
 
+/** A counter's cells add up; a gauge's hold a level. */
+const gaugeLevel = (spec: MetricSpec): boolean => spec.kind === 'gauge';
+
 const NO_LABEL: readonly SampleSlot[] = Object.freeze([Object.freeze({ suffix: '', label: undefined })]);
 
 /** A counter or a gauge: one `Stat64` on one cell. */
@@ -116,6 +145,9 @@ const VALUE: KindDescription<Stat64, bigint> = {
     out[0] = stat64Internals.exact(stat);
   },
   snapshot: (stat) => stat.get(),
+  cells: (stat) => [stat.get()],
+  fromCells: (cells) => cells[0]!,
+  level: gaugeLevel,
 };
 
 /** A vector: one `Stat64` per element, each labelled with its index. */
@@ -145,34 +177,87 @@ const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
     for (const element of vector) out[i++] = stat64Internals.exact(element);
   },
   snapshot: (vector) => vector.values(),
+  cells: (vector) => vector.values(),
+  fromCells: (cells) => [...cells],
+  level: gaugeLevel,
 };
 
-/** Cumulative bucket counts, the sum and the count, from the cells (each bucket's count, then the sum) in `out`. */
-function cumulate(out: Exact[], buckets: number): void {
+/**
+ * Cumulative bucket counts, the sum and the count, from the cells (each bucket's count, then the
+ * sum) in `out`: one `_bucket` per cell of `kept` (each the count up to and including that cell),
+ * or per cell when `kept` is undefined.
+ */
+function cumulate(out: Exact[], buckets: number, kept: readonly number[] | undefined): void {
   let count: Exact = 0;
-  for (let i = 0; i < buckets; i++) out[i] = count = addExact(count, out[i]!);
-  out[buckets + 1] = count;
+  const sum = out[buckets]!;
+  if (kept === undefined) {
+    for (let i = 0; i < buckets; i++) out[i] = count = addExact(count, out[i]!);
+    out[buckets + 1] = count;
+    return;
+  }
+  // In place: the slot j ≤ cell kept[j] is written after every cell up to kept[j] was read.
+  let cell = 0;
+  for (let j = 0; j < kept.length; j++) {
+    for (const last = kept[j]!; cell <= last; cell++) count = addExact(count, out[cell]!);
+    out[j] = count;
+  }
+  out[kept.length] = sum;
+  out[kept.length + 1] = count;
 }
+
+/** The spec of each exponential histogram built here, for its classic cells. */
+const specOf = new WeakMap<Histogram, MetricSpec>();
+
+/**
+ * A histogram's cells, one read of each (its sum first, then its buckets: see
+ * `histogramInternals.exactCells`), as bigints: its buckets, then its sum.
+ */
+const histogramCells = (function (histogram: Histogram): bigint[] {
+  const out: Exact[] = [];
+  histogramInternals.exactCells(histogram, out);
+  return out.map(BigInt);
+});
+
+/** A histogram's snapshot from its cells: the count is the buckets' total, mod 2^64, so it always matches them. */
+const histogramOf = (function (cells: readonly bigint[]): HistogramSnapshot {
+  const buckets = cells.slice(0, -1);
+  let count = 0n;
+  for (const n of buckets) count += n;
+  return { count: BigInt.asUintN(64, count), sum: cells[cells.length - 1]!, buckets };
+});
+
+/** One read of every cell of a histogram: its buckets, sum and count, and its exponential form. */
+const readHistogram = (function (histogram: Histogram): HistogramReading {
+  const { count, sum, buckets } = histogramOf(histogramCells(histogram));
+  const scale = histogram.scale;
+  return { buckets, sum, count, exponential: scale === undefined ? undefined : exponentialOf(scale, buckets, sum, count) };
+});
 
 /** A histogram: its buckets then its sum; read as cumulative `_bucket`s, `_sum`, `_count`. */
 const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   shape: 'histogram',
   build: (function (place, entry, lane, holder) {
     const { spec } = entry;
-    const histogram = histogramInternals.make(spec.name, spec.unit, { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits }, lane, holder);
+    const at = { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits, scale: spec.scale ?? -1, table: place.layout.tableOffset };
+    const histogram = histogramInternals.make(spec.name, spec.unit, at, lane, holder);
+    if (spec.scale !== undefined) specOf.set(histogram, spec);
     return { metric: histogram, useLane: (l) => histogramInternals.useLane(histogram, l) };
   }),
   slots(spec, le = []) {
-    const slots: SampleSlot[] = Array.from({ length: spec.buckets }, (_, i) => ({ suffix: '_bucket', label: ['le', le[i] ?? ''] as const }));
+    const n = classicCells(spec)?.length ?? spec.buckets;
+    const slots: SampleSlot[] = Array.from({ length: n }, (_, i) => ({ suffix: '_bucket', label: ['le', le[i] ?? ''] as const }));
     slots.push({ suffix: '_sum', label: undefined }, { suffix: '_count', label: undefined });
     return slots;
   },
-  read: (histogram) => ({ buckets: histogram.buckets(), sum: histogram.sum() }),
+  read: readHistogram,
   samples(histogram, out) {
     histogramInternals.exactCells(histogram, out);
-    cumulate(out, histogram.bucketCount);
+    cumulate(out, histogram.bucketCount, histogram.scale === undefined ? undefined : classicCells(specOf.get(histogram)!));
   },
-  snapshot: (histogram) => ({ count: histogram.count(), sum: histogram.sum(), buckets: histogram.buckets() }),
+  snapshot: (histogram) => histogramOf(histogramCells(histogram)),
+  cells: histogramCells,
+  fromCells: histogramOf,
+  level: () => false,
 };
 
 /** The description of each shape. @internal */

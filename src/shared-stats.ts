@@ -13,6 +13,7 @@ import { makeHandle, type StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
 import { kindOf, type Built, type KindDescription } from './kinds.js';
 import { Limiter } from './limiter.js';
+import { intervalInternals, type StatsInterval } from './read/interval.js';
 import type { Stat64 } from './stat64.js';
 import type { StatsParts } from './stats-parts.js';
 import type { StatVector } from './vector.js';
@@ -156,11 +157,25 @@ export class SharedStats {
     return built.metric;
   }
 
-  /** Reads every metric (one atomic read per cell; not one consistent snapshot, as in QEMU). */
+  /**
+   * Reads every metric: one atomic read per cell, a histogram's `count` the total of the buckets
+   * read; not one consistent snapshot of all metrics, as in QEMU (docs/stats.md, "Consistent reads").
+   */
   snapshot(): Record<string, bigint | bigint[] | { count: bigint; sum: bigint; buckets: bigint[] }> {
     const out: Record<string, bigint | bigint[] | { count: bigint; sum: bigint; buckets: bigint[] }> = {};
     for (const [name, { metric, kind }] of this.#metrics) out[name] = kind.snapshot(metric);
     return out;
+  }
+
+  /**
+   * A reader of its own, whose `next()` gives what changed since its previous `next()` (the first:
+   * since the reader was made), in the shape of {@link SharedStats.snapshot}: counters' and
+   * histograms' changes (mod 2^64), gauges as they are now. It never writes the shared memory, so
+   * any number of readers each keep their own interval.
+   * @returns the reader (see {@link StatsInterval})
+   */
+  interval(): StatsInterval {
+    return intervalInternals.open(this.definition.metrics.map((spec) => ({ spec, ...this.#metrics.get(spec.name)! })));
   }
 
   /**

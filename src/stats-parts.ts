@@ -6,6 +6,7 @@
  */
 import { LAYOUT_VERSION } from './backend/abi.js';
 import type { BackendName, Core } from './backend/core.js';
+import { writeExpTable } from './backend/exp-index.js';
 import { definitionBytes, readHeader, writeHeader } from './backend/header.js';
 import { JsCore } from './backend/js-core.js';
 import { planLayout, type Layout } from './backend/layout.js';
@@ -89,6 +90,8 @@ export async function createParts(definition: Definition, lanes: number, backend
     throw explainCompileError(error);
   }
   const core = makeCore(backend, module, memory);
+  // Before the header's magic: no thread can attach a memory whose table is not written yet.
+  if (layout.tableBytes > 0) writeExpTable(memory.buffer, layout.tableOffset);
   writeHeader(memory.buffer, layout, json);
   return { core, memory, module, definition, layout, fromHandle: false };
 }

@@ -16,6 +16,7 @@ import { registerStatsClass } from './define-stats.js';
 import { canShareMemory, RateLimitedStats, STATS_TOKEN } from './shared-stats.js';
 import { attachParts, checkStatsOptions, createParts, type StatsOptions, type StatsParts } from './stats-parts.js';
 import type { Limiter } from './limiter.js';
+import type { StatsInterval } from './read/interval.js';
 import { QEMU_BRAND, registerQemuInstances, statsReader } from './read/reader.js';
 import { Stat64, stat64Internals } from './stat64.js';
 
@@ -238,6 +239,11 @@ export class MigrationStats extends RateLimitedStats {
   /** Reads every counter (one atomic read each; not one consistent snapshot, as in QEMU). */
   override snapshot(): Record<CounterName, bigint> {
     return super.snapshot() as Record<CounterName, bigint>;
+  }
+
+  /** A reader of its own (see {@link SharedStats.interval}): counters' changes since its previous `next()`, gauges as they are now. */
+  override interval(): StatsInterval<Record<CounterName, bigint>> {
+    return super.interval() as StatsInterval<Record<CounterName, bigint>>;
   }
 
   /**

@@ -164,8 +164,8 @@ describe('the fields of a metric', () => {
     // Unknown fields, per kind: what one kind takes, another does not.
     ['buckets on a counter', { x: counter({ buckets: 8 }) }, undefined, TypeError, 'schema.x.buckets is not a field of a counter; its fields are kind, unit, help, length, label, names'],
     ['subBuckets on a gauge', { x: gauge({ subBuckets: 2 }) }, undefined, TypeError, 'schema.x.subBuckets is not a field of a gauge; its fields are kind, unit, help, length, label, names'],
-    ['length on a histogram', { x: histogram({ length: 4 }) }, undefined, TypeError, 'schema.x.length is not a field of a histogram; its fields are kind, unit, help, buckets, subBuckets, names'],
-    ['label on a histogram', { x: histogram({ label: 'worker' }) }, undefined, TypeError, 'schema.x.label is not a field of a histogram; its fields are kind, unit, help, buckets, subBuckets, names'],
+    ['length on a histogram', { x: histogram({ length: 4 }) }, undefined, TypeError, 'schema.x.length is not a field of a histogram; its fields are kind, unit, help, buckets, subBuckets, scale, maxValue, names'],
+    ['label on a histogram', { x: histogram({ label: 'worker' }) }, undefined, TypeError, 'schema.x.label is not a field of a histogram; its fields are kind, unit, help, buckets, subBuckets, scale, maxValue, names'],
     ['a misspelt field', { x: counter({ lenght: 4 }) }, undefined, TypeError, 'schema.x.lenght is not a field of a counter; its fields are kind, unit, help, length, label, names'],
     ['names that are not an object', { x: counter({ names: 'x_total' }) }, undefined, TypeError, "schema.x.names must be an object such as { prometheus: 'bytes_copied' }; received \"x_total\""],
     ['an unknown name field', { x: counter({ names: { C: 'x' } }) }, undefined, TypeError, 'schema.x.names.C is not a name a metric takes; the names are c, prometheus, otel, otelUnit'],
@@ -276,17 +276,17 @@ describe('the number of metrics and cells', () => {
 
   it('accepts exactly MAX_CELLS cells and refuses one more', () => {
     expect(MAX_CELLS % MAX_LENGTH).toBe(0);
-    expect(define(gauges(MAX_CELLS / MAX_LENGTH, MAX_LENGTH)).definition.metrics).toHaveLength(32);
+    expect(define(gauges(MAX_CELLS / MAX_LENGTH, MAX_LENGTH)).definition.metrics).toHaveLength(MAX_CELLS / MAX_LENGTH);
     const error = refusal({ ...gauges(MAX_CELLS / MAX_LENGTH, MAX_LENGTH), one: counter() }, undefined, RangeError);
     expect(error.message).toBe(`defineStats: schema needs ${MAX_CELLS + 1} cells (one per value, a histogram's buckets and sum); at most ${MAX_CELLS} fit in a memory`);
   });
 
   it("counts a histogram's buckets and its sum", () => {
-    // 31 full vectors leave 1024 cells: a histogram of 976 buckets takes 977 of them, so a vector
-    // of 47 fits beside it and one of 48 does not.
-    const rest = gauges(31, MAX_LENGTH);
+    // All full vectors but one leave 1024 cells: a histogram of 976 buckets takes 977 of them, so a
+    // vector of 47 fits beside it and one of 48 does not.
+    const rest = gauges(MAX_CELLS / MAX_LENGTH - 1, MAX_LENGTH);
     const fits = { ...rest, h: histogram({ subBuckets: 16, buckets: 976 }), v: gauge({ length: 47 }) };
-    expect(define(fits).definition.metrics).toHaveLength(33);
+    expect(define(fits).definition.metrics).toHaveLength(MAX_CELLS / MAX_LENGTH + 1);
     const error = refusal({ ...rest, h: histogram({ subBuckets: 16, buckets: 976 }), v: gauge({ length: 48 }) }, undefined, RangeError);
     expect(error.message).toContain(`schema needs ${MAX_CELLS + 1} cells`);
   });
@@ -298,12 +298,12 @@ describe('the number of metrics and cells', () => {
     ['start only', { start: 'start' }, 1],
     ['both start and max', { start: 'start', max: 'max' }, 0],
   ] as const)("counts the limiter's own cells when it names %s", (_title, named, own) => {
-    // 32768 − 3 cells of metrics (the limited counter, two gauges and the vectors), plus `own`.
+    // MAX_CELLS − 3 cells of metrics (the limited counter, two gauges and the vectors), plus `own`.
     const schema = (extra: number) => ({
       bytes: counter(),
       start: gauge(),
       max: gauge(),
-      ...gauges(31, MAX_LENGTH),
+      ...gauges(MAX_CELLS / MAX_LENGTH - 1, MAX_LENGTH),
       last: gauge({ length: MAX_LENGTH - 3 - own + extra }),
     });
     const options = { rateLimit: { counters: ['bytes'], ...named } };
@@ -560,10 +560,10 @@ describe('definitions at every limit', () => {
     // MAX_CELLS cells, all laned, in 64 lanes: the largest memory a definition can ask for.
     const big = define(
       {
-        ...gauges(28, MAX_LENGTH, (extra) => counter({ unit: 'files', ...extra })),
+        ...gauges(MAX_CELLS / MAX_LENGTH - 4, MAX_LENGTH, (extra) => counter({ unit: 'files', ...extra })),
         h: histogram({ subBuckets: 64, buckets: 3776 }),
         // What is left of MAX_CELLS after the histogram (buckets and sum), c and the limiter's two cells.
-        v: counter({ length: MAX_CELLS - 28 * MAX_LENGTH - 3777 - 1 - 2 }),
+        v: counter({ length: MAX_CELLS - (MAX_CELLS / MAX_LENGTH - 4) * MAX_LENGTH - 3777 - 1 - 2 }),
         c: counter(),
       },
       { lanes: 64, namespace: 'limits', rateLimit: ['v', 'c'] },

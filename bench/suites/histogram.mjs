@@ -13,6 +13,8 @@ const IMPLS = [
   ['wasm', 'record(), Wasm core'],
   ['js', 'record(), pure JS'],
   ['batched', 'batch().record(), flushed every 1024'],
+  ['exp-wasm', 'record(), exponential scale 3, Wasm core'],
+  ['exp-js', 'record(), exponential scale 3, pure JS'],
   ['hdr-js', 'hdr-histogram-js recordValue (JS)'],
   ['hdr-wasm', 'hdr-histogram-js recordValue (Wasm)'],
   ['prom', 'prom-client Histogram.observe'],
@@ -54,9 +56,9 @@ export default {
         title: 'Histogram record, one thread (ns per record; "vs Wasm" is its time ÷ the Wasm core\'s, inside a round: >1× = slower than Wasm)',
         table: {
           headers: ['implementation', 'ns/record', 'vs Wasm (×)', 'shared across threads'],
-          rows: IMPLS.map(([impl, title]) => [title, num(at(impl)), times(vsWasm(impl)), ['wasm', 'js', 'batched'].includes(impl) ? 'yes' : 'no']),
+          rows: IMPLS.map(([impl, title]) => [title, num(at(impl)), times(vsWasm(impl)), ['wasm', 'js', 'batched', 'exp-wasm', 'exp-js'].includes(impl) ? 'yes' : 'no']),
         },
-        notes: ['Values: a fixed spread of 1 µs to 16 s; this library: 24 log2 buckets; hdr-histogram-js: 2 significant digits up to 2^24; prom-client: the same 24 boundaries.'],
+        notes: ['Values: a fixed spread of 1 µs to 16 s; this library: 24 log2 buckets (exponential: scale 3, 515 cells); hdr-histogram-js: 2 significant digits up to 2^24; prom-client: the same 24 boundaries.'],
         ratios: Object.fromEntries(IMPLS.map(([impl]) => [`histogram_${impl}_vs_wasm`, vsWasm(impl)])),
         data: rounds,
       };

@@ -16,6 +16,7 @@
 import aggregate from './aggregate.mjs';
 import attach from './attach.mjs';
 import churn from './churn.mjs';
+import expIndex from './exp-index.mjs';
 import exposition from './exposition.mjs';
 import histogram from './histogram.mjs';
 import release from './release.mjs';
@@ -24,4 +25,4 @@ import single from './single.mjs';
 import threads from './threads.mjs';
 
 /** Every suite, in the order they run (those marked `optIn` only when `--only` names them). */
-export const SUITES = [single, threads, attach, histogram, aggregate, release, exposition, churn, simulate];
+export const SUITES = [single, threads, attach, histogram, aggregate, release, exposition, churn, simulate, expIndex];

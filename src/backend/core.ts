@@ -16,7 +16,9 @@ export type BackendName = 'wasm' | 'js';
 /**
  * Operations on the shared memory. `addr`, `base`, `first` are byte offsets from the layout;
  * `geometry` is the lane stride plus the lane count. Number variants take validated safe
- * integers; `…Num` reads return −1 when the value is above 2^53 − 1.
+ * integers; `…Num` reads return −1 when the value is above 2^53 − 1. The exponential histograms'
+ * `table` is where the memory holds the tables of `writeExpTable` (src/backend/exp-index.ts): the
+ * Wasm core reads them there, the JS core has its own copy (an attached memory's are checked equal).
  * @internal
  */
 export interface Core
@@ -24,7 +26,7 @@ export interface Core
     StatsCoreExports,
     | 'add' | 'addNum' | 'add3' | 'loadNum' | 'store' | 'storeNum' | 'min' | 'minNum' | 'max' | 'maxNum'
     | 'sumNum' | 'lanedWrite' | 'lanedWriteNum' | 'record' | 'recordNum' | 'rateSet' | 'rateReset'
-    | 'bucketIndex' | 'rateExceeded'
+    | 'bucketIndex' | 'rateExceeded' | 'expIndex' | 'expIndexNum' | 'recordExp' | 'recordExpNum'
   > {
   readonly backend: BackendName;
   /** The cell at `addr`, unsigned. */

@@ -31,7 +31,7 @@ export interface MetricSpec {
   readonly length: number;
   /** The vector's label ('' for one value). */
   readonly label: string;
-  /** Histograms: the number of buckets (0 otherwise). */
+  /** Histograms: the number of buckets, counting an exponential one's zero bucket (0 otherwise). */
   readonly buckets: number;
   /** Histograms: log2 of the sub-buckets per power of two (0 otherwise). */
   readonly subBits: number;
@@ -39,6 +39,11 @@ export interface MetricSpec {
   readonly cName: string;
   /** The export names the schema gave, in this order: prometheus, otel, otelUnit (`{}` for none). */
   readonly names: NameOverrides;
+  /**
+   * Exponential histograms only (absent otherwise, so that other definitions keep their JSON): the
+   * scale. `buckets` is then the zero bucket plus one cell per OpenTelemetry index from −1 up.
+   */
+  readonly scale?: number;
 }
 
 /** The limiter as a definition fixes it. */

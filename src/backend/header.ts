@@ -25,6 +25,7 @@ import {
   MAX_LANES,
 } from './abi.js';
 import { definitionHash, encodeDefinition, type Definition } from './definition-format.js';
+import { checkExpTable } from './exp-index.js';
 import { planLayout, type Layout } from './layout.js';
 import { handleError } from '../errors.js';
 
@@ -120,6 +121,10 @@ export const readHeader = (function (buffer: ArrayBufferLike, maker: string, dec
   expect('definition offset', HDR_DEFINITION_OFFSET, layout.definitionOffset);
   if (buffer.byteLength < layout.bytes) {
     throw handleError(`.memory is ${buffer.byteLength} bytes, smaller than the ${layout.bytes}-byte layout`);
+  }
+  // Written once by create(), never by an attacher: a memory whose table differs would misplace values.
+  if (layout.tableBytes > 0 && !checkExpTable(buffer, layout.tableOffset)) {
+    bad(`its exponential histograms' table (${layout.tableBytes} bytes at ${layout.tableOffset}) is not the one create() writes`);
   }
   // The bitmap before the lanes-ever word: a claim raises the word before it marks the bitmap, so a
   // mark seen here is covered by the word read after it, whatever other threads claim meanwhile.

@@ -6,6 +6,7 @@
  */
 import { HDR_LANES_EVER, LANE_ALIGN, RATE_LIMIT_DISABLED, WRITE_MAX, WRITE_MIN, XFER_LIMIT_RATIO } from './abi.js';
 import type { Core } from './core.js';
+import { expIndexOfBigint, expIndexOfNumber } from './exp-index.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const WINDOWS_PER_SECOND = BigInt(XFER_LIMIT_RATIO);
@@ -120,6 +121,39 @@ export class JsCore implements Core {
   bucketIndex(value: bigint, buckets: number, subBits: number): number {
     return bucketOf(value, buckets, subBits);
   }
+  // Exponential histograms: the index from this module's copy of the tables (`table` unused), with
+  // numbers up to 2^53 − 1. Everything is computed before the first add, and the two adds follow
+  // each other with no call of ours between them, so a terminated worker never leaves a bucket
+  // counted without its value summed.
+  expIndex(_table: number, scale: number, value: bigint): number {
+    return expIndexOfBigint(scale, value);
+  }
+  expIndexNum(_table: number, scale: number, value: number): number {
+    return expIndexOfNumber(scale, value);
+  }
+  recordExp(bucket0: number, sumAddr: number, cells: number, _table: number, scale: number, low: number, value: bigint): void {
+    const u64 = this.u64;
+    if (value === 0n) {
+      Atomics.add(u64, bucket0 >> 3, 1n);
+      return;
+    }
+    const cell = (bucket0 >> 3) + expCell(expIndexOfBigint(scale, value) - low, cells);
+    const sum = sumAddr >> 3;
+    Atomics.add(u64, cell, 1n);
+    Atomics.add(u64, sum, value);
+  }
+  recordExpNum(bucket0: number, sumAddr: number, cells: number, _table: number, scale: number, low: number, value: number): void {
+    const u64 = this.u64;
+    if (value === 0) {
+      Atomics.add(u64, bucket0 >> 3, 1n);
+      return;
+    }
+    const cell = (bucket0 >> 3) + expCell(expIndexOfNumber(scale, value) - low, cells);
+    const sum = sumAddr >> 3;
+    const big = BigInt(value);
+    Atomics.add(u64, cell, 1n);
+    Atomics.add(u64, sum, big);
+  }
   rateSet(maxAddr: number, bytesPerSecond: bigint): void {
     // migration_rate_set(): XFER_LIMIT_RATIO windows per second, unsigned integer division.
     Atomics.store(this.u64, maxAddr >> 3, bytesPerSecond / WINDOWS_PER_SECOND);
@@ -134,6 +168,11 @@ export class JsCore implements Core {
     const used = BigInt.asUintN(64, this.groupSum(base, first, count, geometry) - Atomics.load(this.u64, start));
     return used > budget ? 1 : 0;
   }
+}
+
+/** The cell of an exponential bucket `offset` indexes past the histogram's lowest: 1 + offset, within 1 … cells − 1. */
+function expCell(offset: number, cells: number): number {
+  return offset < 0 ? 1 : offset > cells - 2 ? cells - 1 : offset + 1;
 }
 
 /** Position of the highest set bit of a non-zero u64. */

@@ -10,11 +10,13 @@
  *                    own, its cells side by side
  *  lanesOffset       lane 0: every counter and histogram cell, the limiter's counters first
  *  + k·laneStride    lane k (lanes of them, each a multiple of 128 bytes)
- *  cellsEnd          the definition's JSON (definitionBytes), then nothing
+ *  cellsEnd          the exponential table (EXP_TABLE_BYTES), when the definition has an
+ *                    exponential histogram: written once by create(), checked by attach
+ *  definitionOffset  the definition's JSON (definitionBytes), then nothing
  * ```
  * @packageDocumentation
  */
-import { HEADER_BYTES, LANE_ALIGN, LINE_BYTES, MAX_MEMORY_PAGES } from './abi.js';
+import { EXP_TABLE_BYTES, HEADER_BYTES, LANE_ALIGN, LINE_BYTES, MAX_MEMORY_PAGES } from './abi.js';
 import { cellCount, type Definition, type MetricSpec } from './definition-format.js';
 
 /** Bytes of a WebAssembly memory page. */
@@ -54,6 +56,13 @@ export interface Layout {
   readonly geometry: number;
   readonly lanesOffset: number;
   readonly cellsEnd: number;
+  /**
+   * Where the exponential histograms' table is (the core's index tables, a multiple of 8), or 0
+   * when the definition has no exponential histogram; {@link Layout.tableBytes} long.
+   */
+  readonly tableOffset: number;
+  /** Bytes of the table: `EXP_TABLE_BYTES`, or 0 without an exponential histogram. */
+  readonly tableBytes: number;
   readonly definitionOffset: number;
   readonly definitionBytes: number;
   /** Bytes the memory must have. */
@@ -114,7 +123,9 @@ export const planLayout = (function (definition: Definition, lanes: number, defi
   const lanesOffset = align(base, LANE_ALIGN);
   const laneStride = Math.max(LANE_ALIGN, align(lane, LANE_ALIGN));
   const cellsEnd = lanesOffset + lanes * laneStride;
-  const bytes = cellsEnd + definitionBytes;
+  let tableBytes = 0;
+  for (const m of definition.metrics) if (m.scale !== undefined) tableBytes = EXP_TABLE_BYTES;
+  const bytes = cellsEnd + tableBytes + definitionBytes;
   const pages = Math.ceil(bytes / PAGE_BYTES);
   if (pages > MAX_MEMORY_PAGES) {
     return `it needs ${bytes} bytes with ${lanes} lanes, more than the ${MAX_MEMORY_PAGES * PAGE_BYTES} bytes of the largest memory`;
@@ -127,7 +138,9 @@ export const planLayout = (function (definition: Definition, lanes: number, defi
     geometry: laneStride + lanes,
     lanesOffset,
     cellsEnd,
-    definitionOffset: cellsEnd,
+    tableOffset: tableBytes === 0 ? 0 : cellsEnd,
+    tableBytes,
+    definitionOffset: cellsEnd + tableBytes,
     definitionBytes,
     bytes,
     pages,

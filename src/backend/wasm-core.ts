@@ -107,5 +107,9 @@ const adapt = (function (x: WasmExports): Core {
     rateSet: x.rateSet,
     rateReset: x.rateReset,
     rateExceeded: x.rateExceeded,
+    expIndex: x.expIndex,
+    expIndexNum: x.expIndexNum,
+    recordExp: x.recordExp,
+    recordExpNum: x.recordExpNum,
   };
 });

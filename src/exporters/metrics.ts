@@ -12,7 +12,8 @@
 import { describe, typeFault } from '../errors.js';
 import { QEMU_DEFINITION, type CounterName } from '../counters.js';
 import type { MetricSpec } from '../definition.js';
-import { bucketRange } from '../histogram.js';
+import { specBucketRange } from '../histogram.js';
+import { classicCells } from '../kinds.js';
 import { readRecord } from '../options.js';
 import { exportNames, KNOWN_UNITS, otelPrefix, promPrefix } from './names.js';
 import type { ExpositionFormat } from './negotiate.js';
@@ -104,10 +105,12 @@ function canonicalNumber(value: bigint): string {
 /**
  * The `le` of each bucket of a histogram: the highest integer value it counts (its upper bound − 1),
  * exact in the text format and as OpenMetrics' canonical number, and `+Inf` for the last bucket.
+ * An exponential histogram's buckets that hold no integer get none (see `classicCells`).
  */
 export function bucketLabels(spec: MetricSpec, format: ExpositionFormat): string[] {
-  return Array.from({ length: spec.buckets }, (_, i) => {
-    const { upper } = bucketRange(i, spec.buckets, spec.subBits);
+  const cells = classicCells(spec) ?? Array.from({ length: spec.buckets }, (_, i) => i);
+  return cells.map((i) => {
+    const { upper } = specBucketRange(spec, i);
     if (upper === null) return '+Inf';
     return format === 'openmetrics' ? canonicalNumber(upper - 1n) : String(upper - 1n);
   });

@@ -17,11 +17,11 @@
 import type { Attributes, BatchObservableCallback, HrTime, Meter, Observable, ValueType } from '@opentelemetry/api';
 import type { Definition, MetricKind, MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
-import { bucketRange } from '../histogram.js';
+import { specBucketRange } from '../histogram.js';
 import { checkLabelClashes } from './metrics.js';
 import { namesOfMetric, otelPrefix } from './names.js';
 import { readArray, readMember, readOptions, readRecord, type OptionSpec } from '../options.js';
-import { kindOf, type Exact } from '../kinds.js';
+import { classicCells, classicCounts, kindOf, type Exact } from '../kinds.js';
 import { requireAnyStats, type AnyStatsReader, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link observeStats} and {@link observeMigrationStats}. */
@@ -342,9 +342,13 @@ function checkKinds(kinds: unknown): readonly MetricKind[] {
   return items as readonly MetricKind[];
 }
 
-/** The boundaries of a histogram's buckets: each one's highest value, for all but the last. */
+/**
+ * The boundaries of a histogram's buckets: each one's highest value, for all but the last (an
+ * exponential histogram's buckets that hold no integer are merged into the one above: `classicCells`).
+ */
 function boundaries(spec: MetricSpec): readonly number[] {
-  return Array.from({ length: spec.buckets - 1 }, (_, i) => Number(bucketRange(i, spec.buckets, spec.subBits).upper! - 1n));
+  const cells = classicCells(spec) ?? Array.from({ length: spec.buckets }, (_, i) => i);
+  return cells.slice(0, -1).map((i) => Number(specBucketRange(spec, i).upper! - 1n));
 }
 
 /**
@@ -354,9 +358,9 @@ function boundaries(spec: MetricSpec): readonly number[] {
 function metricData(metric: MetricReader, descriptor: StatsMetricDescriptor, points: readonly Attributes[], times: [HrTime, HrTime]): StatsMetricData {
   const [startTime, endTime] = times;
   if (metric.shape === 'histogram') {
-    const { buckets, sum } = metric.read();
-    const count = buckets.reduce((a, b) => a + b, 0n);
-    const value: StatsHistogramValue = { buckets: { boundaries: [...boundaries(metric.spec)], counts: buckets.map(Number) }, sum: Number(sum), count: Number(count) };
+    const { buckets, sum, count } = metric.read();
+    const counts = classicCounts(metric.spec, buckets).map(Number);
+    const value: StatsHistogramValue = { buckets: { boundaries: [...boundaries(metric.spec)], counts }, sum: Number(sum), count: Number(count) };
     return { descriptor, aggregationTemporality: 1, dataPointType: 0, dataPoints: [{ startTime, endTime, attributes: points[0]!, value }] };
   }
   const dataPoints = pointValues(metric).map((value, i) => ({ startTime, endTime, attributes: points[i]!, value }));

@@ -110,7 +110,7 @@ const WHERE = 'postcopyBlocktimeInfo';
 function metricOf(path: string, reader: ReturnType<typeof requireAnyStats>, name: string, shape: 'value' | 'vector' | 'histogram') {
   const found = reader.metrics.find((m) => m.spec.name === name);
   const kindOk = found !== undefined && (shape === 'histogram' ? found.spec.kind === 'histogram' : found.spec.kind === 'counter');
-  const shapeOk = found !== undefined && found.shape === shape && (shape !== 'histogram' || (found.spec.buckets === POSTCOPY_LATENCY_BUCKETS && found.spec.subBits === 0));
+  const shapeOk = found !== undefined && found.shape === shape && (shape !== 'histogram' || (found.spec.buckets === POSTCOPY_LATENCY_BUCKETS && found.spec.subBits === 0 && found.spec.scale === undefined));
   if (!kindOk || !shapeOk) {
     throw typeFault(
       `${path} must be postcopy stats (from definePostcopyStats(vcpus).create or attach): its ${name} is ${found === undefined ? 'missing' : `a ${found.spec.kind} of another shape`}`,
