@@ -78,6 +78,7 @@ export {
   createMetricsHandler,
   PROMETHEUS_CONTENT_TYPE,
   OPENMETRICS_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
   type PrometheusTextOptions,
   type MetricsHandlerOptions,
   type MetricsRequest,

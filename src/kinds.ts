@@ -16,16 +16,16 @@
 import type { Core } from './backend/core.js';
 import type { Layout, MetricLayout } from './backend/layout.js';
 import type { MetricSpec } from './definition.js';
+import { addExact, type Exact } from './exact.js';
 import { Histogram, histogramInternals } from './histogram.js';
 import { classicCells, exponentialOf, type ExponentialReading } from './kinds-exponential.js';
+import { exponentialKind } from './kinds-sparse.js';
 import type { HistogramSnapshot, MetricReading } from './read/reading.js';
 import { Stat64, stat64Internals } from './stat64.js';
 import { StatVector, vectorInternals } from './vector.js';
 
 export { classicCells, classicCounts, exponentialOf, type ExponentialReading } from './kinds-exponential.js';
-
-/** A value read exactly: a number up to 2^53 − 1 (no BigInt made), a bigint above. @internal */
-export type Exact = number | bigint;
+export { exact, type Exact } from './exact.js';
 
 /**
  * A histogram as the exporters read it, from one read of each cell: each bucket's count, the sum
@@ -72,6 +72,8 @@ export interface BuildPlace {
  */
 export interface KindDescription<M = unknown, R = unknown> {
   readonly shape: 'value' | 'vector' | 'histogram';
+  /** Every read gives each of its {@link KindDescription.slots}, in order (a sparse kind's do not: kinds-sparse.ts). */
+  readonly sparse: false;
   /** Builds the metric object on its cells, for lane `lane` (−1: the base cells). */
   build(place: BuildPlace, entry: MetricLayout, lane: number, holder: object): Built<M>;
   /**
@@ -99,22 +101,6 @@ export interface KindDescription<M = unknown, R = unknown> {
   level(spec: MetricSpec): boolean;
 }
 
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-const MAX_SAFE_BIGINT = BigInt(MAX_SAFE);
-
-/** A bigint as a number where that is exact. @internal */
-export function exact(value: bigint): Exact {
-  return value <= MAX_SAFE_BIGINT ? Number(value) : value;
-}
-
-/** `a + b` where both are exact, as a number while the sum stays exact. */
-function addExact(a: Exact, b: Exact): Exact {
-  if (typeof a === 'number' && typeof b === 'number') {
-    const n = a + b;
-    if (n <= MAX_SAFE) return n;
-  }
-  return BigInt(a) + BigInt(b);
-}
 
 // Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
 // loads, not at its first call, which in a new worker is after the handle arrived (design.md).
@@ -135,6 +121,7 @@ const NO_LABEL: readonly SampleSlot[] = Object.freeze([Object.freeze({ suffix: '
 /** A counter or a gauge: one `Stat64` on one cell. */
 const VALUE: KindDescription<Stat64, bigint> = {
   shape: 'value',
+  sparse: false,
   build: (function (place, entry, lane, holder) {
     const stat = stat64Internals.make(statInfo(entry.spec, entry.spec.name), placeOf(place, entry, 0), lane, holder);
     return { metric: stat, useLane: (l) => stat64Internals.useLane(stat, l) };
@@ -153,6 +140,7 @@ const VALUE: KindDescription<Stat64, bigint> = {
 /** A vector: one `Stat64` per element, each labelled with its index. */
 const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
   shape: 'vector',
+  sparse: false,
   build: (function (place, entry, lane, holder) {
     const { spec } = entry;
     // Elements are made when first used: attach makes none. `lane` is where new ones add.
@@ -236,6 +224,7 @@ const readHistogram = (function (histogram: Histogram): HistogramReading {
 /** A histogram: its buckets then its sum; read as cumulative `_bucket`s, `_sum`, `_count`. */
 const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   shape: 'histogram',
+  sparse: false,
   build: (function (place, entry, lane, holder) {
     const { spec } = entry;
     const at = { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits, scale: spec.scale ?? -1, table: place.layout.tableOffset };
@@ -260,6 +249,9 @@ const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
   level: () => false,
 };
 
+/** An exponential histogram: the histogram, its classic samples sparse (kinds-sparse.ts). */
+const EXPONENTIAL = exponentialKind(HISTOGRAM);
+
 /** The description of each shape. @internal */
 export const KINDS = { value: VALUE, vector: VECTOR, histogram: HISTOGRAM } as const;
 
@@ -270,7 +262,7 @@ export type AnyKind = (typeof KINDS)[keyof typeof KINDS];
  * The kind a metric of the definition is: the one place that tells them apart.
  * @internal
  */
-export const kindOf = (function (spec: MetricSpec): AnyKind {
-  if (spec.kind === 'histogram') return HISTOGRAM;
+export const kindOf = (function (spec: MetricSpec): AnyKind | typeof EXPONENTIAL {
+  if (spec.kind === 'histogram') return spec.scale === undefined ? HISTOGRAM : EXPONENTIAL;
   return spec.length > 0 ? VECTOR : VALUE;
 });

@@ -47,10 +47,12 @@ describe('the browser build', () => {
     expect(browser.Stat64.name).toBe('Stat64');
   });
 
-  it('stays under 36 kB gzipped', () => {
-    // About 32.6 kB (2026-12-07): the stats core (definitions with their checks, counters, vectors,
-    // histograms, the Wasm core) plus the QEMU report formatters and the Prometheus text. The bound
-    // catches an accidental bundle of something large, not a few bytes more.
-    expect(gzipSync(readFileSync(FILE)).length).toBeLessThan(36_000);
+  it('stays under 46 kB gzipped', () => {
+    // About 32.6 kB in 0.2.0; about 41.4 kB (2026-12-07) with exponential histograms (their index
+    // tables, 3 kB), interval readers and Prometheus' protobuf format: the stats core (definitions
+    // with their checks, counters, vectors, histograms, the Wasm core) plus the QEMU report
+    // formatters and the exporters. The bound catches an accidental bundle of something large, not
+    // a few bytes more.
+    expect(gzipSync(readFileSync(FILE)).length).toBeLessThan(46_000);
   });
 });

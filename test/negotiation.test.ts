@@ -2,7 +2,7 @@
 // are case-insensitive, each offer takes the q-value of the most specific range that matches it,
 // q=0 refuses, the best q wins, and nothing acceptable is 406 Not Acceptable.
 import { describe, expect, it } from 'vitest';
-import { createMetricsHandler, MigrationStats, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../dist/index.js';
+import { createMetricsHandler, MigrationStats, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE } from '../dist/index.js';
 import { callHandler, type Answer } from './helpers.js';
 
 const handler = createMetricsHandler(await MigrationStats.create());
@@ -14,14 +14,18 @@ function get(accept?: string | string[], method = 'GET'): Answer {
 
 const TEXT = 'text';
 const OM = 'openmetrics';
+const PB = 'protobuf';
+/** Prometheus' own name of its protobuf format. */
+const PROTO = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited';
 const NONE = 406;
 
-/** What the handler answered: `text`, `openmetrics` or the status when it is not 200. */
+/** What the handler answered: `text`, `openmetrics`, `protobuf` or the status when it is not 200. */
 function format(accept?: string | string[]): string | number {
   const { status, headers } = get(accept);
   if (status !== 200) return status;
   if (headers['content-type'] === PROMETHEUS_CONTENT_TYPE) return TEXT;
   if (headers['content-type'] === OPENMETRICS_CONTENT_TYPE) return OM;
+  if (headers['content-type'] === PROTOBUF_CONTENT_TYPE) return PB;
   throw new Error(`unexpected content type ${headers['content-type']}`);
 }
 
@@ -105,7 +109,33 @@ describe('createMetricsHandler: content negotiation', () => {
     ).toBe(OM);
   });
 
-  it('answers 406 Not Acceptable, naming both formats, when the header refuses both or names neither', () => {
+  it('answers the protobuf format only when it is named with its message and framing', () => {
+    expect(format(PROTO)).toBe(PB);
+    expect(format('Application/Vnd.Google.Protobuf; proto="io.prometheus.client.MetricFamily"; Encoding=delimited')).toBe(PB);
+    // Another message, another framing, or neither named: not this format.
+    expect(format('application/vnd.google.protobuf;proto=io.prometheus.client.Metric;encoding=delimited, text/plain;q=0.1')).toBe(TEXT);
+    expect(format('application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text, text/plain;q=0.1')).toBe(TEXT);
+    expect(format('application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily')).toBe(NONE);
+    expect(format('application/vnd.google.protobuf')).toBe(NONE);
+    // Never by a wildcard.
+    expect(format('application/*')).toBe(OM);
+    expect(format('*/*')).toBe(TEXT);
+  });
+
+  it('weighs the protobuf format by its q like the others, and prefers it on a tie', () => {
+    expect(format(`${PROTO};q=0.5, application/openmetrics-text;q=0.8`)).toBe(OM);
+    expect(format(`text/plain;q=0.9, ${PROTO};q=0.5`)).toBe(TEXT);
+    expect(format(`${PROTO};q=0, */*`)).toBe(TEXT);
+    expect(format(`application/openmetrics-text, text/plain, ${PROTO}`)).toBe(PB);
+    expect(format(`*/*;q=0.9, ${PROTO};q=0.9`)).toBe(PB);
+  });
+
+  it('answers the header of a Prometheus with native histograms on with the protobuf format', () => {
+    expect(format('application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1')).toBe(PB);
+    expect(get(PROTO, 'HEAD')).toMatchObject({ status: 200, body: undefined, headers: { vary: 'Accept', 'content-type': PROTOBUF_CONTENT_TYPE } });
+  });
+
+  it('answers 406 Not Acceptable, naming every format, when the header refuses every one or names none', () => {
     expect(format('application/openmetrics-text;q=0, text/plain;q=0')).toBe(NONE);
     expect(format('*/*;q=0')).toBe(NONE);
     expect(format('image/png')).toBe(NONE);
@@ -113,7 +143,8 @@ describe('createMetricsHandler: content negotiation', () => {
     expect(format('text/plain;q=0, garbage')).toBe(NONE);
     const answer = get('application/json');
     expect(answer.headers['content-type']).toBe('text/plain; charset=utf-8');
-    expect(answer.body).toBe(`Not Acceptable: this endpoint serves ${PROMETHEUS_CONTENT_TYPE} and ${OPENMETRICS_CONTENT_TYPE}\n`);
+    expect(answer.body).toBe(`Not Acceptable: this endpoint serves ${PROMETHEUS_CONTENT_TYPE}, ${OPENMETRICS_CONTENT_TYPE} and ${PROTOBUF_CONTENT_TYPE}\n`);
+    expect(format(`${PROTO};q=0, text/plain;q=0, application/openmetrics-text;q=0`)).toBe(NONE);
   });
 
   it('reads a quoted parameter value with a comma or a semicolon in it as one value', () => {

@@ -111,9 +111,17 @@ export function bucketLabels(spec: MetricSpec, format: ExpositionFormat): string
   const cells = classicCells(spec) ?? Array.from({ length: spec.buckets }, (_, i) => i);
   return cells.map((i) => {
     const { upper } = specBucketRange(spec, i);
-    if (upper === null) return '+Inf';
-    return format === 'openmetrics' ? canonicalNumber(upper - 1n) : String(upper - 1n);
+    return leText(upper === null ? null : upper - 1n, format);
   });
+}
+
+/**
+ * A bucket's `le` as a format writes it: the highest integer value the bucket counts, exact in the
+ * text format and as OpenMetrics' canonical number; `+Inf` for `null` (a bucket open above).
+ */
+export function leText(highest: bigint | null, format: ExpositionFormat): string {
+  if (highest === null) return '+Inf';
+  return format === 'openmetrics' ? canonicalNumber(highest) : String(highest);
 }
 
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;

@@ -1,6 +1,7 @@
 /**
- * Content negotiation for the `/metrics` handler: which of the two exposition formats a request's
- * `Accept` header asks for, after RFC 9110 (section 12.5.1, proactive negotiation).
+ * Content negotiation for the `/metrics` handler: which of its three formats (the Prometheus text
+ * format, OpenMetrics, Prometheus' protobuf format) a request's `Accept` header asks for, after
+ * RFC 9110 (section 12.5.1, proactive negotiation).
  *
  * - The header is a comma-separated list of media ranges (`type/subtype`, `type/*` or `*\/*`), each
  *   with parameters after `;`. Types, subtypes and parameter names are case-insensitive; a parameter
@@ -13,17 +14,24 @@
  *   equal the format's (`1.0.0` for OpenMetrics, `0.0.4` for the text format) and `charset` must be
  *   `utf-8`; other parameters (such as Prometheus' `escaping`) do not change what matches, since
  *   every name the library writes is valid in either scheme.
- * - The format with the higher q wins, then the one matched more specifically. When both are
- *   named by their own type at the same q, OpenMetrics wins; when only wildcards tie, the text format.
- * - A format with q 0, or that no range matches, is not acceptable; when neither is, the answer is
+ * - The protobuf format is matched only by its own type with both the parameters that name the
+ *   message and its framing, as Prometheus sends them
+ *   (`application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited`):
+ *   never by a wildcard, which a scraper of the text formats sends.
+ * - The format with the higher q wins, then the one matched more specifically. When formats are
+ *   named by their own type at the same q, protobuf wins, then OpenMetrics; when only wildcards
+ *   tie, the text format.
+ * - A format with q 0, or that no range matches, is not acceptable; when none is, the answer is
  *   406 Not Acceptable.
  * - No header, an empty one, or one where no element parses: the Prometheus text format, as if the
  *   request had sent `Accept: *\/*`.
  * @packageDocumentation
  */
 
-/** What the handler can answer. */
+/** The text formats, which `prometheusText` writes too. */
 export type ExpositionFormat = 'prometheus' | 'openmetrics';
+/** What the handler can answer: a text format, or Prometheus' protobuf format. */
+export type NegotiatedFormat = ExpositionFormat | 'protobuf';
 
 /** One media range of an `Accept` header, its names in lower case. */
 interface MediaRange {
@@ -35,8 +43,17 @@ interface MediaRange {
   readonly q: number;
 }
 
-/** The two formats as media types, in the order a tie between named types resolves. */
-const OFFERS: readonly { readonly format: ExpositionFormat; readonly type: string; readonly subtype: string; readonly version: string }[] = [
+/** What an offer requires of a range's parameters: each named one must have this value. */
+type RequiredParams = Readonly<Record<string, string>>;
+
+/** The formats as media types, in the order a tie between named types resolves. */
+const OFFERS: readonly { readonly format: NegotiatedFormat; readonly type: string; readonly subtype: string; readonly version?: string; readonly requires?: RequiredParams }[] = [
+  {
+    format: 'protobuf',
+    type: 'application',
+    subtype: 'vnd.google.protobuf',
+    requires: { proto: 'io.prometheus.client.MetricFamily', encoding: 'delimited' },
+  },
   { format: 'openmetrics', type: 'application', subtype: 'openmetrics-text', version: '1.0.0' },
   { format: 'prometheus', type: 'text', subtype: 'plain', version: '0.0.4' },
 ];
@@ -113,6 +130,11 @@ function mediaRange(element: string): MediaRange | undefined {
 
 /** How specifically `range` matches `offer`: −1 not at all, 0 `*\/*`, 1 `type/*`, 2 and more `type/subtype`. */
 function specificity(range: MediaRange, offer: (typeof OFFERS)[number]): number {
+  if (offer.requires !== undefined) {
+    // Named only by its type with both its parameters: a wildcard or a bare type may mean another message.
+    if (range.type !== offer.type || range.subtype !== offer.subtype) return -1;
+    return Object.entries(offer.requires).every(([name, value]) => range.params.get(name) === value) ? 2 + Object.keys(offer.requires).length : -1;
+  }
   const version = range.params.get('version');
   const charset = range.params.get('charset');
   if (version !== undefined && version !== offer.version) return -1;
@@ -127,26 +149,25 @@ function specificity(range: MediaRange, offer: (typeof OFFERS)[number]): number 
 /**
  * The format a request's `Accept` header asks for (see the rules above).
  * @param accept - the header as Node gives it: a string, several lines as an array, or `undefined`
- * @returns the format to answer, or `undefined` when the header refuses both (406 Not Acceptable)
+ * @returns the format to answer, or `undefined` when the header refuses every one (406 Not Acceptable)
  */
-export function negotiateFormat(accept: string | readonly string[] | undefined): ExpositionFormat | undefined {
+export function negotiateFormat(accept: string | readonly string[] | undefined): NegotiatedFormat | undefined {
   const header = typeof accept === 'string' ? accept : Array.isArray(accept) ? accept.filter((line) => typeof line === 'string').join(',') : '';
   const ranges = split(header, ',').flatMap((element) => mediaRange(element) ?? []);
   if (ranges.length === 0) return 'prometheus';
-  const scored = OFFERS.map((offer) => {
+  let chosen: { format: NegotiatedFormat; q: number; specificity: number } | undefined;
+  for (const offer of OFFERS) {
     let best = -1;
     let q = 0;
     for (const range of ranges) {
       const s = specificity(range, offer);
       if (s >= 0 && (s > best || (s === best && range.q > q))) [best, q] = [s, range.q];
     }
-    return { format: offer.format, q, specificity: best };
-  });
-  const acceptable = scored.filter((offer) => offer.q > 0);
-  if (acceptable.length === 0) return undefined;
-  const [openMetrics, text] = scored as [(typeof scored)[number], (typeof scored)[number]];
-  if (acceptable.length === 1) return acceptable[0]!.format;
-  if (openMetrics.q !== text.q) return openMetrics.q > text.q ? 'openmetrics' : 'prometheus';
-  if (openMetrics.specificity !== text.specificity) return openMetrics.specificity > text.specificity ? 'openmetrics' : 'prometheus';
-  return openMetrics.specificity >= 2 ? 'openmetrics' : 'prometheus';
+    if (q === 0) continue;
+    // Offers come in the order that wins a tie between named types; a tie between wildcards goes to the text format, the last.
+    const wins =
+      chosen === undefined || q > chosen.q || (q === chosen.q && (best > chosen.specificity || (best === chosen.specificity && best < 2)));
+    if (wins) chosen = { format: offer.format, q, specificity: best };
+  }
+  return chosen?.format;
 }

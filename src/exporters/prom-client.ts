@@ -15,10 +15,11 @@
 import { Counter, Gauge, register as globalRegistry, Registry, type Metric } from 'prom-client';
 import type { MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
-import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix } from './metrics.js';
+import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, leText } from './metrics.js';
 import { namesOfMetric, promPrefix } from './names.js';
 import { readMember, readOptions, type OptionSpec } from '../options.js';
-import { kindOf, type Exact } from '../kinds.js';
+import { kindOf, type Exact, type SampleSlot } from '../kinds.js';
+import type { AnyKindDescription } from '../kinds-sparse.js';
 import { requireAnyStats, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link registerPromClient}. */
@@ -48,10 +49,14 @@ interface PromClientSample {
   readonly value: number;
 }
 
+/** A sample's name and labels, as the registry takes them. */
+type SampleName = { readonly metricName: string; readonly labels: Readonly<Record<string, string>> };
+
 /**
  * A histogram for prom-client's `Registry`: what the registry uses of a metric (its `name`, `help`,
  * `type` and `aggregator`, `get()` for the samples, `reset()`), over the shared buckets. Each
- * `get()` reads the buckets once; the `+Inf` bucket and `_count` are both their total.
+ * `get()` reads the buckets once; the `+Inf` bucket and `_count` are both their total. An
+ * exponential histogram gives only the buckets where the cumulative count changes, and `+Inf`.
  */
 class SharedHistogram {
   readonly type = 'histogram';
@@ -59,25 +64,44 @@ class SharedHistogram {
   readonly aggregator = 'sum';
   readonly name: string;
   readonly help: string;
-  readonly #read: (out: Exact[]) => void;
-  /** Each sample's name and labels: the buckets (`le` last), `_sum`, `_count`. */
-  readonly #samples: readonly { readonly metricName: string; readonly labels: Readonly<Record<string, string>> }[];
+  readonly #read: (out: Exact[], which: number[]) => number | void;
+  /**
+   * Each sample's name and labels: the buckets (`le` last), `_sum`, `_count`. For an exponential
+   * histogram, those made so far, by slot.
+   */
+  readonly #samples: SampleName[];
+  /** An exponential histogram's: makes the sample of slot `i` (kept in `#samples`). */
+  readonly #make: ((i: number) => SampleName) | undefined;
 
-  constructor(name: string, spec: MetricSpec, labels: Readonly<Record<string, string>>, openMetrics: boolean, read: (out: Exact[]) => void) {
+  constructor(name: string, spec: MetricSpec, labels: Readonly<Record<string, string>>, openMetrics: boolean, read: (out: Exact[], which: number[]) => number | void) {
     this.name = name;
     this.help = spec.help;
     this.#read = read;
-    this.#samples = sampleLabels(spec, labels, bucketLabels(spec, openMetrics ? 'openmetrics' : 'prometheus')).map(([suffix, sampleLabels]) => ({
-      metricName: `${name}${suffix}`,
-      labels: sampleLabels,
-    }));
+    const format = openMetrics ? 'openmetrics' : 'prometheus';
+    const named = ([suffix, sampleLabels]: [string, Readonly<Record<string, string>>]): SampleName => ({ metricName: `${name}${suffix}`, labels: sampleLabels });
+    const kind = kindOf(spec) as AnyKindDescription;
+    if (kind.sparse) {
+      this.#samples = [];
+      this.#make = (i) => named(slotLabels(kind.slot(spec, i, (highest) => leText(highest, format)), labels));
+    } else {
+      this.#samples = sampleLabels(spec, labels, bucketLabels(spec, format)).map(named);
+      this.#make = undefined;
+    }
   }
 
   /** The samples now: cumulative `_bucket`s, `_sum`, `_count`. */
   async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: PromClientSample[] }> {
     const read: Exact[] = [];
-    this.#read(read);
-    const values = this.#samples.map(({ metricName, labels }, i): PromClientSample => ({ metricName, labels, value: Number(read[i]) }));
+    const which: number[] = [];
+    const count = this.#read(read, which);
+    const make = this.#make;
+    const values =
+      make === undefined
+        ? this.#samples.map(({ metricName, labels }, i): PromClientSample => ({ metricName, labels, value: Number(read[i]) }))
+        : which.slice(0, count as number).map((i, k): PromClientSample => {
+            const { metricName, labels } = (this.#samples[i] ??= make(i));
+            return { metricName, labels, value: Number(read[k]) };
+          });
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
@@ -85,11 +109,14 @@ class SharedHistogram {
   reset(): void {}
 }
 
-/** Each sample of a metric's kind: its suffix and its labels, the constant ones then the kind's own (frozen). */
+/** A sample's suffix and its labels, the constant ones then the kind's own (frozen). */
+function slotLabels({ suffix, label }: SampleSlot, labels: Readonly<Record<string, string>>): [string, Readonly<Record<string, string>>] {
+  return [suffix, label === undefined ? labels : Object.freeze({ ...labels, [label[0]]: label[1] })];
+}
+
+/** Each sample of a metric of a fixed kind: its suffix and its labels. */
 function sampleLabels(spec: MetricSpec, labels: Readonly<Record<string, string>>, le?: readonly string[]): [string, Readonly<Record<string, string>>][] {
-  return kindOf(spec)
-    .slots(spec, le)
-    .map(({ suffix, label }) => [suffix, label === undefined ? labels : Object.freeze({ ...labels, [label[0]]: label[1] })]);
+  return (kindOf(spec) as Extract<AnyKindDescription, { sparse: false }>).slots(spec, le).map((slot) => slotLabels(slot, labels));
 }
 
 /** A counter's or a gauge's samples now, with their labels, as numbers (rounded above 2^53). */
@@ -97,15 +124,15 @@ function valueSamples(metric: MetricReader, labels: Readonly<Record<string, stri
   const slots = sampleLabels(metric.spec, labels);
   return () => {
     const read: Exact[] = [];
-    readSamples(metric, read);
+    readSamples(metric, read, []);
     return slots.map(([, sampleLabels], i) => [sampleLabels, Number(read[i])]);
   };
 }
 
 /** One read of a metric at a collection, its errors named by `registerPromClient` (the registry calls it). */
-function readSamples(metric: MetricReader, out: Exact[]): void {
+function readSamples(metric: MetricReader, out: Exact[], which: number[]): number | void {
   try {
-    metric.samples(out);
+    return metric.samples(out, which);
   } catch (error) {
     throw atEntry(WHERE, error);
   }
@@ -161,7 +188,7 @@ export function registerPromClient(stats: SharedStats, options?: PromClientOptio
       if (spec.kind === 'histogram') {
         const name = family;
         names.push(name);
-        const histogram = new SharedHistogram(name, spec, labels, openMetrics, (out) => readSamples(metric, out));
+        const histogram = new SharedHistogram(name, spec, labels, openMetrics, (out, which) => readSamples(metric, out, which));
         registry.registerMetric(histogram as unknown as Metric);
         continue;
       }

@@ -12,11 +12,13 @@
  */
 import type { Definition, MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
-import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, promUnitOf } from './metrics.js';
+import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, leText, promUnitOf } from './metrics.js';
 import { namesOfMetric, promPrefix } from './names.js';
 import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
+import { protobufPlan, renderProtobuf } from './protobuf.js';
 import { readOptions, type OptionSpec } from '../options.js';
-import { kindOf, type Exact } from '../kinds.js';
+import { kindOf, type Exact, type SampleSlot } from '../kinds.js';
+import type { AnyKindDescription } from '../kinds-sparse.js';
 import { requireAnyStats, type MetricReader, type SharedStats } from '../read/reader.js';
 
 /** Options of {@link prometheusText} and {@link createMetricsHandler}. */
@@ -33,6 +35,8 @@ export interface PrometheusTextOptions {
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** Content type of OpenMetrics text. */
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+/** Content type of Prometheus' protobuf format: length-delimited `io.prometheus.client.MetricFamily` messages. */
+export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
 function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -85,8 +89,13 @@ function checkOptions(
 interface FamilyPlan {
   /** `# HELP`, `# TYPE` (and OpenMetrics' `# UNIT`) lines, each ending with a newline. */
   readonly meta: string;
-  /** Each sample of the metric's kind up to its value (`name{labels} `). */
-  readonly samples: readonly string[];
+  /**
+   * Each sample of the metric's kind up to its value (`name{labels} `). For a sparse kind, whose
+   * reads give some of its slots, the samples made so far, by slot.
+   */
+  readonly samples: string[];
+  /** A sparse kind's: makes the sample of slot `i` (kept in `samples`); `undefined` for the fixed kinds. */
+  readonly make: ((i: number) => string) | undefined;
 }
 
 /** How the text of one format is written: every family, in the definition's order. */
@@ -95,6 +104,8 @@ interface Plan {
   readonly openMetrics: boolean;
   /** Where each read puts its values: as long as the longest family. */
   readonly values: Exact[];
+  /** Where a sparse kind's read puts the slot of each value. */
+  readonly which: number[];
 }
 
 /** Plans already laid out, per definition, by format, prefix and labels: a definition is planned once. */
@@ -128,28 +139,37 @@ function plan(definition: Definition, { prefix, labels }: Readonly<Required<Prom
     const meta = [`# HELP ${name} ${escapeHelp(spec.help, openMetrics)}`, `# TYPE ${name} ${type}`];
     const unit = openMetrics ? promUnitOf(spec, family) : undefined;
     if (unit !== undefined) meta.push(`# UNIT ${name} ${unit}`);
+    const text = ({ suffix, label }: SampleSlot): string => {
+      const all = label === undefined ? pairs : [...pairs, `${label[0]}="${label[1]}"`];
+      // Joined, the string is one flat run of characters rather than a tree of its parts, which every text would walk again.
+      return [sample, suffix, all.length > 0 ? `{${all.join(',')}}` : '', ' '].join('');
+    };
+    const kind = kindOf(spec) as AnyKindDescription;
+    const head = meta.map((line) => `${line}\n`).join('');
+    if (kind.sparse) return { meta: head, samples: [], make: (i) => text(kind.slot(spec, i, (highest) => leText(highest, format))) };
     const le = type === 'histogram' ? bucketLabels(spec, format) : undefined;
-    const samples = kindOf(spec)
-      .slots(spec, le)
-      .map(({ suffix, label }) => {
-        const all = label === undefined ? pairs : [...pairs, `${label[0]}="${label[1]}"`];
-        // Joined, the string is one flat run of characters rather than a tree of its parts, which every text would walk again.
-        return [sample, suffix, all.length > 0 ? `{${all.join(',')}}` : '', ' '].join('');
-      });
-    return { meta: meta.map((line) => `${line}\n`).join(''), samples };
+    return { meta: head, samples: kind.slots(spec, le).map(text), make: undefined };
   });
-  return { families, openMetrics, values: [] };
+  return { families, openMetrics, values: [], which: [] };
 }
 
 /** Reads every metric now (each value, element and bucket once) and writes the text. */
-function render(metrics: readonly MetricReader[], { families, openMetrics, values }: Plan): string {
+function render(metrics: readonly MetricReader[], { families, openMetrics, values, which }: Plan): string {
   let text = '';
   for (let f = 0; f < families.length; f++) {
-    const { meta, samples } = families[f]!;
-    // Read at render time: every thread's updates so far, one atomic read per cell.
-    metrics[f]!.samples(values);
+    const { meta, samples, make } = families[f]!;
     text += meta;
-    for (let i = 0; i < samples.length; i++) text += `${samples[i]!}${values[i]!}\n`;
+    // Read at render time: every thread's updates so far, one atomic read per cell.
+    if (make === undefined) {
+      metrics[f]!.samples(values, which);
+      for (let i = 0; i < samples.length; i++) text += `${samples[i]!}${values[i]!}\n`;
+    } else {
+      const count = metrics[f]!.samples(values, which)!;
+      for (let k = 0; k < count; k++) {
+        const i = which[k]!;
+        text += `${samples[i] ?? (samples[i] = make(i))}${values[k]!}\n`;
+      }
+    }
   }
   return openMetrics ? `${text}# EOF\n` : text;
 }
@@ -199,23 +219,24 @@ export interface MetricsRequest {
 export interface MetricsResponse {
   statusCode: number;
   setHeader(name: string, value: string | number): unknown;
-  end(body?: string): unknown;
+  end(body?: string | Uint8Array): unknown;
 }
 
 /** The content type of the handler's own messages (405, 406, 500). */
 const MESSAGE_CONTENT_TYPE = 'text/plain; charset=utf-8';
-const NOT_ACCEPTABLE = `Not Acceptable: this endpoint serves ${PROMETHEUS_CONTENT_TYPE} and ${OPENMETRICS_CONTENT_TYPE}\n`;
+const NOT_ACCEPTABLE = `Not Acceptable: this endpoint serves ${PROMETHEUS_CONTENT_TYPE}, ${OPENMETRICS_CONTENT_TYPE} and ${PROTOBUF_CONTENT_TYPE}\n`;
 
 /** Node's `Buffer`, where there is one: it counts a string's UTF-8 bytes without encoding it. */
 const NodeBuffer = (globalThis as { Buffer?: { byteLength(text: string, encoding: 'utf8'): number } }).Buffer;
 
-/** The UTF-8 length of `text`: the body is encoded once, when it is sent. */
-function byteLength(text: string): number {
+/** The length of a body in bytes: of a text in UTF-8, which is encoded once, when it is sent. */
+function byteLength(text: string | Uint8Array): number {
+  if (typeof text !== 'string') return text.length;
   return NodeBuffer !== undefined ? NodeBuffer.byteLength(text, 'utf8') : new TextEncoder().encode(text).length;
 }
 
 /** Writes a whole answer; the body is left out for `HEAD`. */
-function send(response: MetricsResponse, head: boolean, status: number, headers: Readonly<Record<string, string>>, body: string): void {
+function send(response: MetricsResponse, head: boolean, status: number, headers: Readonly<Record<string, string>>, body: string | Uint8Array): void {
   response.statusCode = status;
   for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
   response.setHeader('Content-Length', byteLength(body));
@@ -245,10 +266,11 @@ function sendFailure(response: MetricsResponse): void {
 
 /**
  * A request handler that answers with the stats as they are at each request, in the format the
- * `Accept` header asks for (RFC 9110 content negotiation, as Prometheus servers send it): OpenMetrics
- * or the Prometheus text format, by q-value and then by how specifically each is named; the text
- * format without an `Accept` header (or with an empty one). `GET` and `HEAD` only (else 405); 406
- * when the header refuses both formats. A request that fails (the stats cannot be read, a request
+ * `Accept` header asks for (RFC 9110 content negotiation, as Prometheus servers send it): Prometheus'
+ * protobuf format (which alone carries native histograms), OpenMetrics or the Prometheus text
+ * format, by q-value and then by how specifically each is named; the text format without an
+ * `Accept` header (or with an empty one). `GET` and `HEAD` only (else 405); 406 when the header
+ * refuses every format. A request that fails (the stats cannot be read, a request
  * or response object that throws) gets a bare 500 Internal Server Error, and the error goes to
  * `options.onError` (default: `console.error`), never to the client: nothing a request does throws
  * out of the handler. It answers every path: mount it where you serve `/metrics`, or pass it to
@@ -279,6 +301,7 @@ export function createMetricsHandler(
   }
   const onError = (given as MetricsHandlerOptions['onError']) ?? logFailure;
   const formats: Readonly<Record<ExpositionFormat, Plan>> = { prometheus: planOf(reader.definition, base, 'prometheus'), openmetrics: planOf(reader.definition, base, 'openmetrics') };
+  const protobuf = protobufPlan(reader.definition, base.prefix, base.labels);
   const answer = (request: MetricsRequest, response: MetricsResponse): void => {
     const method = request.method;
     const head = method === 'HEAD';
@@ -289,6 +312,10 @@ export function createMetricsHandler(
     const format = negotiateFormat(request.headers.accept);
     if (format === undefined) {
       send(response, head, 406, { Vary: 'Accept', 'Content-Type': MESSAGE_CONTENT_TYPE }, NOT_ACCEPTABLE);
+      return;
+    }
+    if (format === 'protobuf') {
+      send(response, head, 200, { Vary: 'Accept', 'Content-Type': PROTOBUF_CONTENT_TYPE }, renderProtobuf(reader.metrics, protobuf));
       return;
     }
     const body = render(reader.metrics, formats[format]);

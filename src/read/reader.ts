@@ -13,7 +13,8 @@ import { attachParts, type StatsParts } from '../stats-parts.js';
 import type { Definition, MetricSpec } from '../definition.js';
 import { describe, errorReason, isU64, typeFault } from '../errors.js';
 import { checkMemory } from '../handle.js';
-import { exact, kindOf, KINDS, type Exact, type KindDescription } from '../kinds.js';
+import { exact, kindOf, KINDS, type Exact } from '../kinds.js';
+import type { AnyKindDescription } from '../kinds-sparse.js';
 
 export type { SharedStats } from '../shared-stats.js';
 
@@ -64,8 +65,11 @@ export type MetricReader = {
     readonly kind: (typeof KINDS)[S];
     /** One read of every cell, as bigints. */
     read(): ReturnType<(typeof KINDS)[S]['read']>;
-    /** One read of every cell, as the kind's labelled samples, into `out`: numbers where exact. */
-    samples(out: Exact[]): void;
+    /**
+     * One read of every cell, as the kind's labelled samples, into `out`: numbers where exact. A
+     * sparse kind also writes the slot of each into `which` and returns how many it gives.
+     */
+    samples(out: Exact[], which: number[]): number | void;
   };
 }[keyof typeof KINDS];
 
@@ -93,7 +97,7 @@ interface ForeignCounter {
 }
 
 /** A metric's reader: its kind, and its read as bigints and as samples. */
-function readerOf(spec: MetricSpec, read: () => unknown, samples: (out: Exact[]) => void): MetricReader {
+function readerOf(spec: MetricSpec, read: () => unknown, samples: (out: Exact[], which: number[]) => number | void): MetricReader {
   const kind = kindOf(spec);
   return { spec, shape: kind.shape, kind, read, samples } as MetricReader;
 }
@@ -102,8 +106,8 @@ function readerOf(spec: MetricSpec, read: () => unknown, samples: (out: Exact[])
 function metricReaders(stats: SharedStats): MetricReader[] {
   return stats.definition.metrics.map((spec) => {
     const metric = stats.metric(spec.name);
-    const kind = kindOf(spec) as KindDescription<Metric, unknown>;
-    return readerOf(spec, () => kind.read(metric), (out) => kind.samples(metric, out));
+    const kind = kindOf(spec) as AnyKindDescription<Metric, unknown>;
+    return readerOf(spec, () => kind.read(metric), (out, which) => kind.samples(metric, out, which));
   });
 }
 
