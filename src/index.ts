@@ -41,6 +41,7 @@ export type {
   DefineStatsOptions,
   Definition,
   MetricSpec,
+  NameOverrides,
   RateLimitSpec,
 } from './definition.js';
 export type { BackendName } from './backend/core.js';
