@@ -17,7 +17,7 @@ import { ATTACH_ANY, atEntry, entry, handleError } from './errors.js';
 import { exportNames } from './exporters/names.js';
 import type { StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
-import type { TypedReadings } from './read/interval.js';
+import type { TypedReadings } from './interval.js';
 import { RateLimitedStats, SharedStats, STATS_TOKEN, type RateLimiter } from './shared-stats.js';
 import type { Stat64 } from './stat64.js';
 import { attachParts, checkStatsOptions, createParts, type StatsOptions, type StatsParts } from './stats-parts.js';

@@ -18,7 +18,7 @@ import type { Core } from './backend/core.js';
 import { checkBatchSize, describe, u64ArgumentError } from './errors.js';
 import { EXP_LOW_INDEX, expCellRange } from './exponential.js';
 import { HistogramBatch } from './histogram-batch.js';
-import { readingBuckets, type BucketsReading } from './read/reading.js';
+import { readingBuckets, type BucketsReading } from './reading.js';
 import type { CellPlace } from './stat64.js';
 import { startTimer } from './timer.js';
 

@@ -13,7 +13,7 @@ import { makeHandle, type StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
 import { kindOf, type Built, type KindDescription } from './kinds.js';
 import { Limiter } from './limiter.js';
-import { intervalInternals, type StatsInterval } from './read/interval.js';
+import { intervalInternals, type StatsInterval } from './interval.js';
 import type { Stat64 } from './stat64.js';
 import type { StatsParts } from './stats-parts.js';
 import type { StatVector } from './vector.js';

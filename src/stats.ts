@@ -16,7 +16,7 @@ import { registerStatsClass } from './define-stats.js';
 import { canShareMemory, RateLimitedStats, STATS_TOKEN } from './shared-stats.js';
 import { attachParts, checkStatsOptions, createParts, type StatsOptions, type StatsParts } from './stats-parts.js';
 import type { Limiter } from './limiter.js';
-import type { StatsInterval } from './read/interval.js';
+import type { StatsInterval } from './interval.js';
 import { QEMU_BRAND, registerQemuInstances, statsReader } from './read/reader.js';
 import { Stat64, stat64Internals } from './stat64.js';
 

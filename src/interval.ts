@@ -9,10 +9,15 @@
  * every kind. A kind whose cells hold levels (a gauge) is given as it is now.
  * @packageDocumentation
  */
-import type { Metric } from '../shared-stats.js';
-import type { MetricSpec, StatsSchema } from '../definition.js';
-import type { KindDescription } from '../kinds.js';
+import type { Histogram } from './histogram.js';
+import type { Stat64 } from './stat64.js';
+import type { StatVector } from './vector.js';
+import type { MetricSpec, StatsSchema } from './definition.js';
+import type { KindDescription } from './kinds.js';
 import type { ReadingOf, StatsReading } from './reading.js';
+
+/** Any metric of a stats object. */
+type Metric = Stat64 | StatVector | Histogram;
 
 /** One metric an interval reads: its definition, its kind, and its metric object. @internal */
 export interface IntervalSource {
