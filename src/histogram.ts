@@ -76,7 +76,6 @@ export function bucketRange(index: number, buckets: number, subBits: number): Bu
   return Object.freeze({ lower, upper: index === buckets - 1 || upper > 0xffff_ffff_ffff_ffffn ? null : upper });
 }
 
-export { bucketOfNumber };
 
 /** Made only here: `new Histogram()` from outside cannot get one. */
 const TOKEN = Symbol('Histogram');

@@ -4,7 +4,7 @@
 // every sub-bucket count, with the most buckets and with a few.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bucketOfNumber } from '../dist/histogram.js';
+import { bucketOfNumber } from '../dist/backend/buckets.js';
 import { maxBuckets } from '../dist/definition.js';
 import { modelBucket } from './bucket-model.js';
 
