@@ -60,10 +60,10 @@ const definitionsNow = async (): Promise<Record<keyof typeof V1, Definition>> =>
   postcopy: Postcopy.definition,
 });
 
-/** A memory holding `json` as its definition, made as 0.2.0's create() made one. */
-async function memoryOf(json: string): Promise<StatsHandle> {
+/** A memory holding `json` as its definition, made as 0.2.0's create() made one (its layout planned from `planned`). */
+async function memoryOf(json: string, planned = json): Promise<StatsHandle> {
   const bytes = new TextEncoder().encode(json);
-  const layout = planLayout(decodeDefinition(json), 4, bytes.length);
+  const layout = planLayout(decodeDefinition(planned), 4, bytes.length);
   if (typeof layout === 'string') throw new Error(layout);
   const memory = new WebAssembly.Memory({ initial: layout.pages, maximum: layout.pages, shared: true });
   writeHeader(memory.buffer, layout, bytes);
@@ -176,3 +176,21 @@ describe('the form written now (format 2)', () => {
     expect(await otelDescriptors(stats)).toEqual(JSON.parse(fixture('copy.otel.json')));
   });
 });
+
+describe('a 0.2.0 memory with a metric named "interval"', () => {
+  it('is refused naming the metric and why, not as a damaged header', async () => {
+    // 0.2.0 allowed the name; this version's stats objects have interval() for their readers.
+    const v1 = JSON.parse(V1.plain) as { metrics: { name: string }[] };
+    v1.metrics[0]!.name = 'interval';
+    // Planned as 0.2.0 planned it: the name changes no cell.
+    const handle = await memoryOf(JSON.stringify(v1), V1.plain);
+    const refusal = await Promise.resolve()
+      .then(() => attachStats(handle))
+      .then(() => undefined, (error: unknown) => error);
+    expect(refusal).toBeInstanceOf(TypeError);
+    expect((refusal as Error).message).toBe(
+      `attachStats: handle.memory's definition has a metric named "interval", a name this version of migration-stats reserves for the stats object's own API (made by an earlier version, the memory is read by that version only)`,
+    );
+  });
+});
+

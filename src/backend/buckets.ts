@@ -9,7 +9,7 @@ const TWO_32 = 2 ** 32;
 /** 2^k for k = 0 … 63: a division by one of them is exact for a safe integer, with no `**` call. */
 const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 
-/** The bucket of a safe-integer value: the core's rule, in plain JS numbers. @internal */
+/** The bucket of a safe-integer value: the core's rule, in plain JS numbers (not part of the package's API: no entry exports it). */
 export function bucketOfNumber(value: number, buckets: number, subBits: number): number {
   let index: number;
   if (value < TWO_32) {
