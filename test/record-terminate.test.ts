@@ -7,18 +7,25 @@
 // JS: V8 can stop a terminated worker between the two Atomics.add of a record (at the call into
 // the builtin), so the bound: each termination leaves at most one record torn, its own, and only
 // that way round (the count is whole; the sum short by that one value).
-// The first workers are terminated in code still interpreted, later ones in optimized code.
+// The first workers are terminated in code still interpreted, later ones in optimized code. The
+// same for an exponential histogram of scale 0, where 2^j counts in OpenTelemetry's bucket j − 1
+// (buckets()[j + 1], after the zero bucket).
 import { describe, expect, it } from 'vitest';
 import { defineStats, type BackendName, type Histogram } from '../dist/index.js';
 import { BACKENDS } from './helpers.js';
 import { startFixture } from './workers.js';
 
 const TERMINATIONS = 64;
-const Stats = defineStats({ latency: { kind: 'histogram', unit: 'nanoseconds', help: 'Values recorded until terminated', buckets: 24 } });
+const HISTOGRAMS = {
+  log2: defineStats({ latency: { kind: 'histogram', unit: 'nanoseconds', help: 'Values recorded until terminated', buckets: 24 } }),
+  exponential: defineStats({ latency: { kind: 'histogram', unit: 'nanoseconds', help: 'Values recorded until terminated', scale: 0 } }),
+};
 
-/** Σ 2^j × bucket j minus the sum. */
+/** Σ 2^j × the count of 2^j's bucket, minus the sum. */
 function unsummed(histogram: Histogram): bigint {
-  const expected = histogram.buckets().reduce((total, count, j) => total + (count << BigInt(j)), 0n);
+  // Log2: 2^j in bucket j. Exponential, scale 0: in bucket j + 1 (the zero bucket is first).
+  const shift = histogram.scale === undefined ? 0 : 1;
+  const expected = histogram.buckets().reduce((total, count, i) => (i < shift ? total : total + (count << BigInt(i - shift))), 0n);
   return expected - histogram.sum();
 }
 
@@ -43,10 +50,10 @@ async function terminateWhileRecording(backend: BackendName, histogram: Histogra
   return out;
 }
 
-describe.each(BACKENDS)('workers terminated while they record, %s backend', (backend) => {
+describe.each(BACKENDS.flatMap((backend) => (['log2', 'exponential'] as const).map((kind) => [backend, kind] as const)))('workers terminated while they record, %s backend, %s histogram', (backend, kind) => {
   it(`leave at most their one record torn (none on Wasm), after each of ${TERMINATIONS} terminations`, async () => {
     // The main thread only reads: every lane is left to the workers.
-    const stats = await Stats.create({ backend, lane: false });
+    const stats = await HISTOGRAMS[kind].create({ backend, lane: false });
     const histogram = stats.latency;
     const terminations = await terminateWhileRecording(backend, histogram, stats.handle);
     expect(histogram.count()).toBeGreaterThan(BigInt(TERMINATIONS));
