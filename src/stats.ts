@@ -243,6 +243,8 @@ export class MigrationStats extends RateLimitedStats {
 
   /** A reader of its own (see {@link SharedStats.interval}): counters' changes since its previous `next()`, gauges as they are now. */
   override interval(): StatsInterval<Record<CounterName, bigint>> {
+    // eslint-disable-next-line prefer-rest-params
+    if (arguments.length > 0) throw new TypeError(`interval() takes no arguments; received ${describe(arguments[0])}`);
     return super.interval() as StatsInterval<Record<CounterName, bigint>>;
   }
 
