@@ -31,12 +31,38 @@ async function recorder() {
     const histogram = new Histogram({ name: 'bench_latency_microseconds', help: 'Latency.', buckets: Array.from({ length: 24 }, (_, k) => 2 ** (k + 1) - 1), registers: [] });
     return { record: (v) => histogram.observe(v), count: async () => (await histogram.get()).values.find((v) => v.metricName.endsWith('_count')).value };
   }
+  if (impl === 'otel') {
+    // The OpenTelemetry SDK's exponential histogram, as an application gets it: a MeterProvider
+    // whose view gives the instrument that aggregation (160 buckets at most, its default), and a
+    // reader that collects on demand for the count.
+    const { AggregationType, MeterProvider, MetricReader } = await import('@opentelemetry/sdk-metrics');
+    class Reader extends MetricReader {
+      onForceFlush() {
+        return Promise.resolve();
+      }
+      onShutdown() {
+        return Promise.resolve();
+      }
+    }
+    const reader = new Reader();
+    const provider = new MeterProvider({
+      views: [{ instrumentName: 'latency', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }],
+      readers: [reader],
+    });
+    const histogram = provider.getMeter('bench').createHistogram('latency', { unit: 'us' });
+    const point = async () => (await reader.collect()).resourceMetrics.scopeMetrics[0].metrics[0].dataPoints[0].value;
+    return { record: (v) => histogram.record(v), count: async () => (await point()).count, scale: async () => (await point()).scale };
+  }
   const { defineStats } = await import('../dist/index.js');
-  // exp-…: an exponential histogram of scale 3 (OpenTelemetry's buckets, every u64 value).
-  const exponential = impl.startsWith('exp-');
-  const latency = exponential ? { scale: 3 } : { buckets: 24 };
-  const Stats = defineStats({ latency: { kind: 'histogram', unit: 'microseconds', help: 'Latency.', ...latency } });
-  const stats = await Stats.create({ backend: impl === 'js' || impl === 'exp-js' ? 'js' : 'wasm' });
+  // exp-…: exponential buckets of scale 3 (8 per power of two, every u64 value); ll8-…: log-linear
+  // buckets of the same resolution (8 sub-buckets, every u64 value); the others 24 log2 buckets.
+  const latency = impl.startsWith('exp-')
+    ? { kind: 'histogram', unit: 'microseconds', help: 'Latency.', scale: 3 }
+    : impl.startsWith('ll8-')
+      ? { kind: 'histogram', unit: 'microseconds', help: 'Latency.', subBuckets: 8, buckets: 496 }
+      : { kind: 'histogram', unit: 'microseconds', help: 'Latency.', buckets: 24 };
+  const Stats = defineStats({ latency });
+  const stats = await Stats.create({ backend: impl.endsWith('js') ? 'js' : 'wasm' });
   const histogram = stats.latency;
   if (impl === 'batched') {
     const batch = histogram.batch();
@@ -45,7 +71,7 @@ async function recorder() {
   return { record: (v) => histogram.record(v), count: () => Number(histogram.count()) };
 }
 
-const { record, count } = await recorder();
+const { record, count, scale } = await recorder();
 let recorded = 0;
 parentPort.on('message', async ({ ms }) => {
   const result = fixedTime((n) => {
@@ -55,6 +81,6 @@ parentPort.on('message', async ({ ms }) => {
   recorded += result.calls;
   const seen = await count();
   const error = seen === recorded ? null : `${impl}: count is ${seen} after ${recorded} records`;
-  parentPort.postMessage({ nsPerOp: result.nsPerOp, sink: result.sink, error });
+  parentPort.postMessage({ nsPerOp: result.nsPerOp, sink: result.sink, error, scale: scale && (await scale()) });
 });
 parentPort.postMessage({ ready: true });

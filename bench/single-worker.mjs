@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { fixedTime } from './measure.mjs';
 
-const { impl, library = new URL('../dist/index.js', import.meta.url).href } = workerData;
+const { impl, library = new URL('../dist/index.js', import.meta.url).href, ownOnly = false } = workerData;
 
 /**
  * A Wasm module with one empty export `call(i32, f64)`: the cost of crossing from JS into Wasm and
@@ -40,6 +40,7 @@ async function scenarios() {
   }
 
   const { MigrationStats, defineStats } = await import(library);
+  if (ownOnly) return ownScenarios(defineStats);
   const stats = await MigrationStats.create({ backend: impl });
   // A previous release may have no defineStats: then no record scenario.
   const own =
@@ -201,6 +202,41 @@ async function scenarios() {
     };
   }
   return list;
+}
+
+/**
+ * A counter's add(1) and a vector's at(i).add(1) on one memory, in a worker that has no other
+ * (`ownOnly`): a second memory in a thread is a second Wasm instance, and Stat64's call into the
+ * core then sees two targets (src/backend/wasm-core.ts), which slows both.
+ */
+async function ownScenarios(defineStats) {
+  const own = await defineStats({
+    perWorker: { kind: 'counter', unit: 'bytes', help: 'Bytes by worker.', length: 8, label: 'worker' },
+    pages: { kind: 'counter', unit: 'pages', help: 'Pages.' },
+  }).create({ backend: impl });
+  let pages = 0n;
+  let vector = 0n;
+  return {
+    ownAdd: {
+      batch(n) {
+        const counter = own.pages;
+        for (let i = 0; i < n; i++) counter.add(1);
+        pages += BigInt(n);
+        return 0;
+      },
+      check: () => (own.pages.get() === pages ? null : `${impl}: the counter is ${own.pages.get()}, expected ${pages}: adds were lost`),
+    },
+    vectorAdd: {
+      batch(n) {
+        // Written as the add beside it: the metric taken from the stats object once, outside the loop.
+        const perWorker = own.perWorker;
+        for (let i = 0; i < n; i++) perWorker.at(i & 7).add(1);
+        vector += BigInt(n);
+        return 0;
+      },
+      check: () => (own.perWorker.total() === vector ? null : `${impl}: the vector totals ${own.perWorker.total()}, expected ${vector}: adds were lost`),
+    },
+  };
 }
 
 const list = await scenarios();

@@ -14,9 +14,10 @@ import { definitionBytes } from './backend/header.js';
 import { planLayout } from './backend/layout.js';
 import { checkDefinition, defaultLanes, firstDifference, type DefineStatsOptions, type Definition, type MetricDefinition, type StatsSchema } from './definition.js';
 import { ATTACH_ANY, atEntry, entry, handleError } from './errors.js';
+import { exportNames } from './exporters/names.js';
 import type { StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
-import type { TypedReadings } from './read/interval.js';
+import type { TypedReadings } from './interval.js';
 import { RateLimitedStats, SharedStats, STATS_TOKEN, type RateLimiter } from './shared-stats.js';
 import type { Stat64 } from './stat64.js';
 import { attachParts, checkStatsOptions, createParts, type StatsOptions, type StatsParts } from './stats-parts.js';
@@ -76,7 +77,12 @@ export function defineStats<const S extends StatsSchema, const O extends DefineS
   schema: S,
   options?: O,
 ): StatsDefinition<S, O> {
-  const { definition, lanes } = entry('defineStats', () => checkDefinition(schema, options));
+  const { definition, lanes } = entry('defineStats', () => {
+    const checked = checkDefinition(schema, options);
+    // The names the exporters derive are checked here too, where the definition is made.
+    exportNames(checked.definition);
+    return checked;
+  });
   const laneCount = lanes ?? defaultLanes();
   const fits = planLayout(definition, 64, definitionBytes(definition).length);
   if (typeof fits === 'string') throw new RangeError(`defineStats: the schema does not fit in a memory: ${fits}`);

@@ -6,7 +6,7 @@
 import { MAX_LANES, MAX_SUB_BITS } from './backend/abi.js';
 import { cellCount, encodeDefinition, type Definition, type MetricKind, type MetricSpec, type RateLimitSpec } from './backend/definition-format.js';
 import { arrayHead, checkLine, entries, fail, text, wholeIn } from './definition-fields.js';
-import { checkExportNames, checkNames, resolveNames } from './definition-names.js';
+import { checkNames, overridesOf, resolveCName } from './definition-names.js';
 import { rangeFault, typeFault } from './errors.js';
 import { checkExponential } from './exponential.js';
 
@@ -98,7 +98,6 @@ function checkMetric(name: string, value: unknown): MetricSpec {
     if (length > 0) label = (raw.label as string | undefined) ?? 'index';
   }
   const names = checkNames(`${path}.names`, raw.names);
-  const resolved = resolveNames(path, name, unit, names);
   return Object.freeze({
     name,
     kind,
@@ -108,10 +107,8 @@ function checkMetric(name: string, value: unknown): MetricSpec {
     label,
     buckets,
     subBits,
-    cName: resolved.c,
-    promName: resolved.prometheus,
-    otelName: resolved.otel,
-    otelUnit: resolved.otelUnit,
+    cName: resolveCName(path, name, names),
+    names: overridesOf(names),
     ...(scale === undefined ? {} : { scale }),
   });
 }
@@ -160,14 +157,13 @@ export function checkDefinition(schema: unknown, options: unknown): { definition
   const lanes = given.lanes === undefined ? undefined : wholeIn('options.lanes', given.lanes, 1, MAX_LANES, 'a whole number of lanes');
   const rateLimit = given.rateLimit === undefined ? null : checkRateLimit(given.rateLimit, metrics);
 
-  checkExportNames(namespace, metrics);
   // The limiter keeps the window's start and budget in cells of its own where it names no gauge.
   const own = rateLimit ? (rateLimit.start === '' ? 1 : 0) + (rateLimit.max === '' ? 1 : 0) : 0;
   const cells = metrics.reduce((n, m) => n + cellCount(m), 0) + own;
   if (cells > MAX_CELLS) {
     throw rangeFault(`schema needs ${cells} cells (one per value, a histogram's buckets and sum); at most ${MAX_CELLS} fit in a memory`);
   }
-  return { definition: remember(Object.freeze({ format: 1, namespace, metrics: Object.freeze(metrics), rateLimit })), lanes };
+  return { definition: remember(Object.freeze({ format: 2, namespace, metrics: Object.freeze(metrics), rateLimit })), lanes };
 }
 
 function checkRateLimit(value: unknown, metrics: readonly MetricSpec[]): RateLimitSpec {

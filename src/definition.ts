@@ -12,13 +12,23 @@ import { MAX_LANES } from './backend/abi.js';
 import { encodeDefinition, type Definition, type MetricSpec } from './backend/definition-format.js';
 import { checkDefinition, knownDefinition } from './definition-check.js';
 import type { MetricNames } from './definition-names.js';
+import { encodeV1, overridesV1 } from './definition-v1.js';
 import { typeFault } from './errors.js';
 import { expMaxValueOf, type ExponentialHistogramDefinition } from './exponential.js';
 
 // The definition as the memory stores it is the backend's (backend/definition-format.ts); named here too.
-export { cellCount, definitionHash, encodeDefinition, type Definition, type MetricKind, type MetricSpec, type RateLimitSpec } from './backend/definition-format.js';
+export {
+  cellCount,
+  definitionHash,
+  encodeDefinition,
+  type Definition,
+  type MetricKind,
+  type MetricSpec,
+  type NameOverrides,
+  type RateLimitSpec,
+} from './backend/definition-format.js';
 export { checkDefinition, maxBuckets, reserveNames, MAX_CELLS, MAX_LENGTH, MAX_METRICS } from './definition-check.js';
-export { KNOWN_UNITS, otelPrefix, promPrefix, snakeCase, type MetricNames } from './definition-names.js';
+export { checkDerived, snakeCase, type MetricNames } from './definition-names.js';
 
 /** A counter or a gauge: one value, or a fixed-length vector of them. */
 export interface CounterDefinition {
@@ -110,7 +120,8 @@ export function defaultLanes(): number {
 // Written `const f = (function (…) {…})`: V8 compiles a parenthesized function when the module
 // loads, not at its first call, which in a new worker is after the handle arrived (design.md).
 /**
- * Rebuilds a definition from the JSON a memory holds, with the same checks as `defineStats`.
+ * Rebuilds a definition from the JSON a memory holds, with the same checks as `defineStats`: in
+ * this version's form, or in 0.2.0's (format 1, see definition-v1.ts).
  * @throws TypeError saying what is wrong with it
  */
 export const decodeDefinition = (function (json: string): Definition {
@@ -122,14 +133,15 @@ export const decodeDefinition = (function (json: string): Definition {
   } catch (error) {
     throw typeFault(`the memory's definition is not JSON (${error instanceof Error ? error.message : String(error)})`);
   }
-  const stored = parsed as Partial<Definition> | null;
-  if (stored === null || typeof stored !== 'object' || stored.format !== 1 || !Array.isArray(stored.metrics)) {
+  const stored = parsed as Partial<Omit<Definition, 'format'>> & { format?: unknown } | null;
+  const v1 = stored?.format === 1;
+  if (stored === null || typeof stored !== 'object' || (stored.format !== 2 && !v1) || !Array.isArray(stored.metrics)) {
     throw typeFault(`the memory's definition is not one this version of migration-stats reads`);
   }
   const schema: Record<string, MetricDefinition> = {};
   for (const m of stored.metrics as MetricSpec[]) {
     if (m === null || typeof m !== 'object' || typeof m.name !== 'string') throw typeFault(`the memory's definition has a metric without a name`);
-    const names = { c: m.cName, prometheus: m.promName, otel: m.otelName, otelUnit: m.otelUnit };
+    const names = { c: m.cName, ...(v1 ? overridesV1(m) : m.names) };
     const maxValue = m.kind === 'histogram' && m.scale !== undefined ? expMaxValueOf(m.buckets, m.scale) : undefined;
     schema[m.name] =
       m.kind === 'histogram' && m.scale !== undefined
@@ -145,7 +157,7 @@ export const decodeDefinition = (function (json: string): Definition {
     options.rateLimit = { counters, ...(start ? { start } : {}), ...(max ? { max } : {}) };
   }
   const { definition } = checkDefinition(schema, options);
-  if (encodeDefinition(definition) !== json) throw typeFault(`the memory's definition is not in canonical form`);
+  if ((v1 ? encodeV1(definition) : encodeDefinition(definition)) !== json) throw typeFault(`the memory's definition is not in canonical form`);
   return definition;
 });
 
@@ -165,7 +177,7 @@ export const firstDifference = (function (here: Definition, there: Definition): 
     }
     if (a.name !== b.name) return `metric ${i + 1} is schema.${a.name} here and schema.${b.name} in the memory`;
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof MetricSpec>) {
-      if (a[key] !== b[key]) return `schema.${a.name}.${key} is ${JSON.stringify(a[key])} here and ${JSON.stringify(b[key])} in the memory`;
+      if (key === 'names' ? JSON.stringify(a.names) !== JSON.stringify(b.names) : a[key] !== b[key]) return `schema.${a.name}.${key} is ${JSON.stringify(a[key])} here and ${JSON.stringify(b[key])} in the memory`;
     }
   }
   const ra = JSON.stringify(here.rateLimit);

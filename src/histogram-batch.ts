@@ -1,15 +1,14 @@
 /**
- * The batched writer of a histogram ({@link Histogram.batch}): records count in plain JS arrays of
+ * The batched writer of a histogram (`Histogram.batch`): records count in plain JS arrays of
  * one thread and reach the shared cells in one add per bucket that changed.
  * @packageDocumentation
  */
 import { u64ArgumentError } from './errors.js';
-import type { Histogram } from './histogram.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 /**
- * A batched writer of one {@link Histogram} (from {@link Histogram.batch}): records count in this
+ * A batched writer of one `Histogram` (from `Histogram.batch`): records count in this
  * thread's own arrays and reach the shared histogram every `every` records, on
  * {@link HistogramBatch.flush} and on {@link HistogramBatch.close}. The pending sum never passes
  * 2^53 − 1: a record that would take it there flushes first.

@@ -13,11 +13,12 @@
  * @packageDocumentation
  */
 import { LANE_ALIGN } from './backend/abi.js';
+import { bucketOfNumber } from './backend/buckets.js';
 import type { Core } from './backend/core.js';
 import { checkBatchSize, describe, u64ArgumentError } from './errors.js';
 import { EXP_LOW_INDEX, expCellRange } from './exponential.js';
 import { HistogramBatch } from './histogram-batch.js';
-import { readingBuckets, type BucketsReading } from './read/reading.js';
+import { readingBuckets, type BucketsReading } from './reading.js';
 import type { CellPlace } from './stat64.js';
 import { startTimer } from './timer.js';
 
@@ -75,25 +76,6 @@ export function bucketRange(index: number, buckets: number, subBits: number): Bu
   return Object.freeze({ lower, upper: index === buckets - 1 || upper > 0xffff_ffff_ffff_ffffn ? null : upper });
 }
 
-const TWO_32 = 2 ** 32;
-
-/** Position of the highest set bit of a positive safe integer. */
-function topBit(value: number): number {
-  return value < TWO_32 ? 31 - Math.clz32(value) : 63 - Math.clz32(Math.floor(value / TWO_32));
-}
-
-/** The bucket of a safe-integer value: the core's rule, in plain JS numbers (for the batched writer). */
-export function bucketOfNumber(value: number, buckets: number, subBits: number): number {
-  let index: number;
-  if (subBits === 0) index = value === 0 ? 0 : topBit(value);
-  else if (value < 1 << subBits) index = value;
-  else {
-    const shift = topBit(value) - subBits;
-    // Division by a power of two is exact for safe integers, and so is its floor.
-    index = ((shift + 1) << subBits) + (Math.floor(value / 2 ** shift) & ((1 << subBits) - 1));
-  }
-  return index < buckets ? index : buckets - 1;
-}
 
 /** Made only here: `new Histogram()` from outside cannot get one. */
 const TOKEN = Symbol('Histogram');

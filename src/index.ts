@@ -25,8 +25,8 @@ export {
   type Metric,
   type MetricOf,
 } from './define-stats.js';
-export { StatsInterval } from './read/interval.js';
-export type { StatsReading, MetricReading, HistogramSnapshot, ReadingOf, BucketsReading } from './read/reading.js';
+export { StatsInterval } from './interval.js';
+export type { StatsReading, MetricReading, HistogramSnapshot, ReadingOf, BucketsReading } from './reading.js';
 export type { StatsHandle } from './handle.js';
 export type {
   MetricKind,
@@ -41,6 +41,7 @@ export type {
   DefineStatsOptions,
   Definition,
   MetricSpec,
+  NameOverrides,
   RateLimitSpec,
 } from './definition.js';
 export type { BackendName } from './backend/core.js';

@@ -10,7 +10,7 @@
 import { expCellRange } from './exponential.js';
 import { histogramInternals, type Histogram } from './histogram.js';
 import { addExact, type Exact } from './exact.js';
-import type { HistogramReading, KindDescription, SampleSlot } from './kinds.js';
+import type { HistogramReading, KindDescription, SampleSlot } from './kind-description.js';
 
 /**
  * A kind whose reads give only some of the samples it may be read as.

@@ -13,7 +13,7 @@ import { makeHandle, type StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
 import { kindOf, type Built, type KindDescription } from './kinds.js';
 import { Limiter } from './limiter.js';
-import { intervalInternals, type StatsInterval } from './read/interval.js';
+import { intervalInternals, type StatsInterval } from './interval.js';
 import type { Stat64 } from './stat64.js';
 import type { StatsParts } from './stats-parts.js';
 import type { StatVector } from './vector.js';
@@ -173,8 +173,11 @@ export class SharedStats {
    * histograms' changes (mod 2^64), gauges as they are now. It never writes the shared memory, so
    * any number of readers each keep their own interval.
    * @returns the reader (see {@link StatsInterval})
+   * @throws TypeError when given an argument: it takes none
    */
   interval(): StatsInterval {
+    // eslint-disable-next-line prefer-rest-params
+    if (arguments.length > 0) throw new TypeError(`interval() takes no arguments; received ${describe(arguments[0])}`);
     return intervalInternals.open(this.definition.metrics.map((spec) => ({ spec, ...this.#metrics.get(spec.name)! })));
   }
 

@@ -16,7 +16,7 @@ import { registerStatsClass } from './define-stats.js';
 import { canShareMemory, RateLimitedStats, STATS_TOKEN } from './shared-stats.js';
 import { attachParts, checkStatsOptions, createParts, type StatsOptions, type StatsParts } from './stats-parts.js';
 import type { Limiter } from './limiter.js';
-import type { StatsInterval } from './read/interval.js';
+import type { StatsInterval } from './interval.js';
 import { QEMU_BRAND, registerQemuInstances, statsReader } from './read/reader.js';
 import { Stat64, stat64Internals } from './stat64.js';
 
@@ -243,6 +243,8 @@ export class MigrationStats extends RateLimitedStats {
 
   /** A reader of its own (see {@link SharedStats.interval}): counters' changes since its previous `next()`, gauges as they are now. */
   override interval(): StatsInterval<Record<CounterName, bigint>> {
+    // eslint-disable-next-line prefer-rest-params
+    if (arguments.length > 0) throw new TypeError(`interval() takes no arguments; received ${describe(arguments[0])}`);
     return super.interval() as StatsInterval<Record<CounterName, bigint>>;
   }
 

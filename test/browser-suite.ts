@@ -1,7 +1,8 @@
 /**
  * The browser suite, run once per engine (test/browser*.test.ts): Web Workers share the counters,
  * whichever way the page loads the library (the no-bundler build by URL, a Vite build, an esbuild
- * build), with and without cross-origin isolation, under a Content-Security-Policy; then the
+ * build), with and without cross-origin isolation, under a Content-Security-Policy; workers record
+ * exponential histograms (bucket totals from test/exp-model.ts) read by an interval; then the
  * example page's counters view and its migrate view (the simulator in Web Workers). Pages run
  * test/fixtures/browser/scenario.js and hand back plain results; the expected values live here,
  * and where an engine differs, FACTS says how, so each engine's expectation is explicit.
@@ -16,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve } from '../examples/browser/server.mjs';
 import { systemFile } from './requirements.js';
 import { NPM_SOURCE } from './engines/chromium.js';
+import { maxIndex, modelCounts, modelLowest, U64_MAX } from './exp-model.js';
 import { ENGINE_NAMES, engineGate, launchEngine, waitInPage, type Engine, type EngineId, type EnginePage } from './engines/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -114,6 +116,23 @@ function expectedTotals(workers: number, adds: number): Record<string, string> {
     dirtyPagesRate: rounds - 1n, // max over k·workers + index
   };
   return Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, String(v)]));
+}
+
+/** The exponential run's values: 0, 2^64 − 1, and the lowest integer of each bucket at scale 3 and of every 61st at scale 8, each with the one below it. */
+const EXP_VALUES = [
+  ...new Set([0n, U64_MAX, ...Array.from({ length: maxIndex(3) + 1 }, (_, i) => modelLowest(i, 3)), ...Array.from({ length: 16384 / 61 }, (_, k) => modelLowest(k * 61, 8))]),
+].flatMap((v) => (v > 1n ? [v - 1n, v] : [v]));
+/** What the page records on its own before its interval reader starts. */
+const EXP_BEFORE = [5n, 1000n, 2n ** 40n];
+type Shown = { buckets: string[]; count: string; sum: string };
+type ExponentialResult = { backend: string; workers: string[]; interval: { runTime: Shown; fine: Shown; records: string }; totals: { runTime: Shown; fine: Shown; records: string } };
+
+/** A histogram's reading as scenario.js shows it, from the model: each value of `values` recorded `times` times, then each of `extra` once. */
+function expectedReading(scale: number, times: number, values: readonly bigint[], extra: readonly bigint[] = []): Shown {
+  const counts = modelCounts(values, scale, 64 * 2 ** scale + 2).map((c) => c * BigInt(times));
+  modelCounts(extra, scale, counts.length).forEach((c, i) => (counts[i]! += c));
+  const sum = BigInt(times) * values.reduce((a, b) => a + b, 0n) + extra.reduce((a, b) => a + b, 0n);
+  return { buckets: counts.map(String), count: String(counts.reduce((a, b) => a + b, 0n)), sum: String(BigInt.asUintN(64, sum)) };
 }
 
 /** Defines the browser suite for one engine. */
@@ -274,6 +293,51 @@ export function browserSuite(id: EngineId): void {
           async () => {
             if (facts.sharesWhenIsolated) checkShared(await runOn<SharedResult>(url(), 'runShared'), true);
             else await expectSharingRefused(url(), ENGINE_CANNOT_SHARE);
+          },
+        );
+      }
+
+      for (const [name, url] of [
+        ['the no-bundler build imported by URL', () => `${nobundle.url}nobundle.html`],
+        ['a Vite build', () => vite.url],
+        ['an esbuild build', () => esbuilt.url],
+      ] as const) {
+        test(
+          facts.sharesWhenIsolated
+            ? `4 workers record exponential histograms (scales 3 and 8) exactly, and an interval reads their records alone, with ${name}`
+            : `records exponential histograms (scales 3 and 8) exactly on the page with both backends, an interval reading its records alone, and refuses their handle as this engine cannot share memory, with ${name}`,
+          async () => {
+            const page = await openScenario(url());
+            const run = (options: Record<string, unknown>) =>
+              page.evaluate(
+                (o) => (window as unknown as { scenario: { runExponential(o: unknown): Promise<unknown> } }).scenario.runExponential(o),
+                { workers: WORKERS, values: EXP_VALUES.map(String), before: EXP_BEFORE.map(String), ...options },
+              ) as Promise<ExponentialResult>;
+            try {
+              const results: ExponentialResult[] = [];
+              if (facts.sharesWhenIsolated) {
+                results.push(await run({}));
+                expect(results[0]!.workers).toEqual(['wasm', 'js', 'wasm', 'js']);
+              } else {
+                await expect(run({})).rejects.toThrow(/this JavaScript engine cannot share memory with workers/);
+                for (const backend of ['wasm', 'js']) {
+                  const result = await run({ onPage: true, backend });
+                  expect([result.backend, result.workers]).toEqual([backend, []]);
+                  results.push(result);
+                }
+              }
+              for (const result of results) {
+                const records = String(WORKERS * EXP_VALUES.length * 2);
+                expect(result.interval).toEqual({ runTime: expectedReading(3, WORKERS, EXP_VALUES), fine: expectedReading(8, WORKERS, EXP_VALUES), records });
+                expect(result.totals).toEqual({
+                  runTime: expectedReading(3, WORKERS, EXP_VALUES, EXP_BEFORE),
+                  fine: expectedReading(8, WORKERS, EXP_VALUES, EXP_BEFORE),
+                  records,
+                });
+              }
+            } finally {
+              await page.close();
+            }
           },
         );
       }

@@ -55,3 +55,18 @@ export function modelCounts(values: readonly bigint[], buckets: number, subBits:
   for (const value of values) counts[modelBucket(value, buckets, subBits)]! += 1n;
   return counts;
 }
+
+/**
+ * Every bucket's lowest and highest value of a histogram of 24 buckets and one of 40 buckets with
+ * 4 sub-buckets, and 2^64 − 1 (so that sums wrap): values that give every bucket of both some.
+ */
+export function edgeValues(): bigint[] {
+  return [
+    ...new Set(
+      [modelRanges(0).slice(0, 24), modelRanges(2).slice(0, 40)]
+        .flat()
+        .flatMap(([lower, upper]) => [lower, upper - 1n])
+        .concat(2n ** 64n - 1n),
+    ),
+  ];
+}

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { attachStats, defineStats, type DefineStatsOptions, type Histogram, type RateLimitedStats, type StatsSchema } from '../dist/index.js';
 import { MAX_CELLS, MAX_LENGTH, MAX_METRICS } from '../dist/definition.js';
+import { exportNames } from '../dist/exporters/names.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError;
 
@@ -113,13 +114,18 @@ describe('Prometheus names', () => {
   });
 
   it('tells names apart by their unit suffix: histogram latency (seconds) and counter latencySum do not clash', () => {
-    const { metrics } = define({ latency: histogram({ unit: 'seconds' }), latencySum: counter({ unit: 'files' }) }).definition;
-    expect(metrics.map((m) => m.promName)).toEqual(['latency_seconds', 'latency_sum']);
+    const names = exportNames(define({ latency: histogram({ unit: 'seconds' }), latencySum: counter({ unit: 'files' }) }).definition);
+    expect([...names.values()].map((n) => n.prometheus)).toEqual(['latency_seconds', 'latency_sum']);
   });
 
   it('leaves units other than bytes and seconds out of Prometheus names (promtool refuses _microseconds)', () => {
-    const { metrics } = define({ latency: histogram({ unit: 'microseconds' }), pause: counter({ unit: 'milliseconds' }) }).definition;
-    expect(metrics.map((m) => [m.promName, m.otelUnit])).toEqual([['latency', 'us'], ['pause', 'ms']]);
+    const names = exportNames(define({ latency: histogram({ unit: 'microseconds' }), pause: counter({ unit: 'milliseconds' }) }).definition);
+    expect([...names.values()].map((n) => [n.prometheus, n.otelUnit])).toEqual([['latency', 'us'], ['pause', 'ms']]);
+  });
+
+  it("takes a unit named as an Object.prototype member as any other unit ('constructor' is {constructor})", () => {
+    const names = exportNames(define({ made: counter({ unit: 'constructor' }), shown: gauge({ unit: 'toString' }) }).definition);
+    expect([...names.values()].map((n) => n.otelUnit)).toEqual(['{constructor}', '{toString}']);
   });
 
   it.each(['1abc', 'a-b', '', 'a.b', 'a'.repeat(129)])('refuses the given Prometheus name %j', (name) => {
@@ -454,7 +460,7 @@ describe('schemas and metrics that are not plain objects', () => {
 });
 
 describe('the canonical definition', () => {
-  it('resolves every field and name, in schema order', () => {
+  it('resolves every field and the C name, keeps the export names given, in schema order', () => {
     const { definition } = define(
       {
         bytesCopied: counter(),
@@ -465,22 +471,36 @@ describe('the canonical definition', () => {
       { namespace: 'copy', rateLimit: ['bytesCopied'] },
     );
     expect(definition).toEqual({
-      format: 1,
+      format: 2,
       namespace: 'copy',
       metrics: [
-        { name: 'bytesCopied', kind: 'counter', unit: 'bytes', help: 'Bytes written', length: 0, label: '', buckets: 0, subBits: 0, cName: 'bytes_copied', promName: 'bytes_copied', otelName: 'bytes_copied', otelUnit: 'By' },
-        { name: 'copyLatency', kind: 'histogram', unit: 'microseconds', help: 'Files per batch', length: 0, label: '', buckets: 40, subBits: 2, cName: 'copy_latency', promName: 'copy_latency', otelName: 'copy_latency', otelUnit: 'us' },
-        { name: 'queueDepth', kind: 'gauge', unit: 'files', help: 'Files waiting', length: 0, label: '', buckets: 0, subBits: 0, cName: 'queue_depth', promName: 'queue', otelName: 'queue.depth', otelUnit: '{file}' },
-        { name: 'HTTPRequests', kind: 'counter', unit: 'requests', help: 'Bytes written', length: 2, label: 'worker', buckets: 0, subBits: 0, cName: 'http_requests', promName: 'http_requests', otelName: 'http_requests', otelUnit: '{requests}' },
+        { name: 'bytesCopied', kind: 'counter', unit: 'bytes', help: 'Bytes written', length: 0, label: '', buckets: 0, subBits: 0, cName: 'bytes_copied', names: {} },
+        { name: 'copyLatency', kind: 'histogram', unit: 'microseconds', help: 'Files per batch', length: 0, label: '', buckets: 40, subBits: 2, cName: 'copy_latency', names: {} },
+        { name: 'queueDepth', kind: 'gauge', unit: 'files', help: 'Files waiting', length: 0, label: '', buckets: 0, subBits: 0, cName: 'queue_depth', names: { prometheus: 'queue', otel: 'queue.depth', otelUnit: '{file}' } },
+        { name: 'HTTPRequests', kind: 'counter', unit: 'requests', help: 'Bytes written', length: 2, label: 'worker', buckets: 0, subBits: 0, cName: 'http_requests', names: {} },
       ],
       rateLimit: { counters: ['bytesCopied'], start: '', max: '' },
     });
     expect(Object.isFrozen(definition)).toBe(true);
     expect(Object.isFrozen(definition.metrics)).toBe(true);
+    expect(Object.isFrozen(definition.metrics[2]!.names)).toBe(true);
+    // The exporters derive the names not given.
+    expect(Object.fromEntries(exportNames(definition))).toEqual({
+      bytesCopied: { prometheus: 'bytes_copied', otel: 'bytes_copied', otelUnit: 'By' },
+      copyLatency: { prometheus: 'copy_latency', otel: 'copy_latency', otelUnit: 'us' },
+      queueDepth: { prometheus: 'queue', otel: 'queue.depth', otelUnit: '{file}' },
+      HTTPRequests: { prometheus: 'http_requests', otel: 'http_requests', otelUnit: '{requests}' },
+    });
+  });
+
+  it('keeps the names given in one order, whatever order the schema gave them in', () => {
+    const { definition } = define({ queueDepth: gauge({ names: { otelUnit: '{file}', c: 'depth', prometheus: 'queue' } }) });
+    expect(JSON.stringify(definition.metrics[0]!.names)).toBe('{"prometheus":"queue","otelUnit":"{file}"}');
   });
 
   it('adds no unit suffix to a name that already ends in it', () => {
-    expect(define({ sentBytes: counter(), waitSeconds: gauge({ unit: 'seconds' }) }).definition.metrics.map((m) => m.promName)).toEqual(['sent_bytes', 'wait_seconds']);
+    const names = exportNames(define({ sentBytes: counter(), waitSeconds: gauge({ unit: 'seconds' }) }).definition);
+    expect([...names.values()].map((n) => n.prometheus)).toEqual(['sent_bytes', 'wait_seconds']);
   });
 });
 
@@ -501,7 +521,7 @@ describe('names the memory carries', () => {
     expect(error.message).toBe(
       'defineStats: schema.bytes derives the OpenTelemetry name "_bytes", which is not an OpenTelemetry instrument name (a letter, then letters, digits, _ . - /), at most 128 characters; give one in schema.bytes.names.otel',
     );
-    expect(define({ bytes: counter({ names: { c: '_bytes', otel: 'bytes' } }) }).definition.metrics[0]!.otelName).toBe('bytes');
+    expect(exportNames(define({ bytes: counter({ names: { c: '_bytes', otel: 'bytes' } }) }).definition).get('bytes')!.otel).toBe('bytes');
   });
 
   const NAME_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'.split('');

@@ -69,7 +69,7 @@ describe('defineStats with scale', () => {
     const [h, l] = JSON.parse(JSON.stringify(definition)).metrics;
     expect(Object.keys(h).at(-1)).toBe('scale');
     expect(h).toMatchObject({ scale: 3, buckets: modelIndex(1000n, 3) + 3, subBits: 0 });
-    expect(Object.keys(l)).toEqual(['name', 'kind', 'unit', 'help', 'length', 'label', 'buckets', 'subBits', 'cName', 'promName', 'otelName', 'otelUnit']);
+    expect(Object.keys(l)).toEqual(['name', 'kind', 'unit', 'help', 'length', 'label', 'buckets', 'subBits', 'cName', 'names']);
   });
 
   it('makes maxValues in one bucket, and the default and 2^64 − 1, the same definition', () => {

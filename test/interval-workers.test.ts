@@ -7,8 +7,8 @@
 // to the totals once the writers are done, which are the totals of the rounds the writers report.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineStats, type BackendName } from '../dist/index.js';
-import { modelCounts, modelRanges } from './bucket-model.js';
-import { BACKENDS, U64_MAX } from './helpers.js';
+import { edgeValues, modelCounts } from './bucket-model.js';
+import { BACKENDS } from './helpers.js';
 import { startFixture, untilShared } from './workers.js';
 
 const Load = defineStats({
@@ -30,14 +30,7 @@ const READERS: BackendName[] = ['wasm', 'js'];
 /** Reads (a snapshot and an interval each) every reader makes while the writers write. */
 const TARGET = 4000;
 /** Every bucket's lowest and highest value of both histograms, and 2^64 − 1 (so the sums wrap). */
-const VALUES = [
-  ...new Set(
-    [modelRanges(0).slice(0, 24), modelRanges(2).slice(0, 40)]
-      .flat()
-      .flatMap(([lower, upper]) => [lower, upper - 1n])
-      .concat(U64_MAX),
-  ),
-];
+const VALUES = edgeValues();
 
 interface ReaderReport {
   reads: number;

@@ -207,6 +207,19 @@ describe('the name interval', () => {
     );
   });
 
+  it('refuses arguments to interval() and next(), which take none (room for options later), and reads nothing then', async () => {
+    const stats = await defineStats({ n: { kind: 'counter', unit: 'tasks', help: 'Tasks' } }).create();
+    const qemu = await MigrationStats.create();
+    const call = (f: (...args: unknown[]) => unknown, ...args: unknown[]) => () => f(...args);
+    expect(call(stats.interval.bind(stats), { every: 1000 })).toThrow(new TypeError('interval() takes no arguments; received an object (Object)'));
+    expect(call(qemu.interval.bind(qemu), 5)).toThrow(new TypeError('interval() takes no arguments; received 5'));
+    const iv = stats.interval();
+    stats.n.add(3);
+    expect(call(iv.next.bind(iv), 'reset')).toThrow(new TypeError(`interval's next() takes no arguments; received "reset"`));
+    // The refused call read nothing: the next one still gives the change since the reader was made.
+    expect(iv.next()).toEqual({ n: 3n });
+  });
+
   it('refuses a constructor call: readers are made by stats.interval()', () => {
     const Ctor = StatsInterval as unknown as new (...args: unknown[]) => unknown;
     expect(() => new Ctor(Symbol('StatsInterval'), [])).toThrow(new TypeError('StatsInterval: intervals are made by stats.interval(); there is no constructor'));

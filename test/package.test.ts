@@ -82,10 +82,11 @@ const importedSubpaths = typedSubpaths.filter((name) => !WORKER_SUBPATHS.some((w
 /**
  * The installed size at most, in bytes of its files: what the bundles, the browser maps, the types
  * and docs/ take (2.06 MB in 0.2.0's first cut; about 2.52 MB with QMP, the simulator's monitors,
- * `watch` and the reading core, mostly the browser bundles' source maps) and room to grow, not
- * enough for src/ (0.47 MB) to come back.
+ * `watch` and the reading core; about 2.96 MB with exponential histograms, intervals and the
+ * protobuf format, mostly the browser bundles' source maps) and room to grow, not enough for src/
+ * (0.8 MB) to come back.
  */
-const INSTALLED_BYTES_AT_MOST = 2_600_000;
+const INSTALLED_BYTES_AT_MOST = 3_200_000;
 
 /** A Markdown file without its fenced code blocks (which hold no links or headings). */
 const prose = (markdown: string) => markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[ \t]*$/gm, '');

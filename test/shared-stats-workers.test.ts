@@ -4,7 +4,7 @@
 // fixed by the definition (test/fixtures/schema-workload.mjs), so every total is known exactly.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineStats, type BackendName } from '../dist/index.js';
-import { modelCounts, modelRanges } from './bucket-model.js';
+import { edgeValues, modelCounts } from './bucket-model.js';
 import { BACKENDS, U64_MAX } from './helpers.js';
 import { startFixture, untilShared } from './workers.js';
 
@@ -33,14 +33,7 @@ const N = BigInt(ITERATIONS);
 const ROUNDS = 300;
 const TOP = 1n << 60n;
 /** Every bucket's lowest and highest value of both histograms, and 2^64 − 1: every bucket gets some. */
-const VALUES = [
-  ...new Set(
-    [modelRanges(0).slice(0, 24), modelRanges(2).slice(0, 40)]
-      .flat()
-      .flatMap(([lower, upper]) => [lower, upper - 1n])
-      .concat(U64_MAX),
-  ),
-];
+const VALUES = edgeValues();
 
 interface WriterReport {
   lane: number;

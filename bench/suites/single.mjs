@@ -17,6 +17,8 @@ const WORKER = new URL('../single-worker.mjs', import.meta.url);
 const SCENARIOS = [
   ['addNumber', 'add(1), number argument'],
   ['addBigint', 'add(1n), bigint argument'],
+  ['ownAdd', 'add(1), defineStats counter, one memory in the thread'],
+  ['vectorAdd', 'vector at(i).add(1), 8 elements in turn, the same'],
   ['batchAdd', 'batch().add(1), flushed every 1024 adds'],
   ['plainIncrement', 'plain JS number += 1 (one thread, not shared)'],
   ['get', 'get() → bigint'],
@@ -28,10 +30,14 @@ const SCENARIOS = [
   ['emptyWasmCall', 'empty Wasm export call (boundary cost only)'],
 ];
 const JS_IMPLS = ['wasm', 'js', 'prom'];
+/** Scenarios run in a worker of their own per backend, with one memory only (single-worker.mjs `ownOnly`). */
+const OWN_ONLY = new Set(['ownAdd', 'vectorAdd']);
 /** The C measurement each scenario is compared with, where its name differs. */
 const C_EQUIVALENT = {
   addNumber: 'add',
   addBigint: 'add',
+  vectorAdd: 'add',
+  ownAdd: 'add',
   rawExportAdd: 'add',
   rawExportPacketPerUpdate: 'packetPerUpdate',
   emptyWasmCall: 'add',
@@ -66,8 +72,11 @@ async function measure(config, { log, native, consume }) {
   log(`single thread: warming up (${config.warmupMs} ms per scenario)…`);
   const workers = {};
   try {
+    const ownWorkers = {};
     for (const impl of JS_IMPLS) workers[impl] = (await start(WORKER, { impl })).worker;
-    for (const impl of JS_IMPLS) for (const [scenario] of SCENARIOS) await ask(workers[impl], { scenario, ms: config.warmupMs });
+    for (const impl of ['wasm', 'js']) workers[`${impl}-own`] = ownWorkers[impl] = (await start(WORKER, { impl, ownOnly: true })).worker;
+    const workerFor = (impl, scenario) => (OWN_ONLY.has(scenario) ? ownWorkers[impl] : workers[impl]);
+    for (const impl of JS_IMPLS) for (const [scenario] of SCENARIOS) if (workerFor(impl, scenario)) await ask(workerFor(impl, scenario), { scenario, ms: config.warmupMs });
     if (!native.skipped) native.run('single', config.warmupMs);
 
     const rounds = [];
@@ -80,7 +89,8 @@ async function measure(config, { log, native, consume }) {
       if (r % 2 === 0) runNative();
       for (const [scenario] of SCENARIOS) {
         for (const impl of rotate(JS_IMPLS, r)) {
-          const result = await ask(workers[impl], { scenario, ms: config.singleMs });
+          if (!workerFor(impl, scenario)) continue;
+          const result = await ask(workerFor(impl, scenario), { scenario, ms: config.singleMs });
           if (result.skipped) continue;
           if (result.error) throw new Error(`bench stopped: ${result.error}`);
           round[impl][scenario] = result.nsPerOp;
@@ -121,6 +131,10 @@ export default {
     const wasmSpeedup = ([other, scenario, otherScenario = scenario]) =>
       medianOver(rounds, (r) => r[other][otherScenario] / r.wasm[scenario]);
     const ratios = Object.fromEntries(Object.entries(RATIOS).map(([name, spec]) => [name, wasmSpeedup(spec)]));
+    /** What `at(i)` adds to an add on the same memory, in ns: vectorAdd − ownAdd inside a round, its median. */
+    const atCost = (impl) => medianOver(rounds, (r) => r[impl].vectorAdd - r[impl].ownAdd);
+    ratios.vectorAtNsWasm = atCost('wasm');
+    ratios.vectorAtNsJs = atCost('js');
     const rows = SCENARIOS.map(([scenario, title]) => {
       const cScenario = C_EQUIVALENT[scenario] ?? scenario;
       const c = scenario === 'emptyWasmCall' ? NaN : at('c', cScenario);
@@ -144,6 +158,9 @@ export default {
         'C: get and getNumber are the same read; the add rows and the empty call compare with one C atomic add, the packet rows with',
         'C doing the same three adds. The raw-export rows call the Wasm core directly, without the public API.',
         `C, lane owner's relaxed load+store instead of a locked add (not used by the library): ${num(at('c', 'relaxedLaneAdd'))} ns/op`,
+        `vector at(i).add(1) − add(1) on a counter of the same memory, inside a round: Wasm ${num(ratios.vectorAtNsWasm)} ns, pure JS ${num(ratios.vectorAtNsJs)} ns`,
+        'The two rows of one memory run in workers that have no other: a second memory in a thread is a second Wasm instance, which makes',
+        'Stat64\'s call into the core polymorphic (src/backend/wasm-core.ts); the other rows\' workers hold MigrationStats\' memory and defineStats\'.',
         `Other ratios: add(1) Wasm vs prom-client ${times(ratios.addNumberWasmVsProm)}; empty Wasm call vs one C atomic add ${times(ratios.emptyCallVsCAdd)}; batch().add(1) vs a plain JS number += 1 ${times(ratios.batchAddVsPlainIncrement)} (speed of the batch ÷ speed of the plain add)`,
       ],
       ratios,

@@ -8,7 +8,20 @@
 /** The kinds of metric: a `counter` is added to (laned), a `gauge` is set (one cell), a `histogram` records values. */
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
 
-/** A metric as a definition fixes it: every field present, every name resolved. */
+/**
+ * Export names a schema gave in `names` (the C name aside): only those given. The exporters derive
+ * the others from the metric's C name, unit and kind, so the memory holds no exporter's names.
+ */
+export interface NameOverrides {
+  /** Prometheus family name after the prefix, without `_total`; default: the C name, plus the unit (bytes, seconds) when the name does not have it. */
+  readonly prometheus?: string;
+  /** OpenTelemetry instrument name after the prefix; default: the C name. */
+  readonly otel?: string;
+  /** OpenTelemetry unit (UCUM); default: derived from `unit` (`bytes` → `By`, `pages` → `{pages}`). */
+  readonly otelUnit?: string;
+}
+
+/** A metric as a definition fixes it: every field present, the C name resolved. */
 export interface MetricSpec {
   readonly name: string;
   readonly kind: MetricKind;
@@ -24,12 +37,8 @@ export interface MetricSpec {
   readonly subBits: number;
   /** The C name (`Stat64.cName`). */
   readonly cName: string;
-  /** Prometheus family name after the prefix, without `_total`. */
-  readonly promName: string;
-  /** OpenTelemetry instrument name after the prefix. */
-  readonly otelName: string;
-  /** OpenTelemetry unit. */
-  readonly otelUnit: string;
+  /** The export names the schema gave, in this order: prometheus, otel, otelUnit (`{}` for none). */
+  readonly names: NameOverrides;
   /**
    * Exponential histograms only (absent otherwise, so that other definitions keep their JSON): the
    * scale. `buckets` is then the zero bucket plus one cell per OpenTelemetry index from −1 up.
@@ -48,8 +57,8 @@ export interface RateLimitSpec {
 
 /** A definition in canonical form, as stored in the memory (plain JSON). */
 export interface Definition {
-  /** Version of this form. */
-  readonly format: 1;
+  /** Version of this form: 2 (0.2.0 wrote 1, with every export name resolved; attach reads both). */
+  readonly format: 2;
   readonly namespace: string;
   readonly metrics: readonly MetricSpec[];
   readonly rateLimit: RateLimitSpec | null;

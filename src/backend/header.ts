@@ -108,7 +108,13 @@ export const readHeader = (function (buffer: ArrayBufferLike, maker: string, dec
   try {
     definition = decode(text);
   } catch (error) {
-    return bad(`its definition is not valid (${error instanceof Error ? error.message : String(error)})`);
+    const message = error instanceof Error ? error.message : String(error);
+    // A name this version took for the stats object's own API (0.3: `interval`) is no damage.
+    const reserved = /metric name ("[^"]*"), which the stats object uses for its own API/.exec(message);
+    if (reserved !== null) {
+      throw handleError(`.memory's definition has a metric named ${reserved[1]}, a name this version of migration-stats reserves for the stats object's own API (made by an earlier version, the memory is read by that version only)`);
+    }
+    return bad(`its definition is not valid (${message})`);
   }
   const layout = planLayout(definition, lanes, length);
   if (typeof layout === 'string') return bad(`its definition does not fit: ${layout}`);

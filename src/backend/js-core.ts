@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { HDR_LANES_EVER, LANE_ALIGN, RATE_LIMIT_DISABLED, WRITE_MAX, WRITE_MIN, XFER_LIMIT_RATIO } from './abi.js';
+import { bucketOfNumber } from './buckets.js';
 import type { Core } from './core.js';
 import { expIndexOfBigint, expIndexOfNumber } from './exp-index.js';
 
@@ -17,6 +18,9 @@ export class JsCore implements Core {
   readonly backend = 'js' as const;
   private readonly u64: BigUint64Array;
   private readonly u32: Uint32Array;
+  /** This thread's own 8 bytes, seen as a u64 and as two u32: a number made a BigInt by a load. */
+  private readonly scratch64 = new BigUint64Array(1);
+  private readonly scratch32 = new Uint32Array(this.scratch64.buffer);
 
   constructor(buffer: ArrayBufferLike) {
     this.u64 = new BigUint64Array(buffer);
@@ -111,12 +115,34 @@ export class JsCore implements Core {
     for (let i = 0; i < count; i++) total += this.sum(base + 8 * i, first + 8 * i, geometry);
     return BigInt.asUintN(64, total);
   }
+  // A record is two atomic adds, the bucket's and then the sum's, computed first and made back to
+  // back. A terminated worker can still stop between them: V8 also stops it at a call into a
+  // builtin such as Atomics.add (two adjacent Atomics.add in a loop with no call between them are
+  // left torn by about a third of terminations), and JS has no way to add to two cells at once. So
+  // on this backend a worker terminated mid-record may leave that one record's bucket counted and
+  // its value not summed: at most one record per terminated worker (the Wasm core's record is one
+  // call, which a termination does not split).
   record(bucket0: number, sumAddr: number, buckets: number, subBits: number, value: bigint): void {
-    Atomics.add(this.u64, (bucket0 >> 3) + bucketOf(value, buckets, subBits), 1n);
-    Atomics.add(this.u64, sumAddr >> 3, value);
+    const u64 = this.u64;
+    const at = (bucket0 >> 3) + bucketOf(value, buckets, subBits);
+    const sumAt = sumAddr >> 3;
+    Atomics.add(u64, at, 1n);
+    Atomics.add(u64, sumAt, value);
   }
   recordNum(bucket0: number, sumAddr: number, buckets: number, subBits: number, value: number): void {
-    this.record(bucket0, sumAddr, buckets, subBits, BigInt(value));
+    const u64 = this.u64;
+    // The bucket in numbers (exact for the safe integers the API lets through). One BigInt, the
+    // sum's, made by writing the value's two 32-bit halves and loading them as a u64: in optimized
+    // code a few instructions, where BigInt(value) is a call that costs about as much as an add.
+    const at = (bucket0 >> 3) + bucketOfNumber(value, buckets, subBits);
+    const sumAt = sumAddr >> 3;
+    const scratch32 = this.scratch32;
+    scratch32[0] = value >>> 0;
+    // value ÷ 2^32 is exact (a power of two), and >>> 0 takes its whole part: the high half.
+    scratch32[1] = (value / 4294967296) >>> 0;
+    const add = this.scratch64[0]!;
+    Atomics.add(u64, at, 1n);
+    Atomics.add(u64, sumAt, add);
   }
   bucketIndex(value: bigint, buckets: number, subBits: number): number {
     return bucketOf(value, buckets, subBits);

@@ -6,15 +6,16 @@
  * Prometheus conventions: snake_case under a prefix, the unit as a suffix (`_bytes`), `_total` on
  * monotonic counters, gauges for the figures QEMU sets rather than adds. OpenTelemetry: dotted
  * names after QEMU's C fields, the unit in UCUM (`By`, `{page}`). The names of a definition's
- * metrics are derived and checked by the definition itself (`MetricSpec.promName`, `otelName`).
+ * metrics are derived from what each metric is, or given in its schema (names.ts).
  * @packageDocumentation
  */
 import { describe, typeFault } from '../errors.js';
 import { QEMU_DEFINITION, type CounterName } from '../counters.js';
-import { KNOWN_UNITS, otelPrefix, promPrefix, type MetricSpec } from '../definition.js';
+import type { MetricSpec } from '../definition.js';
 import { specBucketRange } from '../histogram.js';
 import { classicCells } from '../kinds.js';
 import { readRecord } from '../options.js';
+import { exportNames, KNOWN_UNITS, otelPrefix, promPrefix } from './names.js';
 import type { ExpositionFormat } from './negotiate.js';
 
 /** One counter as a metric. */
@@ -37,17 +38,18 @@ export interface MetricInfo {
 
 /** The 15 counters as metrics, in QEMU's struct order: the names of QEMU's definition. */
 export const METRICS: readonly MetricInfo[] = Object.freeze(
-  QEMU_DEFINITION.metrics.map((spec): MetricInfo =>
-    Object.freeze({
+  QEMU_DEFINITION.metrics.map((spec): MetricInfo => {
+    const names = exportNames(QEMU_DEFINITION).get(spec.name)!;
+    return Object.freeze({
       counter: spec.name as CounterName,
-      promName: spec.promName,
+      promName: names.prometheus,
       type: spec.kind === 'counter' ? 'counter' : 'gauge',
-      promUnit: promUnitOf(spec, spec.promName) as 'bytes' | undefined,
-      otelName: spec.otelName,
-      otelUnit: spec.otelUnit,
+      promUnit: promUnitOf(spec, names.prometheus) as 'bytes' | undefined,
+      otelName: names.otel,
+      otelUnit: names.otelUnit,
       help: spec.help,
-    }),
-  ),
+    });
+  }),
 );
 
 /** Default prefix of Prometheus metric names. */

@@ -4,12 +4,13 @@
  * @packageDocumentation
  */
 import type { Attributes } from '@opentelemetry/api';
-import { otelPrefix, type Definition, type MetricSpec } from '../definition.js';
+import type { Definition, MetricSpec } from '../definition.js';
 import { describe, typeFault } from '../errors.js';
 import { checkLabelClashes } from './metrics.js';
 import { readArray, readRecord } from '../options.js';
 import { kindOf, type Exact, type KindDescription } from '../kinds.js';
 import type { MetricReader } from '../read/reader.js';
+import { namesOfMetric, otelPrefix } from './names.js';
 
 /** Options of {@link observeStats} and {@link observeMigrationStats}. */
 export interface OtelOptions {
@@ -27,13 +28,13 @@ const MAX_INSTRUMENT_NAME = 255;
 /**
  * Checks a name prefix: the SDK would otherwise only log a warning for an invalid instrument name,
  * and exporters would receive it anyway.
- * @param metrics - the metrics to be named
+ * @param names - the instrument names to be prefixed
  */
-function checkPrefix(prefix: unknown, metrics: readonly MetricSpec[]): asserts prefix is string {
+function checkPrefix(prefix: unknown, names: readonly string[]): asserts prefix is string {
   if (typeof prefix !== 'string' || (prefix !== '' && !INSTRUMENT_NAME_START.test(prefix))) {
     throw typeFault(`options.prefix must be '' or match ${INSTRUMENT_NAME_START} (an OpenTelemetry instrument name start); received ${describe(prefix)}`);
   }
-  const longest = Math.max(...metrics.map((metric) => metric.otelName.length));
+  const longest = Math.max(...names.map((name) => name.length));
   if (prefix.length + longest > MAX_INSTRUMENT_NAME) {
     throw typeFault(
       `options.prefix must leave every instrument name at most ${MAX_INSTRUMENT_NAME} characters (OpenTelemetry's limit), so at most ${MAX_INSTRUMENT_NAME - longest} characters; received one of ${prefix.length}`,
@@ -82,7 +83,7 @@ export interface CheckedOptions {
  */
 export function checkOptions(given: Readonly<OtelOptions>, definition: Definition, metrics: readonly MetricSpec[]): CheckedOptions {
   const { prefix = otelPrefix(definition.namespace), attributes } = given;
-  checkPrefix(prefix, metrics);
+  checkPrefix(prefix, metrics.map((spec) => namesOfMetric(definition, spec).otel));
   const checked = attributes === undefined ? (Object.freeze({}) as Attributes) : readAttributes(attributes);
   checkLabelClashes('options.attributes', Object.keys(checked), metrics, false);
   return { prefix, attributes: checked };

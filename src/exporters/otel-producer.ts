@@ -12,6 +12,7 @@ import { readArray, readOptions, type OptionSpec } from '../options.js';
 import { requireAnyStats, type AnyStatsReader, type MetricReader, type SharedStats } from '../read/reader.js';
 import { EMPTY_RESOURCE, hrTime, type StatsCollectionResult, type StatsExponentialHistogramValue, type StatsHistogramValue, type StatsMetricData, type StatsMetricDescriptor, type StatsMetricProducer } from './otel-data.js';
 import { checkOptions, pointAttributes, pointValues, type OtelOptions } from './otel-options.js';
+import { namesOfMetric } from './names.js';
 
 /** Options of {@link statsMetricProducer}. */
 export interface StatsProducerOptions extends OtelOptions {
@@ -100,16 +101,17 @@ function metricData(metric: MetricReader, descriptor: StatsMetricDescriptor, poi
  */
 export function statsMetricProducer(stats: SharedStats, options?: StatsProducerOptions): StatsMetricProducer {
   const where = 'statsMetricProducer';
-  const { metrics, prefix, attributes } = entry(where, () => {
+  const { metrics, definition, prefix, attributes } = entry(where, () => {
     const reader: AnyStatsReader = requireAnyStats(stats);
     const given = readOptions(options, PRODUCER_OPTIONS);
     const kinds = checkKinds(given.kinds);
     const metrics = reader.metrics.filter((metric) => kinds.includes(metric.spec.kind));
-    return { metrics, ...checkOptions(given, reader.definition, metrics.map((metric) => metric.spec)) };
+    return { metrics, definition: reader.definition, ...checkOptions(given, reader.definition, metrics.map((metric) => metric.spec)) };
   });
   const produced = metrics.map((metric) => {
     const { spec } = metric;
-    const descriptor: StatsMetricDescriptor = Object.freeze({ name: prefix + spec.otelName, description: spec.help, unit: spec.otelUnit, valueType: 1 as ValueType.DOUBLE });
+    const { otel, otelUnit } = namesOfMetric(definition, spec);
+    const descriptor: StatsMetricDescriptor = Object.freeze({ name: prefix + otel, description: spec.help, unit: otelUnit, valueType: 1 as ValueType.DOUBLE });
     return { metric, descriptor, points: pointAttributes(spec, attributes) };
   });
   const startTime = hrTime(Date.now());

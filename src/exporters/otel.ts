@@ -18,6 +18,7 @@ import type { BatchObservableCallback, Meter, Observable } from '@opentelemetry/
 import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { readMember, readOptions, type OptionSpec } from '../options.js';
 import { requireAnyStats, type SharedStats } from '../read/reader.js';
+import { namesOfMetric } from './names.js';
 import { checkOptions, pointAttributes, pointValues, type OtelOptions } from './otel-options.js';
 
 export type { OtelOptions } from './otel-options.js';
@@ -116,8 +117,9 @@ function observe(where: string, stats: unknown, meter: unknown, options: unknown
 
   const observed = metrics.map((metric) => {
     const { spec } = metric;
-    const name = prefix + spec.otelName;
-    const config = { description: spec.help, unit: spec.otelUnit };
+    const names = namesOfMetric(reader.definition, spec);
+    const name = prefix + names.otel;
+    const config = { description: spec.help, unit: names.otelUnit };
     const create = spec.kind === 'counter' ? methods.createObservableCounter : methods.createObservableGauge;
     const instrument = Reflect.apply(create, meter, [name, config]) as Observable;
     return { name, instrument, metric, points: pointAttributes(spec, attributes) };

@@ -13,9 +13,10 @@
  * @packageDocumentation
  */
 import { Counter, Gauge, register as globalRegistry, Registry, type Metric } from 'prom-client';
-import { promPrefix, type MetricSpec } from '../definition.js';
+import type { MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, leText } from './metrics.js';
+import { namesOfMetric, promPrefix } from './names.js';
 import { readMember, readOptions, type OptionSpec } from '../options.js';
 import { kindOf, type Exact, type SampleSlot } from '../kinds.js';
 import type { AnyKindDescription } from '../kinds-sparse.js';
@@ -183,8 +184,9 @@ export function registerPromClient(stats: SharedStats, options?: PromClientOptio
   try {
     for (const metric of reader.metrics) {
       const { spec } = metric;
+      const family = prefix + namesOfMetric(reader.definition, spec).prometheus;
       if (spec.kind === 'histogram') {
-        const name = prefix + spec.promName;
+        const name = family;
         names.push(name);
         const histogram = new SharedHistogram(name, spec, labels, openMetrics, (out, which) => readSamples(metric, out, which));
         registry.registerMetric(histogram as unknown as Metric);
@@ -194,7 +196,7 @@ export function registerPromClient(stats: SharedStats, options?: PromClientOptio
       const samples = valueSamples(metric, labels);
       const metricLabels = spec.length > 0 ? [...labelNames, spec.label] : labelNames;
       if (spec.kind === 'counter') {
-        const name = `${prefix}${spec.promName}_total`;
+        const name = `${family}_total`;
         names.push(name);
         new Counter({
           name,
@@ -208,7 +210,7 @@ export function registerPromClient(stats: SharedStats, options?: PromClientOptio
           },
         });
       } else {
-        const name = prefix + spec.promName;
+        const name = family;
         names.push(name);
         new Gauge({
           name,

@@ -10,9 +10,10 @@
  * above that it rounds (to the nearest even double).
  * @packageDocumentation
  */
-import { promPrefix, type Definition, type MetricSpec } from '../definition.js';
+import type { Definition, MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, leText, promUnitOf } from './metrics.js';
+import { namesOfMetric, promPrefix } from './names.js';
 import { negotiateFormat, type ExpositionFormat } from './negotiate.js';
 import { protobufPlan, renderProtobuf } from './protobuf.js';
 import { readOptions, type OptionSpec } from '../options.js';
@@ -130,7 +131,7 @@ function plan(definition: Definition, { prefix, labels }: Readonly<Required<Prom
   const openMetrics = format === 'openmetrics';
   const pairs = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabelValue(value)}"`);
   const families = definition.metrics.map((spec): FamilyPlan => {
-    const family = prefix + spec.promName;
+    const family = prefix + namesOfMetric(definition, spec).prometheus;
     const type = spec.kind;
     // Prometheus text names a counter's family after its sample; OpenMetrics names it without `_total`.
     const sample = type === 'counter' ? `${family}_total` : family;
@@ -175,7 +176,7 @@ function render(metrics: readonly MetricReader[], { families, openMetrics, value
 
 /**
  * Any stats in Prometheus' text format (or OpenMetrics), read now: every metric of the stats'
- * definition, named after it (its `promName` under the prefix).
+ * definition, named after it (its Prometheus name under the prefix).
  * @param stats - a stats object of any definition (a `MigrationStats` included; any thread's
  *   updates are included)
  * @param options - `prefix` (default: the definition's namespace, `qemu_migration_` for a

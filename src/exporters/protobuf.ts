@@ -23,6 +23,7 @@ import type { Definition } from '../definition.js';
 import { specBucketRange } from '../histogram.js';
 import { kindOf, type Exact, type HistogramReading, type KindDescription } from '../kinds.js';
 import type { MetricReader } from '../read/reader.js';
+import { namesOfMetric } from './names.js';
 import { nativeHistogram, type ExponentialReading, type NativeHistogram } from './native.js';
 import { encode, ProtoWriter, zigzag } from './proto-wire.js';
 
@@ -113,7 +114,7 @@ export function protobufPlan(definition: Definition, prefix: string, labels: Rea
 function plan(definition: Definition, prefix: string, labels: Readonly<Record<string, string>>): ProtobufPlan {
   const constant = Object.entries(labels);
   const families = definition.metrics.map((spec): FamilyPlan => {
-    const family = prefix + spec.promName;
+    const family = prefix + namesOfMetric(definition, spec).prometheus;
     const histogram = spec.kind === 'histogram';
     const head = familyHead(spec.kind === 'counter' ? `${family}_total` : family, spec.help, spec.kind);
     if (histogram && spec.scale !== undefined) return { head, field: METRIC.histogram, labels: [labelPairs(constant)], bounds: undefined, native: true };

@@ -25,7 +25,7 @@ const counter = (unit: string, help: string) => ({ kind: 'counter', unit, help }
 const QEMU_COUNTERS = Object.fromEntries(
   QEMU_DEFINITION.metrics.map((spec) => [
     spec.name,
-    { kind: spec.kind as 'counter' | 'gauge', unit: spec.unit, help: spec.help, names: { c: spec.cName, prometheus: spec.promName, otel: spec.otelName, otelUnit: spec.otelUnit } },
+    { kind: spec.kind as 'counter' | 'gauge', unit: spec.unit, help: spec.help, names: { c: spec.cName, ...spec.names } },
   ]),
 ) as unknown as Record<CounterName, { readonly kind: 'counter' | 'gauge'; readonly unit: string; readonly help: string }>;
 

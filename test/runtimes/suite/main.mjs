@@ -21,6 +21,7 @@ import {
 import { simulateMigration, zeroScanner } from 'migration-stats/simulate';
 import { registerPromClient } from 'migration-stats/prom-client';
 import { Registry } from 'prom-client';
+import { exponentialTests } from './exponential.mjs';
 import { run, test } from './harness.mjs';
 
 const args = globalThis.Deno ? globalThis.Deno.args : process.argv.slice(2);
@@ -269,6 +270,9 @@ if (facts.webWorker) {
   test(`${WORKERS} Web Workers, wasm and js alternating, add exactly`, () => countInWorkers(Array(WORKERS).fill('web')));
   test(`2 Web Workers and 2 node:worker_threads workers on one handle add exactly`, () => countInWorkers(['web', 'threads', 'threads', 'web']));
 }
+
+// Exponential histograms from the runtime's workers, an interval reader, startTimer, protobuf.
+exponentialTests({ apis: facts.webWorker ? ['web', 'threads', 'threads', 'web'] : Array(WORKERS).fill('threads') });
 
 for (const backend of BACKENDS) {
   test(`simulateMigration: a 4 MiB guest migrates over its workers to a byte-identical destination (${backend})`, async () => {

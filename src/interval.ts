@@ -9,10 +9,16 @@
  * every kind. A kind whose cells hold levels (a gauge) is given as it is now.
  * @packageDocumentation
  */
-import type { Metric } from '../shared-stats.js';
-import type { MetricSpec, StatsSchema } from '../definition.js';
-import type { KindDescription } from '../kinds.js';
+import { describe } from './errors.js';
+import type { Histogram } from './histogram.js';
+import type { Stat64 } from './stat64.js';
+import type { StatVector } from './vector.js';
+import type { MetricSpec, StatsSchema } from './definition.js';
+import type { KindDescription } from './kinds.js';
 import type { ReadingOf, StatsReading } from './reading.js';
+
+/** Any metric of a stats object. */
+type Metric = Stat64 | StatVector | Histogram;
 
 /** One metric an interval reads: its definition, its kind, and its metric object. @internal */
 export interface IntervalSource {
@@ -79,8 +85,11 @@ export class StatsInterval<T extends StatsReading = StatsReading> {
    * Each cell is read once (a histogram's sum before its buckets); a histogram's `count` is the
    * total of its bucket changes.
    * @returns each metric by name, as `snapshot()` gives them
+   * @throws TypeError when given an argument: it takes none
    */
   next(): T {
+    // eslint-disable-next-line prefer-rest-params
+    if (arguments.length > 0) throw new TypeError(`interval's next() takes no arguments; received ${describe(arguments[0])}`);
     const out: StatsReading = {};
     const sources = this.#sources;
     for (let m = 0; m < sources.length; m++) {

@@ -3,8 +3,8 @@
  * back to a histogram (`Histogram.percentile(p, reading)`).
  * @packageDocumentation
  */
-import type { StatsSchema } from '../definition.js';
-import { describe, errorReason, isU64 } from '../errors.js';
+import type { StatsSchema } from './definition.js';
+import { describe, errorReason, isU64 } from './errors.js';
 
 /** A histogram in a reading: `count` is always the total of `buckets` (mod 2^64), taken from the same reads. */
 export interface HistogramSnapshot {
