@@ -189,7 +189,7 @@ describe('the attach path in the Node build (dist/node/)', () => {
       .filter((file) => file.endsWith('.js'))
       .map((file) => readFileSync(`dist/node/${file}`, 'utf8'))
       .join('\n');
-    const names = ['checkStatsOptions', 'checkHandle', 'checkMemory', 'checkModule', 'readHeader', 'definitionHash', 'decodeDefinition', 'planLayout', 'attachParts', 'makeCore', 'wasmCore', 'claimLane', 'kindOf', 'attachStats'];
+    const names = ['checkStatsOptions', 'checkHandle', 'checkMemory', 'checkModule', 'readHeader', 'definitionHash', 'knownHash', 'decodeDefinition', 'knownDefinition', 'planLayout', 'attachParts', 'makeCore', 'wasmCore', 'claimLane', 'kindOf', 'attachStats'];
     const plain = names.filter((name) => !new RegExp(`(?:var|const) ${name} = \\((?:async )?function ?\\(`).test(code));
     expect(plain).toEqual([]);
   });
