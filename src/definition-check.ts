@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { MAX_LANES, MAX_SUB_BITS } from './backend/abi.js';
-import { cellCount, encodeDefinition, type Definition, type MetricKind, type MetricSpec, type RateLimitSpec } from './backend/definition-format.js';
+import { cellCount, encodeDefinition, rememberHash, type Definition, type MetricKind, type MetricSpec, type RateLimitSpec } from './backend/definition-format.js';
 import { arrayHead, checkLine, entries, fail, text, wholeIn } from './definition-fields.js';
 import { checkNames, overridesOf, resolveCName } from './definition-names.js';
 import { rangeFault, typeFault } from './errors.js';
@@ -219,10 +219,13 @@ function remember(definition: Definition): Definition {
     if (known.size >= KNOWN_MAX) known.delete(known.keys().next().value!);
     known.set(json, definition);
   }
+  // Its hash too, for the header check of an attach (definition-format.ts).
+  rememberHash(json);
   return definition;
 }
 
+// Parenthesized: compiled when the module loads, not at a new worker's first attach (design.md).
 /** The definition this thread checked whose JSON is `json`, if any. */
-export function knownDefinition(json: string): Definition | undefined {
+export const knownDefinition = (function (json: string): Definition | undefined {
   return known.get(json);
-}
+});

@@ -7,6 +7,7 @@
 import type { Core } from './backend/core.js';
 import type { Layout } from './backend/layout.js';
 import type { RateLimitSpec } from './backend/definition-format.js';
+import { compileByRefusal } from './compile-now.js';
 
 /**
  * The limiter of one stats object: where its cells are and the operations on them, without
@@ -88,3 +89,6 @@ export class Limiter {
     if (this.#ownMax) this.#core.store(this.#maxAddr, 0n);
   }
 }
+
+// Compiled now, not at a new worker's first attach (compile-now.ts): without a layout it throws at its first line.
+compileByRefusal(() => new (Limiter as unknown as new () => Limiter)());

@@ -8,6 +8,7 @@ import type { BackendName, Core } from './backend/core.js';
 import { claimLane, forgetLane, releaseLane, releaseWhenCollected } from './backend/lanes.js';
 import type { Layout } from './backend/layout.js';
 import { reserveNames, type Definition } from './definition.js';
+import { compileByRefusal } from './compile-now.js';
 import { cannotShareError, describe, entry, toU64 } from './errors.js';
 import { makeHandle, type StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
@@ -273,6 +274,9 @@ export class RateLimitedStats extends SharedStats implements RateLimiter {
     return this.limiter('transferredBytes').transferred();
   }
 }
+
+// Compiled now, not at a new worker's first attach (compile-now.ts): without the token they throw.
+compileByRefusal(() => new (RateLimitedStats as unknown as new () => RateLimitedStats)());
 
 reserveNames(['handle', 'lane', 'backend', 'definition', 'metric', 'snapshot', 'reset', 'close']);
 reserveNames(Object.getOwnPropertyNames(SharedStats.prototype));

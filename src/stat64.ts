@@ -9,6 +9,7 @@
  */
 import { LANE_ALIGN, WRITE_MAX, WRITE_MIN, WRITE_SET } from './backend/abi.js';
 import type { Core } from './backend/core.js';
+import { compileByRefusal } from './compile-now.js';
 import { checkBatchSize, describe, isCount, isU64, unsafeNumberError, u64ArgumentError } from './errors.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -231,6 +232,9 @@ export class Stat64 {
     return new Stat64Batch(this, every, `${this.#where}.batch`);
   }
 }
+
+// Compiled now, not at a new worker's first attach (compile-now.ts): without the token it throws.
+compileByRefusal(() => new (Stat64 as unknown as new () => Stat64)());
 
 /**
  * A batched writer of one {@link Stat64} (from {@link Stat64.batch}): adds accumulate in a plain JS

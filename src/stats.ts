@@ -10,6 +10,7 @@
 import { BUFFER_DELAY as CORE_BUFFER_DELAY, LAYOUT_VERSION, RATE_LIMIT_DISABLED as CORE_RATE_LIMIT_DISABLED, XFER_LIMIT_RATIO as CORE_XFER_LIMIT_RATIO } from './backend/abi.js';
 import { COUNTER_NAMES, QEMU_DEFINITION, type CounterFields, type CounterName } from './counters.js';
 import { defaultLanes, firstDifference } from './definition.js';
+import { compileByRefusal } from './compile-now.js';
 import { ATTACH_ANY, atEntry, describe, entry, handleError, toU64 } from './errors.js';
 import type { MigrationStatsHandle } from './handle.js';
 import { registerStatsClass } from './define-stats.js';
@@ -257,6 +258,10 @@ export class MigrationStats extends RateLimitedStats {
     this.#aimPackets();
   }
 }
+
+// Compiled now with the constructors beneath it, not at a new worker's first attach
+// (compile-now.ts): without parts, SharedStats' constructor throws at its first read of them.
+compileByRefusal(() => new (MigrationStats as unknown as new () => MigrationStats)());
 
 registerStatsClass({
   matches: (function (definition) {

@@ -3,6 +3,7 @@ import { createContext, runInContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { attachStats, defineStats, MigrationStats, type MigrationStatsHandle } from '../dist/index.js';
 import { LAYOUT_VERSION } from '../dist/backend/abi.js';
+import { compileByRefusal } from '../dist/compile-now.js';
 import { BACKENDS, fresh, U64_MAX, values } from './helpers.js';
 import { startFixture } from './workers.js';
 
@@ -189,8 +190,29 @@ describe('the attach path in the Node build (dist/node/)', () => {
       .filter((file) => file.endsWith('.js'))
       .map((file) => readFileSync(`dist/node/${file}`, 'utf8'))
       .join('\n');
-    const names = ['checkStatsOptions', 'checkHandle', 'checkMemory', 'checkModule', 'readHeader', 'definitionHash', 'decodeDefinition', 'planLayout', 'attachParts', 'makeCore', 'wasmCore', 'claimLane', 'kindOf', 'attachStats'];
+    const names = ['checkStatsOptions', 'checkHandle', 'checkMemory', 'checkModule', 'readHeader', 'definitionHash', 'knownHash', 'decodeDefinition', 'knownDefinition', 'planLayout', 'attachParts', 'makeCore', 'wasmCore', 'claimLane', 'kindOf', 'attachStats'];
     const plain = names.filter((name) => !new RegExp(`(?:var|const) ${name} = \\((?:async )?function ?\\(`).test(code));
     expect(plain).toEqual([]);
+  });
+
+  it('compiles the constructors an attach runs when the module loads, by a construction they refuse', () => {
+    const code = readdirSync('dist/node')
+      .filter((file) => file.endsWith('.js'))
+      .map((file) => readFileSync(`dist/node/${file}`, 'utf8'))
+      .join('\n');
+    const classes = ['Stat64', 'Limiter', 'RateLimitedStats', 'MigrationStats'];
+    expect(classes.filter((name) => !code.includes(`compileByRefusal(() => new ${name}())`))).toEqual([]);
+  });
+});
+
+describe('compileByRefusal', () => {
+  it('returns when the construction throws, and throws when it does not, so that a load never makes a stray object', () => {
+    class Refusing {
+      constructor() {
+        throw new TypeError('no token');
+      }
+    }
+    expect(compileByRefusal(() => new Refusing())).toBeUndefined();
+    expect(() => compileByRefusal(() => ({}))).toThrow(new Error('compileByRefusal: the construction was not refused'));
   });
 });

@@ -61,6 +61,14 @@ describe.each(BACKENDS)('attach with the %s backend refuses a damaged header', (
     ['a definition of 0 bytes', (h) => void (h[u32(HDR_DEFINITION_BYTES)] = 0), 'is not inside the'],
     ['a definition that does not match its hash', (h, b) => void (b[h[u32(HDR_DEFINITION_OFFSET)]! + 10]! ^= 1), 'does not match the hash beside it'],
     ['a hash that does not match its definition', (h) => void (h[u32(HDR_DEFINITION_HASH)]! ^= 1), 'does not match the hash beside it'],
+    ['a definition that is not UTF-8, with its hash', (h, b) => {
+      const at = h[u32(HDR_DEFINITION_OFFSET)]!;
+      b[at + 10] = 0xff;
+      h[u32(HDR_DEFINITION_HASH)] = headerHash(b.slice(at, at + h[u32(HDR_DEFINITION_BYTES)]!));
+    }, 'its definition is not UTF-8'],
+    // The hash is checked first, whether or not this thread knows the definition the bytes were.
+    ['a definition that is not UTF-8 and does not match its hash', (h, b) => void (b[h[u32(HDR_DEFINITION_OFFSET)]! + 10] = 0xff), 'does not match the hash beside it'],
+    ['a definition this thread knows, with another hash beside it', (h) => void (h[u32(HDR_DEFINITION_HASH)]! += 1), 'its definition does not match the hash beside it'],
     ['a definition that is not valid', (h, b) => {
       const at = h[u32(HDR_DEFINITION_OFFSET)]!;
       const json = new TextDecoder().decode(b.slice(at, at + h[u32(HDR_DEFINITION_BYTES)]!)).replace('"kind":"counter"', '"kind":"counted"');

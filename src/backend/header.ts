@@ -24,7 +24,7 @@ import {
   MAGIC,
   MAX_LANES,
 } from './abi.js';
-import { definitionHash, encodeDefinition, type Definition } from './definition-format.js';
+import { definitionHash, encodeDefinition, knownHash, rememberHash, type Definition } from './definition-format.js';
 import { checkExpTable } from './exp-index.js';
 import { planLayout, type Layout } from './layout.js';
 import { handleError } from '../errors.js';
@@ -97,13 +97,20 @@ export const readHeader = (function (buffer: ArrayBufferLike, maker: string, dec
   }
   // A copy: the JSON is decoded from bytes that no other thread can change under the decoder.
   const json = new Uint8Array(buffer, offset, length).slice();
-  if (definitionHash(json) !== field(HDR_DEFINITION_HASH)) bad('its definition does not match the hash beside it');
-  let text: string;
+  let text: string | undefined;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(json);
   } catch {
-    return bad('its definition is not UTF-8');
+    text = undefined;
   }
+  // A definition this thread knows has its hash kept (definition-format.ts): its bytes are not
+  // hashed again. The hash is still checked before the UTF-8, so the messages stay as they were.
+  const known = text === undefined ? undefined : knownHash(text);
+  const hash = known ?? definitionHash(json);
+  if (hash !== field(HDR_DEFINITION_HASH)) bad('its definition does not match the hash beside it');
+  if (text === undefined) return bad('its definition is not UTF-8');
+  // Kept before it is decoded, so that decoding it (which keeps the hashes of what it checks) does not hash it again.
+  if (known === undefined) rememberHash(text, hash);
   let definition: Definition;
   try {
     definition = decode(text);
