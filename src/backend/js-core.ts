@@ -149,8 +149,8 @@ export class JsCore implements Core {
   }
   // Exponential histograms: the index from this module's copy of the tables (`table` unused), with
   // numbers up to 2^53 − 1. Everything is computed before the first add, and the two adds follow
-  // each other with no call of ours between them, so a terminated worker never leaves a bucket
-  // counted without its value summed.
+  // each other with no call of ours between them; as with `record`, a worker terminated between
+  // them (at the call into the builtin) leaves at most that one record's bucket without its value.
   expIndex(_table: number, scale: number, value: bigint): number {
     return expIndexOfBigint(scale, value);
   }
@@ -176,7 +176,11 @@ export class JsCore implements Core {
     }
     const cell = (bucket0 >> 3) + expCell(expIndexOfNumber(scale, value), cells);
     const sum = sumAddr >> 3;
-    const big = BigInt(value);
+    // The sum's BigInt from the value's two 32-bit halves, as in recordNum.
+    const scratch32 = this.scratch32;
+    scratch32[0] = value >>> 0;
+    scratch32[1] = (value / 4294967296) >>> 0;
+    const big = this.scratch64[0]!;
     Atomics.add(u64, cell, 1n);
     Atomics.add(u64, sum, big);
   }
