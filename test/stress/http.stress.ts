@@ -11,7 +11,7 @@ import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../../dist/index.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE } from '../../dist/index.js';
 import { readExposition, type ExpositionFormat } from '../exposition.js';
 import { gate } from '../requirements.js';
 import { requireTool, start, stop } from '../tools.js';
@@ -105,7 +105,7 @@ function check(sent: Sent, got: Got, seen: Map<string, string>, textBodies: Set<
     expect(got.headers.allow).toBe('GET, HEAD');
     expect(got.body).toBe('Method Not Allowed\n');
   } else if (got.status === 406) {
-    expect(got.body).toBe(head ? '' : `Not Acceptable: this endpoint serves ${PROMETHEUS_CONTENT_TYPE} and ${OPENMETRICS_CONTENT_TYPE}\n`);
+    expect(got.body).toBe(head ? '' : `Not Acceptable: this endpoint serves ${PROMETHEUS_CONTENT_TYPE}, ${OPENMETRICS_CONTENT_TYPE} and ${PROTOBUF_CONTENT_TYPE}\n`);
   } else if (got.status === 200) {
     const format = formatOf(got);
     kind = format;
