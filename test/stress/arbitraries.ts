@@ -150,7 +150,7 @@ export const countish: fc.Arbitrary<Recipe> = fc
   )
   .map(just);
 
-/** Accept headers: media ranges with random case, q-values (valid and not), parameters, quotes, and junk. */
+/** Accept headers: media ranges with random case, q-values (valid and not), parameters, quotes, junk, and Prometheus' protobuf type. */
 export const acceptHeader: fc.Arbitrary<string> = fc
   .array(
     fc.oneof(
@@ -162,6 +162,15 @@ export const acceptHeader: fc.Arbitrary<string> = fc
         )
         .map(([range, params, upper]) => (upper ? range.toUpperCase() : range) + params.join('')),
       fc.string({ maxLength: 30 }).map((text) => text.replace(/[^\x20-\x7e\t]/g, '')),
+      // Prometheus' protobuf type, as it asks for it, with another encoding, or without its parameters.
+      fc.constantFrom(
+        'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited',
+        'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited;q=0.7',
+        'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text',
+        'application/vnd.google.protobuf;proto=io.prometheus.client.Other;encoding=delimited',
+        'APPLICATION/VND.GOOGLE.PROTOBUF;PROTO=io.prometheus.client.MetricFamily;ENCODING=delimited',
+        'application/vnd.google.protobuf',
+      ),
     ),
     { maxLength: 6 },
   )

@@ -18,6 +18,7 @@ import {
   MigrationStats,
   MigrationWindow,
   prometheusText,
+  PROTOBUF_CONTENT_TYPE,
   queryMigrate,
   sizeToStr,
   type CounterName,
@@ -26,6 +27,7 @@ import {
 import { observeStats, statsMetricProducer } from '../../dist/exporters/otel.js';
 import { registerPromClient } from '../../dist/exporters/prom-client.js';
 import { readExposition } from '../exposition.js';
+import { decodeFamilies } from '../protobuf-decode.js';
 import { copyChunks, OPTIONS, SCHEMA } from '../fixtures/every-kind.mjs';
 import { forgedSharedStats, forgedStats } from '../hostile.js';
 import { acceptHeader, countish, hostile, just, nearValid, optionsOf, primitive, type Recipe } from './arbitraries.js';
@@ -199,11 +201,15 @@ describe('fuzzing every public function of the main entry', () => {
       }
       return answer;
     }, (result) => {
-      const { status: code, type, body, logged } = result as { status: number; type: string; body: string | undefined; logged: number };
+      const { status: code, type, body, logged } = result as { status: number; type: string; body: string | Uint8Array | undefined; logged: number };
       expect([200, 405, 406, 500]).toContain(code);
       expect(logged).toBe(code === 500 ? 1 : 0);
       if (code === 500) expect(body).toBe('Internal Server Error\n');
-      if (code === 200 && body !== undefined) readExposition(body, type.startsWith('application/openmetrics-text') ? 'openmetrics' : 'prometheus');
+      if (code === 200 && body instanceof Uint8Array) {
+        expect(type).toBe(PROTOBUF_CONTENT_TYPE);
+        decodeFamilies(body);
+      } else if (code === 200 && typeof body === 'string') readExposition(body, type.startsWith('application/openmetrics-text') ? 'openmetrics' : 'prometheus');
+      else if (code === 200 && body !== undefined) throw new Error(`a 200 body that is neither text nor bytes: ${typeof body}`);
     });
     fuzz('isMigrationStats', 5_000, [statsArg], (value) => {
       const answer = MigrationStats.isMigrationStats(value);

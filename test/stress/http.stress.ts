@@ -3,7 +3,8 @@
 // connections: first as soon as it listens, while its worker threads may still be counting, then
 // once they have finished. The process never exits; every
 // answer is 200, 405, 406 or 500; a 200 is valid exposition text (read by the tests' strict reader,
-// and by `promtool check metrics` for the text format) holding the exact counts; the same request
+// and by `promtool check metrics` for the text format) or Prometheus' protobuf format (decoded)
+// holding the exact counts; the same request
 // always gets the same kind of answer; and the server whose counters fail answers a bare 500, gives
 // the error to its onError, and goes on.
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE } from '../../dist/index.js';
 import { readExposition, type ExpositionFormat } from '../exposition.js';
+import { decodeFamilies } from '../protobuf-decode.js';
 import { gate } from '../requirements.js';
 import { requireTool, start, stop } from '../tools.js';
 import { waitForJsonLine, waitForOutput } from '../wait.js';
@@ -41,6 +43,8 @@ interface Got {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
+  /** The body's bytes (a protobuf answer is not text). */
+  readonly bytes: Buffer;
 }
 
 /** The requests, the same on every run (seeded): methods, Accept headers of one or more lines, some very long. */
@@ -60,10 +64,12 @@ function send(port: number, agent: Agent, { method, accept }: Sent): Promise<Got
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | string[]> = accept === undefined ? {} : { accept };
     const req = request({ host: '127.0.0.1', port, path: '/metrics', method, agent, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: bytes.toString('utf8'), bytes });
+      });
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -89,10 +95,11 @@ async function sendAll(port: number, sent: readonly Sent[]): Promise<Got[]> {
 }
 
 /** The format of a 200 answer, by its content type. */
-function formatOf(got: Got): ExpositionFormat {
+function formatOf(got: Got): ExpositionFormat | 'protobuf' {
   const type = got.headers['content-type'];
   if (type === PROMETHEUS_CONTENT_TYPE) return 'prometheus';
   if (type === OPENMETRICS_CONTENT_TYPE) return 'openmetrics';
+  if (type === PROTOBUF_CONTENT_TYPE) return 'protobuf';
   throw new Error(`a 200 answer of content type ${String(type)}`);
 }
 
@@ -114,7 +121,20 @@ function check(sent: Sent, got: Got, seen: Map<string, string>, textBodies: Set<
       expect(got.body).toBe('');
       expect(Number(got.headers['content-length'])).toBeGreaterThan(0);
     } else {
-      expect(Number(got.headers['content-length'])).toBe(Buffer.byteLength(got.body));
+      expect(Number(got.headers['content-length'])).toBe(got.bytes.length);
+      if (format === 'protobuf') {
+        // Delimited MetricFamily messages, one per counter, each with its one sample.
+        const families = decodeFamilies(new Uint8Array(got.bytes));
+        expect(families).toHaveLength(15);
+        if (values !== undefined) {
+          const value = (name: string) => families.find((family) => family.name?.includes(name))?.metrics[0]?.counter;
+          expect(value('zero_pages')).toBe(Number(values.zeroPages));
+          expect(value('normal_pages')).toBe(Number(values.normalPages));
+          // 2^64 − 1 as the format's double: 2^64 (documented; the text formats keep it exact).
+          expect(value('multifd_bytes')).toBe(2 ** 64);
+        }
+        return remember(sent, got, seen, kind);
+      }
       const families = readExposition(got.body, format);
       expect(families).toHaveLength(15);
       if (values !== undefined) {
@@ -129,7 +149,11 @@ function check(sent: Sent, got: Got, seen: Map<string, string>, textBodies: Set<
       if (format === 'prometheus' && textBodies.size < 20) textBodies.add(got.body);
     }
   }
-  // The same method and header always get the same kind of answer (500 aside: it comes from a fault).
+  return remember(sent, got, seen, kind);
+}
+
+/** The same method and header always get the same kind of answer (500 aside: it comes from a fault). */
+function remember(sent: Sent, got: Got, seen: Map<string, string>, kind: string): string {
   const key = `${sent.method} ${JSON.stringify(sent.accept)}`;
   if (got.status !== 500) {
     expect(seen.get(key) ?? kind, key).toBe(kind);
@@ -189,7 +213,7 @@ describe('createMetricsHandler behind real node:http servers', () => {
     expect(reported).toEqual(Array.from({ length: failed }, () => ({ fault: message })));
 
     // Every kind of answer was given, and the process is still up, having printed no error.
-    for (const kind of ['prometheus', 'openmetrics', '405', '406', '500']) expect(kinds.get(kind) ?? 0, kind).toBeGreaterThan(0);
+    for (const kind of ['prometheus', 'openmetrics', 'protobuf', '405', '406', '500']) expect(kinds.get(kind) ?? 0, kind).toBeGreaterThan(0);
     expect(server.child.exitCode).toBeNull();
     expect(server.output()).not.toMatch(/Error|error/);
     console.log(`sent ${DURING + AFTER + FAULTY} requests: ${[...kinds].map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
