@@ -13,7 +13,7 @@ import type { StatsHandle } from '../handle.js';
 import { definePostcopyStats } from '../qemu/postcopy.js';
 import { MigrationStats } from '../stats.js';
 import { lockBlocking, SLOT, unlock } from './control.js';
-import { claimPage, landPage, takeRequest, type BlocktimeStats, type PostcopyShared } from './postcopy.js';
+import { claimPage, landPage, NO_REQUEST, takeRequest, type BlocktimeStats, type PostcopyShared } from './postcopy.js';
 import { receivePages, type Destination } from './destination.js';
 import type { ChannelInit, ChannelRequest, WorkerReply } from './protocol.js';
 import { pageComparer, type PageComparer } from './verify.js';
@@ -173,10 +173,10 @@ class PostcopySender {
     const { shared } = this;
     const counts = { normalPages: 0, zeroPages: 0, requestsTaken: 0, requestedPagesSent: 0 };
     const serveRequests = (): void => {
-      for (let page = takeRequest(shared); page >= 0; page = takeRequest(shared)) {
+      for (let page = takeRequest(shared); page !== NO_REQUEST; page = takeRequest(shared)) {
         counts.requestsTaken++;
         this.parts.stats.postcopyRequests.add(1);
-        if (claimPage(shared, page)) {
+        if (page >= 0 && claimPage(shared, page)) {
           this.sendPage(page, counts);
           counts.requestedPagesSent++;
         }

@@ -6,7 +6,7 @@
  */
 import { waitAsyncWhile } from './control.js';
 import { LAST_WRITES } from './guest.js';
-import { PAGE, STOPPED_SLOT, stopVcpus, takeRequest } from './postcopy.js';
+import { NO_REQUEST, PAGE, STOPPED_SLOT, stopVcpus, takeRequest } from './postcopy.js';
 import type { MigrationCore } from './core.js';
 import type { SimulationStatus } from './types.js';
 import { MAIN_STREAM, PAGE_BYTES } from './wire.js';
@@ -87,7 +87,7 @@ export async function runPostcopy(m: PostcopyMigration): Promise<void> {
     await waitAsyncWhile(shared.words, STOPPED_SLOT, stopped, BUFFER_DELAY);
     if (m.signals.failure) throw m.signals.failure;
   }
-  for (let page = takeRequest(shared); page >= 0; page = takeRequest(shared)) {
+  for (let page = takeRequest(shared); page !== NO_REQUEST; page = takeRequest(shared)) {
     m.stats.postcopyRequests.add(1);
     m.postcopyCounts!.requestsTaken++;
   }

@@ -40,6 +40,11 @@ const W = {
   stopped: 3,
   /** Requests in the mailboxes, not yet taken by the source. */
   pending: 4,
+  /**
+   * Requests a vCPU's next request replaced in its mailbox before the source took them (their page
+   * came by the background stream first): still on the return path, each taken as one request.
+   */
+  replaced: 5,
   header: 8,
 } as const;
 
@@ -140,10 +145,12 @@ export function beginFault(shared: PostcopyShared, stats: BlocktimeStats, vcpu: 
     return false;
   }
   if (before === PAGE.MISSING) {
-    // The first fault on the page: its request goes to this vCPU's mailbox on the return path.
+    // The first fault on the page: its request goes to this vCPU's mailbox on the return path. The
+    // mailbox may still hold the vCPU's previous request, if that page came by the background
+    // stream before the source took it: that request stays on the return path, as `replaced`.
     Atomics.add(shared.requests, page, 1);
-    Atomics.store(words, W.header + shared.vcpus + vcpu, page + 1);
-    Atomics.add(words, W.pending, 1);
+    if (Atomics.exchange(words, W.header + shared.vcpus + vcpu, page + 1) !== 0) Atomics.add(words, W.replaced, 1);
+    else Atomics.add(words, W.pending, 1);
   }
   const now = nowNs();
   Atomics.add(shared.faults, page, 1);
@@ -185,13 +192,23 @@ export function landPage(shared: PostcopyShared, stats: BlocktimeStats, page: nu
   Atomics.notify(shared.state, page);
 }
 
+/** What {@link takeRequest} gives when no request is waiting. */
+export const NO_REQUEST = -1;
+/** What {@link takeRequest} gives for a request whose page was sent already (and landed). */
+export const PAGE_ALREADY_SENT = -2;
+
 /**
- * The source takes one page request from the return path, if there is one.
- * @returns the page, or −1 when no request is waiting
+ * The source takes one page request from the return path, if there is one (QEMU's source reads
+ * every request, also one for a page it has sent since).
+ * @returns the page, {@link PAGE_ALREADY_SENT} for a request whose page the background stream sent
+ *   before the source took it, or {@link NO_REQUEST}
  */
 export function takeRequest(shared: PostcopyShared): number {
   const { words, vcpus } = shared;
-  if (Atomics.load(words, W.pending) === 0) return -1;
+  for (let n = Atomics.load(words, W.replaced); n > 0; n = Atomics.load(words, W.replaced)) {
+    if (Atomics.compareExchange(words, W.replaced, n, n - 1) === n) return PAGE_ALREADY_SENT;
+  }
+  if (Atomics.load(words, W.pending) === 0) return NO_REQUEST;
   for (let vcpu = 0; vcpu < vcpus; vcpu++) {
     const slot = Atomics.exchange(words, W.header + vcpus + vcpu, 0);
     if (slot !== 0) {
@@ -199,7 +216,7 @@ export function takeRequest(shared: PostcopyShared): number {
       return slot - 1;
     }
   }
-  return -1;
+  return NO_REQUEST;
 }
 
 /** Takes a page off the source's pages to send: true for the one caller that takes it. */
