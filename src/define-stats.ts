@@ -18,12 +18,12 @@ import { exportNames } from './exporters/names.js';
 import type { StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
 import type { TypedReadings } from './interval.js';
-import { RateLimitedStats, SharedStats, STATS_TOKEN, type RateLimiter } from './shared-stats.js';
+import { RateLimitedStats, SharedStats, STATS_TOKEN, type RateLimiter } from './defined-stats.js';
 import type { Stat64 } from './stat64.js';
 import { attachParts, checkStatsOptions, createParts, type StatsOptions, type StatsParts } from './stats-parts.js';
 import type { StatVector } from './vector.js';
 
-export { canShareMemory, RateLimitedStats, SharedStats, type Metric, type RateLimiter } from './shared-stats.js';
+export { canShareMemory, RateLimitedStats, SharedStats, type Metric, type RateLimiter } from './defined-stats.js';
 export type { StatsOptions } from './stats-parts.js';
 
 

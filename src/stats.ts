@@ -14,7 +14,7 @@ import { compileByRefusal } from './compile-now.js';
 import { ATTACH_ANY, atEntry, describe, entry, handleError, toU64 } from './errors.js';
 import type { MigrationStatsHandle } from './handle.js';
 import { registerStatsClass } from './define-stats.js';
-import { canShareMemory, RateLimitedStats, STATS_TOKEN } from './shared-stats.js';
+import { canShareMemory, RateLimitedStats, STATS_TOKEN } from './defined-stats.js';
 import { attachParts, checkStatsOptions, createParts, type StatsOptions, type StatsParts } from './stats-parts.js';
 import type { Limiter } from './limiter.js';
 import type { StatsInterval } from './interval.js';

@@ -177,7 +177,7 @@ describe.each(BACKENDS)('internals on the %s backend', (backend: BackendName) =>
 describe('the published types', () => {
   it('hold only the documented API of a value: no addresses, no backend, no constructor', () => {
     const stat64 = readFileSync(new URL('../dist/stat64.d.ts', import.meta.url), 'utf8');
-    const shared = ['define-stats', 'shared-stats', 'stats-parts'].map((file) => readFileSync(new URL(`../dist/${file}.d.ts`, import.meta.url), 'utf8')).join('\n');
+    const shared = ['define-stats', 'defined-stats', 'stats-parts'].map((file) => readFileSync(new URL(`../dist/${file}.d.ts`, import.meta.url), 'utf8')).join('\n');
     const stats = readFileSync(new URL('../dist/stats.d.ts', import.meta.url), 'utf8');
     for (const text of [stat64, shared, stats]) {
       for (const word of ['addAddr', 'baseAddr', 'useLane', 'Core', 'stat64Internals', 'STATS_TOKEN', 'StatsParts', 'createParts', 'attachParts']) {

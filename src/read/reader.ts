@@ -8,7 +8,7 @@
  */
 import { LAYOUT_VERSION } from '../backend/abi.js';
 import { COUNTERS, QEMU_DEFINITION, type CounterName } from '../counters.js';
-import { canShareMemory, SharedStats, STATS_TOKEN, type Metric } from '../shared-stats.js';
+import { canShareMemory, SharedStats, STATS_TOKEN, type Metric } from '../defined-stats.js';
 import { attachParts, type StatsParts } from '../stats-parts.js';
 import type { Definition, MetricSpec } from '../definition.js';
 import { describe, errorReason, isU64, typeFault } from '../errors.js';
@@ -16,7 +16,7 @@ import { checkMemory } from '../handle.js';
 import { exact, kindOf, KINDS, type Exact } from '../kinds.js';
 import type { AnyKindDescription } from '../kinds-sparse.js';
 
-export type { SharedStats } from '../shared-stats.js';
+export type { SharedStats } from '../defined-stats.js';
 
 /** Marks instances of `MigrationStats` across copies of this library (a bundle carries its own class). @internal */
 export const QEMU_BRAND = Symbol.for('migration-stats.MigrationStats');
