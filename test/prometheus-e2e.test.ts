@@ -6,7 +6,7 @@
  * until it has a scrape with the final counts (a scrape that fails or times out on a busy machine
  * is simply made again at the next interval), within test/wait.ts's safety net.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,8 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../dist/index.js';
 import { gate } from './requirements.js';
-import { freePort, requireTool, start, stop } from './tools.js';
+import { startPrometheus } from './prometheus-server.js';
+import { requireTool, start, stop } from './tools.js';
 import { poll, waitForJsonLine } from './wait.js';
 
 const WORKERS = 4;
@@ -43,39 +44,16 @@ describe('Prometheus scraping a Node process', () => {
     started.push(server.child);
     const { port: targetPort } = (await waitForJsonLine(server, 'the metrics server listening', 'port')) as { port: number };
 
-    // 2. Prometheus on another free port, scraping it every second (a scrape slower than its 1 s
-    //    timeout fails and is made again a second later: the wait below is for the first that works).
+    // 2. Prometheus on another free port, scraping it every second.
     dataDir = mkdtempSync(join(tmpdir(), 'migration-stats-prometheus-'));
-    const config = join(dataDir, 'prometheus.yml');
-    writeFileSync(
-      config,
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 1s',
-        'scrape_configs:',
-        '  - job_name: migration-stats',
-        '    static_configs:',
-        `      - targets: ['127.0.0.1:${targetPort}']`,
-        '',
-      ].join('\n'),
-    );
-    const webPort = await freePort();
-    const prom = start(prometheus, [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dataDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${webPort}`,
-      '--log.level=warn',
-    ], { cwd: dataDir });
-    started.push(prom.child);
-    const api = `http://127.0.0.1:${webPort}`;
-    const exited = () =>
-      prom.child.exitCode !== null
-        ? `prometheus exited with ${prom.child.exitCode}: ${prom.output()}`
-        : server.child.exitCode !== null
-          ? `the metrics server exited with ${server.child.exitCode}: ${server.output()}`
-          : undefined;
-    await poll(`Prometheus ready on ${api}`, async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined), { stop: exited });
+    const { api, exited } = await startPrometheus({
+      prometheus,
+      dataDir,
+      job: 'migration-stats',
+      targets: [`127.0.0.1:${targetPort}`],
+      scraped: { name: 'the metrics server', ...server },
+      started,
+    });
 
     // 3. The workers' final counts, then a scrape that has them.
     const { values } = (await waitForJsonLine(server, 'the workers done', 'done')) as { values: Record<string, string> };

@@ -8,7 +8,7 @@
  * event (a line of the server's output, the targets' health, a sample's arrival), within
  * test/wait.ts's safety net.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PROTOBUF_CONTENT_TYPE } from '../dist/index.js';
 import { NATIVE_FAMILIES, NATIVE_VALUES, otelIndex } from './fixtures/native-values.mjs';
 import { gate } from './requirements.js';
-import { freePort, requireTool, start, stop } from './tools.js';
+import { startPrometheus } from './prometheus-server.js';
+import { requireTool, start, stop } from './tools.js';
 import { poll, waitForOutput } from './wait.js';
 
 const BACKENDS = ['wasm', 'js'] as const;
@@ -108,24 +109,15 @@ describe('Prometheus with native histograms scraping the protobuf format', () =>
 
     // 2. Prometheus, native histograms on (which is what makes it ask for protobuf).
     dataDir = mkdtempSync(join(tmpdir(), 'migration-stats-native-'));
-    const config = join(dataDir, 'prometheus.yml');
-    const targets = BACKENDS.map((backend) => `'127.0.0.1:${ports[backend]}'`).join(', ');
-    writeFileSync(config, ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', 'scrape_configs:', '  - job_name: native', '    static_configs:', `      - targets: [${targets}]`, ''].join('\n'));
-    const webPort = await freePort();
-    const prom = start(
+    const { api, exited } = await startPrometheus({
       prometheus,
-      [`--config.file=${config}`, `--storage.tsdb.path=${join(dataDir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`, '--enable-feature=native-histograms', '--log.level=warn'],
-      { cwd: dataDir },
-    );
-    started.push(prom.child);
-    const api = `http://127.0.0.1:${webPort}`;
-    const exited = () =>
-      prom.child.exitCode !== null
-        ? `prometheus exited with ${prom.child.exitCode}: ${prom.output()}`
-        : server.child.exitCode !== null
-          ? `the server exited with ${server.child.exitCode}: ${server.output()}`
-          : undefined;
-    await poll(`Prometheus ready on ${api}`, async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined), { stop: exited });
+      dataDir,
+      job: 'native',
+      targets: BACKENDS.map((backend) => `127.0.0.1:${ports[backend]}`),
+      scraped: { name: 'the server', ...server },
+      started,
+      flags: ['--enable-feature=native-histograms'],
+    });
 
     // 3. Both servers asked for protobuf and answered it; both targets up.
     await waitForOutput(server.child, server.output, 'a protobuf scrape of each server', (text) => {
