@@ -22,6 +22,19 @@ export class JsCore implements Core {
   private readonly scratch64 = new BigUint64Array(1);
   private readonly scratch32 = new Uint32Array(this.scratch64.buffer);
 
+  /**
+   * A safe integer as a BigInt, made by writing its two 32-bit halves and loading them as a u64: in
+   * optimized code a few instructions, where `BigInt(value)` is a call that costs about as much as
+   * an add (the records' one BigInt, the sum's).
+   */
+  private bigOf(value: number): bigint {
+    const scratch32 = this.scratch32;
+    scratch32[0] = value >>> 0;
+    // value ÷ 2^32 is exact (a power of two), and >>> 0 takes its whole part: the high half.
+    scratch32[1] = (value / 4294967296) >>> 0;
+    return this.scratch64[0]!;
+  }
+
   constructor(buffer: ArrayBufferLike) {
     this.u64 = new BigUint64Array(buffer);
     this.u32 = new Uint32Array(buffer);
@@ -131,16 +144,10 @@ export class JsCore implements Core {
   }
   recordNum(bucket0: number, sumAddr: number, buckets: number, subBits: number, value: number): void {
     const u64 = this.u64;
-    // The bucket in numbers (exact for the safe integers the API lets through). One BigInt, the
-    // sum's, made by writing the value's two 32-bit halves and loading them as a u64: in optimized
-    // code a few instructions, where BigInt(value) is a call that costs about as much as an add.
+    // The bucket in numbers (exact for the safe integers the API lets through); one BigInt, the sum's.
     const at = (bucket0 >> 3) + bucketOfNumber(value, buckets, subBits);
     const sumAt = sumAddr >> 3;
-    const scratch32 = this.scratch32;
-    scratch32[0] = value >>> 0;
-    // value ÷ 2^32 is exact (a power of two), and >>> 0 takes its whole part: the high half.
-    scratch32[1] = (value / 4294967296) >>> 0;
-    const add = this.scratch64[0]!;
+    const add = this.bigOf(value);
     Atomics.add(u64, at, 1n);
     Atomics.add(u64, sumAt, add);
   }
@@ -176,11 +183,7 @@ export class JsCore implements Core {
     }
     const cell = (bucket0 >> 3) + expCell(expIndexOfNumber(scale, value), cells);
     const sum = sumAddr >> 3;
-    // The sum's BigInt from the value's two 32-bit halves, as in recordNum.
-    const scratch32 = this.scratch32;
-    scratch32[0] = value >>> 0;
-    scratch32[1] = (value / 4294967296) >>> 0;
-    const big = this.scratch64[0]!;
+    const big = this.bigOf(value);
     Atomics.add(u64, cell, 1n);
     Atomics.add(u64, sum, big);
   }
