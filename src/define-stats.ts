@@ -9,7 +9,6 @@
  * declares one, QEMU's rate limiter over the sum of some counters.
  * @packageDocumentation
  */
-import type { BackendName } from './backend/core.js';
 import { definitionBytes } from './backend/header.js';
 import { planLayout } from './backend/layout.js';
 import { checkDefinition, defaultLanes, firstDifference, type DefineStatsOptions, type Definition, type MetricDefinition, type StatsSchema } from './definition.js';
@@ -18,7 +17,7 @@ import { exportNames } from './exporters/names.js';
 import type { StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
 import type { TypedReadings } from './interval.js';
-import { RateLimitedStats, SharedStats, STATS_TOKEN, type RateLimiter } from './defined-stats.js';
+import { RateLimitedStats, SharedStats, STATS_TOKEN } from './defined-stats.js';
 import type { Stat64 } from './stat64.js';
 import { attachParts, checkStatsOptions, createParts, type StatsOptions, type StatsParts } from './stats-parts.js';
 import type { StatVector } from './vector.js';

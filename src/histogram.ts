@@ -47,14 +47,6 @@ export interface BucketRange {
 }
 
 /**
- * The range of bucket `index` of any histogram of a definition (log-linear or exponential), for the
- * exporters; readers use `Histogram.bucketRange`, which checks its index.
- */
-export function specBucketRange(spec: { readonly buckets: number; readonly subBits: number; readonly scale?: number | undefined }, index: number): BucketRange {
-  return spec.scale === undefined ? bucketRange(index, spec.buckets, spec.subBits) : expCellRange(index, spec.buckets, spec.scale);
-}
-
-/**
  * The range of bucket `index` of a histogram with `subBits` sub-bits (the last one open above), for
  * the exporters; readers use `Histogram.bucketRange`, which checks its index.
  */

@@ -1,13 +1,11 @@
 /**
  * What the readers of an exponential histogram (`scale`) get besides the buckets every histogram
- * has: its exponential form, as native exporters write it, and its classic buckets (those that hold
- * an integer), as the Prometheus text format, prom-client and OpenTelemetry's explicit buckets
- * take them. Part of kinds.ts, which re-exports all of it.
+ * has: its exponential form, as native exporters write it (OpenTelemetry's exponential histogram,
+ * Prometheus' native histogram). The formats with classic buckets only get its sparse samples
+ * (kinds-sparse.ts). Part of kinds.ts, which re-exports it.
  * @packageDocumentation
  */
-import type { MetricSpec } from './definition.js';
 import { EXP_LOW_INDEX, expTopIndex } from './exponential.js';
-import { specBucketRange } from './histogram.js';
 
 /**
  * An exponential histogram as OpenTelemetry's `EXPONENTIAL_HISTOGRAM` data point and Prometheus'
@@ -50,44 +48,6 @@ export interface ExponentialReading {
   readonly sum: bigint;
   /** The values recorded (`zeroCount` + Σ `counts`), mod 2^64. */
   readonly count: bigint;
-}
-
-/**
- * The cells of an exponential histogram that get a classic `_bucket` (an `le`): the zero bucket,
- * each bucket that holds an integer (the others have an empty range, and would repeat the `le` of
- * the bucket below), and the top one (`+Inf`). `undefined` for a log-linear histogram: every cell.
- * @internal
- */
-export function classicCells(spec: MetricSpec): readonly number[] | undefined {
-  if (spec.scale === undefined) return undefined;
-  let kept = classic.get(spec);
-  if (kept === undefined) {
-    const cells: number[] = [0];
-    for (let cell = 1; cell < spec.buckets; cell++) {
-      const { lower, upper } = specBucketRange(spec, cell);
-      if (upper === null || lower < upper) cells.push(cell);
-    }
-    classic.set(spec, (kept = Object.freeze(cells)));
-  }
-  return kept;
-}
-const classic = new WeakMap<MetricSpec, readonly number[]>();
-
-/**
- * A histogram's bucket counts (not cumulative) on its classic buckets ({@link classicCells}): the
- * counts themselves for a log-linear one; for an exponential one each kept cell's count with those
- * of the empty-ranged cells below it.
- * @internal
- */
-export function classicCounts(spec: MetricSpec, buckets: readonly bigint[]): bigint[] {
-  const kept = classicCells(spec);
-  if (kept === undefined) return [...buckets];
-  let cell = 0;
-  return kept.map((last) => {
-    let n = 0n;
-    for (; cell <= last; cell++) n += buckets[cell]!;
-    return n;
-  });
 }
 
 /**

@@ -17,14 +17,14 @@ import type { MetricLayout } from './backend/layout.js';
 import type { MetricSpec } from './definition.js';
 import { addExact, type Exact } from './exact.js';
 import { Histogram, histogramInternals } from './histogram.js';
-import { classicCells, exponentialOf, type ExponentialReading } from './kinds-exponential.js';
+import { exponentialOf } from './kinds-exponential.js';
 import type { BuildPlace, HistogramReading, KindDescription, SampleSlot } from './kind-description.js';
 import { exponentialKind } from './kinds-sparse.js';
 import type { HistogramSnapshot } from './reading.js';
 import { Stat64, stat64Internals } from './stat64.js';
 import { StatVector, vectorInternals } from './vector.js';
 
-export { classicCells, classicCounts, exponentialOf, type ExponentialReading } from './kinds-exponential.js';
+export { exponentialOf, type ExponentialReading } from './kinds-exponential.js';
 export { exact, type Exact } from './exact.js';
 export type { Built, BuildPlace, HistogramReading, KindDescription, SampleSlot } from './kind-description.js';
 
@@ -103,26 +103,11 @@ const VECTOR: KindDescription<StatVector, readonly bigint[]> = {
  * sum) in `out`: one `_bucket` per cell of `kept` (each the count up to and including that cell),
  * or per cell when `kept` is undefined.
  */
-function cumulate(out: Exact[], buckets: number, kept: readonly number[] | undefined): void {
+function cumulate(out: Exact[], buckets: number): void {
   let count: Exact = 0;
-  const sum = out[buckets]!;
-  if (kept === undefined) {
-    for (let i = 0; i < buckets; i++) out[i] = count = addExact(count, out[i]!);
-    out[buckets + 1] = count;
-    return;
-  }
-  // In place: the slot j ≤ cell kept[j] is written after every cell up to kept[j] was read.
-  let cell = 0;
-  for (let j = 0; j < kept.length; j++) {
-    for (const last = kept[j]!; cell <= last; cell++) count = addExact(count, out[cell]!);
-    out[j] = count;
-  }
-  out[kept.length] = sum;
-  out[kept.length + 1] = count;
+  for (let i = 0; i < buckets; i++) out[i] = count = addExact(count, out[i]!);
+  out[buckets + 1] = count;
 }
-
-/** The spec of each exponential histogram built here, for its classic cells. */
-const specOf = new WeakMap<Histogram, MetricSpec>();
 
 /**
  * A histogram's cells, one read of each (its sum first, then its buckets: see
@@ -157,19 +142,17 @@ const HISTOGRAM: KindDescription<Histogram, HistogramReading> = {
     const { spec } = entry;
     const at = { ...placeOf(place, entry, 0), buckets: spec.buckets, subBits: spec.subBits, scale: spec.scale ?? -1, table: place.layout.tableOffset };
     const histogram = histogramInternals.make(spec.name, spec.unit, at, lane, holder);
-    if (spec.scale !== undefined) specOf.set(histogram, spec);
     return { metric: histogram, useLane: (l) => histogramInternals.useLane(histogram, l) };
   }),
   slots(spec, le = []) {
-    const n = classicCells(spec)?.length ?? spec.buckets;
-    const slots: SampleSlot[] = Array.from({ length: n }, (_, i) => ({ suffix: '_bucket', label: ['le', le[i] ?? ''] as const }));
+    const slots: SampleSlot[] = Array.from({ length: spec.buckets }, (_, i) => ({ suffix: '_bucket', label: ['le', le[i] ?? ''] as const }));
     slots.push({ suffix: '_sum', label: undefined }, { suffix: '_count', label: undefined });
     return slots;
   },
   read: readHistogram,
   samples(histogram, out) {
     histogramInternals.exactCells(histogram, out);
-    cumulate(out, histogram.bucketCount, histogram.scale === undefined ? undefined : classicCells(specOf.get(histogram)!));
+    cumulate(out, histogram.bucketCount);
   },
   snapshot: (histogram) => histogramOf(histogramCells(histogram)),
   cells: histogramCells,

@@ -12,8 +12,7 @@
 import { describe, typeFault } from '../errors.js';
 import { QEMU_DEFINITION, type CounterName } from '../counters.js';
 import type { MetricSpec } from '../definition.js';
-import { specBucketRange } from '../histogram.js';
-import { classicCells } from '../kinds.js';
+import { bucketRange } from '../histogram.js';
 import { readRecord } from '../options.js';
 import { exportNames, KNOWN_UNITS, otelPrefix, promPrefix } from './names.js';
 import type { ExpositionFormat } from './negotiate.js';
@@ -103,16 +102,22 @@ function canonicalNumber(value: bigint): string {
 }
 
 /**
- * The `le` of each bucket of a histogram: the highest integer value it counts (its upper bound − 1),
- * exact in the text format and as OpenMetrics' canonical number, and `+Inf` for the last bucket.
- * An exponential histogram's buckets that hold no integer get none (see `classicCells`).
+ * The highest value each bucket of a log-linear histogram counts (its upper bound − 1), `null` for
+ * the last bucket (open above). Exponential histograms are written sparse (kinds-sparse.ts).
+ */
+export function bucketHighest(spec: MetricSpec): (bigint | null)[] {
+  return Array.from({ length: spec.buckets }, (_, i) => {
+    const { upper } = bucketRange(i, spec.buckets, spec.subBits);
+    return upper === null ? null : upper - 1n;
+  });
+}
+
+/**
+ * The `le` of each bucket of a log-linear histogram: the highest integer value it counts, exact in
+ * the text format and as OpenMetrics' canonical number, and `+Inf` for the last bucket.
  */
 export function bucketLabels(spec: MetricSpec, format: ExpositionFormat): string[] {
-  const cells = classicCells(spec) ?? Array.from({ length: spec.buckets }, (_, i) => i);
-  return cells.map((i) => {
-    const { upper } = specBucketRange(spec, i);
-    return leText(upper === null ? null : upper - 1n, format);
-  });
+  return bucketHighest(spec).map((highest) => leText(highest, format));
 }
 
 /**

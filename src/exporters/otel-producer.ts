@@ -6,12 +6,12 @@
 import type { Attributes, HrTime, ValueType } from '@opentelemetry/api';
 import type { MetricKind, MetricSpec } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
-import { specBucketRange } from '../histogram.js';
-import { classicCells, classicCounts, type ExponentialReading } from '../kinds.js';
+import type { ExponentialReading } from '../kinds.js';
 import { readArray, readOptions, type OptionSpec } from '../options.js';
 import { requireAnyStats, type AnyStatsReader, type MetricReader, type SharedStats } from '../read/reader.js';
 import { EMPTY_RESOURCE, hrTime, type StatsCollectionResult, type StatsExponentialHistogramValue, type StatsHistogramValue, type StatsMetricData, type StatsMetricDescriptor, type StatsMetricProducer } from './otel-data.js';
 import { checkOptions, pointAttributes, pointValues, type OtelOptions } from './otel-options.js';
+import { bucketHighest } from './metrics.js';
 import { namesOfMetric } from './names.js';
 
 /** Options of {@link statsMetricProducer}. */
@@ -36,13 +36,9 @@ function checkKinds(kinds: unknown): readonly MetricKind[] {
   return items as readonly MetricKind[];
 }
 
-/**
- * The boundaries of a histogram's buckets: each one's highest value, for all but the last (an
- * exponential histogram's buckets that hold no integer are merged into the one above: `classicCells`).
- */
+/** The boundaries of a log-linear histogram's buckets: each one's highest value, for all but the last. */
 function boundaries(spec: MetricSpec): readonly number[] {
-  const cells = classicCells(spec) ?? Array.from({ length: spec.buckets }, (_, i) => i);
-  return cells.slice(0, -1).map((i) => Number(specBucketRange(spec, i).upper! - 1n));
+  return bucketHighest(spec).slice(0, -1).map(Number);
 }
 
 /**
@@ -66,7 +62,7 @@ function metricData(metric: MetricReader, descriptor: StatsMetricDescriptor, poi
     if (exponential !== undefined) {
       return { descriptor, aggregationTemporality: 1, dataPointType: 1, dataPoints: [{ startTime, endTime, attributes, value: exponentialValue(exponential) }] };
     }
-    const counts = classicCounts(metric.spec, buckets).map(Number);
+    const counts = buckets.map(Number);
     const value: StatsHistogramValue = { buckets: { boundaries: [...boundaries(metric.spec)], counts }, sum: Number(sum), count: Number(count) };
     return { descriptor, aggregationTemporality: 1, dataPointType: 0, dataPoints: [{ startTime, endTime, attributes, value }] };
   }

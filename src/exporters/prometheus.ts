@@ -10,7 +10,7 @@
  * above that it rounds (to the nearest even double).
  * @packageDocumentation
  */
-import type { Definition, MetricSpec } from '../definition.js';
+import type { Definition } from '../definition.js';
 import { atEntry, describe, entry, typeFault } from '../errors.js';
 import { bucketLabels, checkLabelClashes, checkLabels, checkPromPrefix, leText, promUnitOf } from './metrics.js';
 import { namesOfMetric, promPrefix } from './names.js';

@@ -20,9 +20,9 @@
  * @packageDocumentation
  */
 import type { Definition } from '../definition.js';
-import { specBucketRange } from '../histogram.js';
 import { kindOf, type Exact, type HistogramReading, type KindDescription } from '../kinds.js';
 import type { MetricReader } from '../read/reader.js';
+import { bucketHighest } from './metrics.js';
 import { namesOfMetric } from './names.js';
 import { nativeHistogram, type ExponentialReading, type NativeHistogram } from './native.js';
 import { encode, ProtoWriter, zigzag } from './proto-wire.js';
@@ -119,10 +119,7 @@ function plan(definition: Definition, prefix: string, labels: Readonly<Record<st
     const head = familyHead(spec.kind === 'counter' ? `${family}_total` : family, spec.help, spec.kind);
     if (histogram && spec.scale !== undefined) return { head, field: METRIC.histogram, labels: [labelPairs(constant)], bounds: undefined, native: true };
     if (histogram) {
-      const bounds = Array.from({ length: spec.buckets }, (_, i) => {
-        const { upper } = specBucketRange(spec, i);
-        return upper === null ? undefined : encode((w) => w.double(BUCKET.upperBound, Number(upper - 1n)));
-      });
+      const bounds = bucketHighest(spec).map((highest) => (highest === null ? undefined : encode((w) => w.double(BUCKET.upperBound, Number(highest)))));
       return { head, field: METRIC.histogram, labels: [labelPairs(constant)], bounds, native: false };
     }
     // Values and vectors: fixed kinds (only exponential histograms are sparse, planned above).
