@@ -7,7 +7,7 @@ import { MAX_LANES, MAX_SUB_BITS } from './backend/abi.js';
 import { cellCount, encodeDefinition, rememberHash, type Definition, type MetricKind, type MetricSpec, type RateLimitSpec } from './backend/definition-format.js';
 import { arrayHead, checkLine, entries, fail, text, wholeIn } from './definition-fields.js';
 import { checkNames, overridesOf, resolveCName } from './definition-names.js';
-import { rangeFault, typeFault } from './errors.js';
+import { rangeFault, reservedNameFault, typeFault } from './errors.js';
 import { checkExponential } from './exponential.js';
 
 /** Most metrics in one definition. */
@@ -137,7 +137,7 @@ export function checkDefinition(schema: unknown, options: unknown): { definition
       throw typeFault(`schema has the metric name ${JSON.stringify(name)}; names must be a letter, then letters, digits or _, at most 64 characters`);
     }
     if (reservedNames.has(name) || name in Object.prototype) {
-      throw typeFault(`schema has the metric name ${JSON.stringify(name)}, which the stats object uses for its own API`);
+      throw reservedNameFault(name);
     }
     const metric = checkMetric(name, value);
     const clash = snake.get(metric.cName);

@@ -81,6 +81,25 @@ export function typeFault(message: string): TypeError {
   return fault(new TypeError(message));
 }
 
+/** The metric name of each error made by {@link reservedNameFault}. */
+const reservedNames = new WeakMap<object, string>();
+
+/**
+ * The TypeError of a definition with a metric name the stats object uses for its own API (see
+ * {@link fault}); {@link reservedNameOf} tells it from other errors, as attach does for a memory
+ * made by an earlier version, which allowed the name.
+ */
+export function reservedNameFault(name: string): TypeError {
+  const error = typeFault(`schema has the metric name ${JSON.stringify(name)}, which the stats object uses for its own API`);
+  reservedNames.set(error, name);
+  return error;
+}
+
+/** The reserved metric name an error of {@link reservedNameFault} is about, else `undefined`. */
+export function reservedNameOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null ? reservedNames.get(error) : undefined;
+}
+
 /** A RangeError of an internal check, named by the public entry (see {@link fault}). */
 export function rangeFault(message: string): RangeError {
   return fault(new RangeError(message));

@@ -27,7 +27,7 @@ import {
 import { definitionHash, encodeDefinition, knownHash, rememberHash, type Definition } from './definition-format.js';
 import { checkExpTable } from './exp-index.js';
 import { planLayout, type Layout } from './layout.js';
-import { handleError } from '../errors.js';
+import { handleError, reservedNameOf } from '../errors.js';
 
 /** The definition's JSON as UTF-8 bytes. */
 export function definitionBytes(definition: Definition): Uint8Array {
@@ -115,13 +115,12 @@ export const readHeader = (function (buffer: ArrayBufferLike, maker: string, dec
   try {
     definition = decode(text);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
     // A name this version took for the stats object's own API (0.3: `interval`) is no damage.
-    const reserved = /metric name ("[^"]*"), which the stats object uses for its own API/.exec(message);
-    if (reserved !== null) {
-      throw handleError(`.memory's definition has a metric named ${reserved[1]}, a name this version of migration-stats reserves for the stats object's own API (made by an earlier version, the memory is read by that version only)`);
+    const reserved = reservedNameOf(error);
+    if (reserved !== undefined) {
+      throw handleError(`.memory's definition has a metric named ${JSON.stringify(reserved)}, a name this version of migration-stats reserves for the stats object's own API (made by an earlier version, the memory is read by that version only)`);
     }
-    return bad(`its definition is not valid (${message})`);
+    return bad(`its definition is not valid (${error instanceof Error ? error.message : String(error)})`);
   }
   const layout = planLayout(definition, lanes, length);
   if (typeof layout === 'string') return bad(`its definition does not fit: ${layout}`);
