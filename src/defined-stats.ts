@@ -10,7 +10,7 @@ import type { Layout } from './backend/layout.js';
 import { reserveNames, type Definition } from './definition.js';
 import { compileByRefusal } from './compile-now.js';
 import { cannotShareError, describe, entry, toU64 } from './errors.js';
-import { makeHandle, type StatsHandle } from './handle.js';
+import { makeHandle, STATS_BRAND as BRAND, type StatsHandle } from './handle.js';
 import type { Histogram } from './histogram.js';
 import { kindOf, type Built, type KindDescription } from './kinds.js';
 import { Limiter } from './limiter.js';
@@ -47,9 +47,6 @@ export interface RateLimiter {
 /** What the constructor of a stats class must be given: made only here. @internal */
 export const STATS_TOKEN = Symbol('SharedStats');
 const TOKEN = STATS_TOKEN;
-
-/** Marks stats objects across copies of this library (a browser bundle carries its own classes). */
-const BRAND = Symbol.for('migration-stats.SharedStats');
 
 /**
  * Builds the metrics of `parts` for lane `lane` and defines each as a property of `stats`. Outside

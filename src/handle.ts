@@ -95,8 +95,8 @@ export const checkMemory = (function (memory: unknown): WebAssembly.Memory {
   return memory as WebAssembly.Memory;
 });
 
-/** Marks stats objects of every copy of the library (`SharedStats.isStats`). */
-const STATS_BRAND = Symbol.for('migration-stats.SharedStats');
+/** Marks stats objects of every copy of the library, whose classes differ (a browser bundle carries its own): `SharedStats.isStats`. @internal */
+export const STATS_BRAND = Symbol.for('migration-stats.SharedStats');
 
 /**
  * Says what `value` is when it is a stats object passed where its handle belongs, or a copy of one

@@ -244,7 +244,8 @@ export class Histogram {
     const core = this.#core;
     const buckets = this.bucketCount;
     const subBits = this.#subBits;
-    const [table, scale] = [this.#table, this.#scale];
+    const table = this.#table;
+    const scale = this.#scale;
     // The exponential index comes from the core (no atomic step): the rule `record` follows.
     const cellOf =
       scale < 0

@@ -306,7 +306,7 @@ describe('createMetricsHandler', () => {
     const stats = await MigrationStats.create();
     expect(() => createMetricsHandler(stats, { format: 'openmetrics' } as never)).toThrow(
       new TypeError(
-        'createMetricsHandler: options.format is not taken here; received "openmetrics": each response is OpenMetrics when the request\'s Accept header asks for it, else the Prometheus text format',
+        'createMetricsHandler: options.format is not taken here; received "openmetrics": each response is OpenMetrics or Prometheus\' protobuf format when the request\'s Accept header asks for it, else the Prometheus text format',
       ),
     );
   });

@@ -62,7 +62,7 @@ const TEXT_OPTIONS: OptionSpec<PrometheusTextOptions> = { names: { prefix: true,
 const HANDLER_OPTIONS: OptionSpec<MetricsHandlerOptions> = {
   names: { prefix: true, labels: true, onError: true },
   example: EXAMPLE,
-  notTaken: { format: "each response is OpenMetrics when the request's Accept header asks for it, else the Prometheus text format" },
+  notTaken: { format: "each response is OpenMetrics or Prometheus' protobuf format when the request's Accept header asks for it, else the Prometheus text format" },
 };
 
 /**
