@@ -15,8 +15,9 @@
 import { LANE_ALIGN } from './backend/abi.js';
 import { bucketOfNumber } from './backend/buckets.js';
 import type { Core } from './backend/core.js';
+import { expCellOfIndex } from './backend/exp-index.js';
 import { checkBatchSize, describe, u64ArgumentError } from './errors.js';
-import { EXP_LOW_INDEX, expCellRange } from './exponential.js';
+import { expCellRange } from './exponential.js';
 import { HistogramBatch } from './histogram-batch.js';
 import { readingBuckets, type BucketsReading } from './reading.js';
 import type { CellPlace } from './stat64.js';
@@ -217,8 +218,7 @@ export class Histogram {
   #cellOf(value: bigint): number {
     if (this.#scale < 0) return this.#core.bucketIndex(value, this.bucketCount, this.#subBits);
     if (value === 0n) return 0;
-    const cell = 1 + this.#core.expIndex(this.#table, this.#scale, value) - EXP_LOW_INDEX;
-    return cell < this.bucketCount ? cell : this.bucketCount - 1;
+    return expCellOfIndex(this.#core.expIndex(this.#table, this.#scale, value), this.bucketCount);
   }
 
   /**
@@ -250,11 +250,7 @@ export class Histogram {
     const cellOf =
       scale < 0
         ? (value: number) => bucketOfNumber(value, buckets, subBits)
-        : (value: number) => {
-            if (value === 0) return 0;
-            const cell = 1 + core.expIndexNum(table, scale, value) - EXP_LOW_INDEX;
-            return cell < buckets ? cell : buckets - 1;
-          };
+        : (value: number) => (value === 0 ? 0 : expCellOfIndex(core.expIndexNum(table, scale, value), buckets));
     return new HistogramBatch(this.name, buckets, cellOf, every, (counts, total) => {
       // Read where this thread records now: close() may have moved it to the base cells.
       const at = this.#recordAt;

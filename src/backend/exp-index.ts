@@ -82,6 +82,15 @@ export function expTables(): { readonly T: readonly bigint[]; readonly L: readon
 }
 
 /**
+ * The cell of exponential index `index` (≥ −1) in a histogram of `cells` cells: the zero bucket is
+ * cell 0 and index −1 cell 1, so index + 2, at most cells − 1 (larger indexes count in the last).
+ * The core's rule (assembly/exp-index.ts `expCellOf`), for the JS core and the readers.
+ */
+export function expCellOfIndex(index: number, cells: number): number {
+  return index < cells - 3 ? index + 2 : cells - 1;
+}
+
+/**
  * The exponential bucket index of a safe integer `value` ≥ 1 at `scale` (0 to 8, unchecked): the i
  * with base^i < value ≤ base^(i+1), from −1 (value 1) up. Numbers only.
  * @internal

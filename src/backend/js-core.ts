@@ -7,7 +7,7 @@
 import { HDR_LANES_EVER, LANE_ALIGN, RATE_LIMIT_DISABLED, WRITE_MAX, WRITE_MIN, XFER_LIMIT_RATIO } from './abi.js';
 import { bucketOfNumber } from './buckets.js';
 import type { Core } from './core.js';
-import { expIndexOfBigint, expIndexOfNumber } from './exp-index.js';
+import { expCellOfIndex, expIndexOfBigint, expIndexOfNumber } from './exp-index.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const WINDOWS_PER_SECOND = BigInt(XFER_LIMIT_RATIO);
@@ -170,7 +170,7 @@ export class JsCore implements Core {
       Atomics.add(u64, bucket0 >> 3, 1n);
       return;
     }
-    const cell = (bucket0 >> 3) + expCell(expIndexOfBigint(scale, value), cells);
+    const cell = (bucket0 >> 3) + expCellOfIndex(expIndexOfBigint(scale, value), cells);
     const sum = sumAddr >> 3;
     Atomics.add(u64, cell, 1n);
     Atomics.add(u64, sum, value);
@@ -181,7 +181,7 @@ export class JsCore implements Core {
       Atomics.add(u64, bucket0 >> 3, 1n);
       return;
     }
-    const cell = (bucket0 >> 3) + expCell(expIndexOfNumber(scale, value), cells);
+    const cell = (bucket0 >> 3) + expCellOfIndex(expIndexOfNumber(scale, value), cells);
     const sum = sumAddr >> 3;
     const big = this.bigOf(value);
     Atomics.add(u64, cell, 1n);
@@ -203,10 +203,6 @@ export class JsCore implements Core {
   }
 }
 
-/** The cell of exponential index `index` (≥ −1; cell 1 holds index −1): index + 2, at most cells − 1. */
-function expCell(index: number, cells: number): number {
-  return index < cells - 3 ? index + 2 : cells - 1;
-}
 
 /** Position of the highest set bit of a non-zero u64. */
 function topBit(value: bigint): number {
